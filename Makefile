@@ -1,0 +1,42 @@
+# SunBid: `make run` starts the platform with demo data; `make test` runs ruff and every test.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+FLASK  := $(VENV)/bin/flask --app wsgi
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+
+.PHONY: run test lint bench install translations extract seed
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+install: $(STAMP) translations
+
+translations: $(STAMP)
+	@$(VENV)/bin/pybabel compile -q -f -d translations
+
+run: install
+	$(FLASK) db upgrade
+	$(FLASK) demo seed
+	@echo "SunBid: http://$(HOST):$(PORT)  (demo accounts: see README.md)"
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: install lint
+	@bash scripts/test-deps.sh
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: install
+	$(PY) -m bench
+
+# Developers: refresh the message catalogue after changing user-facing strings.
+extract: $(STAMP)
+	$(VENV)/bin/pybabel extract -q -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot .
+	$(VENV)/bin/pybabel update -q -N -i translations/messages.pot -d translations

@@ -1,0 +1,199 @@
+"""Accounts API: tokens, the current user, and free tenderer registration."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from flask import Blueprint, current_app, g, jsonify
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import select
+
+from accounts import services
+from accounts.models import ApiToken, User
+from core import clock, sandbox
+from core.api import json_body
+from core.auth import login_required, roles_required
+from core.db import db
+from core.errors import Invalid, NotFound
+from core.extensions import client_ip, limiter
+from core.openapi import api_doc
+from core.roles import Role
+
+bp = Blueprint("accounts_api", __name__, url_prefix="/api/v1")
+
+STRING = {"type": "string"}
+
+
+def user_json(user: User) -> dict:
+    return {
+        "id": str(user.id),
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": user.role,
+        "email": user.email,
+        "totp_enabled": user.totp_enabled,
+        "organization": (
+            {
+                "id": str(user.organization.id),
+                "name": user.organization.name,
+                "credit_code": user.organization.credit_code,
+                "kind": user.organization.kind,
+            }
+            if user.organization
+            else None
+        ),
+    }
+
+
+def token_json(row: ApiToken) -> dict:
+    return {
+        "id": str(row.id),
+        "name": row.name,
+        "created_at": row.created_at.isoformat(),
+        "expires_at": row.expires_at.isoformat(),
+        "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+    }
+
+
+@bp.post("/auth/token")
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
+@api_doc(
+    public=True,
+    request={
+        "type": "object",
+        "required": ["username", "password"],
+        "properties": {"username": STRING, "password": STRING, "totp": STRING, "name": STRING},
+    },
+    responses={201: {"type": "object", "properties": {"token": STRING, "expires_at": STRING}}},
+)
+def create_token():
+    """Exchange user name, password and (where required) a TOTP code for a bearer token."""
+    data = json_body(("username", "password"))
+    user = services.sign_in_for_token(
+        db.session, str(data["username"]), str(data["password"]), data.get("totp"), client_ip()
+    )
+    services.complete_sign_in(db.session, user, method="api_token", ip=client_ip())
+    token, row = services.issue_token(db.session, user, name=str(data.get("name") or "api"), ip=client_ip())
+    db.session.commit()
+    return jsonify({"token": token, "expires_at": row.expires_at.isoformat(), "id": str(row.id)}), 201
+
+
+@bp.delete("/auth/token")
+@login_required
+def revoke_current_token():
+    """Revoke the token this request was made with."""
+    row = g.get("api_token")
+    if row is None:
+        raise Invalid(_l("This request did not use a token."), code="no_token")
+    services.revoke_token(db.session, current_user, row.id, client_ip())
+    db.session.commit()
+    return "", 204
+
+
+@bp.get("/auth/tokens")
+@login_required
+def list_tokens():
+    """Your API tokens (never the token values)."""
+    rows = db.session.scalars(
+        select(ApiToken).where(ApiToken.user_id == current_user.id).order_by(ApiToken.created_at.desc())
+    ).all()
+    return jsonify({"items": [token_json(r) for r in rows]})
+
+
+@bp.delete("/auth/tokens/<uuid:token_id>")
+@login_required
+def revoke_token(token_id: uuid.UUID):
+    """Revoke one of your tokens."""
+    services.revoke_token(db.session, current_user, token_id, client_ip())
+    db.session.commit()
+    return "", 204
+
+
+@bp.get("/me")
+@login_required
+def me():
+    """The signed-in user and organisation."""
+    return jsonify(user_json(current_user))
+
+
+@bp.post("/organizations")
+@limiter.limit("20 per hour")
+@api_doc(
+    public=True,
+    request={
+        "type": "object",
+        "required": ["name", "credit_code", "user"],
+        "properties": {
+            "name": STRING,
+            "credit_code": STRING,
+            "user": {
+                "type": "object",
+                "required": ["username", "password", "email"],
+                "properties": {
+                    "username": STRING,
+                    "password": STRING,
+                    "email": STRING,
+                    "display_name": STRING,
+                    "phone": STRING,
+                },
+            },
+        },
+    },
+    responses={201: "organisation and first user created"},
+)
+def register_organization():
+    """Register a tenderer company (free) with its first user."""
+    data = json_body(("name", "credit_code", "user"))
+    person = data["user"]
+    if not isinstance(person, dict):
+        raise Invalid(_l("user must be an object."), code="invalid_json")
+    org, user = services.register_tenderer(
+        db.session,
+        org_name=str(data["name"]),
+        credit_code=str(data["credit_code"]),
+        username=str(person.get("username") or ""),
+        display_name=str(person.get("display_name") or ""),
+        email=str(person.get("email") or ""),
+        password=str(person.get("password") or ""),
+        phone=person.get("phone"),
+        ip=client_ip(),
+    )
+    db.session.commit()
+    return jsonify(
+        {
+            "organization": {"id": str(org.id), "name": org.name, "credit_code": org.credit_code},
+            "user": user_json(user),
+        }
+    ), 201
+
+
+@bp.post("/sandbox/clock")
+@roles_required(Role.ADMIN)
+@api_doc(request={"type": "object", "required": ["now"], "properties": {"now": STRING}})
+def set_clock():
+    """Set the platform clock (admins, sandbox deployments only; 404 elsewhere)."""
+    if not current_app.config["SANDBOX"]:
+        raise NotFound(_l("Not found."), code="not_found")
+    import audit
+
+    data = json_body(("now",))
+    try:
+        target = datetime.fromisoformat(str(data["now"]))
+    except ValueError as exc:
+        raise Invalid(_l("now must be an RFC 3339 time with offset."), code="invalid_time") from exc
+    if target.tzinfo is None:
+        raise Invalid(_l("now must be an RFC 3339 time with offset."), code="invalid_time")
+    before = clock.now()
+    sandbox.set_now(db.session, target)
+    audit.record(
+        db.session,
+        current_user,
+        "sandbox.clock_set",
+        None,
+        {"from": before.isoformat(), "to": target.isoformat()},
+        client_ip(),
+    )
+    db.session.commit()
+    return jsonify({"now": clock.now().isoformat()})

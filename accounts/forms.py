@@ -1,0 +1,63 @@
+"""Account forms (Flask-WTF: every form carries a CSRF token)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
+
+from core.roles import ROLE_LABELS
+
+
+class SignInForm(FlaskForm):
+    username = StringField(_l("User name"), validators=[DataRequired(), Length(max=64)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
+
+
+class CodeForm(FlaskForm):
+    code = StringField(
+        _l("6-digit code"),
+        validators=[DataRequired(), Length(min=6, max=8)],
+        render_kw={"inputmode": "numeric", "autocomplete": "one-time-code"},
+    )
+
+
+class PasswordChangeForm(FlaskForm):
+    old = PasswordField(_l("Current password"), validators=[DataRequired()])
+    new = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=256)])
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[DataRequired(), EqualTo("new", message=_l("The passwords differ."))],
+    )
+
+
+class RegisterForm(FlaskForm):
+    org_name = StringField(_l("Company name"), validators=[DataRequired(), Length(max=200)])
+    credit_code = StringField(_l("Unified social credit code"), validators=[DataRequired(), Length(max=18)])
+    username = StringField(_l("User name"), validators=[DataRequired(), Length(max=64)])
+    display_name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=100)])
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=320)])
+    phone = StringField(_l("Mobile phone"), validators=[Optional(), Length(max=32)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
+    confirm = PasswordField(
+        _l("Repeat the password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
+    )
+
+
+class TokenForm(FlaskForm):
+    name = StringField(_l("Token name"), validators=[DataRequired(), Length(max=100)], default="bidtool")
+
+
+class UserForm(FlaskForm):
+    username = StringField(_l("User name"), validators=[DataRequired(), Length(max=64)])
+    display_name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=320)])
+    role = SelectField(_l("Role"), choices=[(str(r), label) for r, label in ROLE_LABELS.items()])
+    organization = SelectField(_l("Organisation"), choices=[], validate_choice=False)
+    password = PasswordField(_l("Initial password"), validators=[DataRequired(), Length(max=256)])
+
+
+class EmptyForm(FlaskForm):
+    """For buttons that POST: the CSRF token is the only field."""

@@ -1,0 +1,56 @@
+"""Wiring of accounts into the app: blueprints and how a request finds its user."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Flask, g, request
+
+from core.db import db
+from core.errors import DomainError
+from core.extensions import csrf, login_manager
+
+
+def _load_session_user(user_id: str):
+    from accounts.models import User
+
+    # The API never authenticates by cookie, so it needs no CSRF defence: bearer tokens only.
+    if request.path.startswith("/api/"):
+        return None
+    try:
+        raw_id, version = user_id.split(":")
+        user = db.session.get(User, uuid.UUID(raw_id))
+    except (ValueError, TypeError):
+        return None
+    if user is None or str(user.session_version) != version or not user.active:
+        return None
+    return user
+
+
+def _load_token_user(req):
+    from accounts import services
+
+    header = req.headers.get("Authorization", "")
+    if not req.path.startswith("/api/") or not header.lower().startswith("bearer "):
+        return None
+    try:
+        user, row = services.user_for_token(db.session, header[7:].strip())
+    except DomainError as err:
+        g.auth_error = err  # roles_required raises it: "token_expired" beats a bare 401
+        return None
+    g.api_token = row
+    return user
+
+
+def init_app(app: Flask) -> None:
+    from accounts import admin, api, views
+
+    login_manager.user_loader(_load_session_user)
+    login_manager.request_loader(_load_token_user)
+    app.register_blueprint(views.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)
+    from accounts import cli
+
+    app.cli.add_command(cli.users_cli)

@@ -1,0 +1,58 @@
+"""``flask --app wsgi audit verify|export|checkpoint``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from audit import dbverify, log
+from audit.verify import CHECKPOINTS, ENTRIES, NOTE_TERMINATOR, PUBLIC_KEY
+from core.db import db
+
+audit_cli = AppGroup("audit", help="The tamper-evident audit log.")
+
+
+@audit_cli.command("verify")
+def verify() -> None:
+    """Recompute the tree from the stored rows and check every signed checkpoint (exit 1 on a problem)."""
+    report = dbverify.verify_database(db.session)
+    click.echo(report.summary())
+    if not report.ok:
+        raise SystemExit(1)
+
+
+@audit_cli.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def export(directory: Path) -> None:
+    """Write entries.jsonl, checkpoints.txt and log.pub for `python -m audit.verify DIR`."""
+    session = db.session
+    log.keep_checkpoint(session)  # so the export ends on a signed checkpoint covering everything
+    session.commit()
+    directory.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with (directory / ENTRIES).open("wb") as out:
+        for leaf in dbverify._leaves(session):
+            out.write(leaf + b"\n")
+            count += 1
+    notes = dbverify.stored_notes(session)
+    with (directory / CHECKPOINTS).open("wb") as out:
+        for note_text in notes:
+            out.write(note_text.encode() + NOTE_TERMINATOR)
+    (directory / PUBLIC_KEY).write_text(log.verifier().key_string() + "\n")
+    click.echo(f"exported {count} entries and {len(notes)} checkpoints to {directory}")
+
+
+@audit_cli.command("checkpoint")
+def checkpoint() -> None:
+    """Keep the head's checkpoint in the history table and print it."""
+    kept = log.keep_checkpoint(db.session)
+    db.session.commit()
+    click.echo(kept.note if kept else "the log is empty")
+
+
+@audit_cli.command("key")
+def key() -> None:
+    """Print the log's verifier key (publish it where supervisors can fetch it independently)."""
+    click.echo(log.verifier().key_string())

@@ -1,0 +1,76 @@
+"""The append-only audit log: leaves, interior tree nodes, the head, and checkpoint history."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, LargeBinary, String, Text, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base, UtcDateTime
+
+
+class AuditEntry(Base):
+    """全程记实: one leaf of the Merkle log. ``leaf`` is the canonical JSON that was hashed.
+
+    The other columns repeat fields of the leaf for filtering; ``audit verify`` trusts only ``leaf``.
+    """
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (
+        Index("ix_audit_entries_target", "target_type", "target_id", "created_at"),
+        Index("ix_audit_entries_actor", "actor_id", "created_at"),
+        Index("ix_audit_entries_action", "action", "created_at"),
+        Index("ix_audit_entries_created", "created_at"),
+    )
+
+    index: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    action: Mapped[str] = mapped_column(String(64))
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    actor_role: Mapped[str | None] = mapped_column(String(16), default=None)
+    target_type: Mapped[str | None] = mapped_column(String(32), default=None)
+    target_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    ip: Mapped[str | None] = mapped_column(String(64), default=None)
+    leaf: Mapped[bytes] = mapped_column(LargeBinary)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditNode(Base):
+    """Hash of the perfect subtree (level >= 1, index); lets proofs be served in O(log² n) lookups."""
+
+    __tablename__ = "audit_nodes"
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditHead(Base):
+    """The one row that serialises appends (its row lock) and holds the latest signed checkpoint."""
+
+    __tablename__ = "audit_head"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
+    frontier: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    checkpoint: Mapped[str | None] = mapped_column(Text, default=None)
+    history_size: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
+
+
+class AuditCheckpoint(Base):
+    """A signed checkpoint kept for later consistency checks (every N entries, see config)."""
+
+    __tablename__ = "audit_checkpoints"
+
+    size: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    note: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,1 @@
+"""Platform core: app factory, configuration, database, errors, clock, storage, tasks, notifications."""

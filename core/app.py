@@ -1,0 +1,202 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, flash, g, jsonify, render_template, request
+from flask_babel import format_datetime, get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from core import clock
+from core import config as config_module
+from core.auth import is_api_request
+from core.db import db
+from core.errors import DomainError
+from core.extensions import babel, csrf, limiter, login_manager
+from core.i18n import select_locale
+from core.keys import instance_secret, random_key
+from core.storage import FileStore
+from core.tasks import init_celery
+from core.uow import rollback_for
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Domain packages, in dependency order; each exposes ``init_app(app)``. Imported by name so that core
+# never imports the packages that build on it.
+DOMAIN_PACKAGES = ("audit", "accounts", "credit", "bidding", "experts", "evaluation", "demo")
+
+log = logging.getLogger("sunbid")
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    app = Flask(
+        "sunbid", root_path=str(ROOT), template_folder="templates", static_folder="static", instance_path=None
+    )
+    app.config.update(config_module.load(overrides))
+    app.instance_path = app.config["INSTANCE_PATH"]
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    _embedded_secrets(app)
+    hops = int(app.config.get("PROXY_HOPS") or 0)
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+    db.init_app(app)
+    app.extensions["sunbid.storage"] = FileStore(app.config["STORAGE_PATH"])
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.sign_in"
+    login_manager.login_message = _l("Please sign in to continue.")
+    login_manager.session_protection = "strong"
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "Asia/Shanghai")
+    limiter.init_app(app)
+    init_celery(app)
+
+    from core import api, i18n, web
+
+    app.register_blueprint(web.bp)
+    app.register_blueprint(i18n.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)
+    _register_errors(app)
+    _register_hooks(app)
+
+    from core import cli
+
+    cli.init_app(app)
+    for name in DOMAIN_PACKAGES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        if hasattr(module, "init_app"):
+            module.init_app(app)
+    return app
+
+
+def _embedded_secrets(app: Flask) -> None:
+    """Fill secrets that embedded mode may generate itself (production config refuses to start without)."""
+    inst = app.config["INSTANCE_PATH"]
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = instance_secret(inst, "secret_key", random_key)
+    if not app.config.get("DATA_KEY"):
+        app.config["DATA_KEY"] = instance_secret(inst, "data_key", random_key)
+
+
+def storage(app: Flask | None = None) -> FileStore:
+    from flask import current_app
+
+    return (app or current_app).extensions["sunbid.storage"]
+
+
+def _error_response(code: str, message: Any, status: int, details: dict | None = None):
+    if is_api_request():
+        return jsonify({"error": {"code": code, "message": str(message), "details": details or {}}}), status
+    return render_template("core/error.html", code=code, message=message, status=status), status
+
+
+def _register_errors(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def domain_error(err: DomainError):
+        rollback_for(err)
+        if not is_api_request() and request.method == "POST" and err.status < 500:
+            flash(str(err.message or err.code), "error")
+        return _error_response(err.code, err.message or err.code, err.status, err.details)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(err: CSRFError):
+        return _error_response(
+            "csrf_failed",
+            _l("The form expired or was not sent from this site. Reload the page and try again."),
+            400,
+        )
+
+    @app.errorhandler(429)
+    def rate_limited(err: HTTPException):
+        return _error_response("rate_limited", _l("Too many attempts. Wait a moment and try again."), 429)
+
+    @app.errorhandler(HTTPException)
+    def http_error(err: HTTPException):
+        codes = {
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "too_large",
+            400: "bad_request",
+            401: "unauthenticated",
+            403: "forbidden",
+        }
+        messages = {
+            404: _l("Not found."),
+            405: _l("This method is not allowed here."),
+            413: _l("The upload is too large."),
+            400: _l("The request could not be understood."),
+            401: _l("Sign in first."),
+            403: _l("You may not do this."),
+        }
+        status = err.code or 500
+        return _error_response(codes.get(status, "http_error"), messages.get(status, err.description), status)
+
+    @app.errorhandler(Exception)
+    def internal_error(err: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        session = g.get("_sunbid_session")
+        if session is not None:
+            session.rollback()
+        return _error_response(
+            "internal_error", _l("Something went wrong on our side. It has been logged."), 500
+        )
+
+
+def _register_hooks(app: Flask) -> None:
+    @app.before_request
+    def sandbox_clock():
+        if app.config["SANDBOX"]:
+            from core import sandbox
+
+            sandbox.load_offset(db.session)
+
+    @app.after_request
+    def security_headers(response):
+        headers = response.headers
+        headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
+        )
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if app.config["ENV"] == "production":
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if current_user and current_user.is_authenticated:
+            headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.template_filter("localtime")
+    def localtime(value, fmt: str = "yyyy-MM-dd HH:mm"):
+        return format_datetime(value, fmt) if value else ""
+
+    @app.template_filter("fromjson")
+    def fromjson(value):
+        import json
+
+        return json.loads(value)
+
+    @app.template_filter("reject_key")
+    def reject_key(mapping: dict, key: str) -> dict:
+        return {k: v for k, v in mapping.items() if k != key}
+
+    @app.context_processor
+    def globals_():
+        return {"sandbox": app.config["SANDBOX"], "platform_now": clock.now, "get_locale": get_locale}

@@ -1,0 +1,70 @@
+"""Command-line groups shared by the platform: database migrations and the outbox.
+
+``flask --app wsgi db upgrade`` migrates; ``sunbid`` is the same CLI as a console script.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, FlaskGroup
+
+ROOT = Path(__file__).resolve().parent.parent
+
+db_cli = AppGroup("db", help="Database schema (Alembic).")
+outbox_cli = AppGroup("outbox", help="Notification outbox.")
+
+
+def alembic_config():
+    from alembic.config import Config
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.attributes["app"] = current_app._get_current_object()
+    return cfg
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def upgrade(revision: str) -> None:
+    """Migrate the database to REVISION (default: head)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(), revision)
+
+
+@db_cli.command("revision")
+@click.option("-m", "--message", required=True)
+def revision(message: str) -> None:
+    """Autogenerate a migration from the models (developers)."""
+    from alembic import command
+
+    command.revision(alembic_config(), message=message, autogenerate=True)
+
+
+@db_cli.command("current")
+def current() -> None:
+    from alembic import command
+
+    command.current(alembic_config())
+
+
+@outbox_cli.command("deliver")
+def deliver() -> None:
+    """Send pending outbox messages now."""
+    from core.notifications import deliver_pending
+
+    click.echo(f"{deliver_pending()} pending message(s) processed")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(db_cli)
+    app.cli.add_command(outbox_cli)
+
+
+def main() -> None:
+    from core.app import create_app
+
+    FlaskGroup(create_app=create_app)()

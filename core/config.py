@@ -1,0 +1,112 @@
+"""Configuration from environment variables prefixed ``SUNBID_``.
+
+Embedded mode (the default) needs none of them: SQLite and secrets live in the instance folder.
+Production mode (``SUNBID_ENV=production``) refuses to start without the secrets and services it needs,
+rather than silently generating keys that another web host would not share.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: Any = None) -> Any:
+    return os.environ.get(f"SUNBID_{name}", default)
+
+
+def _flag(name: str, default: bool = False) -> bool:
+    raw = _env(name)
+    if raw is None:
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    raw = _env(name)
+    return default if raw in (None, "") else int(raw)
+
+
+class Config:
+    """Settings shared by every mode; read when ``from_env()`` runs, not at import."""
+
+    ENV = "development"
+    TESTING = False
+
+    @classmethod
+    def from_env(cls) -> dict[str, Any]:
+        instance = Path(_env("INSTANCE_PATH", ROOT / "instance")).resolve()
+        redis_url = _env("REDIS_URL") or None
+        values: dict[str, Any] = {
+            "ENV": cls.ENV,
+            "INSTANCE_PATH": str(instance),
+            "DATABASE_URL": _env("DATABASE_URL") or f"sqlite:///{instance / 'sunbid.db'}",
+            "REDIS_URL": redis_url,
+            "SANDBOX": _flag("SANDBOX"),
+            "SECRET_KEY": _env("SECRET_KEY"),
+            "DATA_KEY": _env("DATA_KEY"),
+            "AUDIT_SIGNER_KEY": _env("AUDIT_SIGNER_KEY"),
+            "AUDIT_ORIGIN": _env("AUDIT_ORIGIN", "sunbid.local/audit"),
+            # A checkpoint is signed into the log head on every append; one is also kept in the history
+            # table every this many entries (and on demand), so verifying a long log stays cheap.
+            "AUDIT_CHECKPOINT_EVERY": _int("AUDIT_CHECKPOINT_EVERY", 256),
+            "STORAGE_PATH": _env("STORAGE_PATH") or str(instance / "storage"),
+            "PUBLIC_URL": _env("PUBLIC_URL", "http://127.0.0.1:5000"),
+            "SMTP_HOST": _env("SMTP_HOST"),
+            "SMTP_PORT": _int("SMTP_PORT", 25),
+            "SMTP_USER": _env("SMTP_USER"),
+            "SMTP_PASSWORD": _env("SMTP_PASSWORD"),
+            "SMTP_STARTTLS": _flag("SMTP_STARTTLS"),
+            "MAIL_FROM": _env("MAIL_FROM", "SunBid <noreply@sunbid.local>"),
+            "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),
+            "LOGIN_LOCKOUT_MINUTES": _int("LOGIN_LOCKOUT_MINUTES", 15),
+            "LOGIN_RATE_LIMIT": _env("LOGIN_RATE_LIMIT", "30 per minute"),
+            "API_TOKEN_DAYS": _int("API_TOKEN_DAYS", 30),
+            "BABEL_DEFAULT_LOCALE": _env("DEFAULT_LOCALE", "zh_CN"),
+            "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+            "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "translations"),
+            "MAX_CONTENT_LENGTH": None,
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_NAME": "sunbid_session",
+            "REMEMBER_COOKIE_HTTPONLY": True,
+            "WTF_CSRF_TIME_LIMIT": None,  # bound to the session instead: forms left open stay usable
+            "CELERY_EAGER": redis_url is None,
+            "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+            "RATELIMIT_HEADERS_ENABLED": True,
+        }
+        return values
+
+
+class DevelopmentConfig(Config):
+    ENV = "development"
+
+
+class ProductionConfig(Config):
+    ENV = "production"
+
+    @classmethod
+    def from_env(cls) -> dict[str, Any]:
+        values = super().from_env()
+        values["SESSION_COOKIE_SECURE"] = True
+        values["REMEMBER_COOKIE_SECURE"] = True
+        values["PREFERRED_URL_SCHEME"] = "https"
+        missing = [
+            k for k in ("SECRET_KEY", "DATA_KEY", "AUDIT_SIGNER_KEY", "REDIS_URL") if not values.get(k)
+        ]
+        if values["SANDBOX"]:
+            raise RuntimeError("SUNBID_SANDBOX must not be set in production")
+        if missing:
+            raise RuntimeError("production mode needs " + ", ".join(f"SUNBID_{k}" for k in missing))
+        return values
+
+
+def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    cls = ProductionConfig if _env("ENV", "development") == "production" else DevelopmentConfig
+    values = cls.from_env()
+    if overrides:
+        values.update(overrides)
+    return values

@@ -1,0 +1,88 @@
+"""Notifications through an outbox: rows written with the change, delivered by a task after commit."""
+
+from __future__ import annotations
+
+import smtplib
+import uuid
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core import clock
+from core.db import db
+from core.models import OutboxMessage
+from core.tasks import celery_app, enqueue_after_commit
+
+MAX_ATTEMPTS = 5
+
+
+def queue_email(
+    session: Session, *, to: str, subject: str, body: str, user_id: uuid.UUID | None = None
+) -> OutboxMessage:
+    message = OutboxMessage(channel="email", recipient=to, subject=subject, body=body, user_id=user_id)
+    session.add(message)
+    session.flush()
+    enqueue_after_commit(session, deliver_message, str(message.id))
+    return message
+
+
+def send_email(config: dict, message: OutboxMessage) -> None:
+    email = EmailMessage()
+    email["From"] = config["MAIL_FROM"]
+    email["To"] = message.recipient
+    email["Subject"] = message.subject
+    email["Message-ID"] = make_msgid(domain="sunbid.local")
+    email.set_content(message.body, charset="utf-8")
+    with smtplib.SMTP(config["SMTP_HOST"], config["SMTP_PORT"], timeout=30) as smtp:
+        if config["SMTP_STARTTLS"]:
+            smtp.starttls()
+        if config["SMTP_USER"]:
+            smtp.login(config["SMTP_USER"], config["SMTP_PASSWORD"] or "")
+        smtp.send_message(email)
+
+
+def deliver(session: Session, message_id: uuid.UUID) -> str:
+    """Try to send one message; returns its status. Idempotent: a sent message is not sent again."""
+    message = session.get(OutboxMessage, message_id, with_for_update=True)
+    if message is None or message.status != "pending":
+        return message.status if message else "missing"
+    config = current_app.config
+    if not config["SMTP_HOST"]:
+        # Embedded mode: no mail server; the message stays readable in the outbox (admin page).
+        return message.status
+    message.attempts += 1
+    try:
+        send_email(config, message)
+    except (OSError, smtplib.SMTPException) as exc:
+        message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        if message.attempts >= MAX_ATTEMPTS:
+            message.status = "failed"
+        return message.status
+    message.status = "sent"
+    message.sent_at = clock.now()
+    message.last_error = None
+    return message.status
+
+
+@celery_app.task(name="core.deliver_message")
+def deliver_message(message_id: str) -> str:
+    session = db.session
+    status = deliver(session, uuid.UUID(message_id))
+    session.commit()
+    return status
+
+
+@celery_app.task(name="core.deliver_pending")
+def deliver_pending() -> int:
+    """Beat job: retry what is still pending (broker was down, SMTP failed)."""
+    session = db.session
+    ids = session.scalars(
+        select(OutboxMessage.id).where(OutboxMessage.status == "pending").order_by(OutboxMessage.created_at)
+    ).all()
+    for message_id in ids:
+        deliver(session, message_id)
+        session.commit()
+    return len(ids)

@@ -1,0 +1,37 @@
+"""The roles people act in (ARCHITECTURE.md, "Who uses it")."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from flask_babel import lazy_gettext as _l
+
+
+class Role(StrEnum):
+    TENDERER = "tenderer"
+    AGENCY = "agency"
+    TENDEREE = "tenderee"
+    EXPERT = "expert"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+    @property
+    def label(self):
+        return ROLE_LABELS[self]
+
+    @property
+    def needs_second_factor(self) -> bool:
+        return self in SECOND_FACTOR_ROLES
+
+
+ROLE_LABELS = {
+    Role.TENDERER: _l("Tenderer"),
+    Role.AGENCY: _l("Agency"),
+    Role.TENDEREE: _l("Tenderee"),
+    Role.EXPERT: _l("Expert"),
+    Role.SUPERVISOR: _l("Supervisor"),
+    Role.ADMIN: _l("Administrator"),
+}
+
+# People who run procedures, evaluate or oversee must prove a second factor (issue 2).
+SECOND_FACTOR_ROLES = frozenset({Role.AGENCY, Role.EXPERT, Role.SUPERVISOR, Role.ADMIN})

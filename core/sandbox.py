@@ -1,0 +1,30 @@
+"""The sandbox clock, shared by every process through the database. Never active in production."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from core import clock
+from core.models import PlatformSetting
+
+KEY = "sandbox_clock_offset"
+
+
+def load_offset(session: Session) -> None:
+    row = session.get(PlatformSetting, KEY)
+    clock.set_offset(timedelta(seconds=row.value["seconds"]) if row else timedelta(0))
+
+
+def set_now(session: Session, target: datetime) -> timedelta:
+    clock.set_offset(timedelta(0))
+    offset = target - clock.now()
+    row = session.get(PlatformSetting, KEY)
+    if row is None:
+        row = PlatformSetting(key=KEY, value={})
+        session.add(row)
+    row.value = {"seconds": offset.total_seconds()}
+    session.flush()
+    clock.set_offset(offset)
+    return offset

@@ -1,0 +1,112 @@
+"""Content-addressed file store for bid envelopes and documents.
+
+Files are named by their sha256. A write streams into a temporary file in the store, is fsynced, and
+is renamed into place (and the directory fsynced) before the caller commits the row that points at it:
+a crash can leave a temporary file, never a half file under a real name, and never a row without its
+file. ``sweep()`` removes temporaries left by a crash and files no row refers to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from core.errors import Invalid, TooLarge
+
+CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    sha256: str
+    size: int
+
+
+class FileStore:
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+        self.tmp = self.root / "tmp"
+        self.tmp.mkdir(parents=True, exist_ok=True)
+
+    def path_for(self, sha256: str) -> Path:
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise Invalid(code="bad_digest", details={"sha256": sha256})
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def put_stream(
+        self,
+        stream: BinaryIO,
+        *,
+        max_size: int | None = None,
+        on_chunk: Callable[[bytes], None] | None = None,
+    ) -> StoredFile:
+        """Stream ``stream`` into the store in constant memory; returns its digest and size."""
+        digest = hashlib.sha256()
+        size = 0
+        fd, tmp_name = tempfile.mkstemp(dir=self.tmp, prefix="up-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while True:
+                    chunk = stream.read(CHUNK)
+                    if not chunk:
+                        break
+                    size += len(chunk)
+                    if max_size is not None and size > max_size:
+                        raise TooLarge(code="file_too_large", details={"max_size": max_size})
+                    digest.update(chunk)
+                    if on_chunk:
+                        on_chunk(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            sha = digest.hexdigest()
+            final = self.path_for(sha)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp_name, final)
+            _fsync_dir(final.parent)
+            return StoredFile(sha, size)
+        except BaseException:
+            _unlink_quietly(tmp_name)
+            raise
+
+    def put_bytes(self, data: bytes) -> StoredFile:
+        import io
+
+        return self.put_stream(io.BytesIO(data))
+
+    def open(self, sha256: str) -> BinaryIO:
+        return self.path_for(sha256).open("rb")
+
+    def exists(self, sha256: str) -> bool:
+        return self.path_for(sha256).exists()
+
+    def sweep(self, referenced: Iterable[str]) -> list[str]:
+        """Delete crash leftovers and unreferenced files; returns the digests removed."""
+        keep = set(referenced)
+        removed: list[str] = []
+        for leftover in self.tmp.iterdir():
+            _unlink_quietly(leftover)
+        for path in self.root.glob("??/??/*"):
+            if path.name not in keep:
+                _unlink_quietly(path)
+                removed.append(path.name)
+        return removed
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _unlink_quietly(path: str | os.PathLike) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)

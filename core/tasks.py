@@ -1,0 +1,62 @@
+"""The Celery app, and enqueueing that waits for the commit.
+
+Embedded mode (no ``SUNBID_REDIS_URL``) runs tasks eagerly in-process, after the commit, so ``make run``
+needs no broker. Production sends them to Redis for ``celery -A core.worker worker``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery, Task
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from core.db import write_intent
+
+celery_app = Celery("sunbid")
+
+_PENDING = "sunbid.after_commit"
+
+
+def init_celery(app: Flask) -> Celery:
+    class AppContextTask(Task):
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            write_intent.set(True)  # tasks exist to change things
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery_app.Task = AppContextTask
+    broker = app.config["REDIS_URL"] or "memory://"
+    celery_app.conf.update(
+        broker_url=broker,
+        result_backend=None,
+        task_ignore_result=True,
+        task_always_eager=app.config["CELERY_EAGER"],
+        task_eager_propagates=app.config.get("TESTING", False),
+        task_acks_late=True,  # a worker killed mid-task leaves the message for another worker
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_connection_retry_on_startup=True,
+        timezone="UTC",
+    )
+    app.extensions["celery"] = celery_app
+    return celery_app
+
+
+def enqueue_after_commit(session: Session, task: Any, *args: Any, **kwargs: Any) -> None:
+    """Send ``task`` with ids only once ``session`` commits; dropped if it rolls back."""
+    session.info.setdefault(_PENDING, []).append((task, args, kwargs))
+
+
+@event.listens_for(Session, "after_commit")
+def _send_pending(session: Session) -> None:
+    pending = session.info.pop(_PENDING, [])
+    for task, args, kwargs in pending:
+        task.delay(*args, **kwargs)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)

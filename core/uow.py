@@ -1,0 +1,23 @@
+"""Unit-of-work helpers for views: commit once, or roll back and keep what a refusal must keep."""
+
+from __future__ import annotations
+
+from flask import flash
+
+from core.db import db
+from core.errors import DomainError
+
+
+def rollback_for(err: DomainError) -> None:
+    """Undo the request's changes, then write what ``err`` asked to keep (e.g. a failed sign-in line)."""
+    session = db.session
+    session.rollback()
+    if err.after_rollback:
+        for keep in err.after_rollback:
+            keep(session)
+        session.commit()
+
+
+def flash_error(err: DomainError) -> None:
+    rollback_for(err)
+    flash(str(err.message or err.code), "error")

@@ -1,0 +1,42 @@
+"""The site's front door: home page, per-role dashboard, health check."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import text
+
+from core import clock
+from core.auth import login_required
+from core.db import db
+
+bp = Blueprint("web", __name__)
+
+
+def dashboard_panels(role: str) -> list:
+    """Panels that domain packages register for a role: callables returning (template, context)."""
+    registry = current_app.extensions.setdefault("sunbid.dashboard", {})
+    return [panel() for panel in registry.get(role, [])]
+
+
+def register_panel(app, role: str, panel) -> None:
+    app.extensions.setdefault("sunbid.dashboard", {}).setdefault(str(role), []).append(panel)
+
+
+@bp.get("/")
+def index():
+    if current_user.is_authenticated:
+        return redirect(url_for("web.dashboard"))
+    return render_template("core/index.html")
+
+
+@bp.get("/dashboard")
+@login_required
+def dashboard():
+    return render_template("core/dashboard.html", panels=dashboard_panels(current_user.role))
+
+
+@bp.get("/healthz")
+def healthz():
+    db.session.execute(text("SELECT 1"))
+    return jsonify({"status": "ok", "time": clock.now().isoformat()})

@@ -1,0 +1,38 @@
+"""``flask --app wsgi demo ...``: seed the demo cast, print a demo user's current second-factor code."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from accounts import totp
+from core.db import db
+from demo import accounts as cast
+
+demo_cli = AppGroup("demo", help="Demo data (embedded and sandbox deployments only).")
+
+
+def _refuse_production() -> None:
+    if current_app.config["ENV"] == "production" and not current_app.config["SANDBOX"]:
+        raise click.ClickException("demo data is never loaded into production")
+
+
+@demo_cli.command("seed")
+def seed() -> None:
+    """Create the demo accounts once (running it again changes nothing)."""
+    _refuse_production()
+    created = cast.seed(db.session, current_app.config["DATA_KEY"])
+    db.session.commit()
+    if created:
+        click.echo(f"demo: {len(created)} users created; password for all: {cast.PASSWORD}")
+    else:
+        click.echo("demo: already seeded")
+
+
+@demo_cli.command("code")
+@click.argument("username")
+def code(username: str) -> None:
+    """Print the current 6-digit code of a demo user (instead of an authenticator app)."""
+    _refuse_production()
+    click.echo(totp.code_at(cast.demo_totp_secret(username)))

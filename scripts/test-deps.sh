@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install what the tests drive from outside Python (Debian packages), or say plainly what will be skipped.
+set -u
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v age >/dev/null 2>&1 || need+=(age)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "test-deps: installing ${need[*]} from Debian"
+  (apt-get install -y -q "${need[@]}" >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q "${need[@]}" >/dev/null; }) \
+    || echo "test-deps: could not install ${need[*]}"
+fi
+for tool in chromium age openssl; do
+  command -v "$tool" >/dev/null 2>&1 || case $tool in
+    chromium) echo "test-deps: chromium missing: the browser tests (tests/e2e) will be SKIPPED";;
+    age) echo "test-deps: age missing: the age interoperability tests will be SKIPPED";;
+    openssl) echo "test-deps: openssl missing: the openssl interoperability tests will be SKIPPED";;
+  esac
+done
+exit 0

@@ -1,0 +1,149 @@
+"""Fixtures: an app on a fresh database per test, a frozen clock, and people in every role.
+
+SQLite (default): the schema is migrated once into a template file that each test copies.
+PostgreSQL (``SUNBID_TEST_DATABASE_URL``): migrated once; each test starts from truncated tables.
+Both run the real Alembic migrations, so the tests also prove the migrations.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from core import clock
+from core.app import create_app
+
+FROZEN_AT = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 10:00 in Beijing
+PG_URL = os.environ.get("SUNBID_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("SUNBID_TEST_REDIS_URL")
+
+# Fast hashing in tests only: the production parameters are argon2-cffi's defaults.
+FAST_HASH = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
+
+
+def base_config(instance: Path, database_url: str) -> dict:
+    return {
+        "TESTING": True,
+        "INSTANCE_PATH": str(instance),
+        "STORAGE_PATH": str(instance / "storage"),
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test-secret",
+        "WTF_CSRF_ENABLED": False,
+        "PASSWORD_HASH_PARAMS": FAST_HASH,
+        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "LOGIN_RATE_LIMIT": "1000 per minute",
+        "REDIS_URL": None,
+        "CELERY_EAGER": True,
+    }
+
+
+def migrate(config: dict) -> None:
+    app = create_app(config)
+    with app.app_context():
+        from alembic import command
+
+        from core.cli import alembic_config
+
+        command.upgrade(alembic_config(), "head")
+        app.extensions["sunbid.db"]["engine"].dispose()
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory) -> str:
+    if PG_URL:
+        migrate(base_config(tmp_path_factory.mktemp("migrate"), PG_URL))
+        return PG_URL
+    folder = tmp_path_factory.mktemp("template")
+    path = folder / "template.db"
+    migrate(base_config(folder, f"sqlite:///{path}"))
+    return str(path)
+
+
+def _truncate(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        tables = (
+            conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                    "AND tablename <> 'alembic_version'"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        conn.execute(text("INSERT INTO audit_head (id, size, frontier, history_size) VALUES (1, 0, '', 0)"))
+    engine.dispose()
+
+
+@pytest.fixture
+def database_url(template_db, tmp_path) -> str:
+    if PG_URL:
+        _truncate(PG_URL)
+        return PG_URL
+    target = tmp_path / "sunbid.db"
+    shutil.copyfile(template_db, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock():
+    clock.freeze(FROZEN_AT)
+    yield FROZEN_AT
+    clock.freeze(None)
+    clock.set_offset(__import__("datetime").timedelta(0))
+
+
+@pytest.fixture
+def config(tmp_path, database_url) -> dict:
+    return base_config(tmp_path / "instance", database_url)
+
+
+class IsolatedClient(FlaskClient):
+    """Each request runs in a fresh context, as on a real server: it gets its own app context, ``g``
+    and database session instead of sharing the test's."""
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+@pytest.fixture
+def app(config):
+    app = create_app(config)
+    app.test_client_class = IsolatedClient
+    yield app
+    app.extensions["sunbid.db"]["engine"].dispose()
+
+
+@pytest.fixture
+def session(app):
+    with app.app_context():
+        from core.db import db
+
+        yield db.session
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def people(app, session):
+    from tests.factories import People
+
+    return People(app, session)
