@@ -17,7 +17,7 @@ $(STAMP): requirements.lock pyproject.toml
 install: $(STAMP) translations
 
 translations: $(STAMP)
-	@$(VENV)/bin/pybabel compile -q -f -d translations
+	@$(VENV)/bin/pybabel compile -f -d translations >/dev/null
 
 run: install
 	$(FLASK) db upgrade
@@ -38,5 +38,5 @@ bench: install
 
 # Developers: refresh the message catalogue after changing user-facing strings.
 extract: $(STAMP)
-	$(VENV)/bin/pybabel extract -q -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot .
-	$(VENV)/bin/pybabel update -q -N -i translations/messages.pot -d translations
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o translations/messages.pot .
+	$(VENV)/bin/pybabel update -N --no-fuzzy-matching -i translations/messages.pot -d translations

@@ -118,7 +118,8 @@ class Database:
         session = g.get("_sunbid_session")
         if session is None:
             if has_request_context():
-                write_intent.set(request.method not in SAFE_METHODS)
+                # Reset at teardown: a worker thread serves many requests in one context.
+                g._sunbid_intent = write_intent.set(request.method not in SAFE_METHODS)
             session = current_app.extensions["sunbid.db"]["factory"]()
             g._sunbid_session = session
         return session
@@ -129,6 +130,9 @@ class Database:
 
     @staticmethod
     def _remove(_exc: BaseException | None) -> None:
+        intent = g.pop("_sunbid_intent", None)
+        if intent is not None:
+            write_intent.reset(intent)
         session = g.pop("_sunbid_session", None)
         if session is not None:
             # Anything a view did not commit explicitly is discarded: one commit per request.

@@ -9,25 +9,36 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery, Task
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from core.db import write_intent
 
-celery_app = Celery("sunbid")
-
 _PENDING = "sunbid.after_commit"
+_worker_app: dict[str, Flask] = {}
+
+
+class AppContextTask(Task):
+    """Runs in a fresh app context (its own session) of the caller's app when called eagerly
+    in-process, else of the app the worker process created."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        app = current_app._get_current_object() if has_app_context() else _worker_app["app"]
+        # Tasks exist to change things; restore the caller's intent when run eagerly in-process.
+        token = write_intent.set(True)
+        try:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+        finally:
+            write_intent.reset(token)
+
+
+celery_app = Celery("sunbid", task_cls=AppContextTask)
 
 
 def init_celery(app: Flask) -> Celery:
-    class AppContextTask(Task):
-        def __call__(self, *args: Any, **kwargs: Any) -> Any:
-            write_intent.set(True)  # tasks exist to change things
-            with app.app_context():
-                return self.run(*args, **kwargs)
-
-    celery_app.Task = AppContextTask
+    _worker_app["app"] = app
     broker = app.config["REDIS_URL"] or "memory://"
     celery_app.conf.update(
         broker_url=broker,

@@ -56,6 +56,18 @@ def migrate(config: dict) -> None:
         app.extensions["sunbid.db"]["engine"].dispose()
 
 
+def pytest_configure(config):
+    """Compile the message catalogues, so the tests always see the .po files as they are."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po in (Path(__file__).resolve().parent.parent / "translations").glob("*/LC_MESSAGES/messages.po"):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            with po.open("rb") as src, mo.open("wb") as out:
+                write_mo(out, read_po(src))
+
+
 @pytest.fixture(scope="session")
 def template_db(tmp_path_factory) -> str:
     if PG_URL:
