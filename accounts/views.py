@@ -209,7 +209,9 @@ def change_password():
             flash_error(err)
             return redirect(url_for("accounts.settings"))
         db.session.commit()
-        login_user(current_user._get_current_object())  # the session version changed: keep this session, end the others
+        login_user(
+            current_user._get_current_object()
+        )  # the session version changed: keep this session, end the others
         flash(_("Your password is changed. Other sessions were signed out."), "success")
     else:
         for errors in form.errors.values():

@@ -17,7 +17,7 @@ audit_cli = AppGroup("audit", help="The tamper-evident audit log.")
 @audit_cli.command("verify")
 def verify() -> None:
     """Recompute the tree from the stored rows and check every signed checkpoint (exit 1 on a problem)."""
-    report = dbverify.verify_database(db.session)
+    report = dbverify.verify_database(db.session, workers=dbverify.default_workers())
     click.echo(report.summary())
     if not report.ok:
         raise SystemExit(1)
@@ -33,7 +33,7 @@ def export(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     count = 0
     with (directory / ENTRIES).open("wb") as out:
-        for leaf in dbverify._leaves(session):
+        for leaf in dbverify.leaves(session):
             out.write(leaf + b"\n")
             count += 1
     notes = dbverify.stored_notes(session)

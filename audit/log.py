@@ -13,14 +13,14 @@ from __future__ import annotations
 import base64
 import uuid
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import event, insert, select, text, tuple_
+from sqlalchemy import BigInteger, LargeBinary, bindparam, event, insert, select, text
 from sqlalchemy.orm import Session
 
-from audit.models import AuditCheckpoint, AuditEntry, AuditHead, AuditNode
+from audit.models import AuditCheckpoint, AuditEntry, AuditHead, AuditNode, node_key
 from core import clock
 from core.errors import Invalid
 from core.keys import instance_secret
@@ -34,7 +34,17 @@ _STATE = "sunbid.audit"
 class _TxState:
     frontier: merkle.Frontier
     history_size: int
+    history_at: datetime | None
     appended: int = 0
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What ``record()`` appended: its index (e.g. for a receipt) and leaf hash."""
+
+    index: int
+    leaf_hash: bytes
+    time: datetime
 
 
 def signer() -> note.Signer:
@@ -62,18 +72,83 @@ def _actor_fields(actor: Any) -> dict[str, Any]:
     return {"actor": str(actor.id), "role": str(actor.role), "org": str(org) if org else None}
 
 
+# The append path runs on the DB-API cursor of the session's own connection (same transaction), with
+# statements compiled once per dialect and SQLAlchemy's own type processors applied to the values:
+# SQLAlchemy's per-statement machinery costs more than the append itself.
+_ENTRIES = AuditEntry.__table__
+_NODES = AuditNode.__table__
+_HEAD = AuditHead.__table__
+
+
+class _Statement:
+    def __init__(self, statement: Any, dialect: Any) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.positional = compiled.positiontup
+        self.processors = {name: bind.type.bind_processor(dialect) for name, bind in compiled.binds.items()}
+
+    def params(self, values: dict[str, Any]) -> Any:
+        processed = {}
+        for name, value in values.items():
+            processor = self.processors.get(name)
+            processed[name] = processor(value) if processor and value is not None else value
+        if self.positional is not None:
+            return tuple(processed[name] for name in self.positional)
+        return processed
+
+
+class _Statements:
+    def __init__(self, dialect: Any) -> None:
+        self.lock = _Statement(
+            text(
+                "UPDATE audit_head SET size = size WHERE id = 1 "
+                "RETURNING size, frontier, history_size, history_at"
+            ),
+            dialect,
+        )
+        self.entry = _Statement(_ENTRIES.insert(), dialect)
+        self.node = _Statement(_NODES.insert(), dialect)
+        self.head = _Statement(
+            text("UPDATE audit_head SET size = :size, frontier = :frontier WHERE id = 1").bindparams(
+                bindparam("size", type_=BigInteger()), bindparam("frontier", type_=LargeBinary())
+            ),
+            dialect,
+        )
+
+
+_COMPILED: dict[str, _Statements] = {}
+
+
+def _statements(session: Session) -> _Statements:
+    dialect = session.get_bind().dialect
+    compiled = _COMPILED.get(dialect.name)
+    if compiled is None:
+        compiled = _COMPILED[dialect.name] = _Statements(dialect)
+    return compiled
+
+
+def _cursor(session: Session) -> Any:
+    return session.connection().connection.cursor()
+
+
 def _begin(session: Session) -> _TxState:
     state = session.info.get(_STATE)
     if state is not None:
         return state
     # The no-op UPDATE takes the row lock (PostgreSQL) or the write lock (SQLite) before we read.
-    row = session.execute(
-        text("UPDATE audit_head SET size = size WHERE id = 1 RETURNING size, frontier, history_size")
-    ).first()
+    cursor = _cursor(session)
+    cursor.execute(_statements(session).lock.sql)
+    row = cursor.fetchone()
+    cursor.close()
     if row is None:
-        session.execute(insert(AuditHead).values(id=1, size=0, frontier=b"", history_size=0))
-        row = (0, b"", 0)
-    state = _TxState(frontier=merkle.Frontier.from_bytes(row[0], row[1]), history_size=row[2])
+        session.connection().execute(insert(_HEAD).values(id=1, size=0, frontier=b"", history_size=0))
+        row = (0, b"", 0, None)
+    history_at = row[3]
+    if isinstance(history_at, str):  # SQLite keeps timestamps as text
+        history_at = datetime.fromisoformat(history_at)
+    if history_at is not None and history_at.tzinfo is None:
+        history_at = history_at.replace(tzinfo=UTC)
+    state = _TxState(merkle.Frontier.from_bytes(row[0], bytes(row[1])), row[2], history_at)
     session.info[_STATE] = state
     return state
 
@@ -85,7 +160,7 @@ def record(
     target: Any = None,
     data: dict | None = None,
     ip: str | None = None,
-) -> AuditEntry:
+) -> Recorded:
     """Append one entry describing ``action`` by ``actor`` on ``target``, in the caller's transaction.
 
     ``target`` is an ORM object with an ``id`` (its table name is the type), a ``(type, id)`` pair, or
@@ -110,24 +185,33 @@ def record(
     except ValueError as exc:
         raise Invalid(code="audit_data_invalid", details={"reason": str(exc)}) from exc
     leaf_hash = merkle.leaf_hash(leaf)
-    entry = AuditEntry(
-        index=index,
-        created_at=now,
-        action=action,
-        actor_id=getattr(actor, "id", None),
-        actor_role=leaf_obj["role"],
-        target_type=target_type,
-        target_id=target_id,
-        ip=ip,
-        leaf=leaf,
-        leaf_hash=leaf_hash,
+    statements = _statements(session)
+    cursor = _cursor(session)
+    cursor.execute(
+        statements.entry.sql,
+        statements.entry.params(
+            {
+                "index": index,
+                "created_at": now,
+                "action": action,
+                "actor_id": getattr(actor, "id", None),
+                "actor_role": leaf_obj["role"],
+                "target_type": target_type,
+                "target_id": target_id,
+                "ip": ip,
+                "leaf": leaf,
+                "leaf_hash": leaf_hash,
+            }
+        ),
     )
-    session.add(entry)
     completed = state.frontier.append(leaf_hash)
-    if completed:
-        session.execute(insert(AuditNode), [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in completed])
+    for level, position, node in completed:
+        cursor.execute(
+            statements.node.sql, statements.node.params({"id": node_key(level, position), "hash": node})
+        )
+    cursor.close()
     state.appended += 1
-    return entry
+    return Recorded(index, leaf_hash, now)
 
 
 def _target(target: Any) -> tuple[str | None, str | None]:
@@ -142,23 +226,39 @@ def checkpoint_text(size: int, root: bytes) -> str:
     return note.format_checkpoint(current_app.config["AUDIT_ORIGIN"], size, root)
 
 
+def sign_checkpoint(size: int, root: bytes) -> str:
+    return note.sign_note(checkpoint_text(size, root), signer()).decode()
+
+
 @event.listens_for(Session, "before_commit")
 def _seal(session: Session) -> None:
     state: _TxState | None = session.info.pop(_STATE, None)
     if state is None or state.appended == 0:
         return
-    session.flush()
     size = state.frontier.size
-    signed = note.sign_note(checkpoint_text(size, state.frontier.root()), signer()).decode()
-    history_size = state.history_size
-    if size - history_size >= current_app.config["AUDIT_CHECKPOINT_EVERY"] or history_size == 0:
-        session.add(AuditCheckpoint(size=size, created_at=clock.now(), note=signed))
-        history_size = size
-    session.execute(
-        AuditHead.__table__.update()
-        .where(AuditHead.id == 1)
-        .values(size=size, frontier=state.frontier.to_bytes(), checkpoint=signed, history_size=history_size)
+    now = clock.now()
+    values: dict[str, Any] = {"size": size, "frontier": state.frontier.to_bytes()}
+    config = current_app.config
+    due = (
+        state.history_size == 0
+        or size - state.history_size >= config["AUDIT_CHECKPOINT_EVERY"]
+        or state.history_at is None
+        or (now - state.history_at).total_seconds() >= config["AUDIT_CHECKPOINT_SECONDS"]
     )
+    if due:
+        connection = session.connection()
+        note_text = sign_checkpoint(size, state.frontier.root())
+        connection.execute(
+            AuditCheckpoint.__table__.insert(), {"size": size, "created_at": now, "note": note_text}
+        )
+        connection.execute(
+            _HEAD.update().where(_HEAD.c.id == 1).values(**values, history_size=size, history_at=now)
+        )
+        return
+    statement = _statements(session).head
+    cursor = _cursor(session)
+    cursor.execute(statement.sql, statement.params(values))
+    cursor.close()
 
 
 @event.listens_for(Session, "after_rollback")
@@ -173,17 +273,31 @@ def head(session: Session) -> AuditHead | None:
     return session.get(AuditHead, 1)
 
 
+def head_frontier(session: Session) -> merkle.Frontier:
+    row = session.execute(select(AuditHead.size, AuditHead.frontier).where(AuditHead.id == 1)).first()
+    return merkle.Frontier.from_bytes(row[0], row[1]) if row else merkle.Frontier()
+
+
+def current_checkpoint(session: Session) -> tuple[int, str]:
+    """A checkpoint of the exact head, signed now (readers always get one covering every entry)."""
+    frontier = head_frontier(session)
+    return frontier.size, sign_checkpoint(frontier.size, frontier.root())
+
+
 def keep_checkpoint(session: Session) -> AuditCheckpoint | None:
-    """Store the head's checkpoint in the history (e.g. before an export or on a supervisor's request)."""
-    row = head(session)
-    if row is None or row.size == 0 or row.checkpoint is None:
+    """Store a checkpoint of the head in the history (before an export, or from the beat job)."""
+    frontier = head_frontier(session)
+    if frontier.size == 0:
         return None
-    existing = session.get(AuditCheckpoint, row.size)
+    existing = session.get(AuditCheckpoint, frontier.size)
     if existing:
         return existing
-    kept = AuditCheckpoint(size=row.size, created_at=clock.now(), note=row.checkpoint)
+    now = clock.now()
+    kept = AuditCheckpoint(
+        size=frontier.size, created_at=now, note=sign_checkpoint(frontier.size, frontier.root())
+    )
     session.add(kept)
-    row.history_size = row.size
+    session.execute(_HEAD.update().where(_HEAD.c.id == 1).values(history_size=frontier.size, history_at=now))
     session.flush()
     return kept
 
@@ -199,12 +313,9 @@ def _node_fetcher(session: Session):
             ):
                 found[(0, ix)] = h
         if inner:
-            for lv, ix, h in session.execute(
-                select(AuditNode.level, AuditNode.idx, AuditNode.hash).where(
-                    tuple_(AuditNode.level, AuditNode.idx).in_(inner)
-                )
-            ):
-                found[(lv, ix)] = h
+            keys = {node_key(lv, ix): (lv, ix) for lv, ix in inner}
+            for key, h in session.execute(select(AuditNode.id, AuditNode.hash).where(AuditNode.id.in_(keys))):
+                found[keys[key]] = h
         missing = wanted - found.keys()
         if missing:
             raise LookupError(f"audit tree nodes missing: {sorted(missing)[:5]}")

@@ -40,19 +40,32 @@ class AuditEntry(Base):
 
 
 class AuditNode(Base):
-    """Hash of the perfect subtree (level >= 1, index); lets proofs be served in O(log² n) lookups."""
+    """Hash of the perfect subtree (level >= 1, index); lets proofs be served in O(log² n) lookups.
+
+    One integer key, ``level << 56 | index``, so a proof's nodes are one primary-key IN query.
+    """
 
     __tablename__ = "audit_nodes"
 
-    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    idx: Mapped[int] = mapped_column(
+    id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
     )
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 
+NODE_SHIFT = 56
+
+
+def node_key(level: int, index: int) -> int:
+    return level << NODE_SHIFT | index
+
+
 class AuditHead(Base):
-    """The one row that serialises appends (its row lock) and holds the latest signed checkpoint."""
+    """The one row that serialises appends (its row lock) and holds the tree's right edge.
+
+    Checkpoints for the exact head are signed on demand from ``frontier``; the history table keeps
+    one every AUDIT_CHECKPOINT_EVERY entries or AUDIT_CHECKPOINT_SECONDS, whichever comes first.
+    """
 
     __tablename__ = "audit_head"
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
@@ -60,8 +73,8 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     size: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
     frontier: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
-    checkpoint: Mapped[str | None] = mapped_column(Text, default=None)
     history_size: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
+    history_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
 
 
 class AuditCheckpoint(Base):

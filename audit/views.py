@@ -43,13 +43,20 @@ def index():
         error, query = str(exc.message), entries_query()
     page = max(1, request.args.get("page", 1, type=int))
     rows = [] if error else db.session.scalars(query.limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE)).all()
-    head = log.head(db.session)
+    size, checkpoint = log.current_checkpoint(db.session)
+    actor_ids = {e.actor_id for e in rows if e.actor_id}
+    names = {}
+    if actor_ids:
+        query = select(User.id, User.username).where(User.id.in_(actor_ids))
+        names = {user_id: username for user_id, username in db.session.execute(query)}
     return render_template(
         "audit/index.html",
+        names=names,
         entries=rows[:PER_PAGE],
         has_next=len(rows) > PER_PAGE,
         page=page,
-        head=head,
+        size=size,
+        checkpoint=checkpoint,
         error=error,
         verifier_key=log.verifier().key_string(),
     )
@@ -64,13 +71,13 @@ def verify():
         current_user,
         "audit.verified",
         None,
-        {"ok": report.ok, "size": report.size, "problem": report.problem},
+        {"ok": report.ok, "size": report.entries, "problem": report.problem},
         client_ip(),
     )
     db.session.commit()
     if report.ok:
         flash(
-            _("The log verifies: %(n)s entries, every checkpoint signed and consistent.", n=report.size),
+            _("The log verifies: %(n)s entries, every checkpoint signed and consistent.", n=report.entries),
             "success",
         )
     else:

@@ -52,7 +52,8 @@ class Config:
             "AUDIT_ORIGIN": _env("AUDIT_ORIGIN", "sunbid.local/audit"),
             # A checkpoint is signed into the log head on every append; one is also kept in the history
             # table every this many entries (and on demand), so verifying a long log stays cheap.
-            "AUDIT_CHECKPOINT_EVERY": _int("AUDIT_CHECKPOINT_EVERY", 256),
+            "AUDIT_CHECKPOINT_EVERY": _int("AUDIT_CHECKPOINT_EVERY", 1024),
+            "AUDIT_CHECKPOINT_SECONDS": _int("AUDIT_CHECKPOINT_SECONDS", 60),
             "STORAGE_PATH": _env("STORAGE_PATH") or str(instance / "storage"),
             "PUBLIC_URL": _env("PUBLIC_URL", "http://127.0.0.1:5000"),
             "SMTP_HOST": _env("SMTP_HOST"),

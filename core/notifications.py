@@ -7,6 +7,7 @@ import uuid
 from email.message import EmailMessage
 from email.utils import make_msgid
 
+from celery import shared_task
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 from core import clock
 from core.db import db
 from core.models import OutboxMessage
-from core.tasks import celery_app, enqueue_after_commit
+from core.tasks import enqueue_after_commit
 
 MAX_ATTEMPTS = 5
 
@@ -67,7 +68,7 @@ def deliver(session: Session, message_id: uuid.UUID) -> str:
     return message.status
 
 
-@celery_app.task(name="core.deliver_message")
+@shared_task(name="core.deliver_message")
 def deliver_message(message_id: str) -> str:
     session = db.session
     status = deliver(session, uuid.UUID(message_id))
@@ -75,7 +76,7 @@ def deliver_message(message_id: str) -> str:
     return status
 
 
-@celery_app.task(name="core.deliver_pending")
+@shared_task(name="core.deliver_pending")
 def deliver_pending() -> int:
     """Beat job: retry what is still pending (broker was down, SMTP failed)."""
     session = db.session

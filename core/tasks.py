@@ -16,15 +16,14 @@ from sqlalchemy.orm import Session
 from core.db import write_intent
 
 _PENDING = "sunbid.after_commit"
-_worker_app: dict[str, Flask] = {}
 
 
 class AppContextTask(Task):
     """Runs in a fresh app context (its own session) of the caller's app when called eagerly
-    in-process, else of the app the worker process created."""
+    in-process, else of the Flask app that created this Celery app (the worker's)."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        app = current_app._get_current_object() if has_app_context() else _worker_app["app"]
+        app = current_app._get_current_object() if has_app_context() else self.app.flask_app
         # Tasks exist to change things; restore the caller's intent when run eagerly in-process.
         token = write_intent.set(True)
         try:
@@ -34,13 +33,16 @@ class AppContextTask(Task):
             write_intent.reset(token)
 
 
-celery_app = Celery("sunbid", task_cls=AppContextTask)
-
-
 def init_celery(app: Flask) -> Celery:
-    _worker_app["app"] = app
+    """One Celery app per Flask app, made the default so ``shared_task``s resolve to it.
+
+    (Celery caches its broker connection pool, so reconfiguring one shared instance would keep
+    publishing to the first broker it was given.)
+    """
+    celery = Celery(app.name, task_cls=AppContextTask)
+    celery.flask_app = app
     broker = app.config["REDIS_URL"] or "memory://"
-    celery_app.conf.update(
+    celery.conf.update(
         broker_url=broker,
         result_backend=None,
         task_ignore_result=True,
@@ -52,8 +54,12 @@ def init_celery(app: Flask) -> Celery:
         broker_connection_retry_on_startup=True,
         timezone="UTC",
     )
-    app.extensions["celery"] = celery_app
-    return celery_app
+    celery.set_default()
+    app.extensions["celery"] = celery
+    # Register the tasks a worker must know; domain packages import theirs in their init_app.
+    import core.notifications  # noqa: F401
+
+    return celery
 
 
 def enqueue_after_commit(session: Session, task: Any, *args: Any, **kwargs: Any) -> None:

@@ -127,6 +127,22 @@ class Frontier:
             # Keeps the frontier consistent with what was absorbed if the iterable raises midway.
             self._size = size
 
+    def append_subtree(self, level: int, subtree_hash: bytes) -> None:
+        """Append a whole perfect subtree of 2**level leaves; ``size`` must be a multiple of 2**level."""
+        if self._size & ((1 << level) - 1):
+            raise ValueError(f"a level-{level} subtree cannot start at leaf {self._size}")
+        hashes = self._hashes
+        h = subtree_hash
+        index = self._size >> level
+        while index & 1:
+            ctx = _NODE_CTX.copy()
+            ctx.update(hashes.pop())
+            ctx.update(h)
+            h = ctx.digest()
+            index >>= 1
+        hashes.append(h)
+        self._size += 1 << level
+
     def root(self) -> bytes:
         if not self._hashes:
             return EMPTY_ROOT
@@ -156,6 +172,49 @@ class Frontier:
 
     def __repr__(self) -> str:
         return f"Frontier(size={self._size}, root={self.root().hex()})"
+
+
+def aligned_blocks(start: int, end: int) -> list[tuple[int, int]]:
+    """Split leaves [start, end) into perfect subtrees ``(first_leaf, level)``, left to right, each
+    aligned so that it can be appended to a frontier of size ``first_leaf``."""
+    blocks = []
+    while start < end:
+        level = (start & -start).bit_length() - 1 if start else (end - start).bit_length() - 1
+        while start + (1 << level) > end:
+            level -= 1
+        blocks.append((start, level))
+        start += 1 << level
+    return blocks
+
+
+def subtree_root(leaves: Sequence[bytes]) -> bytes:
+    """Root of a perfect subtree over leaf bytes (``len(leaves)`` a power of two), level by level.
+
+    Each hash starts from a copy of a context that has already absorbed the domain-separation byte:
+    that keeps the per-hash cost at that of a plain ``sha256(data).digest()`` call, which is what
+    dominates in Python.
+    """
+    count = len(leaves)
+    if count == 0 or count & (count - 1):
+        raise ValueError("subtree_root needs a power-of-two number of leaves")
+    level = []
+    push = level.append
+    leaf_ctx = _LEAF_CTX.copy
+    for leaf in leaves:
+        ctx = leaf_ctx()
+        ctx.update(leaf)
+        push(ctx.digest())
+    node_ctx = _NODE_CTX.copy
+    while len(level) > 1:
+        pairs = iter(level)
+        level = []
+        push = level.append
+        for left in pairs:
+            ctx = node_ctx()
+            ctx.update(left)
+            ctx.update(next(pairs))
+            push(ctx.digest())
+    return level[0]
 
 
 def _aligned_range(lo: int, hi: int) -> ProofStep:

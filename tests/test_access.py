@@ -43,8 +43,9 @@ def test_each_role_is_refused_where_it_is_not_listed(app, client, people, sessio
             # A fresh token per call: some endpoints (DELETE /auth/token) revoke the one they get.
             token, _ = services.issue_token(session, users[role])
             session.commit()
-            response = client.open(concrete(rule), method=method, json={},
-                                   headers={"Authorization": f"Bearer {token}"})
+            response = client.open(
+                concrete(rule), method=method, json={}, headers={"Authorization": f"Bearer {token}"}
+            )
             if roles and role not in roles:
                 assert response.status_code == 403, (role, method, rule.rule)
                 checked += 1
@@ -53,11 +54,17 @@ def test_each_role_is_refused_where_it_is_not_listed(app, client, people, sessio
     assert checked > 0
 
 
-@pytest.mark.parametrize(("path", "role", "status"), [
-    ("/audit/", Role.TENDERER, 403), ("/audit/", Role.AGENCY, 403), ("/audit/", Role.SUPERVISOR, 200),
-    ("/admin/users", Role.SUPERVISOR, 403), ("/admin/users", Role.ADMIN, 200),
-    ("/dashboard", Role.EXPERT, 200),
-])
+@pytest.mark.parametrize(
+    ("path", "role", "status"),
+    [
+        ("/audit/", Role.TENDERER, 403),
+        ("/audit/", Role.AGENCY, 403),
+        ("/audit/", Role.SUPERVISOR, 200),
+        ("/admin/users", Role.SUPERVISOR, 403),
+        ("/admin/users", Role.ADMIN, 200),
+        ("/dashboard", Role.EXPERT, 200),
+    ],
+)
 def test_pages_by_role(client, people, path, role, status):
     from tests.factories import PASSWORD
 

@@ -1,8 +1,8 @@
-"""foundation: accounts, audit log, outbox
+"""foundation: accounts, audit log, outbox, settings
 
 Revision ID: 0001_foundation
 Revises: 
-Create Date: 2026-11-22 10:00:08.370689
+Create Date: 2026-11-22 10:19:43.797176
 """
 
 from alembic import op
@@ -50,16 +50,15 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('size', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('frontier', sa.LargeBinary(), nullable=False),
-    sa.Column('checkpoint', sa.Text(), nullable=True),
     sa.Column('history_size', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('history_at', core.db.UtcDateTime(timezone=True), nullable=True),
     sa.CheckConstraint('id = 1', name=op.f('ck_audit_head_single_row')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_head'))
     )
     op.create_table('audit_nodes',
-    sa.Column('level', sa.Integer(), autoincrement=False, nullable=False),
-    sa.Column('idx', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
     sa.Column('hash', sa.LargeBinary(length=32), nullable=False),
-    sa.PrimaryKeyConstraint('level', 'idx', name=op.f('pk_audit_nodes'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_nodes'))
     )
     op.create_table('organizations',
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -137,7 +136,11 @@ def upgrade() -> None:
 
     # ### end Alembic commands ###
     # R-R1: the log is append-only in the database too, not just in the code.
-    op.execute("INSERT INTO audit_head (id, size, frontier, history_size) VALUES (1, 0, '', 0)")
+    op.execute(
+        sa.text("INSERT INTO audit_head (id, size, frontier, history_size) VALUES (1, 0, :empty, 0)").bindparams(
+            sa.bindparam("empty", b"", type_=sa.LargeBinary)
+        )
+    )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
             "CREATE FUNCTION audit_refuse_change() RETURNS trigger LANGUAGE plpgsql AS "

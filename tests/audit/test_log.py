@@ -4,6 +4,7 @@ import base64
 import subprocess
 import sys
 import threading
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, text
@@ -11,6 +12,7 @@ from sqlalchemy import func, select, text
 import audit
 from audit import log
 from audit.models import AuditCheckpoint, AuditEntry, AuditHead
+from core import clock
 from core.db import db, write_intent
 from core.roles import Role
 from crypto import merkle, note
@@ -31,9 +33,8 @@ def test_entries_are_gapless_and_checkpoint_signs_the_root(session):
     append(session, 3)
     indexes = session.scalars(select(AuditEntry.index).order_by(AuditEntry.index)).all()
     assert indexes == list(range(8))
-    head = session.get(AuditHead, 1)
-    text_ = note.open_note(head.checkpoint.encode(), [log.verifier()])
-    checkpoint = note.parse_checkpoint(text_)
+    _size, signed = log.current_checkpoint(session)
+    checkpoint = note.parse_checkpoint(note.open_note(signed.encode(), [log.verifier()]))
     assert checkpoint.size == 8
     assert checkpoint.root == merkle.root_of(all_leaf_hashes(session))
 
@@ -71,12 +72,15 @@ def test_floats_and_secrets_shapes_are_refused(session):
     assert err.value.code == "audit_data_invalid"
 
 
-def test_checkpoint_history_is_kept_every_n_entries(app, session):
+def test_checkpoint_history_is_kept_every_n_entries_or_seconds(app, session):
     app.config["AUDIT_CHECKPOINT_EVERY"] = 4
     for _ in range(5):
         append(session, 2)
     sizes = session.scalars(select(AuditCheckpoint.size).order_by(AuditCheckpoint.size)).all()
     assert sizes == [2, 6, 10]
+    clock.advance(timedelta(seconds=app.config["AUDIT_CHECKPOINT_SECONDS"]))
+    append(session, 1)
+    assert session.scalar(select(func.max(AuditCheckpoint.size))) == 11
 
 
 def test_inclusion_and_consistency_proofs_verify(client, session, people):
@@ -86,10 +90,15 @@ def test_inclusion_and_consistency_proofs_verify(client, session, people):
     auth = {"Authorization": f"Bearer {token}"}
     checkpoint = client.get("/api/v1/audit/checkpoint").get_json()
     size = checkpoint["size"]
-    root = note.parse_checkpoint(note.open_note(checkpoint["checkpoint"].encode(),
-                                                [note.Verifier.from_key_string(checkpoint["verifier_key"])])).root
+    root = note.parse_checkpoint(
+        note.open_note(
+            checkpoint["checkpoint"].encode(), [note.Verifier.from_key_string(checkpoint["verifier_key"])]
+        )
+    ).root
     for index in (0, 17, size - 1):
-        body = client.get(f"/api/v1/audit/proofs/inclusion?index={index}&size={size}", headers=auth).get_json()
+        body = client.get(
+            f"/api/v1/audit/proofs/inclusion?index={index}&size={size}", headers=auth
+        ).get_json()
         proof = [base64.b64decode(h) for h in body["proof"]]
         assert merkle.verify_inclusion(base64.b64decode(body["leaf_hash"]), index, size, proof, root)
         assert not merkle.verify_inclusion(base64.b64decode(body["leaf_hash"]), index ^ 1, size, proof, root)
@@ -125,11 +134,19 @@ def test_entries_api_is_for_supervisors(client, session, people):
     append(session, 3, action="bidding.tender_published")
     supervisor = people.user(Role.SUPERVISOR, "sup-list")
     tenderer = people.user(Role.TENDERER, "t-list")
-    refused = client.get("/api/v1/audit/entries", headers={"Authorization": f"Bearer {people.token(client, tenderer)}"})
+    refused = client.get(
+        "/api/v1/audit/entries", headers={"Authorization": f"Bearer {people.token(client, tenderer)}"}
+    )
     assert refused.status_code == 403
-    body = client.get("/api/v1/audit/entries?action=bidding.&per_page=2",
-                      headers={"Authorization": f"Bearer {people.token(client, supervisor)}"}).get_json()
-    assert body["total"] == 3 and len(body["items"]) == 2 and body["items"][0]["leaf"]["action"].startswith("bidding.")
+    body = client.get(
+        "/api/v1/audit/entries?action=bidding.&per_page=2",
+        headers={"Authorization": f"Bearer {people.token(client, supervisor)}"},
+    ).get_json()
+    assert (
+        body["total"] == 3
+        and len(body["items"]) == 2
+        and body["items"][0]["leaf"]["action"].startswith("bidding.")
+    )
 
 
 def _allow_tampering(session):
@@ -143,8 +160,10 @@ def _allow_tampering(session):
 
 def test_the_database_refuses_update_and_delete(session):
     append(session, 2)
-    for statement in ("UPDATE audit_entries SET action = 'x' WHERE \"index\" = 0",
-                      "DELETE FROM audit_entries WHERE \"index\" = 1"):
+    for statement in (
+        "UPDATE audit_entries SET action = 'x' WHERE \"index\" = 0",
+        'DELETE FROM audit_entries WHERE "index" = 1',
+    ):
         with pytest.raises(Exception, match="append-only"):
             session.execute(text(statement))
         session.rollback()
@@ -156,8 +175,10 @@ def test_verify_passes_then_names_the_altered_leaf(runner, session):
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0 and result.output.startswith("OK: 40 entries")
     _allow_tampering(session)
-    forged = session.scalar(select(AuditEntry.leaf).where(AuditEntry.index == 23)).replace(b'"k":23', b'"k":99')
-    session.execute(text("UPDATE audit_entries SET leaf = :leaf WHERE \"index\" = 23"), {"leaf": forged})
+    forged = session.scalar(select(AuditEntry.leaf).where(AuditEntry.index == 23)).replace(
+        b'"k":23', b'"k":99'
+    )
+    session.execute(text('UPDATE audit_entries SET leaf = :leaf WHERE "index" = 23'), {"leaf": forged})
     session.commit()
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1 and "leaf 23" in result.output
@@ -166,7 +187,7 @@ def test_verify_passes_then_names_the_altered_leaf(runner, session):
 def test_verify_names_a_deleted_leaf(runner, session):
     append(session, 30)
     _allow_tampering(session)
-    session.execute(text("DELETE FROM audit_entries WHERE \"index\" = 11"))
+    session.execute(text('DELETE FROM audit_entries WHERE "index" = 11'))
     session.commit()
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1 and "leaf 11" in result.output
@@ -174,11 +195,22 @@ def test_verify_names_a_deleted_leaf(runner, session):
 
 def test_verify_refuses_a_checkpoint_signed_by_another_key(runner, session):
     append(session, 5)
-    forged = note.sign_note(log.checkpoint_text(5, b"\x00" * 32), note.generate_signer("sunbid.local/audit"))
-    session.execute(text("UPDATE audit_head SET checkpoint = :n WHERE id = 1"), {"n": forged.decode()})
+    forged = note.sign_note(log.checkpoint_text(3, b"\x00" * 32), note.generate_signer("sunbid.local/audit"))
+    session.add(AuditCheckpoint(size=3, created_at=clock.now(), note=forged.decode()))
     session.commit()
     result = runner.invoke(args=["audit", "verify"])
-    assert result.exit_code == 1 and "size 5" in result.output
+    assert result.exit_code == 1 and "size 3" in result.output
+
+
+def test_verify_catches_a_rewritten_tail_that_no_kept_checkpoint_covers(runner, session):
+    append(session, 3)
+    append(session, 2)  # not yet in the history: only the head's frontier covers entries 3 and 4
+    _allow_tampering(session)
+    forged = session.scalar(select(AuditEntry.leaf).where(AuditEntry.index == 4)).replace(b'"k":1', b'"k":7')
+    session.execute(text('UPDATE audit_entries SET leaf = :leaf WHERE "index" = 4'), {"leaf": forged})
+    session.commit()
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1 and "leaf 4" in result.output
 
 
 def test_concurrent_appends_get_distinct_gapless_indexes(app, session):
@@ -212,13 +244,21 @@ def test_export_verifies_offline_with_nothing_but_the_key(runner, session, tmp_p
     out = tmp_path / "export"
     assert runner.invoke(args=["audit", "export", str(out)]).exit_code == 0
     key = runner.invoke(args=["audit", "key"]).output.strip()
-    result = subprocess.run([sys.executable, "-m", "audit.verify", str(out), "--key", key],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "audit.verify", str(out), "--key", key],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "OK: 70 entries" in result.stdout
     lines = (out / "entries.jsonl").read_bytes().splitlines(keepends=True)
     lines[5] = lines[5].replace(b'"k":5', b'"k":6')
     (out / "entries.jsonl").write_bytes(b"".join(lines))
-    result = subprocess.run([sys.executable, "-m", "audit.verify", str(out), "--key", key],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "audit.verify", str(out), "--key", key],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 1

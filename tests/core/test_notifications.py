@@ -84,17 +84,44 @@ def test_real_worker_delivers_through_redis(tmp_path, config, smtp):
     if not (PG_URL and REDIS_URL):
         pytest.skip("needs SUNBID_TEST_DATABASE_URL and SUNBID_TEST_REDIS_URL (the CI's second run)")
     controller, inbox = smtp
-    env = {**os.environ, "SUNBID_DATABASE_URL": PG_URL, "SUNBID_REDIS_URL": REDIS_URL,
-           "SUNBID_INSTANCE_PATH": config["INSTANCE_PATH"], "SUNBID_SECRET_KEY": "test-secret",
-           "SUNBID_SMTP_HOST": "127.0.0.1", "SUNBID_SMTP_PORT": str(controller.port)}
-    worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "core.worker", "worker", "--pool=solo",
-                               "--loglevel=WARNING", "--without-heartbeat", "--without-gossip"],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    env = {
+        **os.environ,
+        "SUNBID_DATABASE_URL": PG_URL,
+        "SUNBID_REDIS_URL": REDIS_URL,
+        "SUNBID_INSTANCE_PATH": config["INSTANCE_PATH"],
+        "SUNBID_SECRET_KEY": "test-secret",
+        "SUNBID_SMTP_HOST": "127.0.0.1",
+        "SUNBID_SMTP_PORT": str(controller.port),
+    }
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "core.worker",
+            "worker",
+            "--pool=solo",
+            "--loglevel=WARNING",
+            "--without-heartbeat",
+            "--without-gossip",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         from core.app import create_app
 
-        app = create_app({**config, "REDIS_URL": REDIS_URL, "CELERY_EAGER": False,
-                          "SMTP_HOST": "127.0.0.1", "SMTP_PORT": controller.port})
+        app = create_app(
+            {
+                **config,
+                "REDIS_URL": REDIS_URL,
+                "CELERY_EAGER": False,
+                "SMTP_HOST": "127.0.0.1",
+                "SMTP_PORT": controller.port,
+            }
+        )
         with app.app_context():
             from core.db import db
 

@@ -1,0 +1,223 @@
+"""Sealed-bid envelope speed: crypto.age against the `age` CLI, and its peak memory.
+
+    .venv/bin/python bench/seal.py [--size-mib 1024] [--repeat 5] [--dir /tmp] [--file-helpers]
+
+Writes N MiB of random data to a temporary directory, then times, end to end (process start to
+exit, as a user would see it), ``age -e -r`` against our ``encrypt`` and ``age -d -i`` against our
+``decrypt``. Each side decrypts the other's ciphertext, which doubles as an interoperability check.
+Our side runs in a child process so that its peak RSS can be read from ``wait4``. Dirty pages are
+synced between runs, outside the timings, so one run's writeback does not land in the next one;
+the order of the tools alternates between rounds and the best round counts.
+``openssl speed`` gives the single-core ChaCha20-Poly1305 ceiling for comparison.
+
+Our timings use the stream API on plain files, which like the CLI does not fsync; ``--file-helpers``
+adds ``encrypt_file``/``decrypt_file``, which do (atomic rename), for information.
+"""
+
+# The measured child runs this file too: only cheap imports up here, so that its start-up cost is
+# Python's and crypto.age's, not the benchmark's.
+import os
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MIB = 1024 * 1024
+
+
+def child(mode: str, src: str, dst: str, key: str) -> None:
+    """Runs in the measured subprocess; prints its own in-process seconds."""
+    sys.path.insert(0, ROOT)
+    from crypto import age
+
+    start = time.perf_counter()
+    if mode == "encrypt":
+        with open(src, "rb") as fin, open(dst, "wb") as fout:
+            age.encrypt(fin, fout, [age.Recipient.parse(key)])
+    elif mode == "encrypt_file":
+        age.encrypt_file(src, dst, [age.Recipient.parse(key)])
+    else:
+        with open(key) as f:
+            identities = age.parse_identities(f.read())
+        if mode == "decrypt":
+            with open(src, "rb") as fin, open(dst, "wb") as fout:
+                age.decrypt(fin, fout, identities)
+        else:
+            age.decrypt_file(src, dst, identities)
+    print(f"{time.perf_counter() - start:.6f}")
+
+
+def main() -> None:
+    import argparse
+    import hashlib
+    import shutil
+    import statistics
+    import subprocess
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--repeat", type=int, default=5, help="rounds; the best one per tool counts")
+    parser.add_argument("--dir", default=None, help="where to put the temporary files (same disk as bids)")
+    parser.add_argument("--file-helpers", action="store_true", help="also time encrypt_file/decrypt_file")
+    args = parser.parse_args()
+
+    def measured(cmd: list[str]) -> tuple[float, float, int, str]:
+        """(wall s, CPU s, peak RSS KiB, stdout); CPU and RSS are this child's alone, from wait4."""
+        # Not communicate(): it reaps the child, and wait4 is what reports that child's own RSS.
+        with tempfile.TemporaryFile() as err:
+            start = time.perf_counter()
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
+            assert proc.stdout is not None
+            out = proc.stdout.read()
+            _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - start
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            if proc.returncode != 0:
+                err.seek(0)
+                raise SystemExit(
+                    f"{' '.join(cmd)} failed ({proc.returncode}): {err.read().decode(errors='replace')}"
+                )
+        return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, out.decode()
+
+    def openssl_ceiling() -> float | None:
+        """Single-core ChaCha20-Poly1305 MB/s at the largest block size openssl tries."""
+        if shutil.which("openssl") is None:
+            return None
+        speed = ["openssl", "speed", "-evp", "chacha20-poly1305", "-seconds", "1"]
+        result = subprocess.run(speed, capture_output=True, text=True, check=False)
+        for line in result.stdout.splitlines():
+            if line.lower().startswith("chacha20-poly1305"):
+                return float(line.split()[-1].rstrip("k")) / 1000
+        return None
+
+    def sha256_file(path: str) -> str:
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            while block := f.read(4 * MIB):
+                digest.update(block)
+        return digest.hexdigest()
+
+    age_bin = shutil.which("age")
+    if age_bin is None:
+        raise SystemExit("the age CLI is not installed (apt-get install age)")
+    sys.path.insert(0, ROOT)
+    from crypto import age
+
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    version = subprocess.run(
+        [age_bin, "--version"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    python = sys.version.split()[0]
+    print(f"size {args.size_mib} MiB, best of {args.repeat}, {cpus} CPUs, age {version}, Python {python}")
+    load = os.getloadavg()[0]
+    print(
+        f"load average before: {load:.2f}" + ("  (busy machine: expect noisy figures)" if load > 0.5 else "")
+    )
+
+    ceiling = openssl_ceiling()
+    if ceiling:
+        floor = args.size_mib * MIB / (ceiling * 1e6)
+        print(
+            f"openssl speed chacha20-poly1305 (one core, 16 KiB blocks): {ceiling:.0f} MB/s"
+            f" = {floor:.2f} s for one single-core pass over {args.size_mib} MiB (no I/O)"
+        )
+
+    with tempfile.TemporaryDirectory(prefix="sunbid-seal-", dir=args.dir) as d:
+
+        def at(name: str) -> str:
+            return os.path.join(d, name)
+
+        digest = hashlib.sha256()
+        with open(at("plain.bin"), "wb") as f:
+            for _ in range(args.size_mib):
+                block = os.urandom(MIB)
+                digest.update(block)
+                f.write(block)
+        expected = digest.hexdigest()
+        identity = age.generate_identity()
+        with open(at("identity.txt"), "w") as f:
+            f.write(f"{identity}\n")
+        recipient = str(identity.recipient)
+        me = [sys.executable, os.path.abspath(__file__), "--child"]
+
+        # (operation, tool) -> (command, output file). Each side decrypts the other's ciphertext.
+        jobs = {
+            ("encrypt", "age"): (
+                [age_bin, "-e", "-r", recipient, "-o", at("age.age"), at("plain.bin")],
+                "age.age",
+            ),
+            ("encrypt", "ours"): ([*me, "encrypt", at("plain.bin"), at("ours.age"), recipient], "ours.age"),
+            ("decrypt", "age"): (
+                [age_bin, "-d", "-i", at("identity.txt"), "-o", at("age.out"), at("ours.age")],
+                "age.out",
+            ),
+            ("decrypt", "ours"): (
+                [*me, "decrypt", at("age.age"), at("ours.out"), at("identity.txt")],
+                "ours.out",
+            ),
+        }
+        if args.file_helpers:
+            jobs[("encrypt", "ours+fsync")] = (
+                [*me, "encrypt_file", at("plain.bin"), at("f.age"), recipient],
+                "f.age",
+            )
+            jobs[("decrypt", "ours+fsync")] = (
+                [*me, "decrypt_file", at("age.age"), at("f.out"), at("identity.txt")],
+                "f.out",
+            )
+
+        walls: dict[tuple[str, str], list[float]] = {k: [] for k in jobs}
+        cpu: dict[tuple[str, str], list[float]] = {k: [] for k in jobs}
+        inner: dict[tuple[str, str], list[float]] = {k: [] for k in jobs}
+        rss: dict[tuple[str, str], int] = dict.fromkeys(jobs, 0)
+        for rnd in range(args.repeat):
+            for op in ("encrypt", "decrypt"):
+                tools = [t for o, t in jobs if o == op]
+                if rnd % 2:
+                    tools.reverse()
+                for tool in tools:
+                    cmd, output = jobs[(op, tool)]
+                    if os.path.exists(at(output)):
+                        os.unlink(at(output))
+                    os.sync()
+                    wall, used, peak, out = measured(cmd)
+                    walls[(op, tool)].append(wall)
+                    cpu[(op, tool)].append(used)
+                    rss[(op, tool)] = max(rss[(op, tool)], peak)
+                    if out.strip():
+                        inner[(op, tool)].append(float(out))
+                    if op == "decrypt" and rnd == 0 and sha256_file(at(output)) != expected:
+                        raise SystemExit(f"{tool} decrypt produced the wrong plaintext")
+        print("interop: age decrypted our file and we decrypted age's; both match the plaintext")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+    print()
+    header = f"{'':10}{'tool':12}{'best s':>9}{'median s':>10}{'MB/s':>8}{'CPU s':>8}{'peak RSS':>13}"
+    print(header + f"{'in-process s':>14}")
+    for (op, tool), times in walls.items():
+        best = min(times)
+        mbps = args.size_mib * MIB / best / 1e6
+        inside = f"{min(inner[(op, tool)]):.3f}" if inner[(op, tool)] else "-"
+        used = min(cpu[(op, tool)])
+        print(
+            f"{op:10}{tool:12}{best:9.3f}{statistics.median(times):10.3f}{mbps:8.0f}{used:8.2f}"
+            f"{rss[(op, tool)] / 1024:9.1f} MiB{inside:>14}"
+        )
+    print()
+    for op in ("encrypt", "decrypt"):
+        ratio = min(walls[(op, "ours")]) / min(walls[(op, "age")])
+        verdict = "at least as fast as age" if ratio <= 1 else "SLOWER than age"
+        print(f"{op}: ours/age time = {ratio:.2f}, i.e. {1 / ratio:.2f}x age's speed ({verdict})")
+    print(
+        "(CPU s is user+sys of the whole process, all threads: ours spreads the cipher over the CPUs, so"
+        " it is only faster end to end when a second core is free)"
+    )
+    peak = max(rss[(op, "ours")] for op in ("encrypt", "decrypt")) / 1024
+    print(f"our peak RSS: {peak:.1f} MiB (budget 100 MiB) -> {'OK' if peak < 100 else 'OVER BUDGET'}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 6 and sys.argv[1] == "--child":
+        child(*sys.argv[2:])
+    else:
+        main()
