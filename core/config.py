@@ -56,6 +56,7 @@ class Config:
             "AUDIT_CHECKPOINT_SECONDS": _int("AUDIT_CHECKPOINT_SECONDS", 60),
             "STORAGE_PATH": _env("STORAGE_PATH") or str(instance / "storage"),
             "PUBLIC_URL": _env("PUBLIC_URL", "http://127.0.0.1:5000"),
+            "PROXY_HOPS": _int("PROXY_HOPS", 0),
             "SMTP_HOST": _env("SMTP_HOST"),
             "SMTP_PORT": _int("SMTP_PORT", 25),
             "SMTP_USER": _env("SMTP_USER"),
