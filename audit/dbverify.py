@@ -40,12 +40,12 @@ class _Scan:
     missing: tuple[int, int] | None = None  # (first missing index, the index found there instead)
 
 
-def _cursor_rows(raw, start: int, end: int) -> Iterator[list[tuple]]:
+def _cursor_rows(raw, start: int, end: int, columns: str = '"index", leaf') -> Iterator[list[tuple]]:
     cursor = raw.cursor()
     try:
         cursor.execute(
-            f'SELECT "index", leaf FROM audit_entries WHERE "index" >= {int(start)} AND "index" < {int(end)} '  # noqa: S608
-            'ORDER BY "index"'
+            f"SELECT {columns} FROM audit_entries "  # noqa: S608 (fixed text, integer bounds)
+            f'WHERE "index" >= {int(start)} AND "index" < {int(end)} ORDER BY "index"'
         )
         while rows := cursor.fetchmany(FETCH):
             yield rows
@@ -53,29 +53,46 @@ def _cursor_rows(raw, start: int, end: int) -> Iterator[list[tuple]]:
         cursor.close()
 
 
+def _fold(blocks: list, batch: list[bytes], chunk_start: int, cuts: list[int], cut: int) -> int:
+    """Fold one chunk of leaves into aligned blocks cut at ``cuts``; returns the next cut index."""
+    position, chunk_end = chunk_start, chunk_start + len(batch)
+    while position < chunk_end:
+        target = cuts[cut] if cut < len(cuts) and cuts[cut] <= chunk_end else chunk_end
+        for first, level in merkle.aligned_blocks(position, target):
+            offset = first - chunk_start
+            blocks.append((level, merkle.subtree_root(batch[offset : offset + (1 << level)])))
+        position = target
+        while cut < len(cuts) and cuts[cut] <= position:
+            cut += 1
+    return cut
+
+
+def _as_bytes(values: list) -> list[bytes]:
+    return values if not values or isinstance(values[0], bytes) else [bytes(v) for v in values]
+
+
 def _scan(raw, start: int, end: int, cuts: list[int]) -> _Scan:
-    """Fold leaves [start, end) into aligned perfect-subtree hashes, cut at each size in ``cuts``."""
+    """Fold leaves [start, end) into aligned perfect-subtree hashes, cut at each size in ``cuts``.
+
+    The fast path reads only the leaves (the index column costs a fifth of the time) and counts them;
+    a count that falls short means a gap, and the slow path then finds it by index.
+    """
     blocks: list[tuple[int, bytes]] = []
     position = start
     cut = bisect.bisect_right(cuts, start)
-    for rows in _cursor_rows(raw, start, end):
-        indexes = list(map(_first, rows))
-        if indexes != list(range(position, position + len(rows))):
-            k = next(k for k, i in enumerate(indexes) if i != position + k)
-            return _Scan(blocks, (position + k, indexes[k]))
-        batch = [bytes(r[1]) for r in rows] if not isinstance(rows[0][1], bytes) else [r[1] for r in rows]
-        chunk_start, chunk_end = position, position + len(rows)
-        while position < chunk_end:
-            target = cuts[cut] if cut < len(cuts) and cuts[cut] <= chunk_end else chunk_end
-            for first, level in merkle.aligned_blocks(position, target):
-                offset = first - chunk_start
-                blocks.append((level, merkle.subtree_root(batch[offset : offset + (1 << level)])))
-            position = target
-            while cut < len(cuts) and cuts[cut] <= position:
-                cut += 1
-    if position < end:
-        return _Scan(blocks, (position, -1))
-    return _Scan(blocks)
+    for rows in _cursor_rows(raw, start, end, "leaf"):
+        batch = _as_bytes(list(map(_first, rows)))
+        cut = _fold(blocks, batch, position, cuts, cut)
+        position += len(batch)
+    if position == end:
+        return _Scan(blocks)
+    expected = start
+    for rows in _cursor_rows(raw, start, end, '"index"'):
+        for (index,) in rows:
+            if index != expected:
+                return _Scan([], (expected, index))
+            expected += 1
+    return _Scan([], (expected, -1))
 
 
 def _scan_in_worker(url: str, start: int, end: int, cuts: list[int]) -> _Scan:
@@ -98,9 +115,8 @@ def _ranges(size: int, parts: int) -> list[tuple[int, int]]:
 
 def leaves(session: Session) -> Iterator[bytes]:
     """Every leaf in order (for the export)."""
-    for rows in _cursor_rows(session.connection().connection, 0, 2**62):
-        for row in rows:
-            yield bytes(row[1])
+    for rows in _cursor_rows(session.connection().connection, 0, 2**62, "leaf"):
+        yield from _as_bytes(list(map(_first, rows)))
 
 
 def stored_notes(session: Session) -> list[str]:
@@ -166,7 +182,7 @@ def verify_database(session: Session, workers: int = 1) -> Report:
                     return blame(frontier.size, f"checkpoint at size {frontier.size} does not match")
                 last_good = frontier.size
                 next_cp += 1
-        if scan.missing:
+        if scan.missing:  # a scan with a gap carries no blocks: they would be folded from shifted leaves
             missing, found = scan.missing
             after = f"the next stored index is {found}" if found >= 0 else "the log ends there"
             return Report(

@@ -35,6 +35,8 @@ class _TxState:
     frontier: merkle.Frontier
     history_size: int
     history_at: datetime | None
+    raw: Any  # the session's own DB-API connection, for this transaction only
+    statements: _Statements
     appended: int = 0
 
 
@@ -127,17 +129,15 @@ def _statements(session: Session) -> _Statements:
     return compiled
 
 
-def _cursor(session: Session) -> Any:
-    return session.connection().connection.cursor()
-
-
 def _begin(session: Session) -> _TxState:
     state = session.info.get(_STATE)
     if state is not None:
         return state
     # The no-op UPDATE takes the row lock (PostgreSQL) or the write lock (SQLite) before we read.
-    cursor = _cursor(session)
-    cursor.execute(_statements(session).lock.sql)
+    statements = _statements(session)
+    raw = session.connection().connection.driver_connection
+    cursor = raw.cursor()
+    cursor.execute(statements.lock.sql)
     row = cursor.fetchone()
     cursor.close()
     if row is None:
@@ -148,7 +148,7 @@ def _begin(session: Session) -> _TxState:
         history_at = datetime.fromisoformat(history_at)
     if history_at is not None and history_at.tzinfo is None:
         history_at = history_at.replace(tzinfo=UTC)
-    state = _TxState(merkle.Frontier.from_bytes(row[0], bytes(row[1])), row[2], history_at)
+    state = _TxState(merkle.Frontier.from_bytes(row[0], bytes(row[1])), row[2], history_at, raw, statements)
     session.info[_STATE] = state
     return state
 
@@ -185,8 +185,7 @@ def record(
     except ValueError as exc:
         raise Invalid(code="audit_data_invalid", details={"reason": str(exc)}) from exc
     leaf_hash = merkle.leaf_hash(leaf)
-    statements = _statements(session)
-    cursor = _cursor(session)
+    statements, cursor = state.statements, state.raw.cursor()
     cursor.execute(
         statements.entry.sql,
         statements.entry.params(
@@ -233,7 +232,9 @@ def sign_checkpoint(size: int, root: bytes) -> str:
 @event.listens_for(Session, "before_commit")
 def _seal(session: Session) -> None:
     state: _TxState | None = session.info.pop(_STATE, None)
-    if state is None or state.appended == 0:
+    if state is None:
+        return
+    if state.appended == 0:
         return
     size = state.frontier.size
     now = clock.now()
@@ -255,8 +256,8 @@ def _seal(session: Session) -> None:
             _HEAD.update().where(_HEAD.c.id == 1).values(**values, history_size=size, history_at=now)
         )
         return
-    statement = _statements(session).head
-    cursor = _cursor(session)
+    statement = state.statements.head
+    cursor = state.raw.cursor()
     cursor.execute(statement.sql, statement.params(values))
     cursor.close()
 

@@ -87,7 +87,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _sqlite_begin_immediate(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
+    # Straight to the driver: this runs for every transaction.
+    connection.connection.driver_connection.execute("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
