@@ -6,7 +6,12 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from audit import api, cli, views
+    from audit import api, cli, tasks, views
+
+    app.extensions["celery"].conf.beat_schedule["audit-keep-checkpoint"] = {
+        "task": tasks.keep_checkpoint.name,
+        "schedule": 60.0,
+    }
 
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)

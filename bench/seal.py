@@ -46,7 +46,7 @@ def child(mode: str, src: str, dst: str, key: str) -> None:
     print(f"{time.perf_counter() - start:.6f}")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     import argparse
     import hashlib
     import shutil
@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="rounds; the best one per tool counts")
     parser.add_argument("--dir", default=None, help="where to put the temporary files (same disk as bids)")
     parser.add_argument("--file-helpers", action="store_true", help="also time encrypt_file/decrypt_file")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     def measured(cmd: list[str]) -> tuple[float, float, int, str]:
         """(wall s, CPU s, peak RSS KiB, stdout); CPU and RSS are this child's alone, from wait4."""
@@ -204,8 +204,10 @@ def main() -> None:
             f"{rss[(op, tool)] / 1024:9.1f} MiB{inside:>14}"
         )
     print()
+    met = True
     for op in ("encrypt", "decrypt"):
         ratio = min(walls[(op, "ours")]) / min(walls[(op, "age")])
+        met &= ratio <= 1
         verdict = "at least as fast as age" if ratio <= 1 else "SLOWER than age"
         print(f"{op}: ours/age time = {ratio:.2f}, i.e. {1 / ratio:.2f}x age's speed ({verdict})")
     print(
@@ -214,10 +216,11 @@ def main() -> None:
     )
     peak = max(rss[(op, "ours")] for op in ("encrypt", "decrypt")) / 1024
     print(f"our peak RSS: {peak:.1f} MiB (budget 100 MiB) -> {'OK' if peak < 100 else 'OVER BUDGET'}")
+    return 0 if met and peak < 100 else 1
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 6 and sys.argv[1] == "--child":
         child(*sys.argv[2:])
     else:
-        main()
+        sys.exit(main())

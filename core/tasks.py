@@ -53,6 +53,7 @@ def init_celery(app: Flask) -> Celery:
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
         timezone="UTC",
+        beat_schedule={},  # domain packages add their periodic jobs in init_app
     )
     celery.set_default()
     app.extensions["celery"] = celery

@@ -182,3 +182,17 @@ def test_password_change_checks_old_password_and_ends_other_sessions(session, pe
     session.commit()
     assert user.session_version == version + 1
     assert services.check_password(session, "sun", "New-password-77").id == user.id
+
+
+def test_role_changes_are_logged_and_end_sessions(session, people):
+    admin = people.user(Role.ADMIN, "root-role")
+    org = people.org("agency")
+    staff = people.user(Role.AGENCY, "staffer", org=org)
+    version = staff.session_version
+    services.set_role(session, admin, staff, Role.AGENCY, ip="10.0.0.1")
+    session.commit()
+    entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "accounts.role_changed")).one()
+    assert entry.actor_id == admin.id and entry.target_id == str(staff.id)
+    assert staff.session_version == version + 1
+    with pytest.raises(Invalid):
+        services.set_role(session, admin, staff, Role.TENDERER)

@@ -167,3 +167,9 @@ def test_security_headers_and_cookie_flags(client, people):
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
     assert page.headers["X-Content-Type-Options"] == "nosniff"
     assert page.headers["Cache-Control"] == "no-store"
+
+
+def test_sign_in_is_rate_limited_per_address(app, client):
+    app.config["LOGIN_RATE_LIMIT"] = "3 per minute"
+    statuses = [sign_in(client, "nobody", "x").status_code for _ in range(4)]
+    assert statuses == [401, 401, 401, 429]

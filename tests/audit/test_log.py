@@ -262,3 +262,18 @@ def test_export_verifies_offline_with_nothing_but_the_key(runner, session, tmp_p
         check=False,
     )
     assert result.returncode == 1
+
+
+def test_beat_job_keeps_a_checkpoint_for_a_quiet_tail(app, session):
+    from audit.tasks import keep_checkpoint
+
+    append(session, 3)
+    append(session, 2)  # within the interval: the history stops at 3
+    assert session.scalar(select(func.max(AuditCheckpoint.size))) == 3
+    session.rollback()  # end the test's read snapshot before the task writes
+    keep_checkpoint.delay()
+    assert session.scalar(select(func.max(AuditCheckpoint.size))) == 5
+    session.rollback()
+    keep_checkpoint.delay()  # idempotent
+    assert session.scalar(select(func.count()).select_from(AuditCheckpoint)) == 2
+    assert app.extensions["celery"].conf.beat_schedule["audit-keep-checkpoint"]["schedule"] == 60.0
