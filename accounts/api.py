@@ -197,3 +197,130 @@ def set_clock():
     )
     db.session.commit()
     return jsonify({"now": clock.now().isoformat()})
+
+
+# -- certificates ------------------------------------------------------------------------------------
+
+
+def certificate_json(row) -> dict:
+    return {
+        "serial": row.serial,
+        "profile": row.profile,
+        "subject": row.subject,
+        "certificate_pem": row.pem,
+        "not_before": row.not_before.isoformat(),
+        "not_after": row.not_after.isoformat(),
+        "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+    }
+
+
+@bp.get("/ca")
+@api_doc(public=True)
+def ca_info():
+    """The platform CA chain (issuing CA first) and its current CRL."""
+    from accounts import pki
+
+    row = pki.get_ca(db.session)
+    crl = pki.current_crl(db.session)
+    db.session.commit()  # a freshly published CRL is kept
+    from cryptography.hazmat.primitives import serialization
+
+    return jsonify(
+        {
+            "name": row.name,
+            "chain": [row.issuing_pem, row.root_pem],
+            "crl": crl.public_bytes(serialization.Encoding.PEM).decode(),
+            "crl_number": row.crl_number,
+            "crl_next_update": row.crl_next_update.isoformat(),
+        }
+    )
+
+
+@bp.post("/certificates")
+@login_required
+@api_doc(
+    request={"type": "object", "properties": {"csr_pem": STRING, "recipient": STRING}},
+    responses={201: "the issued certificate (certificate_pem) and the CA chain"},
+)
+def issue_certificate():
+    """Get a certificate: a signing one from a CSR (csr_pem), or an encryption one for an age recipient."""
+    from accounts import pki
+
+    data = json_body()
+    if data.get("csr_pem"):
+        row = pki.issue_signing_certificate(db.session, current_user, str(data["csr_pem"]), client_ip())
+    elif data.get("recipient"):
+        row = pki.issue_encryption_certificate(db.session, current_user, str(data["recipient"]), client_ip())
+    else:
+        raise Invalid(
+            _l("Send csr_pem or recipient."), code="missing_fields", details={"fields": ["csr_pem"]}
+        )
+    authority = pki.get_ca(db.session)
+    db.session.commit()
+    return jsonify({**certificate_json(row), "chain": [authority.issuing_pem, authority.root_pem]}), 201
+
+
+@bp.get("/certificates")
+@login_required
+def list_certificates():
+    """Your certificates."""
+    from accounts.models import Certificate
+
+    rows = db.session.scalars(
+        select(Certificate)
+        .where(Certificate.user_id == current_user.id)
+        .order_by(Certificate.created_at.desc())
+    ).all()
+    return jsonify({"items": [certificate_json(r) for r in rows]})
+
+
+@bp.post("/certificates/<serial>/revoke")
+@login_required
+@api_doc(request={"type": "object", "required": ["reason"], "properties": {"reason": STRING}})
+def revoke_certificate(serial: str):
+    """Revoke one of your certificates (administrators: any); the CRL is republished at once."""
+    from accounts import pki
+
+    data = json_body(("reason",))
+    row = pki.revoke(db.session, current_user, serial, str(data["reason"]), client_ip())
+    db.session.commit()
+    return jsonify(certificate_json(row))
+
+
+@bp.post("/auth/challenge")
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
+@api_doc(
+    public=True, responses={201: {"type": "object", "properties": {"nonce": STRING, "expires_at": STRING}}}
+)
+def challenge():
+    """A one-use nonce for certificate sign-in (sign b"sunbid-cert-login-v1\\n" + nonce)."""
+    from accounts import certlogin
+
+    nonce, row = certlogin.create_challenge(db.session)
+    db.session.commit()
+    return jsonify({"nonce": nonce, "expires_at": row.expires_at.isoformat()}), 201
+
+
+@bp.post("/auth/cert-login")
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
+@api_doc(
+    public=True,
+    request={
+        "type": "object",
+        "required": ["certificate_pem", "nonce", "signature_b64"],
+        "properties": {"certificate_pem": STRING, "nonce": STRING, "signature_b64": STRING},
+    },
+    responses={201: {"type": "object", "properties": {"token": STRING, "expires_at": STRING}}},
+)
+def cert_login():
+    """Sign in with the tenderer's signing certificate: returns a bearer token."""
+    from accounts import certlogin
+
+    data = json_body(("certificate_pem", "nonce", "signature_b64"))
+    user = certlogin.sign_in(
+        db.session, str(data["certificate_pem"]), str(data["nonce"]), str(data["signature_b64"]), client_ip()
+    )
+    services.complete_sign_in(db.session, user, method="certificate", ip=client_ip())
+    token, row = services.issue_token(db.session, user, name="certificate", ip=client_ip())
+    db.session.commit()
+    return jsonify({"token": token, "expires_at": row.expires_at.isoformat(), "id": str(row.id)}), 201

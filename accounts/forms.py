@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms import EmailField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from core.roles import ROLE_LABELS
@@ -61,3 +61,21 @@ class UserForm(FlaskForm):
 
 class EmptyForm(FlaskForm):
     """For buttons that POST: the CSRF token is the only field."""
+
+
+class CertificateSignInForm(FlaskForm):
+    login_code = TextAreaField(_l("Login code from bidtool"), validators=[DataRequired(), Length(max=20000)])
+
+
+class CsrForm(FlaskForm):
+    csr_pem = TextAreaField(
+        _l("Certificate request (PEM, from bidtool keygen: signing.csr)"),
+        validators=[DataRequired(), Length(max=20000)],
+    )
+
+
+class RecipientForm(FlaskForm):
+    recipient = StringField(
+        _l("Encryption recipient (age1..., from bidtool keygen: recipient.txt)"),
+        validators=[DataRequired(), Length(max=200)],
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, Uuid
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core import clock
@@ -14,6 +14,7 @@ from core.roles import Role
 
 ORG_KINDS = ("tenderer", "agency", "tenderee", "authority", "platform")
 ROLES = tuple(r.value for r in Role)
+CERT_PROFILES = ("tenderer_signing", "tenderer_encryption", "expert", "staff", "service")
 
 # Which organisation kind each role belongs to; experts are individuals.
 ROLE_ORG_KIND = {
@@ -109,3 +110,62 @@ class ApiToken(UuidPK, Base):
 
     def is_valid(self, at: datetime) -> bool:
         return self.revoked_at is None and at < self.expires_at
+
+
+class CertificateAuthority(Base):
+    """The platform CA (平台 CA): a root and an issuing CA, keys encrypted with SUNBID_CA_PASSPHRASE.
+
+    One row. The current CRL is kept with its number, which grows with every CRL issued.
+    """
+
+    __tablename__ = "certificate_authorities"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(200))
+    root_pem: Mapped[str] = mapped_column(Text)
+    issuing_pem: Mapped[str] = mapped_column(Text)
+    root_key_pem: Mapped[str] = mapped_column(Text)
+    issuing_key_pem: Mapped[str] = mapped_column(Text)
+    crl_number: Mapped[int] = mapped_column(Integer, default=0)
+    crl_pem: Mapped[str | None] = mapped_column(Text, default=None)
+    crl_next_update: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+
+
+class Certificate(UuidPK, Base):
+    """A certificate the platform CA issued, to a user (and through them their organisation)."""
+
+    __tablename__ = "certificates"
+    __table_args__ = (
+        CheckConstraint(f"profile IN {CERT_PROFILES!r}", name="profile"),
+        Index("ix_certificates_user", "user_id", "created_at"),
+    )
+
+    serial: Mapped[str] = mapped_column(String(40), unique=True)  # hex
+    profile: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("organizations.id"), default=None
+    )
+    subject: Mapped[str] = mapped_column(String(500))
+    pem: Mapped[str] = mapped_column(Text)
+    # SHA-256 of the raw public key: finds the encryption certificate of an age recipient.
+    public_key_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    not_before: Mapped[datetime] = mapped_column(UtcDateTime)
+    not_after: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    revocation_reason: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+
+    user: Mapped[User | None] = relationship()
+
+
+class AuthChallenge(UuidPK, Base):
+    """A one-use nonce for certificate sign-in; only its hash is kept."""
+
+    __tablename__ = "auth_challenges"
+
+    nonce_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)

@@ -43,14 +43,20 @@ def _load_token_user(req):
 
 
 def init_app(app: Flask) -> None:
-    from accounts import admin, api, views
+    from accounts import admin, api, cert_views, views
 
     login_manager.user_loader(_load_session_user)
     login_manager.request_loader(_load_token_user)
     app.register_blueprint(views.bp)
+    app.register_blueprint(cert_views.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)
-    from accounts import cli
+    from accounts import ca_cli, cli, tasks
 
     app.cli.add_command(cli.users_cli)
+    app.cli.add_command(ca_cli.ca_cli)
+    app.extensions["celery"].conf.beat_schedule["accounts-refresh-crl"] = {
+        "task": tasks.refresh_crl.name,
+        "schedule": 3600.0,
+    }

@@ -49,6 +49,7 @@ class Config:
             "SECRET_KEY": _env("SECRET_KEY"),
             "DATA_KEY": _env("DATA_KEY"),
             "AUDIT_SIGNER_KEY": _env("AUDIT_SIGNER_KEY"),
+            "CA_PASSPHRASE": _env("CA_PASSPHRASE"),
             "AUDIT_ORIGIN": _env("AUDIT_ORIGIN", "sunbid.local/audit"),
             # A checkpoint is signed into the log head on every append; one is also kept in the history
             # table every this many entries (and on demand), so verifying a long log stays cheap.
@@ -97,7 +98,9 @@ class ProductionConfig(Config):
         values["REMEMBER_COOKIE_SECURE"] = True
         values["PREFERRED_URL_SCHEME"] = "https"
         missing = [
-            k for k in ("SECRET_KEY", "DATA_KEY", "AUDIT_SIGNER_KEY", "REDIS_URL") if not values.get(k)
+            k
+            for k in ("SECRET_KEY", "DATA_KEY", "AUDIT_SIGNER_KEY", "CA_PASSPHRASE", "REDIS_URL")
+            if not values.get(k)
         ]
         if values["SANDBOX"]:
             raise RuntimeError("SUNBID_SANDBOX must not be set in production")

@@ -22,7 +22,10 @@ def _refuse_production() -> None:
 def seed() -> None:
     """Create the demo accounts once (running it again changes nothing)."""
     _refuse_production()
+    from accounts import pki
+
     created = cast.seed(db.session, current_app.config["DATA_KEY"])
+    pki.ensure_ca(db.session)
     db.session.commit()
     if created:
         click.echo(f"demo: {len(created)} users created; password for all: {cast.PASSWORD}")
