@@ -324,3 +324,14 @@ def cert_login():
     token, row = services.issue_token(db.session, user, name="certificate", ip=client_ip())
     db.session.commit()
     return jsonify({"token": token, "expires_at": row.expires_at.isoformat(), "id": str(row.id)}), 201
+
+
+@bp.put("/me/custodian-key")
+@login_required
+@api_doc(request={"type": "object", "required": ["recipient"], "properties": {"recipient": STRING}})
+def set_custodian_key():
+    """Register the age recipient you hold opening-key shares under (agency, supervisor, admin)."""
+    data = json_body(("recipient",))
+    services.set_custodian_key(db.session, current_user, str(data["recipient"]), client_ip())
+    db.session.commit()
+    return jsonify({"recipient": current_user.custodian_recipient})

@@ -65,6 +65,8 @@ class User(UuidPK, Base):
     # Bumped on password change and "sign out everywhere": old session cookies stop working.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    # The age recipient this person holds opening-key shares under (agency staff, supervisors, notaries).
+    custodian_recipient: Mapped[str | None] = mapped_column(String(100), default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
 
     organization: Mapped[Organization | None] = relationship(back_populates="users")

@@ -420,3 +420,21 @@ def sign_in_for_token(
             raise Unauthorized(_l("Enter the code from your authenticator app."), code="totp_required")
         check_totp(session, user, code, ip, purpose="api_token")
     return user
+
+
+def set_custodian_key(session: Session, user: User, recipient: str, ip: str | None = None) -> None:
+    """Register the age recipient under which this person holds opening-key shares."""
+    from crypto import age
+
+    if user.role_enum not in (Role.AGENCY, Role.SUPERVISOR, Role.ADMIN):
+        raise Forbidden(
+            _l("Only agency staff, supervisors and administrators hold opening-key shares."),
+            code="role_forbidden",
+        )
+    try:
+        parsed = age.Recipient.parse((recipient or "").strip())
+    except age.AgeError as exc:
+        raise Invalid(_l("This is not an age recipient (age1...)."), code="invalid_recipient") from exc
+    user.custodian_recipient = str(parsed)
+    session.flush()
+    audit.record(session, user, "accounts.custodian_key_set", user, {"recipient": str(parsed)}, ip)

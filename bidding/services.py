@@ -1,0 +1,444 @@
+"""Tender rules: drafts, the timeline checks (R-T1, R-T2, R-T4, R-T6, R-D1), publication with the
+opening key split among custodians (ARCHITECTURE "Sealed bids"), and the phase derived from the clock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+import audit
+from accounts.models import User
+from bidding.calendar import Calendar, local_date
+from bidding.models import TRACKS, CustodianShare, Lot, OpeningKeyRecord, Tender, TenderCounter
+from core import clock
+from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.roles import Role
+from crypto import age, opening
+
+TIMELINE = ("documents_from", "documents_to", "clarification_deadline", "objection_deadline", "bid_deadline")
+DEPOSIT_CAP_PERCENT = 2  # R-D1: at most 2% of the estimated price (条例26)
+MIN_BID_DAYS = 20  # R-T1
+MIN_DOCUMENT_DAYS = 5  # R-T2
+OBJECTION_DAYS = 10  # R-T4
+CLARIFICATION_DAYS = 15  # R-T3
+OPENING_THRESHOLD = 2
+
+
+@dataclass
+class LotInput:
+    name: str
+    estimated_price_fen: int
+    deposit_fen: int
+
+
+@dataclass
+class TenderInput:
+    title: str
+    track: str
+    category: str
+    description: str
+    region: str
+    tenderee_id: uuid.UUID
+    estimated_price_fen: int
+    deposit_fen: int
+    state_controlled: bool
+    scoring_scheme: dict
+    lots: list[LotInput]
+    timeline: dict[str, datetime | None]
+
+
+def _money(value: Any, field: str) -> int:
+    """API money: {"amount_fen": int, "currency": "CNY"}; integers only, never floats."""
+    amount = value.get("amount_fen") if isinstance(value, dict) else value
+    if isinstance(value, dict) and value.get("currency", "CNY") != "CNY":
+        raise Invalid(_l("Only CNY is supported."), code="unsupported_currency", details={"field": field})
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
+        raise Invalid(
+            _l("Amounts are whole fen (integers)."), code="invalid_amount", details={"field": field}
+        )
+    return amount
+
+
+def _time(value: Any, field: str) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value))
+        except ValueError as exc:
+            raise Invalid(
+                _l("Times are RFC 3339 with an offset."), code="invalid_time", details={"field": field}
+            ) from exc
+    if moment.tzinfo is None:
+        raise Invalid(_l("Times are RFC 3339 with an offset."), code="invalid_time", details={"field": field})
+    return moment
+
+
+def parse_tender(data: dict) -> TenderInput:
+    """Validate the shape of a tender from the API or a form (rules on values come later)."""
+    title = str(data.get("title") or "").strip()
+    if not 4 <= len(title) <= 200:
+        raise Invalid(
+            _l("Give the tender a title of 4 to 200 characters."),
+            code="invalid_title",
+            details={"field": "title"},
+        )
+    track = str(data.get("track") or "works")
+    if track not in TRACKS:
+        raise Invalid(
+            _l("The track is works or procurement."), code="invalid_track", details={"field": "track"}
+        )
+    category = str(data.get("category") or "").strip()
+    if not category:
+        raise Invalid(_l("Give a category."), code="missing_fields", details={"fields": ["category"]})
+    try:
+        tenderee_id = uuid.UUID(str(data.get("tenderee_id")))
+    except ValueError as exc:
+        raise Invalid(
+            _l("Choose the tenderee."), code="missing_fields", details={"fields": ["tenderee_id"]}
+        ) from exc
+    estimate = _money(data.get("estimated_price"), "estimated_price")
+    deposit = _money(data.get("deposit") or 0, "deposit")
+    raw_lots = data.get("lots") or [
+        {"name": title, "estimated_price": data.get("estimated_price"), "deposit": data.get("deposit") or 0}
+    ]
+    if not isinstance(raw_lots, list) or not raw_lots:
+        raise Invalid(_l("A tender has at least one lot."), code="lots_required", details={"field": "lots"})
+    lots = [
+        LotInput(
+            str(item.get("name") or f"{n}").strip()[:200],
+            _money(item.get("estimated_price"), f"lots[{n}]"),
+            _money(item.get("deposit") or 0, f"lots[{n}].deposit"),
+        )
+        for n, item in enumerate(raw_lots, start=1)
+    ]
+    timeline = {name: _time((data.get("timeline") or {}).get(name), name) for name in TIMELINE}
+    scheme = data.get("scoring_scheme") or {}
+    if not isinstance(scheme, dict):
+        raise Invalid(_l("The scoring scheme is an object."), code="invalid_scoring_scheme")
+    return TenderInput(
+        title,
+        track,
+        category,
+        str(data.get("description") or ""),
+        str(data.get("region") or ""),
+        tenderee_id,
+        estimate,
+        deposit,
+        bool(data.get("state_controlled")),
+        scheme,
+        lots,
+        timeline,
+    )
+
+
+def _check_values(data: TenderInput) -> None:
+    problems = []
+    for number, lot in enumerate(data.lots, start=1):
+        if lot.estimated_price_fen <= 0:
+            problems.append(
+                {"field": f"lots[{number}].estimated_price", "rule": None, "code": "estimate_required"}
+            )
+        elif lot.deposit_fen * 100 > lot.estimated_price_fen * DEPOSIT_CAP_PERCENT:  # R-D1
+            problems.append(
+                {
+                    "field": f"lots[{number}].deposit",
+                    "rule": "R-D1",
+                    "code": "deposit_over_cap",
+                    "max_fen": lot.estimated_price_fen * DEPOSIT_CAP_PERCENT // 100,
+                }
+            )
+    if data.estimated_price_fen <= 0:
+        problems.append({"field": "estimated_price", "rule": None, "code": "estimate_required"})
+    elif data.deposit_fen * 100 > data.estimated_price_fen * DEPOSIT_CAP_PERCENT:
+        problems.append(
+            {
+                "field": "deposit",
+                "rule": "R-D1",
+                "code": "deposit_over_cap",
+                "max_fen": data.estimated_price_fen * DEPOSIT_CAP_PERCENT // 100,
+            }
+        )
+    if sum(lot.estimated_price_fen for lot in data.lots) > data.estimated_price_fen:
+        problems.append({"field": "lots", "rule": None, "code": "lots_exceed_estimate"})
+    if problems:
+        raise Invalid(
+            _l("Some amounts break the rules: see details."),
+            code="tender_invalid",
+            details={"problems": problems},
+        )
+
+
+def _next_code(session: Session) -> str:
+    year = clock.local(clock.now()).year
+    counter = session.get(TenderCounter, year, with_for_update=True)
+    if counter is None:
+        counter = TenderCounter(year=year, last=0)
+        session.add(counter)
+        session.flush()
+    session.execute(
+        update(TenderCounter).where(TenderCounter.year == year).values(last=TenderCounter.last + 1)
+    )
+    session.refresh(counter)
+    return f"ZB-{year}-{counter.last:06d}"
+
+
+def _require_agency(actor: User) -> None:
+    if actor.role != Role.AGENCY or actor.organization_id is None:
+        raise Forbidden(_l("Only agency staff manage tenders."), code="role_forbidden")
+
+
+def _tenderee(session: Session, tenderee_id: uuid.UUID):
+    from accounts.models import Organization
+
+    org = session.get(Organization, tenderee_id)
+    if org is None or org.kind != "tenderee":
+        raise Invalid(
+            _l("Choose a registered tenderee."), code="invalid_tenderee", details={"field": "tenderee_id"}
+        )
+    return org
+
+
+def create_draft(session: Session, actor: User, data: TenderInput, ip: str | None = None) -> Tender:
+    _require_agency(actor)
+    _check_values(data)
+    _tenderee(session, data.tenderee_id)
+    tender = Tender(code=_next_code(session), agency_id=actor.organization_id, created_by_id=actor.id)
+    _apply(tender, data)
+    session.add(tender)
+    session.flush()
+    audit.record(
+        session, actor, "bidding.tender_drafted", tender, {"code": tender.code, "title": tender.title}, ip
+    )
+    return tender
+
+
+def _apply(tender: Tender, data: TenderInput) -> None:
+    tender.title, tender.track, tender.category = data.title, data.track, data.category
+    tender.description, tender.region, tender.tenderee_id = data.description, data.region, data.tenderee_id
+    tender.estimated_price_fen, tender.deposit_fen = data.estimated_price_fen, data.deposit_fen
+    tender.state_controlled, tender.scoring_scheme = data.state_controlled, data.scoring_scheme
+    for name, value in data.timeline.items():
+        setattr(tender, name, value)
+    tender.lots = [
+        Lot(number=n, name=lot.name, estimated_price_fen=lot.estimated_price_fen, deposit_fen=lot.deposit_fen)
+        for n, lot in enumerate(data.lots, start=1)
+    ]
+
+
+def manageable(session: Session, actor: User, tender_id: uuid.UUID) -> Tender:
+    """A tender the acting agency user may manage (404 for anyone else: drafts are not public)."""
+    tender = session.get(Tender, tender_id)
+    if tender is None or actor.role != Role.AGENCY or tender.agency_id != actor.organization_id:
+        raise NotFound(_l("No such tender."), code="tender_not_found")
+    return tender
+
+
+def update_draft(
+    session: Session, actor: User, tender: Tender, data: TenderInput, ip: str | None = None
+) -> Tender:
+    if tender.status != "draft":
+        raise Conflict(_l("A published tender changes only through amendments."), code="tender_not_draft")
+    _check_values(data)
+    _tenderee(session, data.tenderee_id)
+    _apply(tender, data)
+    session.flush()
+    audit.record(session, actor, "bidding.tender_updated", tender, {"code": tender.code}, ip)
+    return tender
+
+
+def timeline_problems(tender: Tender, calendar: Calendar, now: datetime) -> list[dict]:
+    """Every timeline rule the tender breaks, each with its rule id and the earliest allowed date."""
+    t = {name: getattr(tender, name) for name in TIMELINE}
+    missing = [name for name, value in t.items() if value is None]
+    if missing:
+        return [{"field": name, "rule": None, "code": "missing"} for name in missing]
+    problems = []
+    start = local_date(t["documents_from"])
+    if t["documents_from"] < now - timedelta(minutes=5):
+        problems.append({"field": "documents_from", "rule": None, "code": "in_the_past"})
+    earliest_docs_end = calendar.period_end(start, MIN_DOCUMENT_DAYS)  # R-T2 with R-T6
+    if local_date(t["documents_to"]) < earliest_docs_end:
+        problems.append(
+            {
+                "field": "documents_to",
+                "rule": "R-T2",
+                "code": "too_early",
+                "earliest": earliest_docs_end.isoformat(),
+            }
+        )
+    earliest_deadline = calendar.period_end(start, MIN_BID_DAYS)  # R-T1 with R-T6
+    if local_date(t["bid_deadline"]) < earliest_deadline:
+        problems.append(
+            {
+                "field": "bid_deadline",
+                "rule": "R-T1",
+                "code": "too_early",
+                "earliest": earliest_deadline.isoformat(),
+            }
+        )
+    if t["documents_to"] > t["bid_deadline"]:
+        problems.append({"field": "documents_to", "rule": None, "code": "after_bid_deadline"})
+    deadline_day = local_date(t["bid_deadline"])
+    latest_objection = deadline_day - timedelta(days=OBJECTION_DAYS)  # R-T4
+    if (
+        local_date(t["objection_deadline"]) > latest_objection
+        or t["objection_deadline"] < t["documents_from"]
+    ):
+        problems.append(
+            {
+                "field": "objection_deadline",
+                "rule": "R-T4",
+                "code": "out_of_window",
+                "latest": latest_objection.isoformat(),
+            }
+        )
+    latest_questions = deadline_day - timedelta(days=CLARIFICATION_DAYS)  # R-T3: answers 15 days ahead
+    if (
+        local_date(t["clarification_deadline"]) > latest_questions
+        or t["clarification_deadline"] < t["documents_from"]
+    ):
+        problems.append(
+            {
+                "field": "clarification_deadline",
+                "rule": "R-T3",
+                "code": "out_of_window",
+                "latest": latest_questions.isoformat(),
+            }
+        )
+    return problems
+
+
+def publish(
+    session: Session,
+    actor: User,
+    tender: Tender,
+    *,
+    supervisor: User,
+    notary: User | None = None,
+    ip: str | None = None,
+) -> Tender:
+    """Check the timeline, create the opening key split among custodians, and publish the notice."""
+    if tender.status != "draft":
+        raise Conflict(_l("This tender is already published."), code="tender_not_draft")
+    problems = timeline_problems(tender, Calendar.load(session), clock.now())
+    if problems:
+        raise Invalid(
+            _l("The timeline breaks the rules: see details."),
+            code="timeline_invalid",
+            details={"problems": problems},
+        )
+    custodians = [("agency", actor), ("supervisor", supervisor)] + ([("notary", notary)] if notary else [])
+    if supervisor.role != Role.SUPERVISOR:
+        raise Invalid(
+            _l("Choose a supervisor as custodian."), code="invalid_custodian", details={"role": "supervisor"}
+        )
+    if len({user.id for _role, user in custodians}) != len(custodians):
+        raise Invalid(_l("Each custodian must be a different person."), code="invalid_custodian")
+    recipients = []
+    for role, user in custodians:
+        if not user.custodian_recipient:
+            raise Invalid(
+                _l("%(name)s has no custodian key yet (account settings).", name=user.display_name),
+                code="custodian_key_missing",
+                details={"custodian": role, "user": user.username},
+            )
+        recipients.append((role, age.Recipient.parse(user.custodian_recipient)))
+    key = opening.create_opening_key(recipients, OPENING_THRESHOLD)
+    record = OpeningKeyRecord(tender_id=tender.id, recipient=str(key.recipient), threshold=key.k)
+    session.add(record)
+    users = dict(custodians)
+    for sealed in key.shares:
+        session.add(
+            CustodianShare(
+                tender_id=tender.id,
+                custodian_id=users[sealed.custodian].id,
+                role=sealed.custodian,
+                x=sealed.x,
+                sealed=sealed.ciphertext,
+                share_sha256=sealed.share_sha256,
+            )
+        )
+    tender.status = "published"
+    tender.published_at = clock.now()
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "bidding.tender_published",
+        tender,
+        {
+            "code": tender.code,
+            "timeline": {name: getattr(tender, name).isoformat() for name in TIMELINE},
+            "opening_key": str(key.recipient),
+            "threshold": key.k,
+            "shares": [
+                {
+                    "custodian": s.custodian,
+                    "user": str(users[s.custodian].id),
+                    "x": s.x,
+                    "share_sha256": s.share_sha256,
+                }
+                for s in key.shares
+            ],
+        },
+        ip,
+    )
+    return tender
+
+
+def phase(tender: Tender, now: datetime) -> str:
+    """Where a tender stands, from its status and timeline against the clock (never from a job)."""
+    if tender.status != "published":
+        return tender.status
+    if now < tender.documents_from:
+        return "announced"
+    if now < tender.bid_deadline:
+        return "bidding"
+    return "opening"
+
+
+def published_query(q: str | None = None, category: str | None = None):
+    query = select(Tender).where(Tender.status != "draft").order_by(Tender.published_at.desc())
+    if q:
+        # Substring match works for Chinese without a tokenizer, on SQLite and PostgreSQL alike.
+        text = q.strip()
+        query = query.where(
+            Tender.title.icontains(text, autoescape=True)
+            | Tender.code.icontains(text, autoescape=True)
+            | Tender.description.icontains(text, autoescape=True)
+        )
+    if category:
+        query = query.where(Tender.category == category)
+    return query
+
+
+def visible(session: Session, actor: User | None, tender_id: uuid.UUID) -> Tender:
+    """A published tender for anyone; a draft only for its agency and tenderee (404 otherwise)."""
+    tender = session.get(Tender, tender_id)
+    if tender is None:
+        raise NotFound(_l("No such tender."), code="tender_not_found")
+    if tender.status == "draft":
+        org = getattr(actor, "organization_id", None)
+        if org is None or org not in (tender.agency_id, tender.tenderee_id):
+            raise NotFound(_l("No such tender."), code="tender_not_found")
+    return tender
+
+
+def custodian_candidates(session: Session, role: Role) -> list[User]:
+    return list(
+        session.scalars(
+            select(User)
+            .where(User.role == role, User.custodian_recipient.is_not(None))
+            .order_by(User.display_name)
+        )
+    )
