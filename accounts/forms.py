@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
+from core.forms import options
 from core.roles import ROLE_LABELS
 
 
@@ -54,7 +55,7 @@ class UserForm(FlaskForm):
     username = StringField(_l("User name"), validators=[DataRequired(), Length(max=64)])
     display_name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=320)])
-    role = SelectField(_l("Role"), choices=[(str(r), label) for r, label in ROLE_LABELS.items()])
+    role = SelectField(_l("Role"), choices=options((str(r), label) for r, label in ROLE_LABELS.items()))
     organization = SelectField(_l("Organisation"), choices=[], validate_choice=False)
     password = PasswordField(_l("Initial password"), validators=[DataRequired(), Length(max=256)])
 

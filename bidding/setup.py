@@ -6,7 +6,28 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from bidding import api, calendar_cli
+    from bidding import api, calendar_cli, views
+    from core.web import register_panel
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(views.bp)
+    register_panel(app, "agency", _agency_panel)
     app.cli.add_command(calendar_cli.calendar_cli)
+
+
+def _agency_panel():
+    from flask_login import current_user
+    from sqlalchemy import select
+
+    from bidding.models import Tender
+    from bidding.services import phase
+    from core import clock
+    from core.db import db
+
+    rows = db.session.scalars(
+        select(Tender)
+        .where(Tender.agency_id == current_user.organization_id)
+        .order_by(Tender.created_at.desc())
+        .limit(10)
+    ).all()
+    return "bidding/panel_agency.html", {"tenders": rows, "now": clock.now(), "phase": phase}

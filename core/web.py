@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, redirect, render_template, url_for
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import text
 
 from core import clock
@@ -13,10 +14,13 @@ from core.db import db
 bp = Blueprint("web", __name__)
 
 
-def dashboard_panels(role: str) -> list:
+def dashboard_panels(role: str) -> list[Markup]:
     """Panels that domain packages register for a role: callables returning (template, context)."""
     registry = current_app.extensions.setdefault("sunbid.dashboard", {})
-    return [panel() for panel in registry.get(role, [])]
+    return [
+        Markup(render_template(template, **context))  # noqa: S704 (a rendered, autoescaped template)
+        for template, context in (panel() for panel in registry.get(role, []))
+    ]
 
 
 def register_panel(app, role: str, panel) -> None:

@@ -28,15 +28,18 @@ class People:
         self.session = session
         self.secrets: dict[str, str] = {}
 
-    def org(self, kind: str = "tenderer", name: str | None = None) -> Organization:
+    def org(self, kind: str = "tenderer", name: str | None = None, *, commit: bool = True) -> Organization:
         serial = next(_serial)
-        return services.create_organization(
+        org = services.create_organization(
             self.session,
             None,
             name=name or f"测试{kind}公司{serial}",
             credit_code=credit_code("110108", serial),
             kind=kind,
         )
+        if commit:  # a test's open transaction would hold SQLite's write lock against its own requests
+            self.session.commit()
+        return org
 
     def user(
         self,
@@ -49,7 +52,7 @@ class People:
         role = Role(role)
         username = username or f"{role}{next(_serial)}"
         if org is None and role in ROLE_KIND:
-            org = self.org(ROLE_KIND[role])
+            org = self.org(ROLE_KIND[role], commit=False)
         user = services.create_user(
             self.session,
             None,

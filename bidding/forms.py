@@ -1,0 +1,116 @@
+"""Tender forms. Money is typed in yuan and kept in fen with Decimal: never floats."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    FieldList,
+    FormField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from bidding.services import TIMELINE
+from core.forms import options
+
+
+def yuan_to_fen(text: str | None) -> int | None:
+    if text in (None, ""):
+        return None
+    try:
+        value = Decimal(str(text).replace(",", "").strip())
+    except InvalidOperation as exc:
+        raise ValidationError(_l("Type an amount in yuan, e.g. 1234567.89")) from exc
+    if value < 0 or value != value.quantize(Decimal("0.01")):
+        raise ValidationError(_l("Type an amount in yuan with at most two decimals."))
+    return int((value * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+class Yuan(StringField):
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        self.fen = None
+        if self.data:
+            try:
+                self.fen = yuan_to_fen(self.data)
+            except ValidationError as exc:
+                self.process_errors.append(str(exc))
+
+
+class LotForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    name = StringField(_l("Lot name"), validators=[Optional(), Length(max=200)])
+    estimate = Yuan(_l("Estimated price (yuan)"), validators=[Optional()])
+    deposit = Yuan(_l("Deposit (yuan)"), validators=[Optional()])
+
+
+class TenderForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    track = SelectField(
+        _l("Track"),
+        choices=options([("works", _l("Works (工程)")), ("procurement", _l("Procurement (政府采购)"))]),
+    )
+    category = StringField(_l("Category"), validators=[DataRequired(), Length(max=64)])
+    region = StringField(_l("Region"), validators=[Optional(), Length(max=64)])
+    tenderee_id = SelectField(_l("Tenderee"), choices=[], validators=[DataRequired()])
+    estimate = Yuan(_l("Estimated price (yuan)"), validators=[DataRequired()])
+    deposit = Yuan(_l("Deposit (yuan)"), validators=[Optional()])
+    state_controlled = BooleanField(_l("State-controlled project (the first candidate wins)"))
+    description = TextAreaField(_l("Notice text"), validators=[Optional(), Length(max=20000)])
+    documents_from = DateTimeLocalField(_l("Documents available from"), validators=[Optional()])
+    documents_to = DateTimeLocalField(_l("Documents available until"), validators=[Optional()])
+    clarification_deadline = DateTimeLocalField(_l("Questions until"), validators=[Optional()])
+    objection_deadline = DateTimeLocalField(_l("Objections until"), validators=[Optional()])
+    bid_deadline = DateTimeLocalField(_l("Bid deadline and opening"), validators=[Optional()])
+    lots = FieldList(FormField(LotForm), min_entries=3, max_entries=10)
+
+    def to_data(self) -> dict:
+        from core.clock import SHANGHAI
+
+        lots = [
+            {
+                "name": lot.form.name.data,
+                "estimated_price": lot.form.estimate.fen,
+                "deposit": lot.form.deposit.fen or 0,
+            }
+            for lot in self.lots
+            if lot.form.name.data and lot.form.estimate.fen
+        ]
+        timeline = {
+            name: getattr(self, name).data.replace(tzinfo=SHANGHAI) if getattr(self, name).data else None
+            for name in TIMELINE
+        }
+        return {
+            "title": self.title.data,
+            "track": self.track.data,
+            "category": self.category.data,
+            "region": self.region.data,
+            "tenderee_id": self.tenderee_id.data,
+            "estimated_price": self.estimate.fen,
+            "deposit": self.deposit.fen or 0,
+            "state_controlled": self.state_controlled.data,
+            "description": self.description.data,
+            "lots": lots or None,
+            "timeline": timeline,
+        }
+
+
+class PublishForm(FlaskForm):
+    supervisor = SelectField(_l("Supervising custodian"), choices=[], validators=[DataRequired()])
+    notary = SelectField(_l("Third custodian (optional)"), choices=[], validators=[Optional()])
+
+
+class CustodianKeyForm(FlaskForm):
+    recipient = StringField(
+        _l("Custodian recipient (age1..., from bidtool keygen: recipient.txt)"),
+        validators=[DataRequired(), Length(max=100)],
+    )
