@@ -35,6 +35,9 @@ class Organization(UuidPK, Base):
     name: Mapped[str] = mapped_column(String(200))
     credit_code: Mapped[str] = mapped_column(String(18), unique=True)
     kind: Mapped[str] = mapped_column(String(16))
+    # 基本账户: deposits in money must come from here (R-D1).
+    basic_account_bank: Mapped[str | None] = mapped_column(String(100), default=None)
+    basic_account_no: Mapped[str | None] = mapped_column(String(40), default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
 
     users: Mapped[list[User]] = relationship(back_populates="organization")

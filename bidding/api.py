@@ -12,7 +12,7 @@ from sqlalchemy import func, or_, select
 
 from accounts.models import User
 from bidding import services
-from bidding.serializers import tender_json
+from bidding.serializers import money, tender_json
 from core import clock
 from core.api import json_body, paginate
 from core.auth import roles_required
@@ -138,3 +138,154 @@ def opening_key(tender_id: uuid.UUID):
             ],
         }
     )
+
+
+# -- deposits -----------------------------------------------------------------------------------------
+
+
+def deposit_json(deposit) -> dict:
+    return {
+        "id": str(deposit.id),
+        "lot": deposit.lot_number,
+        "kind": deposit.kind,
+        "status": deposit.status,
+        "organization": str(deposit.organization_id),
+        "amount": money(deposit.amount_fen, deposit.currency),
+        "paid_at": deposit.paid_at.isoformat(),
+        "payer_account": deposit.payer_account,
+        "insurer": deposit.insurer,
+        "policy_number": deposit.policy_number,
+        "refund_due_at": deposit.refund_due_at.isoformat() if deposit.refund_due_at else None,
+        "refunded_at": deposit.refunded_at.isoformat() if deposit.refunded_at else None,
+        "interest": money(deposit.interest_fen),
+        "late_charge": money(deposit.late_charge_fen),
+    }
+
+
+@bp.post("/tenders/<uuid:tender_id>/deposits")
+@roles_required(Role.TENDERER)
+@api_doc(
+    request={
+        "type": "object",
+        "required": ["kind", "lot", "amount"],
+        "properties": {
+            "kind": {"enum": ["money", "guarantee"]},
+            "lot": {"type": "integer"},
+            "amount": MONEY,
+            "payer_bank": {"type": "string"},
+            "payer_account": {"type": "string"},
+            "payer_name": {"type": "string"},
+            "paid_at": {"type": "string"},
+            "insurer": {"type": "string"},
+            "policy_number": {"type": "string"},
+            "valid_until": {"type": "string"},
+            "file_sha256": {"type": "string"},
+        },
+    },
+    responses={201: "the deposit"},
+)
+def pay_deposit(tender_id: uuid.UUID):
+    """Record a deposit paid from the basic account (R-D1) or an e-guarantee, before the deadline."""
+    from bidding import ledger
+
+    data = json_body(("kind", "lot", "amount"))
+    tender = services.visible(db.session, None, tender_id)
+    lot = data["lot"]
+    if not isinstance(lot, int) or isinstance(lot, bool):
+        raise Invalid(_l("lot is the lot number."), code="invalid_lot")
+    amount = services.parse_money(data["amount"], "amount")
+    if data["kind"] == "money":
+        deposit = ledger.record_payment(
+            db.session,
+            current_user,
+            tender,
+            lot_number=lot,
+            amount_fen=amount,
+            payer_bank=str(data.get("payer_bank") or ""),
+            payer_account=str(data.get("payer_account") or ""),
+            payer_name=str(data.get("payer_name") or ""),
+            paid_at=services.parse_time(data.get("paid_at"), "paid_at") or clock.now(),
+            ip=client_ip(),
+        )
+    elif data["kind"] == "guarantee":
+        valid_until = services.parse_time(data.get("valid_until"), "valid_until")
+        if valid_until is None:
+            raise Invalid(
+                _l("Give the guarantee's validity."),
+                code="missing_fields",
+                details={"fields": ["valid_until"]},
+            )
+        deposit = ledger.record_guarantee(
+            db.session,
+            current_user,
+            tender,
+            lot_number=lot,
+            amount_fen=amount,
+            insurer=str(data.get("insurer") or ""),
+            policy_number=str(data.get("policy_number") or ""),
+            valid_until=valid_until,
+            file_sha256=str(data.get("file_sha256") or "").lower(),
+            ip=client_ip(),
+        )
+    else:
+        raise Invalid(_l("kind is money or guarantee."), code="invalid_kind")
+    db.session.commit()
+    return jsonify(deposit_json(deposit)), 201
+
+
+@bp.get("/tenders/<uuid:tender_id>/deposits")
+@roles_required(Role.TENDERER, Role.AGENCY, Role.SUPERVISOR)
+def list_deposits(tender_id: uuid.UUID):
+    """The tender's deposits: a tenderer sees its own; the agency and supervisors see all, but only
+    after the bid deadline (before it, who paid would reveal who bids)."""
+    from bidding.models import Deposit
+
+    tender = services.visible(db.session, None, tender_id)
+    query = select(Deposit).where(Deposit.tender_id == tender.id).order_by(Deposit.created_at)
+    if current_user.role == Role.TENDERER:
+        query = query.where(Deposit.organization_id == current_user.organization_id)
+    elif current_user.role == Role.AGENCY and current_user.organization_id != tender.agency_id:
+        raise NotFound(_l("No such tender."), code="tender_not_found")
+    elif clock.now() < tender.bid_deadline:
+        return jsonify({"items": [], "hidden_until": tender.bid_deadline.isoformat()})
+    return jsonify({"items": [deposit_json(d) for d in db.session.scalars(query)]})
+
+
+@bp.put("/organizations/mine/basic-account")
+@roles_required(Role.TENDERER)
+@api_doc(
+    request={
+        "type": "object",
+        "required": ["bank", "account_no"],
+        "properties": {"bank": {"type": "string"}, "account_no": {"type": "string"}},
+    }
+)
+def set_basic_account():
+    """Register your organisation's basic account (基本账户), where deposits must come from (R-D1)."""
+    import audit
+
+    data = json_body(("bank", "account_no"))
+    number = "".join(str(data["account_no"]).split())
+    if not number.isdigit() or not 8 <= len(number) <= 32:
+        raise Invalid(_l("An account number is 8 to 32 digits."), code="invalid_account_no")
+    org = current_user.organization
+    org.basic_account_bank, org.basic_account_no = str(data["bank"]).strip()[:100], number
+    audit.record(
+        db.session,
+        current_user,
+        "accounts.basic_account_set",
+        org,
+        {"bank": org.basic_account_bank, "account_no": number},
+        client_ip(),
+    )
+    db.session.commit()
+    return jsonify({"bank": org.basic_account_bank, "account_no": org.basic_account_no})
+
+
+@bp.get("/deposits/statement")
+@roles_required(Role.TENDERER)
+def deposit_statement():
+    """Your organisation's deposits, refunds and interest."""
+    from bidding import ledger
+
+    return jsonify({"items": ledger.statement(db.session, current_user.organization_id)})

@@ -138,3 +138,86 @@ class CustodianShare(UuidPK, Base):
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     share_sha256: Mapped[str] = mapped_column(String(64))
     released_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+
+class InterestRate(Base):
+    """Annual rates in basis points from a date on: the bank deposit rate (R-D3 interest) and the
+    lending rate (R-D4 late-refund charge). Admins keep them current."""
+
+    __tablename__ = "interest_rates"
+    __table_args__ = (
+        CheckConstraint("kind IN ('deposit', 'lending')", name="kind"),
+        CheckConstraint("annual_bps >= 0", name="not_negative"),
+    )
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    effective_from: Mapped[date] = mapped_column(Date, primary_key=True)
+    annual_bps: Mapped[int] = mapped_column(Integer)
+
+
+class Deposit(UuidPK, Base):
+    """投标保证金: bid security for one lot from one tenderer, in money or as an e-guarantee (电子保函)."""
+
+    __tablename__ = "deposits"
+    __table_args__ = (
+        CheckConstraint("kind IN ('money', 'guarantee')", name="kind"),
+        CheckConstraint("status IN ('held', 'refund_due', 'refunded', 'forfeited')", name="status"),
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        Index("ix_deposits_tender_org", "tender_id", "organization_id"),
+    )
+
+    tender_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenders.id"))
+    lot_number: Mapped[int] = mapped_column(Integer)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id"))
+    kind: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(12), default="held")
+    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    paid_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    payer_bank: Mapped[str | None] = mapped_column(String(100), default=None)
+    payer_account: Mapped[str | None] = mapped_column(String(40), default=None)
+    payer_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    # e-guarantee
+    insurer: Mapped[str | None] = mapped_column(String(200), default=None)
+    policy_number: Mapped[str | None] = mapped_column(String(100), default=None)
+    valid_until: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    file_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    # refund
+    refund_reason: Mapped[str | None] = mapped_column(String(16), default=None)
+    refund_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    refunded_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    interest_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    late_charge_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+
+
+class LedgerTransaction(UuidPK, Base):
+    """One balanced movement of money: its lines sum to zero."""
+
+    __tablename__ = "ledger_transactions"
+
+    kind: Mapped[str] = mapped_column(String(24))
+    tender_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("tenders.id"), default=None)
+    deposit_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("deposits.id"), default=None)
+    memo: Mapped[str] = mapped_column(String(300), default="")
+    booked_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+
+    lines: Mapped[list[LedgerLine]] = relationship(back_populates="transaction", cascade="all, delete-orphan")
+
+
+class LedgerLine(Base):
+    """A debit (positive) or credit (negative) of ``amount_fen`` on a named account."""
+
+    __tablename__ = "ledger_lines"
+    __table_args__ = (
+        CheckConstraint("amount_fen <> 0", name="not_zero"),
+        Index("ix_ledger_lines_account", "account"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    transaction_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("ledger_transactions.id"))
+    account: Mapped[str] = mapped_column(String(80))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+
+    transaction: Mapped[LedgerTransaction] = relationship(back_populates="lines")

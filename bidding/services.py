@@ -54,7 +54,7 @@ class TenderInput:
     timeline: dict[str, datetime | None]
 
 
-def _money(value: Any, field: str) -> int:
+def parse_money(value: Any, field: str) -> int:
     """API money: {"amount_fen": int, "currency": "CNY"}; integers only, never floats."""
     amount = value.get("amount_fen") if isinstance(value, dict) else value
     if isinstance(value, dict) and value.get("currency", "CNY") != "CNY":
@@ -66,7 +66,7 @@ def _money(value: Any, field: str) -> int:
     return amount
 
 
-def _time(value: Any, field: str) -> datetime | None:
+def parse_time(value: Any, field: str) -> datetime | None:
     if value in (None, ""):
         return None
     if isinstance(value, datetime):
@@ -106,8 +106,8 @@ def parse_tender(data: dict) -> TenderInput:
         raise Invalid(
             _l("Choose the tenderee."), code="missing_fields", details={"fields": ["tenderee_id"]}
         ) from exc
-    estimate = _money(data.get("estimated_price"), "estimated_price")
-    deposit = _money(data.get("deposit") or 0, "deposit")
+    estimate = parse_money(data.get("estimated_price"), "estimated_price")
+    deposit = parse_money(data.get("deposit") or 0, "deposit")
     raw_lots = data.get("lots") or [
         {"name": title, "estimated_price": data.get("estimated_price"), "deposit": data.get("deposit") or 0}
     ]
@@ -116,12 +116,12 @@ def parse_tender(data: dict) -> TenderInput:
     lots = [
         LotInput(
             str(item.get("name") or f"{n}").strip()[:200],
-            _money(item.get("estimated_price"), f"lots[{n}]"),
-            _money(item.get("deposit") or 0, f"lots[{n}].deposit"),
+            parse_money(item.get("estimated_price"), f"lots[{n}]"),
+            parse_money(item.get("deposit") or 0, f"lots[{n}].deposit"),
         )
         for n, item in enumerate(raw_lots, start=1)
     ]
-    timeline = {name: _time((data.get("timeline") or {}).get(name), name) for name in TIMELINE}
+    timeline = {name: parse_time((data.get("timeline") or {}).get(name), name) for name in TIMELINE}
     scheme = data.get("scoring_scheme") or {}
     if not isinstance(scheme, dict):
         raise Invalid(_l("The scoring scheme is an object."), code="invalid_scoring_scheme")

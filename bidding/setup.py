@@ -12,6 +12,12 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
     register_panel(app, "agency", _agency_panel)
+    from bidding import tasks
+
+    app.extensions["celery"].conf.beat_schedule["bidding-pay-refunds"] = {
+        "task": tasks.pay_refunds.name,
+        "schedule": 600.0,
+    }
     app.cli.add_command(calendar_cli.calendar_cli)
 
 
