@@ -6,11 +6,15 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from bidding import api, calendar_cli, views
+    from bidding import admin, api, calendar_cli, views
+    from core.extensions import csrf
     from core.web import register_panel
 
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
+    app.register_blueprint(admin.bp)
+    csrf.exempt(admin.put_calendar_day)
+    csrf.exempt(admin.put_rate)
     register_panel(app, "agency", _agency_panel)
     from bidding import tasks
 
