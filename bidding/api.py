@@ -289,3 +289,118 @@ def deposit_statement():
     from bidding import ledger
 
     return jsonify({"items": ledger.statement(db.session, current_user.organization_id)})
+
+
+# -- bids ---------------------------------------------------------------------------------------------
+
+
+def bid_json(bid) -> dict:
+    return {
+        "id": str(bid.id),
+        "tender": str(bid.tender_id),
+        "lot": bid.lot_number,
+        "status": bid.status,
+        "submitted_at": bid.submitted_at.isoformat() if bid.submitted_at else None,
+        "parts": [
+            {"part": p.part, "sha256": p.sha256, "size": p.size, "received_at": p.received_at.isoformat()}
+            for p in bid.parts
+        ],
+        "audit_index": bid.audit_index,
+    }
+
+
+@bp.get("/receipt-key")
+@api_doc(public=True)
+def receipt_public_key():
+    """The platform's receipt key (Ed25519, PEM): verify bid receipts offline with it."""
+    from bidding import bids
+
+    return bids.receipt_public_pem(), 200, {"Content-Type": "application/x-pem-file"}
+
+
+@bp.post("/tenders/<uuid:tender_id>/bids")
+@roles_required(Role.TENDERER)
+@api_doc(
+    request={"type": "object", "required": ["lot"], "properties": {"lot": {"type": "integer"}}},
+    responses={201: "the bid, open for its parts"},
+)
+def open_bid(tender_id: uuid.UUID):
+    """Start a bid for a lot; upload its parts, then submit it (before the deadline)."""
+    from bidding import bids
+
+    data = json_body(("lot",))
+    if not isinstance(data["lot"], int) or isinstance(data["lot"], bool):
+        raise Invalid(_l("lot is the lot number."), code="invalid_lot")
+    bid = bids.open_bid(
+        db.session, current_user, services.visible(db.session, None, tender_id), data["lot"], client_ip()
+    )
+    db.session.commit()
+    return jsonify(bid_json(bid)), 201
+
+
+@bp.put("/tenders/<uuid:tender_id>/bids/<uuid:bid_id>/parts/<part>")
+@roles_required(Role.TENDERER)
+@api_doc(responses={201: "the part was received and checked"})
+def upload_part(tender_id: uuid.UUID, bid_id: uuid.UUID, part: str):
+    """Upload one sealed part as the raw request body (streamed), with OUT.sig base64 in X-Bid-Signature."""
+    from bidding import bids
+    from core.app import storage
+
+    tender, bid = bids.own_bid(db.session, current_user, tender_id, bid_id)
+    row = bids.receive_part(
+        db.session,
+        current_user,
+        tender,
+        bid,
+        part,
+        request.stream,
+        request.headers.get("X-Bid-Signature"),
+        storage(),
+        client_ip(),
+    )
+    db.session.commit()
+    return jsonify({"part": row.part, "sha256": row.sha256, "size": row.size}), 201
+
+
+@bp.post("/tenders/<uuid:tender_id>/bids/<uuid:bid_id>/submit")
+@roles_required(Role.TENDERER)
+@api_doc(responses={201: "the signed receipt (R-B2)"})
+def submit_bid(tender_id: uuid.UUID, bid_id: uuid.UUID):
+    """Submit a bid whose parts are all uploaded: answers with the platform's signed receipt."""
+    from bidding import bids
+
+    tender, bid = bids.own_bid(db.session, current_user, tender_id, bid_id)
+    receipt = bids.submit(db.session, current_user, tender, bid, client_ip())
+    db.session.commit()
+    return receipt, 201, {"Content-Type": "application/json"}
+
+
+@bp.delete("/tenders/<uuid:tender_id>/bids/<uuid:bid_id>")
+@roles_required(Role.TENDERER)
+def withdraw_bid(tender_id: uuid.UUID, bid_id: uuid.UUID):
+    """Withdraw a bid before the deadline (R-B4); its deposit is refunded within 5 days (R-D2)."""
+    from bidding import bids
+
+    tender, bid = bids.own_bid(db.session, current_user, tender_id, bid_id)
+    bids.withdraw(db.session, current_user, tender, bid, client_ip())
+    db.session.commit()
+    return jsonify(bid_json(bid))
+
+
+@bp.get("/tenders/<uuid:tender_id>/bids")
+@roles_required(Role.TENDERER, Role.AGENCY, Role.SUPERVISOR)
+def list_bids(tender_id: uuid.UUID):
+    """Your own bids; for the agency and supervisors nothing before the deadline, not even a count."""
+    from bidding.models import Bid
+
+    tender = services.visible(db.session, None, tender_id)
+    query = select(Bid).where(Bid.tender_id == tender.id).order_by(Bid.created_at)
+    if current_user.role == Role.TENDERER:
+        query = query.where(Bid.organization_id == current_user.organization_id)
+    elif current_user.role == Role.AGENCY and current_user.organization_id != tender.agency_id:
+        raise NotFound(_l("No such tender."), code="tender_not_found")
+    elif clock.now() < tender.bid_deadline:
+        return jsonify({"items": [], "hidden_until": tender.bid_deadline.isoformat()})
+    else:
+        query = query.where(Bid.status == "submitted")
+    return jsonify({"items": [bid_json(b) for b in db.session.scalars(query)]})

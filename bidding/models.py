@@ -221,3 +221,48 @@ class LedgerLine(Base):
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
 
     transaction: Mapped[LedgerTransaction] = relationship(back_populates="lines")
+
+
+class Bid(UuidPK, Base):
+    """投标文件: one tenderer's sealed submission for one lot, in parts."""
+
+    __tablename__ = "bids"
+    __table_args__ = (
+        CheckConstraint("status IN ('uploading', 'submitted', 'replaced', 'withdrawn')", name="status"),
+        Index("ix_bids_tender_org", "tender_id", "organization_id", "lot_number"),
+    )
+
+    tender_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenders.id"))
+    lot_number: Mapped[int] = mapped_column(Integer)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id"))
+    created_by_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(12), default="uploading")
+    submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    receipt: Mapped[str | None] = mapped_column(Text, default=None)
+    audit_index: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+
+    parts: Mapped[list[BidPart]] = relationship(
+        back_populates="bid", order_by="BidPart.part", cascade="all, delete-orphan"
+    )
+
+
+class BidPart(UuidPK, Base):
+    """One sealed part (age envelope in the file store) with its outer signature file (OUT.sig)."""
+
+    __tablename__ = "bid_parts"
+    __table_args__ = (
+        UniqueConstraint("bid_id", "part"),
+        CheckConstraint("part IN ('qualification', 'technical', 'commercial')", name="part"),
+    )
+
+    bid_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("bids.id", ondelete="CASCADE"))
+    part: Mapped[str] = mapped_column(String(16))
+    sha256: Mapped[str] = mapped_column(String(64))  # of the ciphertext: the file store key
+    size: Mapped[int] = mapped_column(BigInteger)
+    signature: Mapped[str] = mapped_column(Text)  # OUT.sig as uploaded
+    signer_serial: Mapped[str] = mapped_column(String(40))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+
+    bid: Mapped[Bid] = relationship(back_populates="parts")

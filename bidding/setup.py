@@ -16,7 +16,10 @@ def init_app(app: Flask) -> None:
     csrf.exempt(admin.put_calendar_day)
     csrf.exempt(admin.put_rate)
     register_panel(app, "agency", _agency_panel)
-    from bidding import tasks
+    from bidding import bids, tasks
+    from core.db import db
+
+    app.extensions.setdefault("sunbid.file_refs", []).append(lambda: bids.referenced_files(db.session))
 
     app.extensions["celery"].conf.beat_schedule["bidding-pay-refunds"] = {
         "task": tasks.pay_refunds.name,

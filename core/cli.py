@@ -62,9 +62,26 @@ def deliver() -> None:
 def init_app(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(outbox_cli)
+    app.cli.add_command(storage_cli)
 
 
 def main() -> None:
     from core.app import create_app
 
     FlaskGroup(create_app=create_app)()
+
+
+storage_cli = AppGroup("storage", help="The content-addressed file store.")
+
+
+@storage_cli.command("sweep")
+@click.option("--older-than", default=3600, show_default=True, help="grace period in seconds")
+def sweep(older_than: int) -> None:
+    """Remove crash leftovers and files no row refers to (after a crash or a refused upload)."""
+    from core.app import storage
+
+    referenced: set[str] = set()
+    for provider in current_app.extensions.get("sunbid.file_refs", []):
+        referenced.update(provider())
+    removed = storage().sweep(referenced, older_than=older_than)
+    click.echo(f"{len(removed)} unreferenced file(s) removed")

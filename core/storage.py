@@ -86,14 +86,22 @@ class FileStore:
     def exists(self, sha256: str) -> bool:
         return self.path_for(sha256).exists()
 
-    def sweep(self, referenced: Iterable[str]) -> list[str]:
-        """Delete crash leftovers and unreferenced files; returns the digests removed."""
+    def sweep(self, referenced: Iterable[str], *, older_than: float = 0.0) -> list[str]:
+        """Delete crash leftovers and unreferenced files older than ``older_than`` seconds.
+
+        The grace period matters when several hosts share the store: a file written a moment ago may
+        belong to an upload whose database row is about to commit on another host.
+        """
+        import time
+
         keep = set(referenced)
+        cutoff = time.time() - older_than
         removed: list[str] = []
         for leftover in self.tmp.iterdir():
-            _unlink_quietly(leftover)
+            if leftover.stat().st_mtime <= cutoff:
+                _unlink_quietly(leftover)
         for path in self.root.glob("??/??/*"):
-            if path.name not in keep:
+            if path.name not in keep and path.stat().st_mtime <= cutoff:
                 _unlink_quietly(path)
                 removed.append(path.name)
         return removed

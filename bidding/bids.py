@@ -1,0 +1,290 @@
+"""Bids: sealed parts streamed to the file store, checked, and acknowledged with a signed receipt.
+
+R-B1 only sealed bids: a part must be an age envelope (two recipients at least: the tender's opening
+key and the tenderer's own) with a valid outer signature from the tenderer's certificate over its
+SHA-256, tender, lot and part. R-B3 on time means complete before the deadline: the clock is read when
+the upload completes. R-B2 a receipt at once, signed by the platform's receipt key. R-B4 replace or
+withdraw before the deadline. Before the deadline nobody but the owner learns anything about a bid.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from typing import BinaryIO
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import audit
+from accounts import pki
+from accounts.models import User
+from bidding import ledger
+from bidding.models import Bid, BidPart, Deposit, Tender
+from core import clock
+from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from core.keys import instance_secret, random_key
+from core.roles import Role
+from core.storage import FileStore, StoredFile
+from crypto import age, bidpack, ca, cms, receipts
+
+MAX_PART_SIZE = 4 * 1024**3
+MAX_SIGNATURE_HEADER = 64 * 1024
+
+
+def receipt_key() -> Ed25519PrivateKey:
+    app = current_app
+    key = app.extensions.get("sunbid.receipt_key")
+    if key is None:
+        seed = app.config.get("RECEIPT_SIGNER_KEY") or instance_secret(
+            app.config["INSTANCE_PATH"], "receipt_key", random_key
+        )
+        key = Ed25519PrivateKey.from_private_bytes(base64.b64decode(seed))
+        app.extensions["sunbid.receipt_key"] = key
+    return key
+
+
+def receipt_public_pem() -> str:
+    return receipt_key().public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def _before_deadline(tender: Tender) -> None:
+    if tender.status != "published" or clock.now() >= tender.bid_deadline:  # R-B3
+        raise Conflict(
+            _l("The bid deadline has passed: bids are no longer accepted."),
+            code="deadline_passed",
+            details={"deadline": tender.bid_deadline.isoformat() if tender.bid_deadline else None},
+        )
+
+
+def _tenderer(actor: User) -> None:
+    if actor.role != Role.TENDERER or actor.organization_id is None:
+        raise Forbidden(_l("Only tenderers submit bids."), code="role_forbidden")
+
+
+def open_bid(session: Session, actor: User, tender: Tender, lot_number: int, ip: str | None = None) -> Bid:
+    _tenderer(actor)
+    _before_deadline(tender)
+    if not any(lot.number == lot_number for lot in tender.lots):
+        raise Invalid(_l("This tender has no lot %(n)s.", n=lot_number), code="lot_not_found")
+    bid = Bid(
+        tender_id=tender.id,
+        lot_number=lot_number,
+        organization_id=actor.organization_id,
+        created_by_id=actor.id,
+    )
+    session.add(bid)
+    session.flush()
+    audit.record(session, actor, "bidding.bid_opened", bid, {"tender": str(tender.id), "lot": lot_number}, ip)
+    return bid
+
+
+def own_bid(session: Session, actor: User, tender_id: uuid.UUID, bid_id: uuid.UUID) -> tuple[Tender, Bid]:
+    """The actor's organisation's bid; 404 for anyone else (a bid's existence is confidential)."""
+    bid = session.get(Bid, bid_id)
+    if bid is None or bid.tender_id != tender_id or bid.organization_id != actor.organization_id:
+        raise NotFound(_l("No such bid."), code="bid_not_found")
+    return session.get(Tender, tender_id), bid
+
+
+def _signature(header: str | None) -> tuple[bytes, bidpack.EnvelopeSignature]:
+    if not header or len(header) > MAX_SIGNATURE_HEADER:
+        raise Invalid(
+            _l("Send the outer signature (OUT.sig) in the X-Bid-Signature header, base64."),
+            code="signature_missing",
+        )
+    try:
+        raw = base64.b64decode(header, validate=True)
+        return raw, bidpack.read_envelope_signature(raw)
+    except (binascii.Error, ValueError, bidpack.BidError) as exc:
+        raise Invalid(_l("The outer signature is malformed."), code="signature_malformed") from exc
+
+
+def _refused(exc: Exception) -> DomainError:
+    code = getattr(exc, "code", "bid_refused")
+    return Invalid(_l("The sealed part was refused: %(reason)s", reason=str(exc)), code=code)
+
+
+def receive_part(
+    session: Session,
+    actor: User,
+    tender: Tender,
+    bid: Bid,
+    part: str,
+    stream: BinaryIO,
+    signature_header: str | None,
+    store: FileStore,
+    ip: str | None = None,
+) -> BidPart:
+    """Stream one sealed part into the store, then check it before keeping it (R-B1, R-B3)."""
+    if part not in bidpack.PARTS:
+        raise Invalid(_l("Parts are qualification, technical and commercial."), code="invalid_part")
+    if bid.status != "uploading":
+        raise Conflict(
+            _l("This bid is already submitted; start a new one to replace it."), code="bid_not_open"
+        )
+    raw_signature, envelope = _signature(signature_header)
+    _before_deadline(tender)
+    stored = store.put_stream(stream, max_size=MAX_PART_SIZE)
+    _before_deadline(tender)  # R-B3: judged when the upload completes
+    statement = envelope.statement
+    try:
+        if (statement["tender"], statement["lot"], statement["part"]) != (
+            str(tender.id),
+            bid.lot_number,
+            part,
+        ):
+            raise bidpack.BidPartMismatch("the signature is for another tender, lot or part")
+        if (statement["ciphertext_sha256"], statement["ciphertext_size"]) != (stored.sha256, stored.size):
+            raise bidpack.BidCiphertextMismatch("the file is not the one the signature covers")
+        authority = pki.get_ca(session)
+        signer = cms.verify_detached(
+            envelope.cms_der,
+            envelope.statement_bytes(),
+            chain=pki.chain(authority),
+            crl=pki.current_crl(session),
+            at=clock.now(),
+            profile=ca.Profile.TENDERER_SIGNING,
+        )
+        if signer.certificate != envelope.certificate:
+            raise bidpack.BidSignerMismatch(
+                "the certificate in the signature file is not the one that signed"
+            )
+        if (
+            signer.identity.credit_code != actor.organization.credit_code
+            or statement["tenderer"] != actor.organization.credit_code
+        ):
+            raise bidpack.BidSignerMismatch("the bid is signed for another organisation")
+        _check_sealed(store, stored)  # R-B1
+    except (bidpack.BidError, cms.SignatureError, ca.CertificateError, age.AgeError) as exc:
+        raise _refused(exc) from exc
+    existing = next((p for p in bid.parts if p.part == part), None)
+    if existing is not None:
+        bid.parts.remove(existing)
+        session.flush()
+    row = BidPart(
+        part=part,
+        sha256=stored.sha256,
+        size=stored.size,
+        signature=raw_signature.decode(),
+        signer_serial=format(signer.certificate.serial_number, "x"),
+        received_at=clock.now(),
+    )
+    bid.parts.append(row)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "bidding.bid_part_received",
+        bid,
+        {"part": part, "sha256": stored.sha256, "size": stored.size, "signer": row.signer_serial},
+        ip,
+    )
+    return row
+
+
+def _check_sealed(store: FileStore, stored: StoredFile) -> None:
+    """R-B1: only age envelopes to at least two recipients (the opening key and the tenderer's own)."""
+    with store.open(stored.sha256) as f:
+        try:
+            header = age.read_header(f)
+        except age.AgeError as exc:
+            raise bidpack.BidEnvelopeInvalid(
+                "not a sealed (age-encrypted) bid part: unencrypted uploads are refused"
+            ) from exc
+    if header.x25519_stanza_count < 2:
+        raise bidpack.BidEnvelopeInvalid(
+            "the envelope must be sealed to the opening key and the tenderer's own key"
+        )
+
+
+def submit(session: Session, actor: User, tender: Tender, bid: Bid, ip: str | None = None) -> str:
+    """Complete the bid: every part present, on time; an earlier bid for the lot is replaced (R-B4)."""
+    if bid.status != "uploading":
+        raise Conflict(_l("This bid is already submitted."), code="bid_not_open")
+    _before_deadline(tender)
+    missing = [p for p in bidpack.PARTS if p not in {part.part for part in bid.parts}]
+    if missing:
+        raise Invalid(_l("Some parts are missing."), code="bid_parts_missing", details={"missing": missing})
+    earlier = session.scalars(
+        select(Bid).where(
+            Bid.tender_id == tender.id,
+            Bid.lot_number == bid.lot_number,
+            Bid.organization_id == bid.organization_id,
+            Bid.status == "submitted",
+        )
+    ).all()
+    for old in earlier:
+        old.status = "replaced"
+    bid.status = "submitted"
+    bid.submitted_at = clock.now()
+    session.flush()
+    entry = audit.record(
+        session,
+        actor,
+        "bidding.bid_submitted",
+        bid,
+        {
+            "tender": str(tender.id),
+            "lot": bid.lot_number,
+            "replaces": [str(o.id) for o in earlier],
+            "parts": [{"part": p.part, "sha256": p.sha256, "size": p.size} for p in bid.parts],
+        },
+        ip,
+    )
+    payload = receipts.build_receipt(
+        tender_id=str(tender.id),
+        lot=bid.lot_number,
+        bid_id=str(bid.id),
+        tenderer=actor.organization.credit_code,
+        parts=[{"part": p.part, "sha256": p.sha256, "size": p.size} for p in bid.parts],
+        received_at=bid.submitted_at,
+        audit_index=entry.index,
+    )
+    document = receipts.sign_receipt(payload, receipt_key())
+    bid.receipt = document.decode()
+    bid.audit_index = entry.index
+    session.flush()
+    return bid.receipt
+
+
+def withdraw(session: Session, actor: User, tender: Tender, bid: Bid, ip: str | None = None) -> Bid:
+    """R-B4: withdraw before the deadline; the deposit is refunded within 5 days (R-D2)."""
+    _before_deadline(tender)
+    if bid.status not in ("uploading", "submitted"):
+        raise Conflict(_l("This bid is no longer active."), code="bid_not_active")
+    bid.status = "withdrawn"
+    bid.withdrawn_at = clock.now()
+    session.flush()
+    audit.record(
+        session, actor, "bidding.bid_withdrawn", bid, {"tender": str(tender.id), "lot": bid.lot_number}, ip
+    )
+    still_bidding = session.scalar(
+        select(Bid.id).where(
+            Bid.tender_id == tender.id,
+            Bid.lot_number == bid.lot_number,
+            Bid.organization_id == bid.organization_id,
+            Bid.status == "submitted",
+        )
+    )
+    if still_bidding is None:
+        for deposit in session.scalars(
+            select(Deposit).where(
+                Deposit.tender_id == tender.id,
+                Deposit.lot_number == bid.lot_number,
+                Deposit.organization_id == bid.organization_id,
+                Deposit.status == "held",
+            )
+        ):
+            ledger.schedule_refund(session, deposit, "withdrawal", clock.now(), actor, ip)
+    return bid
+
+
+def referenced_files(session: Session) -> list[str]:
+    """Every file the database points at (for ``FileStore.sweep`` after a crash)."""
+    return list(session.scalars(select(BidPart.sha256)))
