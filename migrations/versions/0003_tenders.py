@@ -80,7 +80,7 @@ def upgrade() -> None:
     sa.CheckConstraint('number >= 1', name=op.f('ck_lots_number_positive')),
     sa.ForeignKeyConstraint(['tender_id'], ['tenders.id'], name=op.f('fk_lots_tender_id_tenders'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_lots')),
-    sa.UniqueConstraint('tender_id', 'number', name=op.f('uq_lots_tender_id'))
+    sa.UniqueConstraint('tender_id', 'number', name=op.f('uq_lots_tender_id_number'))
     )
     op.create_table('opening_keys',
     sa.Column('tender_id', sa.Uuid(), nullable=False),
@@ -102,8 +102,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['custodian_id'], ['users.id'], name=op.f('fk_custodian_shares_custodian_id_users')),
     sa.ForeignKeyConstraint(['tender_id'], ['opening_keys.tender_id'], name=op.f('fk_custodian_shares_tender_id_opening_keys')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_custodian_shares')),
-    sa.UniqueConstraint('tender_id', 'custodian_id', name=op.f('uq_custodian_shares_tender_id')),
-    sa.UniqueConstraint('tender_id', 'x', name=op.f('uq_custodian_shares_tender_id'))
+    sa.UniqueConstraint('tender_id', 'custodian_id', name=op.f('uq_custodian_shares_tender_id_custodian_id')),
+    sa.UniqueConstraint('tender_id', 'x', name=op.f('uq_custodian_shares_tender_id_x'))
     )
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('custodian_recipient', sa.String(length=100), nullable=True))

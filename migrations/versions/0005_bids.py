@@ -51,7 +51,7 @@ def upgrade() -> None:
     sa.CheckConstraint("part IN ('qualification', 'technical', 'commercial')", name=op.f('ck_bid_parts_part')),
     sa.ForeignKeyConstraint(['bid_id'], ['bids.id'], name=op.f('fk_bid_parts_bid_id_bids'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_bid_parts')),
-    sa.UniqueConstraint('bid_id', 'part', name=op.f('uq_bid_parts_bid_id'))
+    sa.UniqueConstraint('bid_id', 'part', name=op.f('uq_bid_parts_bid_id_part'))
     )
     # ### end Alembic commands ###
 
