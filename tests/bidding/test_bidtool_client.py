@@ -23,7 +23,7 @@ def server(app):
 
 def test_bidtool_signs_in_with_its_certificate_submits_and_verifies_the_receipt(
     server, people, session, tender, tmp_path
-):  # noqa: F811
+):
     bidder = Tenderer(people, session, "bidtool-user")
     api = client.Api(server)
     token = client.certificate_sign_in(api, bidder.cert, bidder.key)
