@@ -6,7 +6,6 @@ import hashlib
 import uuid
 from datetime import timedelta
 
-import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -15,13 +14,13 @@ from sqlalchemy import select
 
 from accounts import pki
 from bidding import ledger
-from bidding.models import Bid, Deposit, Tender
+from bidding.models import Bid, Deposit
 from core import clock
 from core.roles import Role
 from crypto import age, bidpack, cms, receipts
 from crypto.canonical import canonical_json
 from tests.bidding.test_ledger import ACCOUNT, pay
-from tests.bidding.test_tenders import auth, cast, draft, publish  # noqa: F401 (fixtures)
+from tests.bidding.test_tenders import auth
 
 PRICE_SHEET = {
     "currency": "CNY",
@@ -71,18 +70,6 @@ class Tenderer:
             tool_version="test",
         )
         return out.read_bytes(), base64.b64encode((tmp_path / f"{src.name}.age.sig").read_bytes()).decode()
-
-
-@pytest.fixture
-def tender(client, people, cast, session):  # noqa: F811
-    pki.ensure_ca(session)
-    session.commit()
-    body = draft(client, people, cast)
-    assert publish(client, people, cast, body["id"]).status_code == 200
-    session.rollback()
-    row = session.get(Tender, uuid.UUID(body["id"]))
-    clock.freeze(row.documents_from + timedelta(hours=1))
-    return row
 
 
 def upload_all(client, headers, tmp_path, tenderer, tender, bid_id, parts=bidpack.PARTS):
@@ -212,7 +199,7 @@ def test_r_b4_replace_and_withdraw_before_the_deadline(client, people, session, 
     assert ledger.trial_balance(session) == 0
 
 
-def test_before_the_deadline_nobody_else_learns_anything(client, people, session, tender, tmp_path, cast):  # noqa: F811
+def test_before_the_deadline_nobody_else_learns_anything(client, people, session, tender, tmp_path, cast):
     bidder, rival = Tenderer(people, session, "secret"), Tenderer(people, session, "rival")
     headers = auth(people, client, bidder.user)
     bid_id = new_bid(client, headers, tender)

@@ -7,8 +7,7 @@ from werkzeug.serving import make_server
 
 from bidtool import client
 from crypto import bidpack, receipts
-from tests.bidding.test_bids import Tenderer, tender  # noqa: F401 (fixture)
-from tests.bidding.test_tenders import cast  # noqa: F401 (fixture)
+from tests.bidding.test_bids import Tenderer
 
 
 @pytest.fixture
@@ -46,7 +45,7 @@ def test_bidtool_signs_in_with_its_certificate_submits_and_verifies_the_receipt(
     assert set(seen) == set(bidpack.PARTS)
 
 
-def test_refusals_arrive_with_their_stable_codes(server, people, session, tender):  # noqa: F811
+def test_refusals_arrive_with_their_stable_codes(server, people, session, tender):
     api = client.Api(server)
     with pytest.raises(client.ApiError) as err:
         api.json("POST", f"/api/v1/tenders/{tender.id}/bids", {"lot": 1})
@@ -56,7 +55,7 @@ def test_refusals_arrive_with_their_stable_codes(server, people, session, tender
     assert err.value.code == "server_unreachable"
 
 
-def test_login_code_is_accepted_by_the_sign_in_page(people, session, tender):  # noqa: F811
+def test_login_code_is_accepted_by_the_sign_in_page(people, session, tender):
     import base64
 
     from cryptography.hazmat.primitives import hashes, serialization

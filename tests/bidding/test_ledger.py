@@ -16,19 +16,9 @@ from bidding.models import Deposit, InterestRate, LedgerLine, Tender
 from core import clock
 from core.errors import Conflict, Invalid
 from core.roles import Role
-from tests.bidding.test_tenders import auth, cast, draft, publish  # noqa: F401 (fixtures)
+from tests.bidding.test_tenders import auth, draft, publish
 
 ACCOUNT = "6222020200112233445"
-
-
-@pytest.fixture
-def tender(client, people, cast, session):  # noqa: F811
-    body = draft(client, people, cast)
-    assert publish(client, people, cast, body["id"]).status_code == 200
-    session.rollback()
-    row = session.get(Tender, uuid.UUID(body["id"]))
-    clock.freeze(row.documents_from + timedelta(hours=1))  # documents are out: bidding is open
-    return row
 
 
 @pytest.fixture
@@ -114,7 +104,7 @@ def test_r_d2_withdrawal_refund_within_5_days_with_interest(session, bidder, ten
     assert ledger.execute_refund(session, deposit).interest_fen == expected  # idempotent
 
 
-def test_r_d4_procurement_refund_in_5_working_days_and_late_charge(client, people, cast, session, bidder):  # noqa: F811
+def test_r_d4_procurement_refund_in_5_working_days_and_late_charge(client, people, cast, session, bidder):
     body = draft(client, people, cast, track="procurement")
     publish(client, people, cast, body["id"])
     session.rollback()
@@ -176,7 +166,7 @@ def test_guarantee_moves_no_money(session, bidder, tender):
         )
 
 
-def test_deposits_are_confidential_until_the_deadline(client, people, cast, session, bidder, tender):  # noqa: F811
+def test_deposits_are_confidential_until_the_deadline(client, people, cast, session, bidder, tender):
     pay(session, bidder, tender)
     agent_auth = auth(people, client, cast["agent"])
     before = client.get(f"/api/v1/tenders/{tender.id}/deposits", headers=agent_auth).get_json()

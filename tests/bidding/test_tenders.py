@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from accounts import services as accounts
 from audit.models import AuditEntry
 from bidding import services
 from bidding.calendar import Calendar
@@ -21,27 +20,6 @@ SHANGHAI_10AM = timedelta(hours=2)  # 10:00 Beijing time is 02:00 UTC
 
 def at(day: date, hour_utc: int = 2) -> str:
     return datetime(day.year, day.month, day.day, hour_utc, tzinfo=UTC).isoformat()
-
-
-@pytest.fixture
-def cast(session, people):
-    """An agency user and a supervisor with custodian keys, a tenderee, and their identities."""
-    agent = people.user(Role.AGENCY, "agent")
-    supervisor = people.user(Role.SUPERVISOR, "watcher")
-    notary = people.user(Role.SUPERVISOR, "notary")
-    tenderee = people.org("tenderee", "市人民医院")
-    identities = {}
-    for user in (agent, supervisor, notary):
-        identities[user.username] = age.generate_identity()
-        accounts.set_custodian_key(session, user, str(identities[user.username].recipient))
-    session.commit()
-    return {
-        "agent": agent,
-        "supervisor": supervisor,
-        "notary": notary,
-        "tenderee": tenderee,
-        "identities": identities,
-    }
 
 
 def body(
