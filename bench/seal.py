@@ -1,10 +1,18 @@
-"""Sealed-bid envelope speed: crypto.age against the `age` CLI, and its peak memory.
+"""Sealed-bid envelope speed: crypto.age and bidtool against the `age` CLI, and their peak memory.
 
     .venv/bin/python bench/seal.py [--size-mib 1024] [--repeat 5] [--dir /tmp] [--file-helpers]
+                                   [--no-bidtool]
 
 Writes N MiB of random data to a temporary directory, then times, end to end (process start to
 exit, as a user would see it), ``age -e -r`` against our ``encrypt`` and ``age -d -i`` against our
 ``decrypt``. Each side decrypts the other's ciphertext, which doubles as an interoperability check.
+Every encryption goes to the same two recipients a bid has (the tender's opening key and the
+tenderer's own). Unless ``--no-bidtool``, ``bidtool seal`` (the data file as one bid part: tar,
+file hash, signed manifest, encryption, ciphertext hash, outer signature, fsync and rename) and
+``bidtool open`` (decryption, safe unpacking with hashing, manifest and both signature checks
+against a test CA and CRL) run too, as ``python -m bidtool`` subprocesses, with ``bidtool
+verify`` (the ciphertext hash and outer signature, what the platform does on upload) for
+information; their ratios to ``age -e``/``age -d`` count towards the verdict.
 Our side runs in a child process so that its peak RSS can be read from ``wait4``. Dirty pages are
 synced between runs, outside the timings, so one run's writeback does not land in the next one;
 the order of the tools alternates between rounds and the best round counts.
@@ -30,11 +38,13 @@ def child(mode: str, src: str, dst: str, key: str) -> None:
     from crypto import age
 
     start = time.perf_counter()
+    if mode.startswith("encrypt"):
+        recipients = [age.Recipient.parse(r) for r in key.split(",")]
     if mode == "encrypt":
         with open(src, "rb") as fin, open(dst, "wb") as fout:
-            age.encrypt(fin, fout, [age.Recipient.parse(key)])
+            age.encrypt(fin, fout, recipients)
     elif mode == "encrypt_file":
-        age.encrypt_file(src, dst, [age.Recipient.parse(key)])
+        age.encrypt_file(src, dst, recipients)
     else:
         with open(key) as f:
             identities = age.parse_identities(f.read())
@@ -59,14 +69,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="rounds; the best one per tool counts")
     parser.add_argument("--dir", default=None, help="where to put the temporary files (same disk as bids)")
     parser.add_argument("--file-helpers", action="store_true", help="also time encrypt_file/decrypt_file")
+    parser.add_argument("--no-bidtool", action="store_true", help="skip bidtool seal/open/verify")
     args = parser.parse_args(argv)
 
-    def measured(cmd: list[str]) -> tuple[float, float, int, str]:
+    def measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, str]:
         """(wall s, CPU s, peak RSS KiB, stdout); CPU and RSS are this child's alone, from wait4."""
         # Not communicate(): it reaps the child, and wait4 is what reports that child's own RSS.
         with tempfile.TemporaryFile() as err:
             start = time.perf_counter()
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env)
             assert proc.stdout is not None
             out = proc.stdout.read()
             _, status, usage = os.wait4(proc.pid, 0)
@@ -138,15 +149,27 @@ def main(argv: list[str] | None = None) -> int:
         with open(at("identity.txt"), "w") as f:
             f.write(f"{identity}\n")
         recipient = str(identity.recipient)
+        # A bid goes to two recipients, the tender's opening key and the tenderer's own: so does
+        # every row. ``identity`` plays the opening key, so one identity file opens everything.
+        env = None
+        if args.no_bidtool:
+            own = str(age.generate_identity().recipient)
+        else:
+            env, own = bidtool_setup(d)
+        recipients = [recipient, own]
         me = [sys.executable, os.path.abspath(__file__), "--child"]
+        to_all = [arg for r in recipients for arg in ("-r", r)]
 
         # (operation, tool) -> (command, output file). Each side decrypts the other's ciphertext.
         jobs = {
             ("encrypt", "age"): (
-                [age_bin, "-e", "-r", recipient, "-o", at("age.age"), at("plain.bin")],
+                [age_bin, "-e", *to_all, "-o", at("age.age"), at("plain.bin")],
                 "age.age",
             ),
-            ("encrypt", "ours"): ([*me, "encrypt", at("plain.bin"), at("ours.age"), recipient], "ours.age"),
+            ("encrypt", "ours"): (
+                [*me, "encrypt", at("plain.bin"), at("ours.age"), ",".join(recipients)],
+                "ours.age",
+            ),
             ("decrypt", "age"): (
                 [age_bin, "-d", "-i", at("identity.txt"), "-o", at("age.out"), at("ours.age")],
                 "age.out",
@@ -158,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         if args.file_helpers:
             jobs[("encrypt", "ours+fsync")] = (
-                [*me, "encrypt_file", at("plain.bin"), at("f.age"), recipient],
+                [*me, "encrypt_file", at("plain.bin"), at("f.age"), ",".join(recipients)],
                 "f.age",
             )
             jobs[("decrypt", "ours+fsync")] = (
@@ -166,25 +189,39 @@ def main(argv: list[str] | None = None) -> int:
                 "f.out",
             )
 
+        if env is not None:
+            bidtool = [sys.executable, "-m", "bidtool", "--no-progress"]
+            trust = ["--ca", at("chain.pem"), "--crl", at("crl.pem")]
+            seal = [*bidtool, "seal", "--to", recipient, "--key", at("keys"), "--cert", at("cert.pem")]
+            seal += ["--tender", "BENCH-1", "--part", "technical", "--force", at("plain.bin"), at("bid.age")]
+            jobs[("encrypt", "bidtool seal")] = (seal, "bid.age")
+            jobs[("decrypt", "bidtool open")] = (
+                [*bidtool, "open", "--identity", at("identity.txt"), *trust, at("bid.age"), at("bid.d")],
+                os.path.join("bid.d", "plain.bin"),
+            )
+            jobs[("verify", "bidtool verify")] = ([*bidtool, "verify", *trust, at("bid.age")], "")
+
         walls: dict[tuple[str, str], list[float]] = {k: [] for k in jobs}
         cpu: dict[tuple[str, str], list[float]] = {k: [] for k in jobs}
         inner: dict[tuple[str, str], list[float]] = {k: [] for k in jobs}
         rss: dict[tuple[str, str], int] = dict.fromkeys(jobs, 0)
         for rnd in range(args.repeat):
-            for op in ("encrypt", "decrypt"):
+            for op in ("encrypt", "decrypt", "verify"):
                 tools = [t for o, t in jobs if o == op]
                 if rnd % 2:
                     tools.reverse()
                 for tool in tools:
                     cmd, output = jobs[(op, tool)]
-                    if os.path.exists(at(output)):
+                    if output and os.path.exists(at(output)):
                         os.unlink(at(output))
+                    if tool == "bidtool open":
+                        shutil.rmtree(at("bid.d"), ignore_errors=True)
                     os.sync()
-                    wall, used, peak, out = measured(cmd)
+                    wall, used, peak, out = measured(cmd, env)
                     walls[(op, tool)].append(wall)
                     cpu[(op, tool)].append(used)
                     rss[(op, tool)] = max(rss[(op, tool)], peak)
-                    if out.strip():
+                    if out.strip() and not tool.startswith("bidtool"):
                         inner[(op, tool)].append(float(out))
                     if op == "decrypt" and rnd == 0 and sha256_file(at(output)) != expected:
                         raise SystemExit(f"{tool} decrypt produced the wrong plaintext")
@@ -192,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
     print()
-    header = f"{'':10}{'tool':12}{'best s':>9}{'median s':>10}{'MB/s':>8}{'CPU s':>8}{'peak RSS':>13}"
+    header = f"{'':10}{'tool':16}{'best s':>9}{'median s':>10}{'MB/s':>8}{'CPU s':>8}{'peak RSS':>13}"
     print(header + f"{'in-process s':>14}")
     for (op, tool), times in walls.items():
         best = min(times)
@@ -200,23 +237,70 @@ def main(argv: list[str] | None = None) -> int:
         inside = f"{min(inner[(op, tool)]):.3f}" if inner[(op, tool)] else "-"
         used = min(cpu[(op, tool)])
         print(
-            f"{op:10}{tool:12}{best:9.3f}{statistics.median(times):10.3f}{mbps:8.0f}{used:8.2f}"
+            f"{op:10}{tool:16}{best:9.3f}{statistics.median(times):10.3f}{mbps:8.0f}{used:8.2f}"
             f"{rss[(op, tool)] / 1024:9.1f} MiB{inside:>14}"
         )
     print()
     met = True
-    for op in ("encrypt", "decrypt"):
-        ratio = min(walls[(op, "ours")]) / min(walls[(op, "age")])
+    compared = [("encrypt", "ours"), ("decrypt", "ours")]
+    if not args.no_bidtool:
+        compared += [("encrypt", "bidtool seal"), ("decrypt", "bidtool open")]
+    for op, tool in compared:
+        ratio = min(walls[(op, tool)]) / min(walls[(op, "age")])
         met &= ratio <= 1
         verdict = "at least as fast as age" if ratio <= 1 else "SLOWER than age"
-        print(f"{op}: ours/age time = {ratio:.2f}, i.e. {1 / ratio:.2f}x age's speed ({verdict})")
+        name = "ours" if tool == "ours" else tool
+        print(f"{op}: {name}/age -{op[0]} time = {ratio:.2f}, i.e. {1 / ratio:.2f}x age's speed ({verdict})")
     print(
         "(CPU s is user+sys of the whole process, all threads: ours spreads the cipher over the CPUs, so"
         " it is only faster end to end when a second core is free)"
     )
-    peak = max(rss[(op, "ours")] for op in ("encrypt", "decrypt")) / 1024
+    if not args.no_bidtool:
+        print(
+            "(bidtool seal also hashes every byte twice, the files for the manifest and the ciphertext for"
+            " the outer signature, and fsyncs before its rename; bidtool open unpacks and hashes the files)"
+        )
+    ours = [key for key in rss if key[1] != "age"]
+    peak = max(rss[key] for key in ours) / 1024
+    for op, tool in ours:
+        name = tool if tool.startswith("bidtool") else f"{tool} {op}"
+        print(f"peak RSS {name}: {rss[(op, tool)] / 1024:.1f} MiB")
     print(f"our peak RSS: {peak:.1f} MiB (budget 100 MiB) -> {'OK' if peak < 100 else 'OVER BUDGET'}")
     return 0 if met and peak < 100 else 1
+
+
+def bidtool_setup(folder: str) -> tuple[dict[str, str], str]:
+    """Tenderer keys made by ``bidtool keygen``, a test CA that certifies them and a CRL.
+
+    Returns the environment for the bidtool children and the tenderer's own recipient.
+    """
+    import subprocess
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from crypto import ca
+
+    env = {**os.environ, "PYTHONPATH": ROOT, "BIDTOOL_PASSPHRASE": "bench passphrase", "BIDTOOL_LANG": "en"}
+    keys = os.path.join(folder, "keys")
+    keygen = [sys.executable, "-m", "bidtool", "keygen", keys, "--org", "Bench Co", "--name", "Bench"]
+    subprocess.run([*keygen, "--credit-code", "91350100M000100Y43"], env=env, check=True, capture_output=True)
+    now = datetime.now(UTC)
+    bundle = ca.create_ca("Bench", b"bench", now - timedelta(hours=1))
+    issuer = bundle.load_issuer(b"bench")
+    with open(os.path.join(keys, "signing.csr"), "rb") as f:
+        cert = ca.issue_from_csr(
+            issuer, f.read(), ca.Profile.TENDERER_SIGNING, now=now - timedelta(minutes=5)
+        )
+    with open(os.path.join(folder, "cert.pem"), "wb") as f:
+        f.write(cert.public_bytes(Encoding.PEM))
+    with open(os.path.join(folder, "chain.pem"), "wb") as f:
+        f.write(bundle.issuing_cert.public_bytes(Encoding.PEM) + bundle.root_cert.public_bytes(Encoding.PEM))
+    with open(os.path.join(folder, "crl.pem"), "wb") as f:
+        crl = ca.build_crl(issuer, [], now - timedelta(minutes=1), now + timedelta(days=1))
+        f.write(crl.public_bytes(Encoding.PEM))
+    with open(os.path.join(keys, "recipient.txt")) as f:
+        return env, f.read().strip()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,356 @@
+"""bidtool's messages in Chinese and English.
+
+bidtool runs on tenderers' own machines, often without the platform's Babel catalogues or a
+configured locale, so its few dozen messages live here as plain pairs. The language is chosen once
+per run (:func:`choose`): ``--lang``, then ``BIDTOOL_LANG``, otherwise Chinese. The locale (``LANG``
+and friends) is deliberately not consulted for English: a zh_CN locale would only confirm the
+default, and plenty of Chinese tenderers work on machines set up with an English locale, so English
+is used only when asked for.
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["LANGUAGES", "choose", "current", "error_text", "set_language", "t"]
+
+LANGUAGES = ("zh", "en")
+
+_current = "zh"
+
+# key: (zh, en); str.format placeholders are shared.
+MESSAGES: dict[str, tuple[str, str]] = {
+    # ------------------------------------------------------------------------------- help texts
+    "help.main": (
+        "阳光招采投标工具：在本机生成密钥、加密并签名投标文件，校验和解密标书。",
+        "SunBid bid tool: make keys, seal and sign bid parts on this machine, verify and open them.",
+    ),
+    "help.exit_codes": (
+        "退出码：0 成功；1 校验失败或被拒绝；2 用法错误；3 口令错误；4 读写错误；"
+        "5 标书不是加密给所给私钥的；130 被中断。",
+        "Exit codes: 0 ok; 1 verification failed or refused; 2 usage error; 3 wrong passphrase; "
+        "4 I/O error; 5 the bid is not encrypted to the given identity; 130 interrupted.",
+    ),
+    "help.lang": (
+        "界面语言（zh 或 en）；也可用环境变量 BIDTOOL_LANG。",
+        "Language (zh or en); or BIDTOOL_LANG.",
+    ),
+    "help.progress": (
+        "显示或隐藏进度条（默认仅在终端中显示）。",
+        "Show or hide progress bars (default: only on a terminal).",
+    ),
+    "help.version": ("显示版本并退出。", "Show the version and exit."),
+    "help.help": ("显示此帮助并退出。", "Show this message and exit."),
+    "short.keygen": ("生成加密身份、签名私钥和证书申请。", "Make an identity, a signing key and a CSR."),
+    "short.seal": ("加密并签名一个标书分册。", "Seal and sign one bid part."),
+    "short.verify": ("校验密文和外层签名。", "Verify a sealed part and its outer signature."),
+    "short.open": ("解密、解包并核对一个标书分册。", "Decrypt, unpack and check a sealed part."),
+    "short.fingerprint": ("显示本机机器码哈希。", "Show this machine's fingerprint hash."),
+    "short.verify_receipt": ("离线校验投标回执。", "Verify a bid receipt offline."),
+    "help.keygen": (
+        "在 DIR 中生成加密身份（identity.txt、recipient.txt）、口令保护的签名私钥（signing-key.pem）"
+        "和证书申请（signing.csr）。",
+        "Create in DIR an age identity (identity.txt, recipient.txt), a passphrase-protected signing "
+        "key (signing-key.pem) and a certificate request (signing.csr).",
+    ),
+    "help.org": ("单位名称（与营业执照一致）。", "Organisation name, as registered."),
+    "help.credit_code": ("统一社会信用代码（18 位）。", "Unified social credit code (18 characters)."),
+    "help.person": ("经办人姓名（证书 CN）。", "Name of the person holding the key (certificate CN)."),
+    "help.passphrase_file": (
+        "从文件第一行读取口令（也可用环境变量 BIDTOOL_PASSPHRASE）；否则提示输入。",
+        "Read the passphrase from the first line of this file (or set BIDTOOL_PASSPHRASE); "
+        "otherwise it is asked for.",
+    ),
+    "help.seal": (
+        "把 SRC（文件或文件夹）封装为一个标书分册 OUT，并写出外层签名 OUT.sig。",
+        "Seal SRC (a file or folder) as one bid part OUT and write its outer signature OUT.sig.",
+    ),
+    "help.to": (
+        "接收者：招标项目的开标公钥（age1...），或含公钥的文件；可重复。本人的公钥总会加入。",
+        "Recipient: the tender's opening key (age1...) or a file holding it; repeatable. Your own "
+        "recipient is always added.",
+    ),
+    "help.key_dir": ("keygen 生成的密钥目录。", "The key folder made by keygen."),
+    "help.cert": ("平台 CA 签发的签名证书（PEM）。", "Your signing certificate from the platform CA (PEM)."),
+    "help.tender": ("招标项目编号。", "Tender id."),
+    "help.lot": ("标段号。", "Lot number."),
+    "help.part": ("分册：资格、技术或商务。", "Part: qualification, technical or commercial."),
+    "help.price_sheet": (
+        "开标一览表（JSON，金额以分为单位的整数）；商务标必填。",
+        "Price sheet (JSON, amounts in integer fen); required for the commercial part.",
+    ),
+    "help.force": ("覆盖已存在的 OUT 和 OUT.sig。", "Overwrite an existing OUT and OUT.sig."),
+    "help.verify": (
+        "校验 OUT 与其外层签名 OUT.sig：密文摘要、签名、证书链、有效期和吊销状态。",
+        "Verify OUT against its outer signature OUT.sig: ciphertext digest, signature, certificate "
+        "chain, validity and revocation.",
+    ),
+    "help.ca": (
+        "平台 CA 证书链（PEM，可同时包含 CRL）。",
+        "The platform CA chain (PEM; may also hold the CRL).",
+    ),
+    "help.crl": ("证书吊销列表（PEM 或 DER）。", "Certificate revocation list (PEM or DER)."),
+    "help.sig": ("外层签名文件（默认 OUT.sig）。", "Outer signature file (default OUT.sig)."),
+    "help.at": (
+        "按此时间校验证书（RFC 3339，默认现在）。",
+        "Check certificates as of this time (RFC 3339; default now).",
+    ),
+    "help.expect_tender": ("要求的招标项目编号。", "Refuse unless the tender is this one."),
+    "help.expect_lot": ("要求的标段号。", "Refuse unless the lot is this one."),
+    "help.expect_part": ("要求的分册。", "Refuse unless the part is this one."),
+    "help.open": (
+        "解密 OUT 到新文件夹 DEST，安全解包并核对清单和内层签名。",
+        "Decrypt OUT into the new folder DEST, unpack it safely, check the manifest and inner signature.",
+    ),
+    "help.identity": (
+        "age 私钥文件（本人的 identity.txt 或开标私钥）。",
+        "age identity file (your identity.txt, or the tender's opening key).",
+    ),
+    "help.fingerprint": (
+        "显示本机机器码的哈希（随标书提交的只有此哈希）。",
+        "Show this machine's fingerprint hash (only the hash goes into bids).",
+    ),
+    "help.show": (
+        "同时列出参与计算的本机标识（不会上传）。",
+        "Also list the identifiers hashed (never sent).",
+    ),
+    "help.verify_receipt": (
+        "用平台回执公钥离线校验投标回执。",
+        "Verify a bid receipt offline with the platform's receipt public key.",
+    ),
+    "help.receipt_key": ("平台回执公钥（PEM）。", "The platform's receipt public key (PEM)."),
+    "help.receipt_bid": (
+        "同时核对此密文文件是否在回执中（可重复）。",
+        "Also check that this sealed file is the one in the receipt (repeatable).",
+    ),
+    # ---------------------------------------------------------------------------------- prompts
+    "prompt.passphrase": ("签名私钥口令", "Signing key passphrase"),
+    "prompt.new_passphrase": ("为签名私钥设置口令", "New passphrase for the signing key"),
+    "prompt.repeat": ("再次输入口令", "Repeat the passphrase"),
+    # ----------------------------------------------------------------------------------- output
+    "progress.seal": ("加密封装", "Sealing"),
+    "progress.verify": ("计算摘要", "Hashing"),
+    "progress.open": ("解密解包", "Opening"),
+    "keygen.done": ("已在 {dir} 生成密钥：", "Keys created in {dir}:"),
+    "keygen.recipient": ("加密公钥（recipient）：{recipient}", "Encryption recipient: {recipient}"),
+    "keygen.next": (
+        "下一步：把 signing.csr 提交平台申请签名证书；妥善备份 identity.txt 和 signing-key.pem。",
+        "Next: submit signing.csr to the platform for your signing certificate; back up identity.txt "
+        "and signing-key.pem safely.",
+    ),
+    "seal.done": ("已封装 {count} 个文件到 {out}", "Sealed {count} files into {out}"),
+    "seal.signature": ("外层签名：{sig}", "Outer signature: {sig}"),
+    "part.qualification": ("资格标", "qualification"),
+    "part.technical": ("技术标", "technical"),
+    "part.commercial": ("商务标", "commercial"),
+    "label.tender": ("招标项目", "Tender"),
+    "label.lot": ("标段", "Lot"),
+    "label.part": ("分册", "Part"),
+    "label.tenderer": ("投标人", "Tenderer"),
+    "label.sha256": ("密文 SHA-256", "Ciphertext SHA-256"),
+    "label.size": ("密文大小", "Ciphertext size"),
+    "label.recipients": ("接收者数", "Recipients"),
+    "label.signer": ("签名证书", "Signing certificate"),
+    "label.signed_at": ("签名时间（签名者声明）", "Signed at (signer's claim)"),
+    "label.assurance": ("证书校验", "Certificate check"),
+    "label.created_at": ("制作时间", "Created at"),
+    "label.tool": ("制作工具", "Made with"),
+    "label.machine": ("机器码哈希", "Machine fingerprint"),
+    "label.files": ("文件", "Files"),
+    "label.price_sheet": ("开标一览表", "Price sheet"),
+    "label.total": ("投标总价", "Total price"),
+    "label.duration": ("工期/交货期", "Duration"),
+    "label.validity": ("投标有效期", "Bid validity"),
+    "label.warranty": ("质保期", "Warranty"),
+    "label.quality": ("质量", "Quality"),
+    "label.manager": ("项目负责人", "Project manager"),
+    "label.remarks": ("备注", "Remarks"),
+    "label.days": ("{n} 天", "{n} days"),
+    "label.bytes": ("{n} 字节", "{n} bytes"),
+    "assurance.full": ("完整（证书链、有效期、吊销）", "full (chain, validity, revocation)"),
+    "assurance.no_revocation": (
+        "证书链和有效期（未检查吊销）",
+        "chain and validity (revocation NOT checked)",
+    ),
+    "assurance.signature_only": (
+        "仅签名本身（未校验证书链）",
+        "signature only (certificate chain NOT checked)",
+    ),
+    "verify.ok": ("外层签名有效：{out}", "Outer signature valid: {out}"),
+    "open.ok": ("已解密并核对：{dest}", "Opened and checked: {dest}"),
+    "warn.no_crl": (
+        "警告：未提供 CRL，未检查证书吊销状态。",
+        "Warning: no CRL given, so revocation was not checked.",
+    ),
+    "warn.no_ca": (
+        "警告：未提供 --ca，只验证了签名本身，签名者身份未经平台 CA 确认。",
+        "Warning: no --ca given: only the signature itself was checked, the signer's identity is not "
+        "confirmed by the platform CA.",
+    ),
+    "fingerprint.value": ("机器码哈希：{value}", "Machine fingerprint: {value}"),
+    "receipt.ok": ("回执有效：", "Receipt valid:"),
+    "receipt.bid_id": ("投标编号", "Bid id"),
+    "receipt.received_at": ("接收时间", "Received at"),
+    "receipt.audit_index": ("审计日志序号", "Audit log index"),
+    "receipt.part_ok": ("{path}：与回执中的 {part} 一致", "{path}: matches {part} in the receipt"),
+    # ------------------------------------------------------------------------------- usage errors
+    "usage.bad_recipient": ("无效的接收者：{value}", "Not a recipient or a file of recipients: {value}"),
+    "usage.no_opening_key": (
+        "--to 必须给出招标项目的开标公钥（不同于本人的公钥）",
+        "--to must name the tender's opening key (not only your own recipient)",
+    ),
+    "usage.price_sheet_needed": ("商务标必须提供 --price-sheet", "The commercial part needs --price-sheet"),
+    "usage.price_sheet_only_commercial": (
+        "只有商务标才能带 --price-sheet",
+        "--price-sheet belongs to the commercial part only",
+    ),
+    "usage.bad_credit_code": (
+        "不是有效的统一社会信用代码：{value}",
+        "Not a valid unified social credit code: {value}",
+    ),
+    "usage.bad_tender": (
+        "招标项目编号只能包含字母、数字和 . _ : -",
+        "A tender id holds letters, digits and . _ : - only",
+    ),
+    "usage.bad_time": ("不是带时区的 RFC 3339 时间：{value}", "Not an RFC 3339 time with an offset: {value}"),
+    "usage.empty_passphrase": ("口令不能为空", "The passphrase must not be empty"),
+    "usage.bad_ca": ("CA 文件中没有证书：{value}", "No certificate in the CA file: {value}"),
+    # ----------------------------------------------------------------------------------- errors
+    "error.prefix": ("错误", "Error"),
+    "error.detail": ("详情", "Detail"),
+    "error.interrupted": ("已中断", "Interrupted"),
+    "error.wrong_passphrase": (
+        "口令错误，无法解开签名私钥",
+        "Wrong passphrase: the signing key cannot be decrypted",
+    ),
+    "error.io": ("读写文件失败", "Reading or writing a file failed"),
+    "error.output_exists": ("目标已存在，不会覆盖", "The output already exists and will not be overwritten"),
+    "error.bid_error": ("标书被拒绝", "The bid was refused"),
+    "error.bid_source_unsupported": (
+        "待封装的内容不允许：只能是普通文件，不能有链接、设备或不可移植的文件名",
+        "The content cannot be sealed: only regular files, no links, devices or unportable names",
+    ),
+    "error.bid_source_changed": ("封装过程中文件被修改", "A file changed while it was being sealed"),
+    "error.bid_price_sheet_invalid": ("开标一览表无效", "The price sheet is invalid"),
+    "error.bid_tar_unsafe": (
+        "标书包含不安全的内容（绝对路径、..、链接或重名），已拒绝解包",
+        "The bid holds unsafe entries (absolute paths, '..', links or duplicates): not unpacked",
+    ),
+    "error.bid_tar_invalid": ("标书的打包格式不正确", "The bid's tar layout is invalid"),
+    "error.bid_manifest_invalid": (
+        "标书清单（manifest.json）无效",
+        "The bid manifest (manifest.json) is invalid",
+    ),
+    "error.bid_manifest_mismatch": (
+        "标书中的文件与清单不一致",
+        "The files in the bid do not match its manifest",
+    ),
+    "error.bid_signature_invalid": ("签名无效", "The signature is invalid"),
+    "error.bid_signer_mismatch": (
+        "签名者与标书所列投标人不一致",
+        "The signer is not the tenderer the bid names",
+    ),
+    "error.bid_ciphertext_mismatch": (
+        "密文文件与签名不符（被修改、截断或替换）",
+        "The sealed file is not the one that was signed (altered, truncated or swapped)",
+    ),
+    "error.bid_part_mismatch": (
+        "招标项目、标段或分册与预期不符",
+        "Tender, lot or part differ from what was expected",
+    ),
+    "error.bid_envelope_invalid": (
+        "密文必须同时加密给开标公钥和投标人本人",
+        "The envelope must be sealed to the opening key and to the tenderer",
+    ),
+    "error.bid_key_mismatch": (
+        "签名私钥与证书（或加密私钥与公钥）不匹配",
+        "The signing key does not match the certificate (or the identity its recipient)",
+    ),
+    "error.no_matching_identity": (
+        "此标书不是加密给所给私钥的",
+        "The bid is not encrypted to the given identity",
+    ),
+    "error.header_mac_mismatch": (
+        "密文头校验失败（被篡改或密钥错误）",
+        "The envelope header fails its check (tampered or wrong key)",
+    ),
+    "error.payload_corrupted": ("密文已损坏或被篡改", "The encrypted content is corrupted or tampered with"),
+    "error.payload_truncated": ("密文被截断", "The encrypted content is truncated"),
+    "error.trailing_data": ("密文末尾有多余数据", "Unexpected data after the encrypted content"),
+    "error.malformed_header": ("不是有效的 age 加密文件", "Not a valid age-encrypted file"),
+    "error.unsupported_version": ("不支持的 age 格式版本", "Unsupported age format version"),
+    "error.bad_key_encoding": ("密钥格式无效", "Not a valid key"),
+    "error.age_error": ("解密失败", "Decryption failed"),
+    "error.certificate_error": ("证书无效", "The certificate is invalid"),
+    "error.certificate_expired": (
+        "证书已过期（或尚在校验时间之后失效）",
+        "The certificate had expired at the time checked",
+    ),
+    "error.certificate_not_yet_valid": (
+        "证书在校验时间尚未生效",
+        "The certificate was not yet valid at the time checked",
+    ),
+    "error.certificate_revoked": ("证书已被吊销", "The certificate has been revoked"),
+    "error.certificate_untrusted": (
+        "证书不是平台 CA 签发的",
+        "The certificate was not issued by the platform CA",
+    ),
+    "error.certificate_wrong_profile": (
+        "证书用途不符（需要投标人签名证书）",
+        "Wrong kind of certificate (a tenderer signing certificate is needed)",
+    ),
+    "error.crl_invalid": (
+        "CRL 无效、不是本 CA 签发的或已过期",
+        "The CRL is invalid, from another CA, or out of date",
+    ),
+    "error.csr_invalid": ("证书申请无效", "The certificate request is invalid"),
+    "error.unsupported_key": ("不支持的密钥类型", "Unsupported key type"),
+    "error.signature_error": ("签名无效", "The signature is invalid"),
+    "error.signature_invalid": ("签名无效", "The signature is invalid"),
+    "error.signature_malformed": ("签名格式错误", "The signature is malformed"),
+    "error.receipt_error": ("回执无效", "The receipt is invalid"),
+    "error.receipt_malformed": ("回执格式错误", "The receipt is malformed"),
+    "error.receipt_signature_invalid": ("回执签名无效", "The receipt signature is invalid"),
+    "error.receipt_wrong_key": ("回执不是用所给公钥签名的", "The receipt was signed with another key"),
+    "error.receipt_key_invalid": ("回执公钥无效", "The receipt public key is invalid"),
+    "error.receipt_bid_mismatch": ("该密文文件不在回执中", "This sealed file is not in the receipt"),
+}
+
+
+def set_language(lang: str) -> None:
+    global _current
+    if lang not in LANGUAGES:
+        raise ValueError(f"unsupported language {lang!r}")
+    _current = lang
+
+
+def current() -> str:
+    return _current
+
+
+def choose(explicit: str | None = None, environ: dict[str, str] | None = None) -> str:
+    env = os.environ if environ is None else environ
+    for value in (explicit, env.get("BIDTOOL_LANG")):
+        if value:
+            lowered = value.lower()
+            for lang in LANGUAGES:
+                if lowered.startswith(lang):
+                    return lang
+    return "zh"
+
+
+def t(key: str, **values: object) -> str:
+    zh, en = MESSAGES[key]
+    text = en if _current == "en" else zh
+    return text.format(**values) if values else text
+
+
+def error_text(code: str) -> str:
+    """The message for an error code; unknown codes fall back to their family's general message."""
+    key = f"error.{code}"
+    if key in MESSAGES:
+        return t(key)
+    for prefix, family in (("bid_", "error.bid_error"), ("certificate_", "error.certificate_error")):
+        if code.startswith(prefix):
+            return t(family)
+    return t("error.bid_error")
