@@ -13,10 +13,12 @@ encrypted to the given identity, 130 interrupted.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -25,7 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 import bidtool
-from bidtool import messages
+from bidtool import client, messages
 from bidtool.keys import encrypt_private_key_pem
 from bidtool.messages import t
 from crypto import age, bidpack, ca, cms, receipts
@@ -166,6 +168,8 @@ def _classify(exc: BaseException) -> tuple[str, int] | None:
         bidpack.BidError | age.AgeError | ca.CertificateError | cms.SignatureError | receipts.ReceiptError,
     ):
         return exc.code, EXIT_REFUSED
+    if isinstance(exc, client.ApiError):
+        return exc.code, EXIT_IO if exc.code == "server_unreachable" else EXIT_REFUSED
     if isinstance(exc, Refused):
         return exc.code, EXIT_REFUSED
     if isinstance(exc, FileExistsError):
@@ -772,6 +776,112 @@ def verify_receipt(receipt: str, key_path: str, bids: tuple[str, ...]) -> None:
         click.echo(f"  {part['part']}: {part['sha256']} ({t('label.bytes', n=part['size'])})")
     for path, part_name in matched:
         click.echo(t("receipt.part_ok", path=path, part=part_name))
+
+
+@cli.command("login-sign", help="help.login_sign")
+@click.option(
+    "--key",
+    "key_dir",
+    cls=_Option,
+    required=True,
+    type=click.Path(file_okay=False, exists=True),
+    help="help.key_dir",
+)
+@click.option(
+    "--cert",
+    "cert_path",
+    cls=_Option,
+    required=True,
+    type=click.Path(dir_okay=False, exists=True),
+    help="help.cert",
+)
+@click.option(
+    "--passphrase-file",
+    cls=_Option,
+    type=click.Path(dir_okay=False, exists=True),
+    help="help.passphrase_file",
+)
+@click.argument("nonce")
+def login_sign(key_dir: str, cert_path: str, passphrase_file: str | None, nonce: str) -> None:
+    key = _load_signing_key(os.path.join(key_dir, "signing-key.pem"), passphrase_file)
+    certificate = _load_certificate(cert_path)
+    click.echo(client.login_code(certificate.public_bytes(serialization.Encoding.PEM).decode(), key, nonce))
+
+
+@cli.command(help="help.submit")
+@click.option("--server", cls=_Option, required=True, envvar="BIDTOOL_SERVER", help="help.server")
+@click.option(
+    "--key",
+    "key_dir",
+    cls=_Option,
+    required=True,
+    type=click.Path(file_okay=False, exists=True),
+    help="help.key_dir",
+)
+@click.option(
+    "--cert",
+    "cert_path",
+    cls=_Option,
+    required=True,
+    type=click.Path(dir_okay=False, exists=True),
+    help="help.cert",
+)
+@click.option(
+    "--passphrase-file",
+    cls=_Option,
+    type=click.Path(dir_okay=False, exists=True),
+    help="help.passphrase_file",
+)
+@click.option("--tender", cls=_Option, required=True, help="help.tender")
+@click.option("--lot", cls=_Option, default=1, show_default=True, type=int, help="help.lot")
+@click.option("--part", "parts", cls=_Option, required=True, multiple=True, help="help.submit_part")
+@click.option(
+    "--receipt", "receipt_path", cls=_Option, type=click.Path(dir_okay=False), help="help.receipt_out"
+)
+def submit(
+    server: str,
+    key_dir: str,
+    cert_path: str,
+    passphrase_file: str | None,
+    tender: str,
+    lot: int,
+    parts: tuple[str, ...],
+    receipt_path: str | None,
+) -> None:
+    files: dict[str, tuple[Path, Path]] = {}
+    for item in parts:
+        name, _, path = item.partition("=")
+        if name not in bidpack.PARTS or not path:
+            raise click.BadParameter(item, param_hint="--part")
+        out = Path(path)
+        if not out.is_file() or not Path(f"{path}.sig").is_file():
+            raise click.BadParameter(f"{path} / {path}.sig", param_hint="--part")
+        files[name] = (out, Path(f"{path}.sig"))
+    key = _load_signing_key(os.path.join(key_dir, "signing-key.pem"), passphrase_file)
+    api = client.Api(server)
+    client.certificate_sign_in(api, _load_certificate(cert_path), key)
+    bars: dict[str, Any] = {}
+
+    def progress(part: str, done: int, total: int) -> None:
+        if part not in bars:
+            bars[part] = click.progressbar(
+                length=max(total, 1), label=t("submit.uploading", part=part), file=sys.stderr
+            )
+            bars[part].__enter__()
+        bar = bars[part]
+        bar.update(done - bar.pos)
+        if done >= total:
+            bar.__exit__(None, None, None)
+
+    receipt = client.submit_bid(api, tender, lot, files, progress)
+    payload = json.loads(receipt)["receipt"]
+    target = receipt_path or f"receipt-{payload['bid_id']}.json"
+    with open(target, "wb") as f:
+        f.write(receipt)
+    click.echo(t("submit.ok", path=target))
+    _line("receipt.bid_id", payload["bid_id"])
+    _line("receipt.received_at", payload["received_at"])
+    _line("receipt.audit_index", payload["audit_index"])
 
 
 def _sha256_file(path: str) -> tuple[str, int]:

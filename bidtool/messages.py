@@ -47,6 +47,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "short.open": ("解密、解包并核对一个标书分册。", "Decrypt, unpack and check a sealed part."),
     "short.fingerprint": ("显示本机机器码哈希。", "Show this machine's fingerprint hash."),
     "short.verify_receipt": ("离线校验投标回执。", "Verify a bid receipt offline."),
+    "short.submit": (
+        "向平台递交已加密的投标文件并取得回执。",
+        "Submit sealed parts to the platform; get the receipt.",
+    ),
+    "short.login_sign": (
+        "为证书登录签名平台的挑战码。",
+        "Sign the platform's challenge for certificate sign-in.",
+    ),
     "help.keygen": (
         "在 DIR 中生成加密身份（identity.txt、recipient.txt）、口令保护的签名私钥（signing-key.pem）"
         "和证书申请（signing.csr）。",
@@ -119,6 +127,24 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Verify a bid receipt offline with the platform's receipt public key.",
     ),
     "help.receipt_key": ("平台回执公钥（PEM）。", "The platform's receipt public key (PEM)."),
+    "help.submit": (
+        "用签名证书登录平台（无需密码），逐个上传加密部分及其 .sig 签名文件，递交并保存平台签名的回执。",
+        "Sign in with the signing certificate (no password), upload each sealed part with its .sig file, "
+        "submit, and keep the platform's signed receipt.",
+    ),
+    "help.login_sign": (
+        "用签名私钥签名网页“数字证书登录”显示的挑战码，输出的登录码粘贴回网页。",
+        "Sign the challenge shown on the certificate sign-in page; paste the printed login code back.",
+    ),
+    "help.server": (
+        "平台地址，例如 https://ggzy.example.cn",
+        "The platform's address, e.g. https://ggzy.example.cn",
+    ),
+    "help.submit_part": (
+        "部分=加密文件，例如 technical=tech.age（可重复）。",
+        "PART=FILE, e.g. technical=tech.age (repeat).",
+    ),
+    "help.receipt_out": ("回执保存位置。", "Where to save the receipt."),
     "help.receipt_bid": (
         "同时核对此密文文件是否在回执中（可重复）。",
         "Also check that this sealed file is the one in the receipt (repeatable).",
@@ -189,6 +215,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "fingerprint.value": ("机器码哈希：{value}", "Machine fingerprint: {value}"),
     "receipt.ok": ("回执有效：", "Receipt valid:"),
+    "submit.uploading": ("上传 {part}", "Uploading {part}"),
+    "submit.ok": ("已递交，回执已保存到 {path}", "Submitted; the receipt is saved in {path}"),
     "receipt.bid_id": ("投标编号", "Bid id"),
     "receipt.received_at": ("接收时间", "Received at"),
     "receipt.audit_index": ("审计日志序号", "Audit log index"),

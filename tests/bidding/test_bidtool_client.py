@@ -73,3 +73,112 @@ def test_login_code_is_accepted_by_the_sign_in_page(people, session, tender):
     bidder.cert.public_key().verify(
         base64.b64decode(signature), certlogin.message(nonce), ec.ECDSA(hashes.SHA256())
     )
+
+
+def test_the_tenderers_whole_path_with_bidtool(server, people, session, tender, tmp_path, monkeypatch):
+    """keygen → certificate from the platform CA → seal each part → submit → verify the receipt offline."""
+    import json
+
+    from click.testing import CliRunner
+
+    from accounts import pki
+    from bidtool.cli import cli
+    from core.roles import Role
+
+    monkeypatch.setenv("BIDTOOL_PASSPHRASE", "a long passphrase for tests")
+    runner = CliRunner()
+    user = people.user(Role.TENDERER, "cli-bidder")
+    org = user.organization
+    keys = tmp_path / "keys"
+    result = runner.invoke(
+        cli, ["keygen", str(keys), "--org", org.name, "--credit-code", org.credit_code, "--name", "张伟"]
+    )
+    assert result.exit_code == 0, result.output
+    certificate = pki.issue_signing_certificate(session, user, (keys / "signing.csr").read_text())
+    session.commit()
+    (tmp_path / "cert.pem").write_text(certificate.pem)
+    (tmp_path / "prices.json").write_text(
+        json.dumps(
+            {"currency": "CNY", "total_fen": 123456789, "items": [{"name": "总价", "amount_fen": 123456789}]}
+        )
+    )
+    part_args = []
+    for part in ("qualification", "technical", "commercial"):
+        src = tmp_path / part
+        src.mkdir()
+        (src / f"{part}.txt").write_text(f"{part} 内容", encoding="utf-8")
+        args = [
+            "seal",
+            "--to",
+            tender.opening_key.recipient,
+            "--key",
+            str(keys),
+            "--cert",
+            str(tmp_path / "cert.pem"),
+            "--tender",
+            str(tender.id),
+            "--part",
+            part,
+            str(src),
+            str(tmp_path / f"{part}.age"),
+        ]
+        if part == "commercial":
+            args[1:1] = ["--price-sheet", str(tmp_path / "prices.json")]
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        part_args += ["--part", f"{part}={tmp_path / f'{part}.age'}"]
+    receipt = tmp_path / "receipt.json"
+    result = runner.invoke(
+        cli,
+        [
+            "--lang",
+            "en",
+            "submit",
+            "--server",
+            server,
+            "--key",
+            str(keys),
+            "--cert",
+            str(tmp_path / "cert.pem"),
+            "--tender",
+            str(tender.id),
+            *part_args,
+            "--receipt",
+            str(receipt),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Submitted" in result.output
+    (tmp_path / "receipt-key.pem").write_bytes(client.Api(server).request("GET", "/api/v1/receipt-key")[1])
+    result = runner.invoke(
+        cli,
+        [
+            "verify-receipt",
+            "--key",
+            str(tmp_path / "receipt-key.pem"),
+            "--bid",
+            str(tmp_path / "technical.age"),
+            str(receipt),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    # after the deadline the same command is refused with the API's code and exit status 1
+    from core import clock
+
+    clock.freeze(tender.bid_deadline)
+    result = runner.invoke(
+        cli,
+        [
+            "submit",
+            "--server",
+            server,
+            "--key",
+            str(keys),
+            "--cert",
+            str(tmp_path / "cert.pem"),
+            "--tender",
+            str(tender.id),
+            *part_args,
+        ],
+    )
+    assert result.exit_code == 1 and "deadline_passed" in result.output
