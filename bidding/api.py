@@ -404,3 +404,71 @@ def list_bids(tender_id: uuid.UUID):
     else:
         query = query.where(Bid.status == "submitted")
     return jsonify({"items": [bid_json(b) for b in db.session.scalars(query)]})
+
+
+# -- opening ------------------------------------------------------------------------------------------
+
+
+@bp.post("/tenders/<uuid:tender_id>/opening")
+@roles_required(Role.AGENCY)
+def start_opening(tender_id: uuid.UUID):
+    """Start the opening at/after the deadline (R-T5); fewer than 3 bids fail the tender (R-B5)."""
+    from bidding import opening
+
+    tender = services.manageable(db.session, current_user, tender_id)
+    row = opening.start(db.session, current_user, tender, client_ip())
+    db.session.commit()
+    return jsonify(
+        {
+            "status": row.status,
+            "decrypt_until": row.decrypt_until.isoformat() if row.decrypt_until else None,
+            "tender_status": tender.status,
+        }
+    )
+
+
+@bp.post("/tenders/<uuid:tender_id>/bids/<uuid:bid_id>/decrypt")
+@roles_required(Role.TENDERER)
+@api_doc(
+    request={
+        "type": "object",
+        "required": ["file_keys"],
+        "properties": {"file_keys": {"type": "object", "description": "part -> base64 16-byte age file key"}},
+    }
+)
+def decrypt_bid(tender_id: uuid.UUID, bid_id: uuid.UUID):
+    """Online decryption: send each part's file key, unwrapped on your machine; each part is checked."""
+    from bidding import bids, opening
+
+    data = json_body(("file_keys",))
+    if not isinstance(data["file_keys"], dict):
+        raise Invalid(_l("file_keys maps each part to its key."), code="invalid_file_key")
+    tender, bid = bids.own_bid(db.session, current_user, tender_id, bid_id)
+    results = opening.decrypt(db.session, current_user, tender, bid, data["file_keys"], client_ip())
+    db.session.commit()
+    parts = {p.id: p.part for p in bid.parts}
+    return jsonify(
+        {
+            "results": [
+                {
+                    "part": parts[r.part_id],
+                    "status": r.status,
+                    "failure_code": r.failure_code,
+                    "price_fen": r.price_fen,
+                }
+                for r in results
+            ]
+        }
+    )
+
+
+@bp.get("/tenders/<uuid:tender_id>/opening/record")
+@roles_required(Role.TENDERER, Role.AGENCY, Role.SUPERVISOR)
+def opening_record(tender_id: uuid.UUID):
+    """The opening record signed by the platform: bidders, the agency and supervisors (R-B7)."""
+    from bidding import opening
+
+    tender = services.visible(db.session, None, tender_id)
+    if not opening.may_see_record(db.session, current_user, tender):
+        raise NotFound(_l("No such tender."), code="tender_not_found")
+    return opening.signed_record(db.session, tender), 200, {"Content-Type": "application/json"}

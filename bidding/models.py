@@ -266,3 +266,31 @@ class BidPart(UuidPK, Base):
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
 
     bid: Mapped[Bid] = relationship(back_populates="parts")
+
+
+class Opening(Base):
+    """开标: the online opening of a tender, from the deadline to the signed opening record."""
+
+    __tablename__ = "openings"
+    __table_args__ = (CheckConstraint("status IN ('failed', 'decrypting', 'closed')", name="status"),)
+
+    tender_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenders.id"), primary_key=True)
+    started_by_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(12))
+    decrypt_until: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    record: Mapped[str | None] = mapped_column(Text, default=None)  # signed opening record (JSON)
+
+
+class PartOpening(Base):
+    """What happened when a part was decrypted: ok, or the failure's code; the price for commercial parts."""
+
+    __tablename__ = "part_openings"
+
+    part_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("bid_parts.id"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(8))  # ok | failed
+    failure_code: Mapped[str | None] = mapped_column(String(40), default=None)
+    price_fen: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    price_sheet: Mapped[dict | None] = mapped_column(JSON, default=None)
+    manifest_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    decrypted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)

@@ -1,0 +1,266 @@
+"""The online opening (开标, R-T5): at the deadline, fewer than three bids fail the tender (R-B5);
+otherwise bidders decrypt their own bids online within a window by sending the per-part file keys,
+the server opens each part streaming and checks its manifest and inner signature, and the opening
+record (names, prices from the price sheets, decryption results, deposits) is signed (R-B7)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from datetime import timedelta
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import audit
+from accounts import pki
+from accounts.models import Organization, User
+from bidding import bids, ledger
+from bidding.models import Bid, Deposit, Opening, PartOpening, Tender
+from core import clock
+from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.roles import Role
+from crypto import age, bidpack, ca, canonical, receipts
+
+MIN_BIDS = 3  # R-B5
+DECRYPT_WINDOW = timedelta(minutes=30)
+
+
+def _opened_root() -> Path:
+    return Path(current_app.config["STORAGE_PATH"]) / "opened"
+
+
+def submitted(session: Session, tender: Tender) -> list[Bid]:
+    return list(
+        session.scalars(
+            select(Bid)
+            .where(Bid.tender_id == tender.id, Bid.status == "submitted")
+            .order_by(Bid.submitted_at)
+        )
+    )
+
+
+def start(session: Session, actor: User, tender: Tender, ip: str | None = None) -> Opening:
+    """R-T5 the opening happens at the deadline, online; R-B5 fewer than three bids fail the tender."""
+    if actor.role != Role.AGENCY or actor.organization_id != tender.agency_id:
+        raise Forbidden(_l("Only the tender's agency runs its opening."), code="role_forbidden")
+    if tender.status != "published" or clock.now() < tender.bid_deadline:
+        raise Conflict(
+            _l("The opening starts at the bid deadline."),
+            code="opening_too_early",
+            details={"deadline": tender.bid_deadline.isoformat() if tender.bid_deadline else None},
+        )
+    if session.get(Opening, tender.id) is not None:
+        raise Conflict(_l("The opening has already started."), code="opening_started")
+    received = submitted(session, tender)
+    now = clock.now()
+    counts = {lot.number: sum(1 for b in received if b.lot_number == lot.number) for lot in tender.lots}
+    if all(count < MIN_BIDS for count in counts.values()):
+        opening = Opening(tender_id=tender.id, started_by_id=actor.id, started_at=now, status="failed")
+        tender.status = "failed"
+        for deposit in session.scalars(
+            select(Deposit).where(Deposit.tender_id == tender.id, Deposit.status == "held")
+        ):
+            ledger.schedule_refund(
+                session, deposit, "failure", now, actor, ip
+            )  # 条例31: refund with interest
+    else:
+        opening = Opening(
+            tender_id=tender.id,
+            started_by_id=actor.id,
+            started_at=now,
+            status="decrypting",
+            decrypt_until=now + DECRYPT_WINDOW,
+        )
+    session.add(opening)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "bidding.opening_started",
+        tender,
+        {
+            "bids_per_lot": {str(k): v for k, v in counts.items()},
+            "status": opening.status,
+            "rule": "R-B5" if opening.status == "failed" else "R-T5",
+        },
+        ip,
+    )
+    return opening
+
+
+def _decode_keys(file_keys: dict) -> dict[str, bytes]:
+    keys = {}
+    for part, value in (file_keys or {}).items():
+        try:
+            raw = base64.b64decode(str(value), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise Invalid(
+                _l("File keys are base64."), code="invalid_file_key", details={"part": part}
+            ) from exc
+        if part not in bidpack.PARTS or len(raw) != 16:
+            raise Invalid(
+                _l("Each file key is 16 bytes for a known part."),
+                code="invalid_file_key",
+                details={"part": part},
+            )
+        keys[part] = raw
+    if not keys:
+        raise Invalid(
+            _l("Send the file key of each part."), code="missing_fields", details={"fields": ["file_keys"]}
+        )
+    return keys
+
+
+def decrypt(
+    session: Session, actor: User, tender: Tender, bid: Bid, file_keys: dict, ip: str | None = None
+) -> list[PartOpening]:
+    """Online decryption (在线解密) by the bid's owner within the window; each part is checked."""
+    opening = session.get(Opening, tender.id)
+    if opening is None or opening.status != "decrypting":
+        raise Conflict(
+            _l("Bids can be decrypted only while the opening is decrypting."), code="opening_not_decrypting"
+        )
+    if clock.now() >= opening.decrypt_until:
+        raise Conflict(_l("The decryption window has closed."), code="decryption_window_closed")
+    if bid.status != "submitted":
+        raise Conflict(_l("Only a submitted bid is decrypted."), code="bid_not_active")
+    keys = _decode_keys(file_keys)
+    authority = pki.get_ca(session)
+    chain, crl = pki.chain(authority), pki.current_crl(session)
+    from core.app import storage
+
+    store = storage()
+    results = []
+    for part in bid.parts:
+        if part.part not in keys or session.get(PartOpening, part.id) is not None:
+            continue
+        dest = _opened_root() / str(tender.id) / str(bid.id) / part.part
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            opened = bidpack.open_part(
+                store.path_for(part.sha256),
+                dest,
+                file_key=keys[part.part],
+                chain=chain,
+                crl=crl,
+                # Checked now, against the CRL in force: no older CRL is kept to check it at receipt.
+                at=clock.now(),
+                tender=str(tender.id),
+                lot=bid.lot_number,
+                part=part.part,
+            )
+        except (bidpack.BidError, age.AgeError, ca.CertificateError) as exc:
+            result = PartOpening(
+                part_id=part.id, status="failed", failure_code=getattr(exc, "code", "failed")
+            )
+        else:
+            sheet = opened.manifest.get("price_sheet")
+            result = PartOpening(
+                part_id=part.id,
+                status="ok",
+                price_sheet=sheet,
+                price_fen=sheet["total_fen"] if sheet else None,
+                manifest_sha256=hashlib.sha256(canonical.canonical_json(opened.manifest)).hexdigest(),
+            )
+        session.add(result)
+        results.append(result)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "bidding.bid_decrypted",
+        bid,
+        {
+            "parts": {r.part_id.hex: r.status for r in results},
+            "failures": sorted({r.failure_code for r in results if r.failure_code}),
+        },
+        ip,
+    )
+    return results
+
+
+def record(session: Session, tender: Tender) -> dict:
+    """The opening record's content: every submitted bid with its tenderer, price and results (R-B7)."""
+    opening = session.get(Opening, tender.id)
+    if opening is None:
+        raise NotFound(_l("The opening has not started."), code="opening_not_started")
+    rows = []
+    for bid in submitted(session, tender):
+        org = session.get(Organization, bid.organization_id)
+        outcomes = {p.part: session.get(PartOpening, p.id) for p in bid.parts}
+        commercial = outcomes.get("commercial")
+        deposit = session.scalar(
+            select(Deposit)
+            .where(
+                Deposit.tender_id == tender.id,
+                Deposit.lot_number == bid.lot_number,
+                Deposit.organization_id == bid.organization_id,
+            )
+            .order_by(Deposit.created_at.desc())
+        )
+        rows.append(
+            {
+                "bid": str(bid.id),
+                "lot": bid.lot_number,
+                "tenderer": org.name,
+                "credit_code": org.credit_code,
+                "submitted_at": receipts.format_time(bid.submitted_at),
+                "price_fen": commercial.price_fen if commercial and commercial.status == "ok" else None,
+                "decryption": {part: (o.status if o else "pending") for part, o in sorted(outcomes.items())},
+                "failures": sorted({o.failure_code for o in outcomes.values() if o and o.failure_code}),
+                "deposit": {"kind": deposit.kind, "status": deposit.status, "amount_fen": deposit.amount_fen}
+                if deposit
+                else None,
+            }
+        )
+    return {
+        "v": 1,
+        "type": "sunbid-opening-record",
+        "tender": str(tender.id),
+        "code": tender.code,
+        "title": tender.title,
+        "status": opening.status,
+        "opened_at": receipts.format_time(opening.started_at),
+        "decrypt_until": receipts.format_time(opening.decrypt_until) if opening.decrypt_until else None,
+        "bids": rows,
+    }
+
+
+def signed_record(session: Session, tender: Tender) -> bytes:
+    """The record signed by the platform (the receipt key), as shown to every bidder."""
+    content = record(session, tender)
+    signature = bids.receipt_key().sign(canonical.canonical_json(content))
+    return canonical.canonical_json(
+        {
+            "record": content,
+            "signature": base64.b64encode(signature).decode(),
+            "alg": "Ed25519",
+            "key_id": receipts.public_key_id(bids.receipt_key().public_key()),
+        }
+    )
+
+
+def may_see_record(session: Session, actor: User | None, tender: Tender) -> bool:
+    """Bidders, the agency and supervisors (R-B7)."""
+    if actor is None:
+        return False
+    if actor.role == Role.SUPERVISOR or (
+        actor.role == Role.AGENCY and actor.organization_id == tender.agency_id
+    ):
+        return True
+    return (
+        actor.role == Role.TENDERER
+        and session.scalar(
+            select(Bid.id).where(
+                Bid.tender_id == tender.id,
+                Bid.organization_id == actor.organization_id,
+                Bid.status == "submitted",
+            )
+        )
+        is not None
+    )

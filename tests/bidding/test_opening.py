@@ -1,0 +1,140 @@
+"""The online opening: R-T5 at the deadline, R-B5 fewer than three bids fail the tender, online
+decryption by file key within the window, and the signed opening record (R-B7)."""
+
+import base64
+import json
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bidding.models import Deposit, Tender
+from core import clock
+from crypto import age, bidpack, receipts
+from crypto.canonical import canonical_json
+from tests.bidding.test_bids import Tenderer, new_bid
+from tests.bidding.test_ledger import pay
+from tests.bidding.test_tenders import auth
+
+
+def submit(client, people, session, tender, tmp_path, name):
+    """A tenderer with a deposit and a complete sealed bid; returns it with the bid's part files."""
+    bidder = Tenderer(people, session, name)
+    pay(session, bidder.user, tender)
+    headers = auth(people, client, bidder.user)
+    bid_id = new_bid(client, headers, tender)
+    sealed = {}
+    for part in bidpack.PARTS:
+        body, signature = bidder.seal(tmp_path, tender, part)
+        sealed[part] = body
+        response = client.put(
+            f"/api/v1/tenders/{tender.id}/bids/{bid_id}/parts/{part}",
+            data=body,
+            headers={**headers, "X-Bid-Signature": signature},
+        )
+        assert response.status_code == 201, response.get_json()
+    assert (
+        client.post(f"/api/v1/tenders/{tender.id}/bids/{bid_id}/submit", headers=headers).status_code == 201
+    )
+    clock.advance(timedelta(seconds=31))
+    session.commit()  # sealing read the tender: end that snapshot (without expiring objects) before writing
+    return bidder, bid_id, sealed
+
+
+def file_keys(bidder, sealed):
+    """What `bidtool decrypt` will do on the tenderer's machine: unwrap each part's file key."""
+    return {
+        part: base64.b64encode(age.unwrap_file_key(body, [bidder.identity])).decode()
+        for part, body in sealed.items()
+    }
+
+
+def start(client, people, cast, tender):
+    clock.freeze(tender.bid_deadline)
+    response = client.post(
+        f"/api/v1/tenders/{tender.id}/opening", headers=auth(people, client, cast["agent"])
+    )
+    clock.advance(timedelta(seconds=31))
+    return response
+
+
+def test_r_t5_the_opening_waits_for_the_deadline(client, people, cast, tender):
+    early = client.post(f"/api/v1/tenders/{tender.id}/opening", headers=auth(people, client, cast["agent"]))
+    assert early.status_code == 409 and early.get_json()["error"]["code"] == "opening_too_early"
+
+
+def test_r_b5_fewer_than_three_bids_fail_the_tender_and_refund(
+    client, people, cast, session, tender, tmp_path
+):
+    submit(client, people, session, tender, tmp_path, "only-one")
+    submit(client, people, session, tender, tmp_path, "only-two")
+    response = start(client, people, cast, tender)
+    assert response.status_code == 200 and response.get_json()["status"] == "failed"
+    session.expire_all()  # see what the request wrote
+    assert session.get(Tender, tender.id).status == "failed"
+    reasons = {d.refund_reason for d in session.scalars(select(Deposit))}
+    assert reasons == {"failure"}  # R-D3 / 条例31: refunds with interest are scheduled
+
+
+def test_online_decryption_and_the_signed_opening_record(client, people, cast, session, tender, tmp_path):
+    bidders = [submit(client, people, session, tender, tmp_path, f"bidder{n}") for n in range(3)]
+    assert start(client, people, cast, tender).get_json()["status"] == "decrypting"
+    for bidder, bid_id, sealed in bidders[:2]:
+        response = client.post(
+            f"/api/v1/tenders/{tender.id}/bids/{bid_id}/decrypt",
+            json={"file_keys": file_keys(bidder, sealed)},
+            headers=auth(people, client, bidder.user),
+        )
+        assert response.status_code == 200, response.get_json()
+        assert {r["status"] for r in response.get_json()["results"]} == {"ok"}
+        clock.advance(timedelta(seconds=31))
+    # the third sends a wrong key for its commercial part: that part fails with the age error's code
+    bidder, bid_id, sealed = bidders[2]
+    keys = file_keys(bidder, sealed)
+    keys["commercial"] = base64.b64encode(b"\x00" * 16).decode()
+    response = client.post(
+        f"/api/v1/tenders/{tender.id}/bids/{bid_id}/decrypt",
+        json={"file_keys": keys},
+        headers=auth(people, client, bidder.user),
+    )
+    results = {r["part"]: r for r in response.get_json()["results"]}
+    assert (
+        results["commercial"]["status"] == "failed"
+        and results["commercial"]["failure_code"] == "header_mac_mismatch"
+    )
+    clock.advance(timedelta(seconds=31))
+    # every bidder, the agency and supervisors see the same signed record
+    document = client.get(
+        f"/api/v1/tenders/{tender.id}/opening/record", headers=auth(people, client, bidders[0][0].user)
+    ).get_data()
+    signed = json.loads(document)
+    public = receipts.load_public_key_pem(client.get("/api/v1/receipt-key").get_data())
+    public.verify(base64.b64decode(signed["signature"]), canonical_json(signed["record"]))
+    rows = {row["credit_code"]: row for row in signed["record"]["bids"]}
+    first = rows[bidders[0][0].user.organization.credit_code]
+    assert first["price_fen"] == 987654321 and first["deposit"]["status"] == "held"
+    third = rows[bidder.user.organization.credit_code]
+    assert third["price_fen"] is None and third["failures"] == ["header_mac_mismatch"]
+
+
+def test_decryption_window_and_ownership(client, people, cast, session, tender, tmp_path):
+    bidders = [submit(client, people, session, tender, tmp_path, f"window{n}") for n in range(3)]
+    start(client, people, cast, tender)
+    bidder, bid_id, sealed = bidders[0]
+    rival = bidders[1][0]
+    stolen = client.post(
+        f"/api/v1/tenders/{tender.id}/bids/{bid_id}/decrypt",
+        json={"file_keys": file_keys(bidder, sealed)},
+        headers=auth(people, client, rival.user),
+    )
+    assert stolen.status_code == 404
+    clock.advance(timedelta(minutes=31))
+    late = client.post(
+        f"/api/v1/tenders/{tender.id}/bids/{bid_id}/decrypt",
+        json={"file_keys": file_keys(bidder, sealed)},
+        headers=auth(people, client, bidder.user),
+    )
+    assert late.status_code == 409 and late.get_json()["error"]["code"] == "decryption_window_closed"
+    outsider = people.user("tenderer", "outsider")
+    clock.advance(timedelta(seconds=31))
+    hidden = client.get(f"/api/v1/tenders/{tender.id}/opening/record", headers=auth(people, client, outsider))
+    assert hidden.status_code == 404
