@@ -884,6 +884,65 @@ def submit(
     _line("receipt.audit_index", payload["audit_index"])
 
 
+@cli.command(help="help.decrypt")
+@click.option("--server", cls=_Option, required=True, envvar="BIDTOOL_SERVER", help="help.server")
+@click.option(
+    "--key",
+    "key_dir",
+    cls=_Option,
+    required=True,
+    type=click.Path(file_okay=False, exists=True),
+    help="help.key_dir",
+)
+@click.option(
+    "--cert",
+    "cert_path",
+    cls=_Option,
+    required=True,
+    type=click.Path(dir_okay=False, exists=True),
+    help="help.cert",
+)
+@click.option(
+    "--passphrase-file",
+    cls=_Option,
+    type=click.Path(dir_okay=False, exists=True),
+    help="help.passphrase_file",
+)
+@click.option("--tender", cls=_Option, required=True, help="help.tender")
+@click.option("--bid", "bid_id", cls=_Option, required=True, help="help.bid_id")
+@click.option("--part", "parts", cls=_Option, required=True, multiple=True, help="help.submit_part")
+def decrypt(
+    server: str,
+    key_dir: str,
+    cert_path: str,
+    passphrase_file: str | None,
+    tender: str,
+    bid_id: str,
+    parts: tuple[str, ...],
+) -> None:
+    sealed: dict[str, Path] = {}
+    for item in parts:
+        name, _, path = item.partition("=")
+        if name not in bidpack.PARTS or not Path(path).is_file():
+            raise click.BadParameter(item, param_hint="--part")
+        sealed[name] = Path(path)
+    with open(os.path.join(key_dir, "identity.txt"), encoding="ascii") as f:
+        identities = age.parse_identities(f.read())
+    key = _load_signing_key(os.path.join(key_dir, "signing-key.pem"), passphrase_file)
+    api = client.Api(server)
+    client.certificate_sign_in(api, _load_certificate(cert_path), key)
+    answer = client.decrypt_online(api, tender, bid_id, sealed, identities)
+    failed = False
+    for result in answer["results"]:
+        status = (
+            result["status"] if result["status"] == "ok" else f"{result['status']} [{result['failure_code']}]"
+        )
+        failed |= result["status"] != "ok"
+        click.echo(t("decrypt.result", part=_part_name(result["part"]), status=status))
+    if failed:
+        raise Refused("bid_not_decrypted", "some parts could not be opened")
+
+
 def _sha256_file(path: str) -> tuple[str, int]:
     digest = hashlib.sha256()
     size = 0

@@ -171,3 +171,17 @@ def submit_bid(
         )
     _status, receipt = api.request("POST", f"/api/v1/tenders/{tender_id}/bids/{bid['id']}/submit")
     return receipt
+
+
+def decrypt_online(api: Api, tender_id: str, bid_id: str, sealed: dict[str, Path], identities: list) -> dict:
+    """Online decryption (在线解密): unwrap each part's file key here and send only the 16-byte keys.
+
+    The identity never leaves this machine, and a file key opens only its own part.
+    """
+    from crypto import age
+
+    keys = {}
+    for part, path in sealed.items():
+        with path.open("rb") as f:
+            keys[part] = base64.b64encode(age.unwrap_file_key(f, identities)).decode()
+    return api.json("POST", f"/api/v1/tenders/{tender_id}/bids/{bid_id}/decrypt", {"file_keys": keys})

@@ -55,6 +55,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "为证书登录签名平台的挑战码。",
         "Sign the platform's challenge for certificate sign-in.",
     ),
+    "short.decrypt": ("开标时在线解密自己的投标文件。", "Decrypt your own bid online at the opening."),
     "help.keygen": (
         "在 DIR 中生成加密身份（identity.txt、recipient.txt）、口令保护的签名私钥（signing-key.pem）"
         "和证书申请（signing.csr）。",
@@ -145,6 +146,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "PART=FILE, e.g. technical=tech.age (repeat).",
     ),
     "help.receipt_out": ("回执保存位置。", "Where to save the receipt."),
+    "help.decrypt": (
+        "开标时用本机私钥解出各部分的文件密钥，只把文件密钥发给平台（私钥不离开本机），平台据此解密并校验。",
+        "At the opening, unwrap each part's file key with your identity here and send only the keys; the "
+        "platform decrypts and checks the parts (your identity never leaves this machine).",
+    ),
+    "help.bid_id": ("回执中的投标编号。", "The bid id from your receipt."),
     "help.receipt_bid": (
         "同时核对此密文文件是否在回执中（可重复）。",
         "Also check that this sealed file is the one in the receipt (repeatable).",
@@ -217,6 +224,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "receipt.ok": ("回执有效：", "Receipt valid:"),
     "submit.uploading": ("上传 {part}", "Uploading {part}"),
     "submit.ok": ("已递交，回执已保存到 {path}", "Submitted; the receipt is saved in {path}"),
+    "decrypt.result": ("{part}：{status}", "{part}: {status}"),
     "receipt.bid_id": ("投标编号", "Bid id"),
     "receipt.received_at": ("接收时间", "Received at"),
     "receipt.audit_index": ("审计日志序号", "Audit log index"),

@@ -1,6 +1,7 @@
 """bidtool's API client against a real server over HTTP: certificate sign-in, submission, receipt (R-B2)."""
 
 import threading
+from datetime import timedelta
 
 import pytest
 from werkzeug.serving import make_server
@@ -182,3 +183,72 @@ def test_the_tenderers_whole_path_with_bidtool(server, people, session, tender, 
         ],
     )
     assert result.exit_code == 1 and "deadline_passed" in result.output
+
+
+def test_bidtool_decrypts_online_at_the_opening(
+    server, client, people, cast, session, tender, tmp_path, monkeypatch
+):
+    """`bidtool decrypt` unwraps the file keys locally and the platform opens the parts (在线解密)."""
+    from click.testing import CliRunner
+    from cryptography.hazmat.primitives import serialization
+
+    from bidtool.cli import cli
+    from bidtool.keys import encrypt_private_key_pem
+    from core import clock
+    from tests.bidding.test_opening import start, submit
+
+    bidders = [submit(client, people, session, tender, tmp_path, f"cli-open{n}") for n in range(3)]
+    assert start(client, people, cast, tender).get_json()["status"] == "decrypting"
+    bidder, bid_id, sealed = bidders[0]
+    keys = tmp_path / "cli-keys"
+    keys.mkdir()
+    (keys / "identity.txt").write_text(str(bidder.identity) + "\n")
+    monkeypatch.setenv("BIDTOOL_PASSPHRASE", "passphrase for the test key")
+    (keys / "signing-key.pem").write_bytes(
+        encrypt_private_key_pem(bidder.key, b"passphrase for the test key")
+    )
+    (tmp_path / "cert.pem").write_bytes(bidder.cert.public_bytes(serialization.Encoding.PEM))
+    part_args = []
+    for part, body in sealed.items():
+        (tmp_path / f"open-{part}.age").write_bytes(body)
+        part_args += ["--part", f"{part}={tmp_path / f'open-{part}.age'}"]
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--lang",
+            "en",
+            "decrypt",
+            "--server",
+            server,
+            "--key",
+            str(keys),
+            "--cert",
+            str(tmp_path / "cert.pem"),
+            "--tender",
+            str(tender.id),
+            "--bid",
+            bid_id,
+            *part_args,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.count(": ok") == 3
+    clock.advance(timedelta(minutes=31))
+    late = CliRunner().invoke(
+        cli,
+        [
+            "decrypt",
+            "--server",
+            server,
+            "--key",
+            str(keys),
+            "--cert",
+            str(tmp_path / "cert.pem"),
+            "--tender",
+            str(tender.id),
+            "--bid",
+            bid_id,
+            *part_args,
+        ],
+    )
+    assert late.exit_code == 1 and "decryption_window_closed" in late.output
