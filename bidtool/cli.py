@@ -808,33 +808,69 @@ def login_sign(key_dir: str, cert_path: str, passphrase_file: str | None, nonce:
     click.echo(client.login_code(certificate.public_bytes(serialization.Encoding.PEM).decode(), key, nonce))
 
 
+def _api_options(command: Any) -> Any:
+    """The options every command that talks to the platform shares: where, and who signs in."""
+    for decorate in reversed(
+        (
+            click.option("--server", cls=_Option, required=True, envvar="BIDTOOL_SERVER", help="help.server"),
+            click.option(
+                "--key",
+                "key_dir",
+                cls=_Option,
+                required=True,
+                type=click.Path(file_okay=False, exists=True),
+                help="help.key_dir",
+            ),
+            click.option(
+                "--cert",
+                "cert_path",
+                cls=_Option,
+                required=True,
+                type=click.Path(dir_okay=False, exists=True),
+                help="help.cert",
+            ),
+            click.option(
+                "--passphrase-file",
+                cls=_Option,
+                type=click.Path(dir_okay=False, exists=True),
+                help="help.passphrase_file",
+            ),
+            click.option("--tender", cls=_Option, required=True, help="help.tender"),
+            click.option(
+                "--part", "parts", cls=_Option, required=True, multiple=True, help="help.submit_part"
+            ),
+        )
+    ):
+        command = decorate(command)
+    return command
+
+
+def _part_files(parts: tuple[str, ...], *, with_signature: bool) -> dict[str, Path]:
+    """``PART=FILE`` options as a mapping; the file (and its .sig when needed) must exist."""
+    files: dict[str, Path] = {}
+    for item in parts:
+        name, _, path = item.partition("=")
+        if (
+            name not in bidpack.PARTS
+            or not Path(path).is_file()
+            or (with_signature and not Path(f"{path}.sig").is_file())
+        ):
+            raise click.BadParameter(item, param_hint="--part")
+        files[name] = Path(path)
+    return files
+
+
+def _signed_in(server: str, key_dir: str, cert_path: str, passphrase_file: str | None) -> client.Api:
+    """Certificate sign-in: the signing key proves who is calling, no password is involved."""
+    key = _load_signing_key(os.path.join(key_dir, "signing-key.pem"), passphrase_file)
+    api = client.Api(server)
+    client.certificate_sign_in(api, _load_certificate(cert_path), key)
+    return api
+
+
 @cli.command(help="help.submit")
-@click.option("--server", cls=_Option, required=True, envvar="BIDTOOL_SERVER", help="help.server")
-@click.option(
-    "--key",
-    "key_dir",
-    cls=_Option,
-    required=True,
-    type=click.Path(file_okay=False, exists=True),
-    help="help.key_dir",
-)
-@click.option(
-    "--cert",
-    "cert_path",
-    cls=_Option,
-    required=True,
-    type=click.Path(dir_okay=False, exists=True),
-    help="help.cert",
-)
-@click.option(
-    "--passphrase-file",
-    cls=_Option,
-    type=click.Path(dir_okay=False, exists=True),
-    help="help.passphrase_file",
-)
-@click.option("--tender", cls=_Option, required=True, help="help.tender")
+@_api_options
 @click.option("--lot", cls=_Option, default=1, show_default=True, type=int, help="help.lot")
-@click.option("--part", "parts", cls=_Option, required=True, multiple=True, help="help.submit_part")
 @click.option(
     "--receipt", "receipt_path", cls=_Option, type=click.Path(dir_okay=False), help="help.receipt_out"
 )
@@ -844,22 +880,14 @@ def submit(
     cert_path: str,
     passphrase_file: str | None,
     tender: str,
-    lot: int,
     parts: tuple[str, ...],
+    lot: int,
     receipt_path: str | None,
 ) -> None:
-    files: dict[str, tuple[Path, Path]] = {}
-    for item in parts:
-        name, _, path = item.partition("=")
-        if name not in bidpack.PARTS or not path:
-            raise click.BadParameter(item, param_hint="--part")
-        out = Path(path)
-        if not out.is_file() or not Path(f"{path}.sig").is_file():
-            raise click.BadParameter(f"{path} / {path}.sig", param_hint="--part")
-        files[name] = (out, Path(f"{path}.sig"))
-    key = _load_signing_key(os.path.join(key_dir, "signing-key.pem"), passphrase_file)
-    api = client.Api(server)
-    client.certificate_sign_in(api, _load_certificate(cert_path), key)
+    files = {
+        name: (path, Path(f"{path}.sig")) for name, path in _part_files(parts, with_signature=True).items()
+    }
+    api = _signed_in(server, key_dir, cert_path, passphrase_file)
     bars: dict[str, Any] = {}
 
     def progress(part: str, done: int, total: int) -> None:
@@ -885,52 +913,21 @@ def submit(
 
 
 @cli.command(help="help.decrypt")
-@click.option("--server", cls=_Option, required=True, envvar="BIDTOOL_SERVER", help="help.server")
-@click.option(
-    "--key",
-    "key_dir",
-    cls=_Option,
-    required=True,
-    type=click.Path(file_okay=False, exists=True),
-    help="help.key_dir",
-)
-@click.option(
-    "--cert",
-    "cert_path",
-    cls=_Option,
-    required=True,
-    type=click.Path(dir_okay=False, exists=True),
-    help="help.cert",
-)
-@click.option(
-    "--passphrase-file",
-    cls=_Option,
-    type=click.Path(dir_okay=False, exists=True),
-    help="help.passphrase_file",
-)
-@click.option("--tender", cls=_Option, required=True, help="help.tender")
+@_api_options
 @click.option("--bid", "bid_id", cls=_Option, required=True, help="help.bid_id")
-@click.option("--part", "parts", cls=_Option, required=True, multiple=True, help="help.submit_part")
 def decrypt(
     server: str,
     key_dir: str,
     cert_path: str,
     passphrase_file: str | None,
     tender: str,
-    bid_id: str,
     parts: tuple[str, ...],
+    bid_id: str,
 ) -> None:
-    sealed: dict[str, Path] = {}
-    for item in parts:
-        name, _, path = item.partition("=")
-        if name not in bidpack.PARTS or not Path(path).is_file():
-            raise click.BadParameter(item, param_hint="--part")
-        sealed[name] = Path(path)
+    sealed = _part_files(parts, with_signature=False)
     with open(os.path.join(key_dir, "identity.txt"), encoding="ascii") as f:
         identities = age.parse_identities(f.read())
-    key = _load_signing_key(os.path.join(key_dir, "signing-key.pem"), passphrase_file)
-    api = client.Api(server)
-    client.certificate_sign_in(api, _load_certificate(cert_path), key)
+    api = _signed_in(server, key_dir, cert_path, passphrase_file)
     answer = client.decrypt_online(api, tender, bid_id, sealed, identities)
     failed = False
     for result in answer["results"]:
