@@ -97,7 +97,7 @@ def _check_amount(tender: Tender, lot_number: int, amount_fen: int) -> None:
     lot = _lot(tender, lot_number)
     if amount_fen * 100 > lot.estimated_price_fen * DEPOSIT_CAP_PERCENT:  # R-D1
         raise Invalid(
-            _l("A deposit is at most 2% of the estimated price."),
+            _l("A deposit may not exceed 2 percent of the estimated price."),
             code="deposit_over_cap",
             details={"rule": "R-D1", "max_fen": lot.estimated_price_fen * DEPOSIT_CAP_PERCENT // 100},
         )
