@@ -472,3 +472,67 @@ def opening_record(tender_id: uuid.UUID):
     if not opening.may_see_record(db.session, current_user, tender):
         raise NotFound(_l("No such tender."), code="tender_not_found")
     return opening.signed_record(db.session, tender), 200, {"Content-Type": "application/json"}
+
+
+@bp.get("/tenders/<uuid:tender_id>/opening/shares/mine")
+@roles_required(Role.AGENCY, Role.SUPERVISOR, Role.ADMIN)
+def my_share(tender_id: uuid.UUID):
+    """Your sealed share of the tender's opening key (age, to your custodian key), to open on your machine."""
+    import base64
+
+    from bidding import opening
+
+    share = opening.my_share(db.session, current_user, services.visible(db.session, None, tender_id))
+    return jsonify(
+        {
+            "role": share.role,
+            "x": share.x,
+            "share_sha256": share.share_sha256,
+            "sealed": base64.b64encode(share.sealed).decode(),
+            "released_at": share.released_at.isoformat() if share.released_at else None,
+        }
+    )
+
+
+@bp.post("/tenders/<uuid:tender_id>/opening/shares")
+@roles_required(Role.AGENCY, Role.SUPERVISOR, Role.ADMIN)
+@api_doc(request={"type": "object", "required": ["share"], "properties": {"share": {"type": "string"}}})
+def release_share(tender_id: uuid.UUID):
+    """Release your opening-key share once the opening has started; it must match its published hash."""
+    from bidding import opening
+
+    data = json_body(("share",))
+    share = opening.release_share(
+        db.session,
+        current_user,
+        services.visible(db.session, None, tender_id),
+        str(data["share"]),
+        client_ip(),
+    )
+    db.session.commit()
+    return jsonify({"role": share.role, "released_at": share.released_at.isoformat()})
+
+
+@bp.post("/tenders/<uuid:tender_id>/opening/open-with-key")
+@roles_required(Role.AGENCY)
+@api_doc(request={"type": "object", "required": ["bids"], "properties": {"bids": {"type": "array"}}})
+def open_with_key(tender_id: uuid.UUID):
+    """Open bids whose owners could not decrypt through no fault of their own (R-B6) with released shares."""
+    from bidding import opening
+
+    data = json_body(("bids",))
+    try:
+        bid_ids = [uuid.UUID(str(b)) for b in data["bids"]]
+    except (ValueError, TypeError) as exc:
+        raise Invalid(_l("bids lists bid ids."), code="invalid_bids") from exc
+    tender = services.manageable(db.session, current_user, tender_id)
+    results = opening.open_with_opening_key(db.session, current_user, tender, bid_ids, client_ip())
+    db.session.commit()
+    return jsonify(
+        {
+            "results": [
+                {"status": r.status, "failure_code": r.failure_code, "price_fen": r.price_fen}
+                for r in results
+            ]
+        }
+    )

@@ -138,6 +138,8 @@ class CustodianShare(UuidPK, Base):
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     share_sha256: Mapped[str] = mapped_column(String(64))
     released_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    # The released share text, sealed with the data key: together with k-1 others it opens every bid.
+    released: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
 
 
 class InterestRate(Base):

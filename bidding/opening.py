@@ -20,7 +20,7 @@ import audit
 from accounts import pki
 from accounts.models import Organization, User
 from bidding import bids, ledger
-from bidding.models import Bid, Deposit, Opening, PartOpening, Tender
+from bidding.models import Bid, BidPart, Deposit, Opening, PartOpening, Tender
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.roles import Role
@@ -139,36 +139,7 @@ def decrypt(
     for part in bid.parts:
         if part.part not in keys or session.get(PartOpening, part.id) is not None:
             continue
-        dest = _opened_root() / str(tender.id) / str(bid.id) / part.part
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            opened = bidpack.open_part(
-                store.path_for(part.sha256),
-                dest,
-                file_key=keys[part.part],
-                chain=chain,
-                crl=crl,
-                # Checked now, against the CRL in force: no older CRL is kept to check it at receipt.
-                at=clock.now(),
-                tender=str(tender.id),
-                lot=bid.lot_number,
-                part=part.part,
-            )
-        except (bidpack.BidError, age.AgeError, ca.CertificateError) as exc:
-            result = PartOpening(
-                part_id=part.id, status="failed", failure_code=getattr(exc, "code", "failed")
-            )
-        else:
-            sheet = opened.manifest.get("price_sheet")
-            result = PartOpening(
-                part_id=part.id,
-                status="ok",
-                price_sheet=sheet,
-                price_fen=sheet["total_fen"] if sheet else None,
-                manifest_sha256=hashlib.sha256(canonical.canonical_json(opened.manifest)).hexdigest(),
-            )
-        session.add(result)
-        results.append(result)
+        results.append(_open_part(session, tender, bid, part, store, chain, crl, file_key=keys[part.part]))
     session.flush()
     audit.record(
         session,
@@ -182,6 +153,53 @@ def decrypt(
         ip,
     )
     return results
+
+
+def _open_part(
+    session: Session,
+    tender: Tender,
+    bid: Bid,
+    part: BidPart,
+    store,
+    chain,
+    crl,
+    *,
+    file_key: bytes | None = None,
+    identities: list | None = None,
+) -> PartOpening:
+    """Open one stored part (by file key or identity) into the opened area and record the outcome."""
+    import shutil
+
+    dest = _opened_root() / str(tender.id) / str(bid.id) / part.part
+    shutil.rmtree(dest, ignore_errors=True)  # a failed earlier attempt leaves nothing; be sure
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        opened = bidpack.open_part(
+            store.path_for(part.sha256),
+            dest,
+            file_key=file_key,
+            identities=identities,
+            chain=chain,
+            crl=crl,
+            # Checked now, against the CRL in force: no older CRL is kept to check it at receipt.
+            at=clock.now(),
+            tender=str(tender.id),
+            lot=bid.lot_number,
+            part=part.part,
+        )
+    except (bidpack.BidError, age.AgeError, ca.CertificateError) as exc:
+        result = PartOpening(part_id=part.id, status="failed", failure_code=getattr(exc, "code", "failed"))
+    else:
+        sheet = opened.manifest.get("price_sheet")
+        result = PartOpening(
+            part_id=part.id,
+            status="ok",
+            price_sheet=sheet,
+            price_fen=sheet["total_fen"] if sheet else None,
+            manifest_sha256=hashlib.sha256(canonical.canonical_json(opened.manifest)).hexdigest(),
+        )
+    session.add(result)
+    return result
 
 
 def record(session: Session, tender: Tender) -> dict:
@@ -264,3 +282,113 @@ def may_see_record(session: Session, actor: User | None, tender: Tender) -> bool
         )
         is not None
     )
+
+
+# -- custodians ---------------------------------------------------------------------------------------
+
+
+def _cipher():
+    from core.keys import ColumnCipher
+
+    return ColumnCipher(current_app.config["DATA_KEY"])
+
+
+def my_share(session: Session, actor: User, tender: Tender):
+    from bidding.models import CustodianShare
+
+    share = session.scalar(
+        select(CustodianShare).where(
+            CustodianShare.tender_id == tender.id, CustodianShare.custodian_id == actor.id
+        )
+    )
+    if share is None:
+        raise NotFound(_l("You hold no share of this tender's opening key."), code="share_not_found")
+    return share
+
+
+def release_share(session: Session, actor: User, tender: Tender, text: str, ip: str | None = None):
+    """A custodian releases its opening-key share after the deadline; it must match the published hash."""
+    from crypto import opening as opening_keys
+
+    share = my_share(session, actor, tender)
+    opening = session.get(Opening, tender.id)
+    if opening is None or opening.status == "failed":
+        raise Conflict(
+            _l("Shares are released only once the opening has started."), code="opening_not_started"
+        )
+    try:
+        opening_keys.verify_released_share(text, share.share_sha256)
+    except ValueError as exc:
+        raise Invalid(
+            _l("This is not your published share of this tender's key."), code="share_mismatch"
+        ) from exc
+    if share.released_at is None:
+        share.released = _cipher().seal("opening-share", text.strip().encode())
+        share.released_at = clock.now()
+        session.flush()
+        audit.record(
+            session,
+            actor,
+            "bidding.share_released",
+            tender,
+            {"custodian": share.role, "x": share.x, "share_sha256": share.share_sha256},
+            ip,
+        )
+    return share
+
+
+def open_with_opening_key(
+    session: Session, actor: User, tender: Tender, bid_ids: list, ip: str | None = None
+) -> list[PartOpening]:
+    """Open bids whose owners could not decrypt through no fault of their own (R-B6), with the
+    opening key rebuilt from the released shares and checked against the published recipient."""
+    from crypto import opening as opening_keys
+    from crypto import shamir
+
+    if actor.role != Role.AGENCY or actor.organization_id != tender.agency_id:
+        raise Forbidden(_l("Only the tender's agency runs its opening."), code="role_forbidden")
+    opening = session.get(Opening, tender.id)
+    if opening is None or opening.status != "decrypting":
+        raise Conflict(
+            _l("Bids can be decrypted only while the opening is decrypting."), code="opening_not_decrypting"
+        )
+    released = [s for s in tender.opening_key.shares if s.released is not None]
+    try:
+        identity = opening_keys.reconstruct(
+            [shamir.Share.decode(_cipher().open("opening-share", s.released).decode()) for s in released],
+            age.Recipient.parse(tender.opening_key.recipient),
+        )
+    except ValueError as exc:
+        raise Conflict(
+            _l("Not enough custodians have released their shares."),
+            code="not_enough_shares",
+            details={"released": len(released), "needed": tender.opening_key.threshold},
+        ) from exc
+    authority = pki.get_ca(session)
+    chain, crl = pki.chain(authority), pki.current_crl(session)
+    from core.app import storage
+
+    store = storage()
+    results = []
+    for bid_id in bid_ids:
+        bid = session.get(Bid, bid_id)
+        if bid is None or bid.tender_id != tender.id or bid.status != "submitted":
+            raise NotFound(_l("No such bid."), code="bid_not_found")
+        for part in bid.parts:
+            done = session.get(PartOpening, part.id)
+            if done is not None and done.status == "ok":
+                continue
+            if done is not None:
+                session.delete(done)
+                session.flush()
+            results.append(_open_part(session, tender, bid, part, store, chain, crl, identities=[identity]))
+        audit.record(
+            session,
+            actor,
+            "bidding.bid_opened_by_custodians",
+            bid,
+            {"rule": "R-B6", "parts": [p.part for p in bid.parts]},
+            ip,
+        )
+    session.flush()
+    return results

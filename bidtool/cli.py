@@ -940,6 +940,30 @@ def decrypt(
         raise Refused("bid_not_decrypted", "some parts could not be opened")
 
 
+@cli.group(cls=_Group, help="help.custodian")
+def custodian() -> None:
+    pass
+
+
+@custodian.command("release", help="help.release")
+@click.option("--server", cls=_Option, required=True, envvar="BIDTOOL_SERVER", help="help.server")
+@click.option("--token", cls=_Option, required=True, envvar="BIDTOOL_TOKEN", help="help.token")
+@click.option(
+    "--identity",
+    "identity_path",
+    cls=_Option,
+    required=True,
+    type=click.Path(dir_okay=False, exists=True),
+    help="help.identity_file",
+)
+@click.option("--tender", cls=_Option, required=True, help="help.tender")
+def release(server: str, token: str, identity_path: str, tender: str) -> None:
+    with open(identity_path, encoding="ascii") as f:
+        identities = age.parse_identities(f.read())
+    answer = client.release_share(client.Api(server, token), tender, identities)
+    click.echo(t("release.ok", role=answer["role"]))
+
+
 def _sha256_file(path: str) -> tuple[str, int]:
     digest = hashlib.sha256()
     size = 0

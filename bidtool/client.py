@@ -185,3 +185,23 @@ def decrypt_online(api: Api, tender_id: str, bid_id: str, sealed: dict[str, Path
         with path.open("rb") as f:
             keys[part] = base64.b64encode(age.unwrap_file_key(f, identities)).decode()
     return api.json("POST", f"/api/v1/tenders/{tender_id}/bids/{bid_id}/decrypt", {"file_keys": keys})
+
+
+def release_share(api: Api, tender_id: str, identities: list) -> dict:
+    """A custodian's release: fetch the sealed share, open it here with the custodian's identity, send it."""
+    from crypto import opening
+
+    mine = api.json("GET", f"/api/v1/tenders/{tender_id}/opening/shares/mine")
+    sealed = opening.SealedShare(
+        mine["role"], mine["x"], base64.b64decode(mine["sealed"]), mine["share_sha256"]
+    )
+    share = None
+    for identity in identities:
+        try:
+            share = opening.open_share(sealed, identity)
+            break
+        except Exception:  # noqa: S112 (try the next identity; the last failure is reported below)
+            continue
+    if share is None:
+        raise ApiError(0, "no_matching_identity", "none of the identities opens this share")
+    return api.json("POST", f"/api/v1/tenders/{tender_id}/opening/shares", {"share": share.encode()})

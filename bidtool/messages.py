@@ -56,6 +56,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Sign the platform's challenge for certificate sign-in.",
     ),
     "short.decrypt": ("开标时在线解密自己的投标文件。", "Decrypt your own bid online at the opening."),
+    "short.custodian": ("开标密钥保管人的操作。", "What opening-key custodians do."),
+    "short.release": (
+        "开标后释放本人持有的开标密钥分片。",
+        "Release your opening-key share after the deadline.",
+    ),
     "help.keygen": (
         "在 DIR 中生成加密身份（identity.txt、recipient.txt）、口令保护的签名私钥（signing-key.pem）"
         "和证书申请（signing.csr）。",
@@ -152,6 +157,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "platform decrypts and checks the parts (your identity never leaves this machine).",
     ),
     "help.bid_id": ("回执中的投标编号。", "The bid id from your receipt."),
+    "help.custodian": ("开标密钥保管人的操作。", "What opening-key custodians do."),
+    "help.release": (
+        "开标开始后，用本机的保管人私钥解开平台保存的密钥分片并释放给平台；分片须与发布时公示的摘要一致。",
+        "Once the opening has started, open your sealed share with your custodian identity here and "
+        "release it; it must match the hash published with the tender.",
+    ),
+    "help.token": ("平台 API 令牌（账号设置中创建）。", "Your API token (created in account settings)."),
+    "help.identity_file": ("保管人私钥文件 identity.txt。", "Your custodian identity.txt."),
+    "release.ok": ("已释放 {role} 分片。", "Released the {role} share."),
     "help.receipt_bid": (
         "同时核对此密文文件是否在回执中（可重复）。",
         "Also check that this sealed file is the one in the receipt (repeatable).",

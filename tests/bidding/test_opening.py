@@ -3,13 +3,19 @@ decryption by file key within the window, and the signed opening record (R-B7)."
 
 import base64
 import json
+import threading
 from datetime import timedelta
 
+from click.testing import CliRunner
 from sqlalchemy import select
+from werkzeug.serving import make_server
 
+from accounts import services as account_services
 from bidding.models import Deposit, Tender
+from bidtool.cli import cli
 from core import clock
 from crypto import age, bidpack, receipts
+from crypto import opening as opening_keys
 from crypto.canonical import canonical_json
 from tests.bidding.test_bids import Tenderer, new_bid
 from tests.bidding.test_ledger import pay
@@ -138,3 +144,82 @@ def test_decryption_window_and_ownership(client, people, cast, session, tender, 
     clock.advance(timedelta(seconds=31))
     hidden = client.get(f"/api/v1/tenders/{tender.id}/opening/record", headers=auth(people, client, outsider))
     assert hidden.status_code == 404
+
+
+def test_r_b6_custodians_release_shares_and_the_opening_key_opens_what_owners_could_not(
+    app, client, people, cast, session, tender, tmp_path
+):
+    """A bid its owner could not decrypt is opened with the opening key, rebuilt from 2 of 3 shares."""
+    bidders = [submit(client, people, session, tender, tmp_path, f"custody{n}") for n in range(3)]
+    start(client, people, cast, tender)
+    stranded = bidders[2]  # its owner never decrypts (e.g. lost connection: no fault of its own)
+    agent_headers = auth(people, client, cast["agent"])
+    too_few = client.post(
+        f"/api/v1/tenders/{tender.id}/opening/open-with-key",
+        json={"bids": [stranded[1]]},
+        headers=agent_headers,
+    )
+    assert too_few.status_code == 409 and too_few.get_json()["error"]["code"] == "not_enough_shares"
+    # the agency releases its share through the API ...
+    mine = client.get(f"/api/v1/tenders/{tender.id}/opening/shares/mine", headers=agent_headers).get_json()
+    sealed = opening_keys.SealedShare(
+        mine["role"], mine["x"], base64.b64decode(mine["sealed"]), mine["share_sha256"]
+    )
+    share = opening_keys.open_share(sealed, cast["identities"]["agent"])
+    forged = client.post(
+        f"/api/v1/tenders/{tender.id}/opening/shares",
+        json={"share": share.encode()[:-4] + "AAA="},
+        headers=agent_headers,
+    )
+    assert forged.status_code == 422 and forged.get_json()["error"]["code"] == "share_mismatch"
+    assert (
+        client.post(
+            f"/api/v1/tenders/{tender.id}/opening/shares",
+            json={"share": share.encode()},
+            headers=agent_headers,
+        ).status_code
+        == 200
+    )
+    # ... the supervisor with bidtool, its identity never leaving its machine
+    clock.advance(timedelta(seconds=31))
+    token, _ = account_services.issue_token(session, cast["supervisor"])
+    session.commit()
+    (tmp_path / "sup-identity.txt").write_text(str(cast["identities"]["watcher"]) + "\n")
+
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        result = CliRunner().invoke(
+            cli,
+            [
+                "--lang",
+                "en",
+                "custodian",
+                "release",
+                "--server",
+                f"http://127.0.0.1:{httpd.server_port}",
+                "--token",
+                token,
+                "--identity",
+                str(tmp_path / "sup-identity.txt"),
+                "--tender",
+                str(tender.id),
+            ],
+        )
+    finally:
+        httpd.shutdown()
+        thread.join(timeout=10)
+    assert result.exit_code == 0 and "Released the supervisor share" in result.output
+    opened = client.post(
+        f"/api/v1/tenders/{tender.id}/opening/open-with-key",
+        json={"bids": [stranded[1]]},
+        headers=agent_headers,
+    )
+    assert opened.status_code == 200, opened.get_json()
+    assert {r["status"] for r in opened.get_json()["results"]} == {"ok"}
+    record = json.loads(
+        client.get(f"/api/v1/tenders/{tender.id}/opening/record", headers=agent_headers).get_data()
+    )
+    row = next(r for r in record["record"]["bids"] if r["bid"] == stranded[1])
+    assert row["price_fen"] == 987654321
