@@ -536,3 +536,16 @@ def open_with_key(tender_id: uuid.UUID):
             ]
         }
     )
+
+
+@bp.get("/tenders/<uuid:tender_id>/opening/signals")
+@roles_required(Role.SUPERVISOR)
+def collusion_signals(tender_id: uuid.UUID):
+    """Signs of collusion among the opened bids (R-B8), for supervisors: signals, not verdicts."""
+    from bidding import collusion
+    from bidding.models import Opening
+
+    tender = services.visible(db.session, None, tender_id)
+    if db.session.get(Opening, tender.id) is None:
+        raise NotFound(_l("The opening has not started."), code="opening_not_started")
+    return jsonify({"signals": collusion.signals(db.session, tender)})

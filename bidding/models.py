@@ -295,4 +295,6 @@ class PartOpening(Base):
     price_fen: Mapped[int | None] = mapped_column(BigInteger, default=None)
     price_sheet: Mapped[dict | None] = mapped_column(JSON, default=None)
     manifest_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The signed manifest (file hashes, machine fingerprint hash): what the collusion signals compare.
+    manifest: Mapped[dict | None] = mapped_column(JSON, default=None)
     decrypted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)

@@ -194,6 +194,7 @@ def _open_part(
         result = PartOpening(
             part_id=part.id,
             status="ok",
+            manifest=opened.manifest,
             price_sheet=sheet,
             price_fen=sheet["total_fen"] if sheet else None,
             manifest_sha256=hashlib.sha256(canonical.canonical_json(opened.manifest)).hexdigest(),

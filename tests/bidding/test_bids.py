@@ -30,6 +30,14 @@ PRICE_SHEET = {
 }
 
 
+def _sheet(total_fen: int) -> dict:
+    return {
+        "currency": "CNY",
+        "total_fen": total_fen,
+        "items": [{"name": "施工总价", "amount_fen": total_fen}],
+    }
+
+
 class Tenderer:
     """A tenderer with a platform-issued signing certificate and its own age identity."""
 
@@ -50,7 +58,18 @@ class Tenderer:
         self.cert = x509.load_pem_x509_certificate(row.pem.encode())
         self.identity = age.generate_identity()
 
-    def seal(self, tmp_path, tender, part, *, lot=1, tender_id=None, recipients=None, content=b"bid text"):
+    def seal(
+        self,
+        tmp_path,
+        tender,
+        part,
+        *,
+        lot=1,
+        tender_id=None,
+        recipients=None,
+        content=b"bid text",
+        price_fen=None,
+    ):
         src = tmp_path / f"src-{part}-{uuid.uuid4().hex[:6]}"
         src.mkdir()
         (src / "投标函.txt").write_bytes(content)
@@ -65,7 +84,7 @@ class Tenderer:
             tender=tender_id or str(tender.id),
             lot=lot,
             part=part,
-            price_sheet=PRICE_SHEET if part == "commercial" else None,
+            price_sheet=(_sheet(price_fen) if price_fen else PRICE_SHEET) if part == "commercial" else None,
             machine_fingerprint="a" * 64,
             tool_version="test",
         )

@@ -22,7 +22,7 @@ from tests.bidding.test_ledger import pay
 from tests.bidding.test_tenders import auth
 
 
-def submit(client, people, session, tender, tmp_path, name):
+def submit(client, people, session, tender, tmp_path, name, price_fen=None):
     """A tenderer with a deposit and a complete sealed bid; returns it with the bid's part files."""
     bidder = Tenderer(people, session, name)
     pay(session, bidder.user, tender)
@@ -30,7 +30,7 @@ def submit(client, people, session, tender, tmp_path, name):
     bid_id = new_bid(client, headers, tender)
     sealed = {}
     for part in bidpack.PARTS:
-        body, signature = bidder.seal(tmp_path, tender, part)
+        body, signature = bidder.seal(tmp_path, tender, part, price_fen=price_fen)
         sealed[part] = body
         response = client.put(
             f"/api/v1/tenders/{tender.id}/bids/{bid_id}/parts/{part}",
@@ -223,3 +223,48 @@ def test_r_b6_custodians_release_shares_and_the_opening_key_opens_what_owners_co
     )
     row = next(r for r in record["record"]["bids"] if r["bid"] == stranded[1])
     assert row["price_fen"] == 987654321
+
+
+def test_r_b8_collusion_signals_for_the_supervisor(client, people, cast, session, tender, tmp_path):
+    """Same payer account, same machine, identical documents, prices in steps: each flagged (R-B8)."""
+    bidders = [
+        submit(client, people, session, tender, tmp_path, f"ring{n}", price_fen=price)
+        for n, price in enumerate((100_000_00, 100_010_00, 100_020_00))
+    ]
+    start(client, people, cast, tender)
+    for bidder, bid_id, sealed in bidders:
+        client.post(
+            f"/api/v1/tenders/{tender.id}/bids/{bid_id}/decrypt",
+            json={"file_keys": file_keys(bidder, sealed)},
+            headers=auth(people, client, bidder.user),
+        )
+        clock.advance(timedelta(seconds=31))
+    refused = client.get(
+        f"/api/v1/tenders/{tender.id}/opening/signals", headers=auth(people, client, cast["agent"])
+    )
+    assert refused.status_code == 403
+    clock.advance(timedelta(seconds=31))
+    found = client.get(
+        f"/api/v1/tenders/{tender.id}/opening/signals", headers=auth(people, client, cast["supervisor"])
+    ).get_json()["signals"]
+    kinds = {s["signal"] for s in found}
+    assert kinds == {"same_payer_account", "same_machine", "identical_document", "price_pattern"}
+    assert all(s["rule"] == "R-B8" and len(s["organizations"]) == 3 for s in found)
+    pattern = next(s for s in found if s["signal"] == "price_pattern")
+    assert pattern["pattern"] == "arithmetic" and pattern["prices_fen"] == [
+        100_000_00,
+        100_010_00,
+        100_020_00,
+    ]
+
+
+def test_r_b8_price_patterns_only_for_regular_steps():
+    from bidding.collusion import _runs
+
+    assert _runs([(100, "a"), (200, "b"), (300, "c"), (1000, "d")]) == [
+        ("arithmetic", [(100, "a"), (200, "b"), (300, "c")])
+    ]
+    assert _runs([(100, "a"), (110, "b"), (121, "c")])[0][0] == "geometric"
+    assert _runs([(100, "a"), (150, "b"), (310, "c")]) == []  # irregular: no signal
+    assert _runs([(100, "a"), (100, "b"), (100, "c")]) == []
+    assert _runs([(100, "a"), (200, "b")]) == []  # two prices make no pattern
