@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from accounts import services as account_services
 from accounts.models import Organization, User
-from bidding import services
+from bidding import collusion, opening, services
 from bidding.forms import CustodianKeyForm, PublishForm, TenderForm
-from bidding.models import Tender
+from bidding.models import Opening, Tender
 from core import clock
 from core.auth import login_required, roles_required
 from core.db import db
@@ -54,12 +54,19 @@ def notice(tender_id: uuid.UUID):
     actor = current_user if current_user.is_authenticated else None
     tender = services.visible(db.session, actor, tender_id)
     manager = actor is not None and actor.role == Role.AGENCY and actor.organization_id == tender.agency_id
+    record = signals = None
+    if db.session.get(Opening, tender.id) is not None and opening.may_see_record(db.session, actor, tender):
+        record = opening.record(db.session, tender)  # R-B7: shown to every bidder, the agency, supervisors
+        if actor.role == Role.SUPERVISOR:
+            signals = collusion.signals(db.session, tender)  # R-B8
     return render_template(
         "bidding/tender.html",
         tender=tender,
         phase=services.phase(tender, clock.now()),
         manager=manager,
         publish_form=_publish_form() if manager else None,
+        record=record,
+        signals=signals,
     )
 
 

@@ -268,3 +268,27 @@ def test_r_b8_price_patterns_only_for_regular_steps():
     assert _runs([(100, "a"), (150, "b"), (310, "c")]) == []  # irregular: no signal
     assert _runs([(100, "a"), (100, "b"), (100, "c")]) == []
     assert _runs([(100, "a"), (200, "b")]) == []  # two prices make no pattern
+
+
+def test_the_record_and_signals_on_the_tender_page(client, people, cast, session, tender, tmp_path):
+    from tests.factories import PASSWORD
+
+    bidders = [submit(client, people, session, tender, tmp_path, f"page{n}") for n in range(3)]
+    start(client, people, cast, tender)
+    bidder, bid_id, sealed = bidders[0]
+    client.post(
+        f"/api/v1/tenders/{tender.id}/bids/{bid_id}/decrypt",
+        json={"file_keys": file_keys(bidder, sealed)},
+        headers=auth(people, client, bidder.user),
+    )
+    clock.advance(timedelta(seconds=31))
+    supervisor = cast["supervisor"]
+    client.post("/sign-in", data={"username": supervisor.username, "password": PASSWORD})
+    client.post("/sign-in/code", data={"code": people.code(supervisor)})
+    page = client.get(f"/tenders/{tender.id}").get_data(as_text=True)
+    assert 'id="opening-record"' in page and bidder.user.organization.name in page
+    assert 'id="collusion-signals"' in page
+    client.post("/sign-out")
+    assert 'id="opening-record"' not in client.get(f"/tenders/{tender.id}").get_data(
+        as_text=True
+    )  # anonymous
