@@ -74,34 +74,31 @@ def mine():
     )
 
 
-@bp.post("/account/certificates/signing")
-@login_required
-def request_signing():
-    form = CsrForm(prefix="csr")
+def _request(form, issue, value):
+    """Issue a certificate from a submitted form and come back to the list (errors flashed)."""
     if form.validate_on_submit():
         try:
-            row = pki.issue_signing_certificate(db.session, current_user, form.csr_pem.data, client_ip())
+            row = issue(db.session, current_user, value(form), client_ip())
         except DomainError as err:
             flash_error(err)
         else:
             db.session.commit()
             flash(_("Certificate %(serial)s issued. Download it below.", serial=row.serial), "success")
     return redirect(url_for("certificates.mine"))
+
+
+@bp.post("/account/certificates/signing")
+@login_required
+def request_signing():
+    return _request(CsrForm(prefix="csr"), pki.issue_signing_certificate, lambda form: form.csr_pem.data)
 
 
 @bp.post("/account/certificates/encryption")
 @login_required
 def request_encryption():
-    form = RecipientForm(prefix="rcp")
-    if form.validate_on_submit():
-        try:
-            row = pki.issue_encryption_certificate(db.session, current_user, form.recipient.data, client_ip())
-        except DomainError as err:
-            flash_error(err)
-        else:
-            db.session.commit()
-            flash(_("Certificate %(serial)s issued. Download it below.", serial=row.serial), "success")
-    return redirect(url_for("certificates.mine"))
+    return _request(
+        RecipientForm(prefix="rcp"), pki.issue_encryption_certificate, lambda form: form.recipient.data
+    )
 
 
 @bp.get("/account/certificates/<serial>.pem")

@@ -411,6 +411,31 @@ def _show_price_sheet(sheet: dict) -> None:
 # ------------------------------------------------------------------------------------------ commands
 
 
+# Options several commands share (click builds a fresh Option each time one is applied).
+_key_dir_option = click.option(
+    "--key",
+    "key_dir",
+    cls=_Option,
+    required=True,
+    type=click.Path(file_okay=False, exists=True),
+    help="help.key_dir",
+)
+_cert_option = click.option(
+    "--cert",
+    "cert_path",
+    cls=_Option,
+    required=True,
+    type=click.Path(dir_okay=False, exists=True),
+    help="help.cert",
+)
+_passphrase_file_option = click.option(
+    "--passphrase-file",
+    cls=_Option,
+    type=click.Path(dir_okay=False, exists=True),
+    help="help.passphrase_file",
+)
+
+
 @click.group(cls=_Group, help="help.main")
 @click.option(
     "--lang",
@@ -507,22 +532,8 @@ def keygen(directory: str, org: str, credit_code: str, person: str, passphrase_f
     callback=_parse_recipients,
     help="help.to",
 )
-@click.option(
-    "--key",
-    "key_dir",
-    cls=_Option,
-    required=True,
-    type=click.Path(file_okay=False, exists=True),
-    help="help.key_dir",
-)
-@click.option(
-    "--cert",
-    "cert_path",
-    cls=_Option,
-    required=True,
-    type=click.Path(dir_okay=False, exists=True),
-    help="help.cert",
-)
+@_key_dir_option
+@_cert_option
 @click.option("--tender", cls=_Option, required=True, callback=_check_tender, help="help.tender")
 @click.option(
     "--lot", cls=_Option, type=click.IntRange(1, 9999), default=1, show_default=True, help="help.lot"
@@ -779,28 +790,9 @@ def verify_receipt(receipt: str, key_path: str, bids: tuple[str, ...]) -> None:
 
 
 @cli.command("login-sign", help="help.login_sign")
-@click.option(
-    "--key",
-    "key_dir",
-    cls=_Option,
-    required=True,
-    type=click.Path(file_okay=False, exists=True),
-    help="help.key_dir",
-)
-@click.option(
-    "--cert",
-    "cert_path",
-    cls=_Option,
-    required=True,
-    type=click.Path(dir_okay=False, exists=True),
-    help="help.cert",
-)
-@click.option(
-    "--passphrase-file",
-    cls=_Option,
-    type=click.Path(dir_okay=False, exists=True),
-    help="help.passphrase_file",
-)
+@_key_dir_option
+@_cert_option
+@_passphrase_file_option
 @click.argument("nonce")
 def login_sign(key_dir: str, cert_path: str, passphrase_file: str | None, nonce: str) -> None:
     key = _load_signing_key(os.path.join(key_dir, "signing-key.pem"), passphrase_file)
@@ -813,28 +805,9 @@ def _api_options(command: Any) -> Any:
     for decorate in reversed(
         (
             click.option("--server", cls=_Option, required=True, envvar="BIDTOOL_SERVER", help="help.server"),
-            click.option(
-                "--key",
-                "key_dir",
-                cls=_Option,
-                required=True,
-                type=click.Path(file_okay=False, exists=True),
-                help="help.key_dir",
-            ),
-            click.option(
-                "--cert",
-                "cert_path",
-                cls=_Option,
-                required=True,
-                type=click.Path(dir_okay=False, exists=True),
-                help="help.cert",
-            ),
-            click.option(
-                "--passphrase-file",
-                cls=_Option,
-                type=click.Path(dir_okay=False, exists=True),
-                help="help.passphrase_file",
-            ),
+            _key_dir_option,
+            _cert_option,
+            _passphrase_file_option,
             click.option("--tender", cls=_Option, required=True, help="help.tender"),
             click.option(
                 "--part", "parts", cls=_Option, required=True, multiple=True, help="help.submit_part"

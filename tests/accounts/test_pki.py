@@ -246,3 +246,22 @@ def test_ca_private_keys_are_encrypted_at_rest(session, authority):
         assert "ENCRYPTED PRIVATE KEY" in pem
         with pytest.raises(TypeError):
             serialization.load_pem_private_key(pem.encode(), password=None)
+
+
+def test_certificates_page_issues_from_a_csr_and_a_recipient(client, people, session, authority):
+    from tests.factories import PASSWORD
+
+    user = people.user(Role.TENDERER, "page-certs")
+    client.post("/sign-in", data={"username": user.username, "password": PASSWORD})
+    _key, csr = make_csr()
+    assert client.post("/account/certificates/signing", data={"csr-csr_pem": csr}).status_code == 302
+    recipient = str(age.generate_identity().recipient)
+    assert (
+        client.post("/account/certificates/encryption", data={"rcp-recipient": recipient}).status_code == 302
+    )
+    bad = client.post(
+        "/account/certificates/encryption", data={"rcp-recipient": "age1nope"}, follow_redirects=True
+    )
+    assert bad.status_code == 200 and 'class="flash flash-error"' in bad.get_data(as_text=True)
+    page = client.get("/account/certificates").get_data(as_text=True)
+    assert page.count("tenderer_signing") == 1 and page.count("tenderer_encryption") == 1
