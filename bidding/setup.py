@@ -16,6 +16,7 @@ def init_app(app: Flask) -> None:
     csrf.exempt(admin.put_calendar_day)
     csrf.exempt(admin.put_rate)
     register_panel(app, "agency", _agency_panel)
+    register_panel(app, "tenderer", _tenderer_panel)
     from bidding import bids, tasks
     from core.db import db
 
@@ -44,3 +45,35 @@ def _agency_panel():
         .limit(10)
     ).all()
     return "bidding/panel_agency.html", {"tenders": rows, "now": clock.now(), "phase": phase}
+
+
+def _tenderer_panel():
+    """My tenders and bids: every lot the organisation paid a deposit for or bid on, newest deadline first."""
+    from flask_login import current_user
+    from sqlalchemy import select
+
+    from bidding.models import Bid, Deposit, Tender
+    from core.db import db
+
+    org = current_user.organization_id
+    bids = db.session.scalars(
+        select(Bid)
+        .where(Bid.organization_id == org, Bid.status != "replaced")
+        .order_by(Bid.created_at.desc())
+    ).all()
+    deposits = db.session.scalars(select(Deposit).where(Deposit.organization_id == org)).all()
+    keys = {(b.tender_id, b.lot_number) for b in bids} | {(d.tender_id, d.lot_number) for d in deposits}
+    rows = []
+    for tender_id, lot in keys:
+        rows.append(
+            {
+                "tender": db.session.get(Tender, tender_id),
+                "lot": lot,
+                "bid": next((b for b in bids if (b.tender_id, b.lot_number) == (tender_id, lot)), None),
+                "deposit": next(
+                    (d for d in deposits if (d.tender_id, d.lot_number) == (tender_id, lot)), None
+                ),
+            }
+        )
+    rows.sort(key=lambda row: row["tender"].bid_deadline, reverse=True)
+    return "bidding/panel_tenderer.html", {"rows": rows}
