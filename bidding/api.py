@@ -239,15 +239,15 @@ def list_deposits(tender_id: uuid.UUID):
     """The tender's deposits: a tenderer sees its own; the agency and supervisors see all, but only
     after the bid deadline (before it, who paid would reveal who bids)."""
     from bidding.models import Deposit
+    from bidding.permissions import Scope, sealed_scope
 
     tender = services.visible(db.session, None, tender_id)
-    query = select(Deposit).where(Deposit.tender_id == tender.id).order_by(Deposit.created_at)
-    if current_user.role == Role.TENDERER:
-        query = query.where(Deposit.organization_id == current_user.organization_id)
-    elif current_user.role == Role.AGENCY and current_user.organization_id != tender.agency_id:
-        raise NotFound(_l("No such tender."), code="tender_not_found")
-    elif clock.now() < tender.bid_deadline:
+    scope = sealed_scope(current_user, tender)
+    if scope is Scope.SEALED:
         return jsonify({"items": [], "hidden_until": tender.bid_deadline.isoformat()})
+    query = select(Deposit).where(Deposit.tender_id == tender.id).order_by(Deposit.created_at)
+    if scope is Scope.OWN:
+        query = query.where(Deposit.organization_id == current_user.organization_id)
     return jsonify({"items": [deposit_json(d) for d in db.session.scalars(query)]})
 
 
@@ -392,15 +392,15 @@ def withdraw_bid(tender_id: uuid.UUID, bid_id: uuid.UUID):
 def list_bids(tender_id: uuid.UUID):
     """Your own bids; for the agency and supervisors nothing before the deadline, not even a count."""
     from bidding.models import Bid
+    from bidding.permissions import Scope, sealed_scope
 
     tender = services.visible(db.session, None, tender_id)
-    query = select(Bid).where(Bid.tender_id == tender.id).order_by(Bid.created_at)
-    if current_user.role == Role.TENDERER:
-        query = query.where(Bid.organization_id == current_user.organization_id)
-    elif current_user.role == Role.AGENCY and current_user.organization_id != tender.agency_id:
-        raise NotFound(_l("No such tender."), code="tender_not_found")
-    elif clock.now() < tender.bid_deadline:
+    scope = sealed_scope(current_user, tender)
+    if scope is Scope.SEALED:
         return jsonify({"items": [], "hidden_until": tender.bid_deadline.isoformat()})
+    query = select(Bid).where(Bid.tender_id == tender.id).order_by(Bid.created_at)
+    if scope is Scope.OWN:
+        query = query.where(Bid.organization_id == current_user.organization_id)
     else:
         query = query.where(Bid.status == "submitted")
     return jsonify({"items": [bid_json(b) for b in db.session.scalars(query)]})
@@ -467,9 +467,10 @@ def decrypt_bid(tender_id: uuid.UUID, bid_id: uuid.UUID):
 def opening_record(tender_id: uuid.UUID):
     """The opening record signed by the platform: bidders, the agency and supervisors (R-B7)."""
     from bidding import opening
+    from bidding.permissions import may_see_opening_record
 
     tender = services.visible(db.session, None, tender_id)
-    if not opening.may_see_record(db.session, current_user, tender):
+    if not may_see_opening_record(db.session, current_user, tender):
         raise NotFound(_l("No such tender."), code="tender_not_found")
     return opening.signed_record(db.session, tender), 200, {"Content-Type": "application/json"}
 

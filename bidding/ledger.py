@@ -82,15 +82,22 @@ def _check_open(tender: Tender, actor: User, now: datetime) -> None:
         raise Conflict(_l("Deposits are accepted only until the bid deadline."), code="deposit_closed")
 
 
-def _existing(session: Session, tender: Tender, lot: int, org_id) -> Deposit | None:
-    return session.scalar(
-        select(Deposit).where(
+def _new_deposit(session: Session, tender: Tender, lot_number: int, org_id, **fields) -> Deposit:
+    """One held deposit per tenderer and lot: a second one is a conflict, not a top-up."""
+    held = session.scalar(
+        select(Deposit.id).where(
             Deposit.tender_id == tender.id,
-            Deposit.lot_number == lot,
+            Deposit.lot_number == lot_number,
             Deposit.organization_id == org_id,
             Deposit.status.in_(("held", "refund_due")),
         )
     )
+    if held is not None:
+        raise Conflict(_l("A deposit for this lot is already held."), code="deposit_exists")
+    deposit = Deposit(tender_id=tender.id, lot_number=lot_number, organization_id=org_id, **fields)
+    session.add(deposit)
+    session.flush()
+    return deposit
 
 
 def _check_amount(tender: Tender, lot_number: int, amount_fen: int) -> None:
@@ -138,12 +145,11 @@ def record_payment(
             code="not_basic_account",
             details={"rule": "R-D1"},
         )
-    if _existing(session, tender, lot_number, org.id):
-        raise Conflict(_l("A deposit for this lot is already held."), code="deposit_exists")
-    deposit = Deposit(
-        tender_id=tender.id,
-        lot_number=lot_number,
-        organization_id=org.id,
+    deposit = _new_deposit(
+        session,
+        tender,
+        lot_number,
+        org.id,
         kind="money",
         amount_fen=amount_fen,
         paid_at=paid_at,
@@ -151,8 +157,6 @@ def record_payment(
         payer_account=org.basic_account_no,
         payer_name=org.name,
     )
-    session.add(deposit)
-    session.flush()
     book(
         session,
         "deposit_paid",
@@ -204,12 +208,11 @@ def record_guarantee(
             code="missing_fields",
             details={"fields": ["insurer", "policy_number"]},
         )
-    if _existing(session, tender, lot_number, actor.organization_id):
-        raise Conflict(_l("A deposit for this lot is already held."), code="deposit_exists")
-    deposit = Deposit(
-        tender_id=tender.id,
-        lot_number=lot_number,
-        organization_id=actor.organization_id,
+    deposit = _new_deposit(
+        session,
+        tender,
+        lot_number,
+        actor.organization_id,
         kind="guarantee",
         amount_fen=amount_fen,
         paid_at=now,
@@ -218,8 +221,6 @@ def record_guarantee(
         valid_until=valid_until,
         file_sha256=file_sha256,
     )
-    session.add(deposit)
-    session.flush()
     audit.record(
         session,
         actor,

@@ -264,27 +264,6 @@ def signed_record(session: Session, tender: Tender) -> bytes:
     )
 
 
-def may_see_record(session: Session, actor: User | None, tender: Tender) -> bool:
-    """Bidders, the agency and supervisors (R-B7)."""
-    if actor is None:
-        return False
-    if actor.role == Role.SUPERVISOR or (
-        actor.role == Role.AGENCY and actor.organization_id == tender.agency_id
-    ):
-        return True
-    return (
-        actor.role == Role.TENDERER
-        and session.scalar(
-            select(Bid.id).where(
-                Bid.tender_id == tender.id,
-                Bid.organization_id == actor.organization_id,
-                Bid.status == "submitted",
-            )
-        )
-        is not None
-    )
-
-
 # -- custodians ---------------------------------------------------------------------------------------
 
 

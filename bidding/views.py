@@ -14,6 +14,7 @@ from accounts.models import Organization, User
 from bidding import collusion, opening, services
 from bidding.forms import CustodianKeyForm, PublishForm, TenderForm
 from bidding.models import Opening, Tender
+from bidding.permissions import may_see_opening_record
 from core import clock
 from core.auth import login_required, roles_required
 from core.db import db
@@ -55,7 +56,7 @@ def notice(tender_id: uuid.UUID):
     tender = services.visible(db.session, actor, tender_id)
     manager = actor is not None and actor.role == Role.AGENCY and actor.organization_id == tender.agency_id
     record = signals = None
-    if db.session.get(Opening, tender.id) is not None and opening.may_see_record(db.session, actor, tender):
+    if db.session.get(Opening, tender.id) is not None and may_see_opening_record(db.session, actor, tender):
         record = opening.record(db.session, tender)  # R-B7: shown to every bidder, the agency, supervisors
         if actor.role == Role.SUPERVISOR:
             signals = collusion.signals(db.session, tender)  # R-B8
