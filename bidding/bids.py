@@ -62,6 +62,16 @@ def _before_deadline(tender: Tender) -> None:
         )
 
 
+def _not_paused(tender: Tender) -> None:
+    """R-T4: while an objection to the documents waits for its answer, bidding is paused."""
+    if tender.paused_at is not None:
+        raise Conflict(
+            _l("The tender is paused until the agency answers an objection to its documents."),
+            code="tender_paused",
+            details={"since": tender.paused_at.isoformat()},
+        )
+
+
 def _tenderer(actor: User) -> None:
     if actor.role != Role.TENDERER or actor.organization_id is None:
         raise Forbidden(_l("Only tenderers submit bids."), code="role_forbidden")
@@ -70,6 +80,7 @@ def _tenderer(actor: User) -> None:
 def open_bid(session: Session, actor: User, tender: Tender, lot_number: int, ip: str | None = None) -> Bid:
     _tenderer(actor)
     _before_deadline(tender)
+    _not_paused(tender)
     if not any(lot.number == lot_number for lot in tender.lots):
         raise Invalid(_l("This tender has no lot %(n)s.", n=lot_number), code="lot_not_found")
     bid = Bid(
@@ -130,6 +141,7 @@ def receive_part(
         )
     raw_signature, envelope = _signature(signature_header)
     _before_deadline(tender)
+    _not_paused(tender)
     stored = store.put_stream(stream, max_size=MAX_PART_SIZE)
     _before_deadline(tender)  # R-B3: judged when the upload completes
     statement = envelope.statement
@@ -208,6 +220,7 @@ def submit(session: Session, actor: User, tender: Tender, bid: Bid, ip: str | No
     if bid.status != "uploading":
         raise Conflict(_l("This bid is already submitted."), code="bid_not_open")
     _before_deadline(tender)
+    _not_paused(tender)
     missing = [p for p in bidpack.PARTS if p not in {part.part for part in bid.parts}]
     if missing:
         raise Invalid(_l("Some parts are missing."), code="bid_parts_missing", details={"missing": missing})
@@ -287,4 +300,7 @@ def withdraw(session: Session, actor: User, tender: Tender, bid: Bid, ip: str | 
 
 def referenced_files(session: Session) -> list[str]:
     """Every file the database points at (for ``FileStore.sweep`` after a crash)."""
-    return list(session.scalars(select(BidPart.sha256)))
+    from bidding.models import TenderDocument
+
+    documents = session.scalars(select(TenderDocument.sha256).where(TenderDocument.sha256.is_not(None)))
+    return list(session.scalars(select(BidPart.sha256))) + list(documents)

@@ -6,6 +6,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -113,4 +114,50 @@ class CustodianKeyForm(FlaskForm):
     recipient = StringField(
         _l("Custodian recipient (age1..., from bidtool keygen: recipient.txt)"),
         validators=[DataRequired(), Length(max=100)],
+    )
+
+
+class DocumentForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[Optional(), Length(max=200)])
+    file = FileField(_l("File (PDF, DOCX, ZIP...)"), validators=[FileRequired()])
+
+
+class AmendmentForm(FlaskForm):
+    kind = SelectField(
+        _l("Kind"),
+        choices=options(
+            [("amendment", _l("Amendment (修改)")), ("clarification", _l("Clarification (澄清)"))]
+        ),
+    )
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    body = TextAreaField(_l("What changes"), validators=[Optional(), Length(max=20000)])
+    affects_bids = BooleanField(_l("Can affect bid preparation (R-T3: may move the deadline)"), default=True)
+    file = FileField(_l("Revised file (optional)"), validators=[Optional()])
+
+
+class QuestionForm(FlaskForm):
+    text = TextAreaField(_l("Your question"), validators=[DataRequired(), Length(min=5, max=4000)])
+
+
+class AnswerForm(FlaskForm):
+    answer = TextAreaField(_l("Answer"), validators=[DataRequired(), Length(min=5, max=4000)])
+    affects_bids = BooleanField(_l("Can affect bid preparation (R-T3: may move the deadline)"))
+
+
+class ObjectionForm(FlaskForm):
+    text = TextAreaField(
+        _l("Your objection and its grounds"), validators=[DataRequired(), Length(min=5, max=8000)]
+    )
+
+
+class ObjectionAnswerForm(FlaskForm):
+    answer = TextAreaField(_l("Answer"), validators=[DataRequired(), Length(min=5, max=8000)])
+
+
+class CloseOpeningForm(FlaskForm):
+    """R-B6: bids listed here failed through no fault of their tenderer (one per line: bid id, reason)."""
+
+    no_fault = TextAreaField(_l("Bids that failed through no fault of the tenderer"), validators=[Optional()])
+    forfeit_revoked = BooleanField(
+        _l("Keep the deposits of revoked bids (as the tender documents say)"), default=True
     )

@@ -82,6 +82,8 @@ class Tender(UuidPK, Base):
     objection_deadline: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     bid_deadline: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    # R-T4: set while an objection to the documents waits for its answer; the tender is paused.
+    paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now, onupdate=clock.now)
 
@@ -231,6 +233,7 @@ class Bid(UuidPK, Base):
     __tablename__ = "bids"
     __table_args__ = (
         CheckConstraint("status IN ('uploading', 'submitted', 'replaced', 'withdrawn')", name="status"),
+        CheckConstraint("outcome IS NULL OR outcome IN ('opened', 'revoked', 'withdrawn')", name="outcome"),
         Index("ix_bids_tender_org", "tender_id", "organization_id", "lot_number"),
     )
 
@@ -243,6 +246,10 @@ class Bid(UuidPK, Base):
     withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     receipt: Mapped[str | None] = mapped_column(Text, default=None)
     audit_index: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    # Set when the opening closes (R-B6): opened; revoked (撤销, the tenderer's fault); withdrawn (撤回,
+    # no fault of the tenderer). A bid withdrawn before the deadline keeps status 'withdrawn' instead.
+    outcome: Mapped[str | None] = mapped_column(String(12), default=None)
+    outcome_reason: Mapped[str | None] = mapped_column(String(500), default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
 
     parts: Mapped[list[BidPart]] = relationship(
@@ -298,3 +305,88 @@ class PartOpening(Base):
     # The signed manifest (file hashes, machine fingerprint hash): what the collusion signals compare.
     manifest: Mapped[dict | None] = mapped_column(JSON, default=None)
     decrypted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+
+
+class TenderDocument(UuidPK, Base):
+    """招标文件及澄清、修改: the tender documents and every later clarification or amendment, numbered in
+    the order issued. Nothing is ever replaced: a change is a new row (R-R2)."""
+
+    __tablename__ = "tender_documents"
+    __table_args__ = (
+        UniqueConstraint("tender_id", "version"),
+        CheckConstraint("kind IN ('documents', 'amendment', 'clarification')", name="kind"),
+        CheckConstraint("(sha256 IS NULL) = (filename IS NULL)", name="file_complete"),
+    )
+
+    tender_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenders.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    filename: Mapped[str | None] = mapped_column(String(200), default=None)
+    sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    size: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    affects_bids: Mapped[bool] = mapped_column(Boolean, default=True)  # R-T3
+    uploaded_by_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
+    # The agency's own CMS signature over the file, when its staff member has a signing certificate.
+    signature: Mapped[str | None] = mapped_column(Text, default=None)
+    signer_serial: Mapped[str | None] = mapped_column(String(40), default=None)
+    issued_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    # The platform's signed statement of what was issued, when and by whom (checkable offline).
+    statement: Mapped[str | None] = mapped_column(Text, default=None)
+    deadline_before: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    deadline_after: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+
+
+class DocumentDownload(Base):
+    """One download of a tender document; only the agency and the tenderee see these (R-T2)."""
+
+    __tablename__ = "document_downloads"
+    __table_args__ = (Index("ix_document_downloads_document", "document_id", "organization_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tender_documents.id"))
+    tender_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenders.id"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("organizations.id"))
+    downloaded_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+
+
+class Question(UuidPK, Base):
+    """澄清问题: a tenderer's question on the documents; answered in a clarification that never names
+    the asker."""
+
+    __tablename__ = "questions"
+
+    tender_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenders.id"), index=True)
+    asked_by_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("organizations.id"))
+    text: Mapped[str] = mapped_column(Text)
+    asked_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+    answer_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("tender_documents.id"), default=None)
+
+
+OBJECTION_STAGES = ("documents", "opening", "publicity")
+
+
+class Objection(UuidPK, Base):
+    """异议: an objection to the documents (R-T4, pauses the tender), at the opening (R-B7, answered
+    there and put in the record) or during the publicity of candidates (R-A1)."""
+
+    __tablename__ = "objections"
+    __table_args__ = (
+        CheckConstraint(f"stage IN {OBJECTION_STAGES!r}", name="stage"),
+        CheckConstraint("(answer IS NULL) = (answered_at IS NULL)", name="answer_complete"),
+    )
+
+    tender_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenders.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(12))
+    raised_by_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("organizations.id"))
+    text: Mapped[str] = mapped_column(Text)
+    raised_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+    answer_due_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    answer: Mapped[str | None] = mapped_column(Text, default=None)
+    answered_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)

@@ -20,7 +20,7 @@ import audit
 from accounts import pki
 from accounts.models import Organization, User
 from bidding import bids, ledger
-from bidding.models import Bid, BidPart, Deposit, Opening, PartOpening, Tender
+from bidding.models import Bid, BidPart, Deposit, Objection, Opening, PartOpening, Tender
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.roles import Role
@@ -56,6 +56,11 @@ def start(session: Session, actor: User, tender: Tender, ip: str | None = None) 
         )
     if session.get(Opening, tender.id) is not None:
         raise Conflict(_l("The opening has already started."), code="opening_started")
+    if tender.paused_at is not None:  # R-T4
+        raise Conflict(
+            _l("The tender is paused until the agency answers an objection to its documents."),
+            code="tender_paused",
+        )
     received = submitted(session, tender)
     now = clock.now()
     counts = {lot.number: sum(1 for b in received if b.lot_number == lot.number) for lot in tender.lots}
@@ -235,6 +240,8 @@ def record(session: Session, tender: Tender) -> dict:
                 "deposit": {"kind": deposit.kind, "status": deposit.status, "amount_fen": deposit.amount_fen}
                 if deposit
                 else None,
+                "outcome": bid.outcome,
+                "outcome_reason": bid.outcome_reason,
             }
         )
     return {
@@ -247,11 +254,29 @@ def record(session: Session, tender: Tender) -> dict:
         "opened_at": receipts.format_time(opening.started_at),
         "decrypt_until": receipts.format_time(opening.decrypt_until) if opening.decrypt_until else None,
         "bids": rows,
+        "objections": [
+            {
+                "raised_by": session.get(Organization, o.organization_id).name if o.organization_id else None,
+                "text": o.text,
+                "raised_at": receipts.format_time(o.raised_at),
+                "answer": o.answer,
+                "answered_at": receipts.format_time(o.answered_at) if o.answered_at else None,
+            }
+            for o in session.scalars(
+                select(Objection)
+                .where(Objection.tender_id == tender.id, Objection.stage == "opening")
+                .order_by(Objection.raised_at)
+            )
+        ],
     }
 
 
 def signed_record(session: Session, tender: Tender) -> bytes:
-    """The record signed by the platform (the receipt key), as shown to every bidder."""
+    """The record signed by the platform (the receipt key), as shown to every bidder; once the
+    opening is closed, the record signed then and kept."""
+    opening = session.get(Opening, tender.id)
+    if opening is not None and opening.record is not None:
+        return opening.record.encode()
     content = record(session, tender)
     signature = bids.receipt_key().sign(canonical.canonical_json(content))
     return canonical.canonical_json(
@@ -372,3 +397,97 @@ def open_with_opening_key(
         )
     session.flush()
     return results
+
+
+# -- closing: every bid classified (R-B6), the record signed and kept ---------------------------------
+
+
+def close(
+    session: Session,
+    actor: User,
+    tender: Tender,
+    no_fault: dict[str, str] | None = None,
+    *,
+    forfeit_revoked: bool = True,
+    ip: str | None = None,
+) -> Opening:
+    """Close the opening. A bid not fully decrypted counts as revoked (撤销, the tenderer's fault: no
+    keys sent in time, wrong keys, a bad signature or manifest) unless the agency records that it
+    failed through no fault of the tenderer (e.g. the platform was down), when it counts as withdrawn
+    (撤回) and its deposit is refunded (R-B6). The others' opening goes on regardless."""
+    if actor.role != Role.AGENCY or actor.organization_id != tender.agency_id:
+        raise Forbidden(_l("Only the tender's agency runs its opening."), code="role_forbidden")
+    opening = session.get(Opening, tender.id)
+    if opening is None or opening.status != "decrypting":
+        raise Conflict(_l("Only a running opening is closed."), code="opening_not_decrypting")
+    received = submitted(session, tender)
+    outcomes = {bid.id: [session.get(PartOpening, p.id) for p in bid.parts] for bid in received}
+    complete = {
+        bid_id for bid_id, parts in outcomes.items() if all(o is not None and o.status == "ok" for o in parts)
+    }
+    if clock.now() < opening.decrypt_until and len(complete) < len(received):
+        raise Conflict(
+            _l(
+                "Bidders may still decrypt until %(until)s.",
+                until=receipts.format_time(opening.decrypt_until),
+            ),
+            code="decryption_window_open",
+        )
+    unanswered = session.scalar(
+        select(Objection.id).where(
+            Objection.tender_id == tender.id, Objection.stage == "opening", Objection.answered_at.is_(None)
+        )
+    )
+    if unanswered is not None:  # R-B7: answered there
+        raise Conflict(_l("Answer the objections raised at the opening first."), code="objections_unanswered")
+    no_fault = {str(k): str(v).strip() for k, v in (no_fault or {}).items()}
+    known = {str(bid.id) for bid in received}
+    if set(no_fault) - known or any(not reason for reason in no_fault.values()):
+        raise Invalid(
+            _l("Name submitted bids that failed, each with the reason it was no fault of the tenderer."),
+            code="invalid_no_fault",
+            details={"unknown": sorted(set(no_fault) - known)},
+        )
+    now = clock.now()
+    summary = {}
+    for bid in received:
+        deposit = session.scalar(
+            select(Deposit).where(
+                Deposit.tender_id == tender.id,
+                Deposit.lot_number == bid.lot_number,
+                Deposit.organization_id == bid.organization_id,
+                Deposit.status == "held",
+            )
+        )
+        if bid.id in complete:
+            bid.outcome, bid.outcome_reason = "opened", None
+        elif str(bid.id) in no_fault:
+            bid.outcome, bid.outcome_reason = "withdrawn", no_fault[str(bid.id)][:500]
+            if deposit is not None:
+                ledger.schedule_refund(session, deposit, "withdrawal", now, actor, ip)
+        else:
+            codes = sorted({o.failure_code for o in outcomes[bid.id] if o is not None and o.failure_code})
+            bid.outcome, bid.outcome_reason = "revoked", ", ".join(codes) or "not_decrypted"
+            if deposit is not None:
+                if forfeit_revoked:
+                    ledger.forfeit(session, deposit, "R-B6 " + bid.outcome_reason, actor, ip)
+                else:
+                    ledger.schedule_refund(session, deposit, "withdrawal", now, actor, ip)
+        summary[str(bid.id)] = {"outcome": bid.outcome, "reason": bid.outcome_reason}
+    opening.status = "closed"
+    session.flush()
+    opening.record = signed_record(session, tender).decode()
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "bidding.opening_closed",
+        tender,
+        {
+            "rule": "R-B6",
+            "bids": summary,
+            "record_sha256": hashlib.sha256(opening.record.encode()).hexdigest(),
+        },
+        ip,
+    )
+    return opening

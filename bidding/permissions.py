@@ -56,3 +56,18 @@ def may_see_opening_record(session: Session, actor: User | None, tender: Tender)
         )
         is not None
     )
+
+
+def may_see_downloads(actor: User | None, tender: Tender) -> bool:
+    """R-T2: before the deadline only the agency and the tenderee learn who (or how many) downloaded;
+    supervisors may look afterwards (collusion inquiries)."""
+    if actor is None:
+        return False
+    org = getattr(actor, "organization_id", None)
+    if org is not None and org in (tender.agency_id, tender.tenderee_id) and actor.role != Role.TENDERER:
+        return True
+    return (
+        actor.role == Role.SUPERVISOR
+        and tender.bid_deadline is not None
+        and clock.now() >= tender.bid_deadline
+    )

@@ -330,7 +330,10 @@ def publish(
     """Check the timeline, create the opening key split among custodians, and publish the notice."""
     if tender.status != "draft":
         raise Conflict(_l("This tender is already published."), code="tender_not_draft")
+    from bidding import documents
+
     problems = timeline_problems(tender, Calendar.load(session), clock.now())
+    problems += documents.publication_problems(session, tender)
     if problems:
         raise Invalid(
             _l("The timeline breaks the rules: see details."),
@@ -370,6 +373,7 @@ def publish(
         )
     tender.status = "published"
     tender.published_at = clock.now()
+    issued = documents.issue_with_notice(session, tender)
     session.flush()
     audit.record(
         session,
@@ -381,6 +385,7 @@ def publish(
             "timeline": {name: getattr(tender, name).isoformat() for name in TIMELINE},
             "opening_key": str(key.recipient),
             "threshold": key.k,
+            "documents": [{"version": d.version, "sha256": d.sha256} for d in issued],
             "shares": [
                 {
                     "custodian": s.custodian,

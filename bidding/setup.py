@@ -6,11 +6,13 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from bidding import admin, api, calendar_cli, views
+    from bidding import admin, api, calendar_cli, notice_views, notices_api, views
     from core.extensions import csrf
     from core.web import register_panel
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(notices_api.bp)
+    app.register_blueprint(notice_views.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(admin.bp)
     csrf.exempt(admin.put_calendar_day)

@@ -68,7 +68,45 @@ def notice(tender_id: uuid.UUID):
         publish_form=_publish_form() if manager else None,
         record=record,
         signals=signals,
+        **_notice_context(actor, tender, manager),
     )
+
+
+def _notice_context(actor, tender: Tender, manager: bool) -> dict:
+    """What the notice page shows around the tender: documents, questions, objections, forms by role."""
+    from bidding import documents, objections, questions
+    from bidding import forms as f
+    from bidding.permissions import may_see_downloads
+
+    now = clock.now()
+    running = db.session.get(Opening, tender.id)
+    tenderer = actor is not None and actor.role == Role.TENDERER
+    published = tender.status == "published" and running is None
+    return {
+        "documents": documents.visible_documents(db.session, actor, tender),
+        "downloads": documents.downloads(db.session, actor, tender)
+        if may_see_downloads(actor, tender)
+        else None,
+        "questions": questions.listing(db.session, actor, tender),
+        "objections": objections.listing(db.session, actor, tender),
+        "opening": running,
+        "document_form": f.DocumentForm() if manager and tender.status == "draft" else None,
+        "amendment_form": f.AmendmentForm() if manager and published else None,
+        "question_form": f.QuestionForm()
+        if tenderer and published and tender.documents_from <= now < tender.clarification_deadline
+        else None,
+        "answer_form": f.AnswerForm() if manager else None,
+        "objection_form": f.ObjectionForm() if tenderer else None,
+        "objection_stage": "opening"
+        if running is not None and running.status == "decrypting"
+        else (
+            "documents" if published and tender.documents_from <= now < tender.objection_deadline else None
+        ),
+        "objection_answer_form": f.ObjectionAnswerForm() if manager else None,
+        "close_form": f.CloseOpeningForm()
+        if manager and running is not None and running.status == "decrypting"
+        else None,
+    }
 
 
 def _tender_form(tender: Tender | None = None) -> TenderForm:

@@ -199,4 +199,19 @@ def _register_hooks(app: Flask) -> None:
 
     @app.context_processor
     def globals_():
-        return {"sandbox": app.config["SANDBOX"], "platform_now": clock.now, "get_locale": get_locale}
+        return {
+            "sandbox": app.config["SANDBOX"],
+            "platform_now": clock.now,
+            "get_locale": get_locale,
+            "unread_notifications": _unread_notifications,
+        }
+
+
+def _unread_notifications() -> int:
+    """The count on the bell in the header (called from the layout only when signed in)."""
+    from flask_login import current_user
+
+    from core.db import db
+    from core.notifications import unread_count
+
+    return unread_count(db.session, current_user.id)

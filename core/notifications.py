@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from core import clock
 from core.db import db
-from core.models import OutboxMessage
+from core.models import Notification, OutboxMessage
 from core.tasks import enqueue_after_commit
 
 MAX_ATTEMPTS = 5
@@ -87,3 +87,38 @@ def deliver_pending() -> int:
         deliver(session, message_id)
         session.commit()
     return len(ids)
+
+
+def notify(
+    session: Session, user, subject: str, body: str = "", link: str | None = None, *, email: bool = True
+) -> Notification:
+    """Tell one user: an in-app notification, and an e-mail copy when the user has an address.
+
+    ``user`` is anything with ``id`` and ``email`` (core does not import the accounts package).
+    """
+    note = Notification(user_id=user.id, subject=subject[:300], body=body, link=link)
+    session.add(note)
+    address = getattr(user, "email", None)
+    if email and address:
+        queue_email(
+            session,
+            to=address,
+            subject=subject[:300],
+            body=f"{body}\n\n{link or ''}".strip(),
+            user_id=user.id,
+        )
+    session.flush()
+    return note
+
+
+def unread_count(session: Session, user_id: uuid.UUID) -> int:
+    from sqlalchemy import func
+
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        )
+        or 0
+    )

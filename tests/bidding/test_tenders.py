@@ -58,16 +58,21 @@ def auth(people, client, user):
     return {"Authorization": f"Bearer {people.token(client, user)}"}
 
 
-def draft(client, people, cast, **kwargs):
+def draft(client, people, cast, *, with_documents=True, **kwargs):
     start = clock.now().date() + timedelta(days=1)
-    response = client.post(
-        "/api/v1/tenders",
-        json=body(cast["tenderee"], start, **kwargs),
-        headers=auth(people, client, cast["agent"]),
-    )
+    headers = auth(people, client, cast["agent"])
+    response = client.post("/api/v1/tenders", json=body(cast["tenderee"], start, **kwargs), headers=headers)
     assert response.status_code == 201, response.get_json()
+    created = response.get_json()
+    if with_documents:
+        uploaded = client.post(
+            f"/api/v1/tenders/{created['id']}/documents?filename=招标文件.pdf&title=招标文件",
+            data="第一章 招标公告 …".encode() * 100,
+            headers={**headers, "Content-Type": "application/pdf"},
+        )
+        assert uploaded.status_code == 201, uploaded.get_json()
     clock.advance(timedelta(seconds=31))  # the next TOTP step for the next token
-    return response.get_json()
+    return created
 
 
 def publish(client, people, cast, tender_id, **extra):

@@ -1,5 +1,7 @@
 """Tender pages: the agency drafts and publishes through the forms; the portal shows the notice."""
 
+import io
+import re
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -55,12 +57,23 @@ def test_agency_drafts_edits_and_publishes_in_the_pages(client, people, session)
     assert clock.local(tender.bid_deadline).strftime("%H:%M") == clock.local(start).strftime("%H:%M")
     edit = client.get(f"/agency/tenders/{tender.id}/edit").get_data(as_text=True)
     assert "12345678.90" in edit
+    refused = client.post(
+        f"/agency/tenders/{tender.id}/publish", data={"supervisor": "page-sup", "notary": ""}
+    )
+    flashed = client.get(refused.headers["Location"]).get_data(as_text=True)
+    assert re.search(r"documents\W+missing R-T2", flashed), flashed[flashed.find("flash") :][:500]
+    client.post(
+        f"/agency/tenders/{tender.id}/documents",
+        data={"title": "招标文件", "file": (io.BytesIO("第一章 招标公告".encode()), "招标文件.pdf")},
+        content_type="multipart/form-data",
+    )
     response = client.post(
         f"/agency/tenders/{tender.id}/publish", data={"supervisor": "page-sup", "notary": ""}
     )
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     session.rollback()
     assert session.get(Tender, tender.id).status == "published"
+    assert "招标文件.pdf" in page and "signed statement" in page
     assert 'id="opening-key">age1' in page
     portal = client.get("/tenders?q=教学楼").get_data(as_text=True)
     assert "县第一中学教学楼建设" in portal

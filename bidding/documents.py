@@ -1,0 +1,387 @@
+"""Tender documents (招标文件), clarifications (澄清) and amendments (修改).
+
+Documents are uploaded while the tender is a draft and issued with the notice; afterwards the
+documents change only through a numbered clarification or amendment, each with the platform's signed
+statement of what was issued and when (R-R2). One that can affect bid preparation and comes less than
+15 days before the deadline pushes the deadline out (R-T3, with R-T6 day counting), and everyone who
+downloaded the documents is told (in the app and by e-mail). Downloads are recorded; only the agency
+and the tenderee see them before the deadline (R-T2).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import uuid
+from datetime import datetime
+from typing import BinaryIO
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+import audit
+from accounts import pki
+from accounts.models import Organization, User
+from bidding import permissions
+from bidding.calendar import SHANGHAI, Calendar, local_date
+from bidding.models import DocumentDownload, Tender, TenderDocument
+from core import clock
+from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.notifications import notify
+from core.roles import Role
+from core.storage import FileStore
+from crypto import ca, canonical, cms, receipts
+
+MAX_DOCUMENT_SIZE = 200 * 1024 * 1024  # the signature check reads the file whole
+CLARIFICATION_DAYS = 15  # R-T3
+STATEMENT_TYPE = "sunbid-tender-document"
+
+
+def _own_agency(actor: User, tender: Tender) -> None:
+    if actor.role != Role.AGENCY or actor.organization_id != tender.agency_id:
+        raise NotFound(_l("No such tender."), code="tender_not_found")
+
+
+def _filename(name: str | None) -> str:
+    clean = (name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if not clean or clean in (".", "..") or len(clean) > 200 or any(ord(c) < 32 for c in clean):
+        raise Invalid(
+            _l("Give the file a name of at most 200 characters."),
+            code="invalid_filename",
+            details={"field": "filename"},
+        )
+    return clean
+
+
+def _title(title: str | None) -> str:
+    text = (title or "").strip()
+    if not 2 <= len(text) <= 200:
+        raise Invalid(
+            _l("Give a title of 2 to 200 characters."), code="invalid_title", details={"field": "title"}
+        )
+    return text
+
+
+def _next_version(session: Session, tender: Tender) -> int:
+    last = session.scalar(
+        select(func.max(TenderDocument.version)).where(TenderDocument.tender_id == tender.id)
+    )
+    return (last or 0) + 1
+
+
+def _agency_signature(
+    session: Session, actor: User, store: FileStore, sha256: str, signature_b64: str | None
+) -> tuple[str | None, str | None]:
+    """Check the agency staff member's own CMS signature over the file, when one is sent."""
+    if not signature_b64:
+        return None, None
+    try:
+        der = base64.b64decode(signature_b64, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise Invalid(_l("The signature is base64 (DER)."), code="invalid_signature") from exc
+    authority = pki.get_ca(session)
+    with store.open(sha256) as data:
+        try:
+            signer = cms.verify_detached(
+                der, data, chain=pki.chain(authority), crl=pki.current_crl(session), at=clock.now()
+            )
+        except (cms.SignatureError, ca.CertificateError) as exc:
+            raise Invalid(
+                _l("The signature does not verify: %(reason)s", reason=str(exc)),
+                code=getattr(exc, "code", "signature_invalid"),
+            ) from exc
+    agency = session.get(Organization, actor.organization_id)
+    if signer.identity.credit_code != agency.credit_code:
+        raise Invalid(_l("The signature is not your agency's."), code="signature_not_yours")
+    return signature_b64, format(signer.certificate.serial_number, "x")
+
+
+def upload(
+    session: Session,
+    actor: User,
+    tender: Tender,
+    stream: BinaryIO,
+    *,
+    filename: str | None,
+    title: str | None,
+    store: FileStore,
+    signature_b64: str | None = None,
+    ip: str | None = None,
+) -> TenderDocument:
+    """Add a file to a draft tender's documents (issued together at publication)."""
+    _own_agency(actor, tender)
+    if tender.status != "draft":
+        raise Conflict(
+            _l("After publication, documents change only through a clarification or amendment."),
+            code="tender_not_draft",
+        )
+    name, heading = _filename(filename), _title(title or filename)
+    stored = store.put_stream(stream, max_size=MAX_DOCUMENT_SIZE)
+    if stored.size == 0:
+        raise Invalid(_l("The file is empty."), code="empty_file")
+    signature, serial = _agency_signature(session, actor, store, stored.sha256, signature_b64)
+    document = TenderDocument(
+        tender_id=tender.id,
+        version=_next_version(session, tender),
+        kind="documents",
+        title=heading,
+        filename=name,
+        sha256=stored.sha256,
+        size=stored.size,
+        uploaded_by_id=actor.id,
+        signature=signature,
+        signer_serial=serial,
+    )
+    session.add(document)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "bidding.document_uploaded",
+        tender,
+        {
+            "document": str(document.id),
+            "version": document.version,
+            "sha256": stored.sha256,
+            "size": stored.size,
+        },
+        ip,
+    )
+    return document
+
+
+def statement_payload(session: Session, tender: Tender, document: TenderDocument) -> dict:
+    agency = session.get(Organization, tender.agency_id)
+    return {
+        "v": 1,
+        "type": STATEMENT_TYPE,
+        "tender": str(tender.id),
+        "code": tender.code,
+        "document": str(document.id),
+        "version": document.version,
+        "kind": document.kind,
+        "title": document.title,
+        "body_sha256": hashlib.sha256(document.body.encode()).hexdigest(),
+        "filename": document.filename,
+        "sha256": document.sha256,
+        "size": document.size,
+        "issued_at": receipts.format_time(document.issued_at),
+        "issued_by": {"organization": agency.name, "credit_code": agency.credit_code},
+        "agency_signer": document.signer_serial,
+        "bid_deadline": receipts.format_time(tender.bid_deadline),
+    }
+
+
+def _sign_statement(session: Session, tender: Tender, document: TenderDocument) -> None:
+    from bidding import bids
+
+    payload = statement_payload(session, tender, document)
+    key = bids.receipt_key()
+    document.statement = canonical.canonical_json(
+        {
+            "statement": payload,
+            "alg": "Ed25519",
+            "key_id": receipts.public_key_id(key.public_key()),
+            "signature": base64.b64encode(key.sign(canonical.canonical_json(payload))).decode(),
+        }
+    ).decode()
+
+
+def issue_with_notice(session: Session, tender: Tender) -> list[TenderDocument]:
+    """Publication issues the draft's documents (called by ``services.publish``)."""
+    drafts = documents(session, tender, issued_only=False)
+    for document in drafts:
+        document.issued_at = tender.published_at
+        _sign_statement(session, tender, document)
+    return drafts
+
+
+def publication_problems(session: Session, tender: Tender) -> list[dict]:
+    """A notice goes out with its documents: nothing to download would defeat R-T2's five days."""
+    if documents(session, tender, issued_only=False):
+        return []
+    return [{"field": "documents", "rule": "R-T2", "code": "missing"}]
+
+
+def extended_deadline(tender: Tender, issued_at: datetime, calendar: Calendar) -> datetime | None:
+    """R-T3: the deadline a change issued at ``issued_at`` requires, when later than the current one."""
+    earliest_day = calendar.period_end(local_date(issued_at), CLARIFICATION_DAYS)
+    if local_date(tender.bid_deadline) >= earliest_day:
+        return None
+    local_time = tender.bid_deadline.astimezone(SHANGHAI).timetz()
+    return datetime.combine(earliest_day, local_time).astimezone(tender.bid_deadline.tzinfo)
+
+
+def issue_change(
+    session: Session,
+    actor: User,
+    tender: Tender,
+    *,
+    kind: str,
+    title: str | None,
+    body: str,
+    affects_bids: bool,
+    store: FileStore | None = None,
+    stream: BinaryIO | None = None,
+    filename: str | None = None,
+    signature_b64: str | None = None,
+    ip: str | None = None,
+) -> TenderDocument:
+    """Issue a clarification or amendment: R-T3 extension, signed statement, downloaders told."""
+    from bidding import opening as openings
+
+    _own_agency(actor, tender)
+    if kind not in ("amendment", "clarification"):
+        raise Invalid(_l("The kind is amendment or clarification."), code="invalid_kind")
+    if tender.status != "published" or session.get(openings.Opening, tender.id) is not None:
+        raise Conflict(_l("Only a published tender before its opening changes."), code="tender_not_open")
+    now = clock.now()
+    # A paused tender (R-T4) may still be amended after its old deadline: that is how it resumes.
+    if now >= tender.bid_deadline and tender.paused_at is None:
+        raise Conflict(_l("The bid deadline has passed."), code="deadline_passed")
+    text = (body or "").strip()
+    heading = _title(title)
+    if not text and stream is None:
+        raise Invalid(
+            _l("Say what changes, or attach a file."), code="missing_fields", details={"fields": ["body"]}
+        )
+    document = TenderDocument(
+        tender_id=tender.id,
+        version=_next_version(session, tender),
+        kind=kind,
+        title=heading,
+        body=text,
+        affects_bids=bool(affects_bids),
+        uploaded_by_id=actor.id,
+        issued_at=now,
+    )
+    if stream is not None and store is not None:
+        document.filename = _filename(filename)
+        stored = store.put_stream(stream, max_size=MAX_DOCUMENT_SIZE)
+        document.sha256, document.size = stored.sha256, stored.size
+        document.signature, document.signer_serial = _agency_signature(
+            session, actor, store, stored.sha256, signature_b64
+        )
+    if document.affects_bids:
+        new_deadline = extended_deadline(tender, now, Calendar.load(session))
+        if new_deadline is not None:  # R-T3
+            document.deadline_before, document.deadline_after = tender.bid_deadline, new_deadline
+            tender.bid_deadline = new_deadline
+            if tender.documents_to and tender.documents_to > new_deadline:
+                tender.documents_to = new_deadline
+    session.add(document)
+    session.flush()
+    _sign_statement(session, tender, document)
+    audit.record(
+        session,
+        actor,
+        f"bidding.{kind}_issued",
+        tender,
+        {
+            "document": str(document.id),
+            "version": document.version,
+            "sha256": document.sha256,
+            "affects_bids": document.affects_bids,
+            "deadline_before": document.deadline_before.isoformat() if document.deadline_before else None,
+            "deadline_after": document.deadline_after.isoformat() if document.deadline_after else None,
+            "rule": "R-T3" if document.deadline_after else None,
+        },
+        ip,
+    )
+    _tell_downloaders(session, tender, document)
+    return document
+
+
+def _tell_downloaders(session: Session, tender: Tender, document: TenderDocument) -> None:
+    """20号令22: everyone who downloaded the documents hears of every clarification or amendment."""
+    user_ids = session.scalars(
+        select(DocumentDownload.user_id).where(DocumentDownload.tender_id == tender.id).distinct()
+    ).all()
+    if document.kind == "amendment":
+        subject = _l("Amendment to %(code)s: %(title)s", code=tender.code, title=document.title)
+    else:
+        subject = _l("Clarification of %(code)s: %(title)s", code=tender.code, title=document.title)
+    body = document.body
+    if document.deadline_after is not None:
+        body += "\n\n" + str(
+            _l(
+                "The bid deadline moves to %(deadline)s (R-T3).",
+                deadline=document.deadline_after.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
+            )
+        )
+    for user in session.scalars(select(User).where(User.id.in_(user_ids))):
+        notify(session, user, str(subject), body, f"/tenders/{tender.id}")
+
+
+def documents(session: Session, tender: Tender, *, issued_only: bool = True) -> list[TenderDocument]:
+    query = (
+        select(TenderDocument).where(TenderDocument.tender_id == tender.id).order_by(TenderDocument.version)
+    )
+    if issued_only:
+        query = query.where(TenderDocument.issued_at.is_not(None))
+    return list(session.scalars(query))
+
+
+def visible_documents(session: Session, actor: User | None, tender: Tender) -> list[TenderDocument]:
+    """Issued documents for everyone; drafts too for the agency and tenderee of a draft tender."""
+    org = getattr(actor, "organization_id", None)
+    if tender.status == "draft" and org in (tender.agency_id, tender.tenderee_id):
+        return documents(session, tender, issued_only=False)
+    return documents(session, tender)
+
+
+def document(session: Session, actor: User | None, tender: Tender, document_id: uuid.UUID) -> TenderDocument:
+    for row in visible_documents(session, actor, tender):
+        if row.id == document_id:
+            return row
+    raise NotFound(_l("No such document."), code="document_not_found")
+
+
+def record_download(
+    session: Session, actor: User, tender: Tender, row: TenderDocument, ip: str | None = None
+) -> DocumentDownload:
+    """Downloading needs no registration beyond signing in (R-T2); who downloaded is recorded."""
+    if row.sha256 is None:
+        raise NotFound(_l("This notice has no file."), code="document_not_found")
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        raise Forbidden(_l("Sign in to download the documents."), code="unauthenticated", status=401)
+    download = DocumentDownload(
+        document_id=row.id, tender_id=tender.id, user_id=actor.id, organization_id=actor.organization_id
+    )
+    session.add(download)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "bidding.document_downloaded",
+        tender,
+        {"document": str(row.id), "version": row.version},
+        ip,
+    )
+    return download
+
+
+def downloads(session: Session, actor: User | None, tender: Tender) -> list[dict]:
+    """Who downloaded what and when: agency and tenderee only before the deadline (R-T2)."""
+    if not permissions.may_see_downloads(actor, tender):
+        raise Forbidden(_l("Only the agency and the tenderee see who downloaded."), code="role_forbidden")
+    rows = session.execute(
+        select(DocumentDownload, TenderDocument.version, Organization.name, User.display_name)
+        .join(TenderDocument, TenderDocument.id == DocumentDownload.document_id)
+        .join(User, User.id == DocumentDownload.user_id)
+        .outerjoin(Organization, Organization.id == DocumentDownload.organization_id)
+        .where(DocumentDownload.tender_id == tender.id)
+        .order_by(DocumentDownload.downloaded_at, DocumentDownload.id)
+    ).all()
+    return [
+        {
+            "document": str(d.document_id),
+            "version": version,
+            "organization": org_name,
+            "user": user_name,
+            "downloaded_at": d.downloaded_at.isoformat(),
+        }
+        for d, version, org_name, user_name in rows
+    ]

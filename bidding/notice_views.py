@@ -1,0 +1,261 @@
+"""Pages around a notice: documents and their downloads (R-T2), clarifications and amendments (R-T3),
+questions, objections (R-T4, R-B7), closing the opening (R-B6), and one's notifications."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from flask import Blueprint, flash, redirect, render_template, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select, update
+
+from bidding import documents, objections, opening, questions, services
+from bidding.forms import (
+    AmendmentForm,
+    AnswerForm,
+    CloseOpeningForm,
+    DocumentForm,
+    ObjectionAnswerForm,
+    ObjectionForm,
+    QuestionForm,
+)
+from core import clock
+from core.auth import login_required, roles_required
+from core.db import db
+from core.errors import DomainError, Invalid
+from core.extensions import client_ip
+from core.models import Notification
+from core.roles import Role
+from core.uow import flash_error
+
+bp = Blueprint("notices", __name__)
+
+
+def _act(tender_id: uuid.UUID, form, action: Callable[[], object], success: str, anchor: str = ""):
+    """Validate, call one service, commit once; a refusal is flashed and nothing is kept."""
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for error in errors:
+                flash(str(error), "error")
+    else:
+        try:
+            action()
+        except DomainError as err:
+            flash_error(err)
+        else:
+            db.session.commit()
+            flash(success, "success")
+    return redirect(url_for("bidding.notice", tender_id=tender_id) + anchor)
+
+
+@bp.post("/agency/tenders/<uuid:tender_id>/documents")
+@roles_required(Role.AGENCY)
+def upload_document(tender_id: uuid.UUID):
+    from core.app import storage
+
+    tender = services.manageable(db.session, current_user, tender_id)
+    form = DocumentForm()
+
+    def action():
+        upload = form.file.data
+        documents.upload(
+            db.session,
+            current_user,
+            tender,
+            upload.stream,
+            filename=upload.filename,
+            title=form.title.data or upload.filename,
+            store=storage(),
+            ip=client_ip(),
+        )
+
+    return _act(
+        tender_id, form, action, _("The document is added; it is issued with the notice."), "#documents"
+    )
+
+
+@bp.post("/agency/tenders/<uuid:tender_id>/amendments")
+@roles_required(Role.AGENCY)
+def issue_amendment(tender_id: uuid.UUID):
+    from core.app import storage
+
+    tender = services.manageable(db.session, current_user, tender_id)
+    form = AmendmentForm()
+    before = tender.bid_deadline
+
+    def action():
+        upload = form.file.data
+        documents.issue_change(
+            db.session,
+            current_user,
+            tender,
+            kind=form.kind.data,
+            title=form.title.data,
+            body=form.body.data or "",
+            affects_bids=form.affects_bids.data,
+            store=storage() if upload else None,
+            stream=upload.stream if upload else None,
+            filename=upload.filename if upload else None,
+            ip=client_ip(),
+        )
+
+    response = _act(
+        tender_id, form, action, _("Issued; everyone who downloaded the documents is told."), "#documents"
+    )
+    if tender.bid_deadline != before:
+        flash(
+            _(
+                "The bid deadline moved to %(deadline)s (R-T3).",
+                deadline=clock.local(tender.bid_deadline).strftime("%Y-%m-%d %H:%M"),
+            ),
+            "warning",
+        )
+    return response
+
+
+@bp.get("/tenders/<uuid:tender_id>/documents/<uuid:document_id>")
+@login_required
+def download_document(tender_id: uuid.UUID, document_id: uuid.UUID):
+    from core.app import storage
+
+    tender = services.visible(db.session, current_user, tender_id)
+    row = documents.document(db.session, current_user, tender, document_id)
+    documents.record_download(db.session, current_user, tender, row, client_ip())
+    db.session.commit()
+    return send_file(storage().path_for(row.sha256), download_name=row.filename, as_attachment=True)
+
+
+@bp.post("/tenders/<uuid:tender_id>/questions")
+@roles_required(Role.TENDERER)
+def ask_question(tender_id: uuid.UUID):
+    tender = services.visible(db.session, current_user, tender_id)
+    form = QuestionForm()
+    return _act(
+        tender_id,
+        form,
+        lambda: questions.ask(db.session, current_user, tender, form.text.data, client_ip()),
+        _("Your question is sent. The answer goes to everyone, without your name."),
+        "#questions",
+    )
+
+
+@bp.post("/agency/tenders/<uuid:tender_id>/questions/<uuid:question_id>/answer")
+@roles_required(Role.AGENCY)
+def answer_question(tender_id: uuid.UUID, question_id: uuid.UUID):
+    tender = services.manageable(db.session, current_user, tender_id)
+    form = AnswerForm()
+    return _act(
+        tender_id,
+        form,
+        lambda: questions.answer(
+            db.session,
+            current_user,
+            tender,
+            [question_id],
+            form.answer.data,
+            affects_bids=form.affects_bids.data,
+            ip=client_ip(),
+        ),
+        _("The answer is issued as a clarification to everyone."),
+        "#questions",
+    )
+
+
+@bp.post("/tenders/<uuid:tender_id>/objections/<stage>")
+@roles_required(Role.TENDERER)
+def raise_objection(tender_id: uuid.UUID, stage: str):
+    tender = services.visible(db.session, current_user, tender_id)
+    form = ObjectionForm()
+    return _act(
+        tender_id,
+        form,
+        lambda: objections.raise_objection(
+            db.session, current_user, tender, stage, form.text.data, client_ip()
+        ),
+        _("Your objection is recorded; the agency must answer it."),
+        "#objections",
+    )
+
+
+@bp.post("/agency/tenders/<uuid:tender_id>/objections/<uuid:objection_id>/answer")
+@roles_required(Role.AGENCY)
+def answer_objection(tender_id: uuid.UUID, objection_id: uuid.UUID):
+    tender = services.manageable(db.session, current_user, tender_id)
+    form = ObjectionAnswerForm()
+    return _act(
+        tender_id,
+        form,
+        lambda: objections.answer(
+            db.session,
+            current_user,
+            tender,
+            objections.get(db.session, tender, objection_id),
+            form.answer.data,
+            client_ip(),
+        ),
+        _("The answer is recorded and sent to the objector."),
+        "#objections",
+    )
+
+
+def parse_no_fault(text: str | None) -> dict[str, str]:
+    """One bid per line: its id, then the reason it failed through no fault of the tenderer."""
+    result = {}
+    for line in (text or "").splitlines():
+        if not line.strip():
+            continue
+        bid_id, _sep, reason = line.strip().partition(" ")
+        try:
+            result[str(uuid.UUID(bid_id.strip(",;:")))] = reason.strip()
+        except ValueError as exc:
+            raise Invalid(_("Each line starts with a bid id."), code="invalid_no_fault") from exc
+    return result
+
+
+@bp.post("/agency/tenders/<uuid:tender_id>/opening/close")
+@roles_required(Role.AGENCY)
+def close_opening(tender_id: uuid.UUID):
+    tender = services.manageable(db.session, current_user, tender_id)
+    form = CloseOpeningForm()
+    return _act(
+        tender_id,
+        form,
+        lambda: opening.close(
+            db.session,
+            current_user,
+            tender,
+            parse_no_fault(form.no_fault.data),
+            forfeit_revoked=form.forfeit_revoked.data,
+            ip=client_ip(),
+        ),
+        _("The opening is closed and its record signed."),
+        "#opening-record",
+    )
+
+
+@bp.get("/notifications")
+@login_required
+def notifications():
+    rows = db.session.scalars(
+        select(Notification)
+        .where(Notification.user_id == current_user.id)
+        .order_by(Notification.created_at.desc())
+        .limit(100)
+    ).all()
+    return render_template("notifications.html", notifications=rows, form=FlaskForm())
+
+
+@bp.post("/notifications/read")
+@login_required
+def mark_read():
+    if FlaskForm().validate_on_submit():
+        db.session.execute(
+            update(Notification)
+            .where(Notification.user_id == current_user.id, Notification.read_at.is_(None))
+            .values(read_at=clock.now())
+        )
+        db.session.commit()
+    return redirect(url_for("notices.notifications"))

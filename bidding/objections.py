@@ -1,0 +1,209 @@
+"""Objections (异议). To the documents: accepted until the objection deadline, 10 days before the bid
+deadline; the agency answers within 3 days and the tender is paused until it does (R-T4). At the
+opening: raised by a bidder while the opening runs, answered there, and put in the record (R-B7)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import audit
+from accounts.models import User
+from bidding.calendar import Calendar, local_date, start_of_local_day
+from bidding.models import Bid, Objection, Opening, Tender
+from core import clock
+from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.notifications import notify
+from core.roles import Role
+
+ANSWER_DAYS = 3  # R-T4
+MAX_TEXT = 8000
+
+
+def _text(value: str | None, field: str) -> str:
+    text = (value or "").strip()
+    if not 5 <= len(text) <= MAX_TEXT:
+        raise Invalid(
+            _l("Write between 5 and %(n)s characters.", n=MAX_TEXT),
+            code="invalid_text",
+            details={"field": field},
+        )
+    return text
+
+
+def _answer_due(session: Session, now: datetime) -> datetime:
+    """The end of the third day after today (R-T4 with R-T6: the first day is not counted)."""
+    last_day = Calendar.load(session).period_end(local_date(now), ANSWER_DAYS)
+    return start_of_local_day(last_day + timedelta(days=1))
+
+
+def raise_objection(
+    session: Session, actor: User, tender: Tender, stage: str, text: str, ip: str | None = None
+) -> Objection:
+    if actor.role != Role.TENDERER:
+        raise Forbidden(_l("Tenderers raise objections."), code="role_forbidden")
+    now = clock.now()
+    body = _text(text, "text")
+    if stage == "documents":
+        if tender.status != "published" or now < tender.documents_from:
+            raise Conflict(_l("Objections open with the documents."), code="tender_not_open")
+        if now >= tender.objection_deadline:  # R-T4
+            raise Conflict(
+                _l(
+                    "Objections to the documents closed on %(deadline)s.",
+                    deadline=tender.objection_deadline.date(),
+                ),
+                code="objection_deadline_passed",
+                details={"deadline": tender.objection_deadline.isoformat(), "rule": "R-T4"},
+            )
+        due = _answer_due(session, now)
+        if tender.paused_at is None:
+            tender.paused_at = now
+    elif stage == "opening":
+        opening = session.get(Opening, tender.id)
+        if opening is None or opening.status != "decrypting":
+            raise Conflict(
+                _l("Objections at the opening are raised while it runs."), code="opening_not_decrypting"
+            )
+        bidder = session.scalar(
+            select(Bid.id).where(
+                Bid.tender_id == tender.id,
+                Bid.organization_id == actor.organization_id,
+                Bid.status == "submitted",
+            )
+        )
+        if bidder is None:
+            raise Forbidden(_l("Only bidders object at the opening."), code="not_a_bidder")
+        due = opening.decrypt_until
+    else:
+        raise Invalid(_l("Objections are to the documents or at the opening."), code="invalid_stage")
+    objection = Objection(
+        tender_id=tender.id,
+        stage=stage,
+        raised_by_id=actor.id,
+        organization_id=actor.organization_id,
+        text=body,
+        raised_at=now,
+        answer_due_at=due,
+    )
+    session.add(objection)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "bidding.objection_raised",
+        tender,
+        {
+            "objection": str(objection.id),
+            "stage": stage,
+            "answer_due_at": due.isoformat(),
+            "paused": stage == "documents",
+        },
+        ip,
+    )
+    return objection
+
+
+def answer(
+    session: Session, actor: User, tender: Tender, objection: Objection, text: str, ip: str | None = None
+) -> Objection:
+    if actor.role != Role.AGENCY or actor.organization_id != tender.agency_id:
+        raise Forbidden(_l("The tender's agency answers objections."), code="role_forbidden")
+    if objection.tender_id != tender.id:
+        raise NotFound(_l("No such objection."), code="objection_not_found")
+    if objection.answered_at is not None:
+        raise Conflict(_l("This objection is already answered."), code="objection_answered")
+    if objection.stage == "opening":
+        opening = session.get(Opening, tender.id)
+        if opening is None or opening.status != "decrypting":
+            raise Conflict(_l("The opening is closed."), code="opening_not_decrypting")
+    now = clock.now()
+    objection.answer, objection.answered_by_id, objection.answered_at = _text(text, "answer"), actor.id, now
+    resumed = False
+    if objection.stage == "documents" and not pending(session, tender, "documents"):
+        tender.paused_at, resumed = None, True
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "bidding.objection_answered",
+        tender,
+        {
+            "objection": str(objection.id),
+            "stage": objection.stage,
+            "late": now > objection.answer_due_at,
+            "resumed": resumed,
+        },
+        ip,
+    )
+    raiser = session.get(User, objection.raised_by_id)
+    notify(
+        session,
+        raiser,
+        str(_l("Your objection on %(code)s was answered", code=tender.code)),
+        objection.answer,
+        f"/tenders/{tender.id}",
+    )
+    return objection
+
+
+def pending(session: Session, tender: Tender, stage: str) -> list[Objection]:
+    return list(
+        session.scalars(
+            select(Objection).where(
+                Objection.tender_id == tender.id, Objection.stage == stage, Objection.answered_at.is_(None)
+            )
+        )
+    )
+
+
+def get(session: Session, tender: Tender, objection_id) -> Objection:
+    row = session.get(Objection, objection_id)
+    if row is None or row.tender_id != tender.id:
+        raise NotFound(_l("No such objection."), code="objection_not_found")
+    return row
+
+
+def listing(session: Session, actor: User | None, tender: Tender) -> list[dict]:
+    """The objector sees its own; the agency and supervisors see all; bidders see the opening ones
+    (they are in the opening record anyway). Objectors are named only to the agency and supervisors."""
+    if actor is None:
+        return []
+    staff = actor.role == Role.SUPERVISOR or (
+        actor.role == Role.AGENCY and actor.organization_id == tender.agency_id
+    )
+    bidder = actor.role == Role.TENDERER and session.scalar(
+        select(Bid.id).where(
+            Bid.tender_id == tender.id,
+            Bid.organization_id == actor.organization_id,
+            Bid.status == "submitted",
+        )
+    )
+    rows = session.scalars(
+        select(Objection).where(Objection.tender_id == tender.id).order_by(Objection.raised_at)
+    )
+    out = []
+    for o in rows:
+        mine = o.organization_id is not None and o.organization_id == actor.organization_id
+        if not (staff or mine or (bidder and o.stage == "opening")):
+            continue
+        item = {
+            "id": str(o.id),
+            "stage": o.stage,
+            "text": o.text,
+            "raised_at": o.raised_at.isoformat(),
+            "answer_due_at": o.answer_due_at.isoformat(),
+            "answer": o.answer,
+            "answered_at": o.answered_at.isoformat() if o.answered_at else None,
+            "mine": mine,
+        }
+        if staff:
+            from accounts.models import Organization
+
+            org = session.get(Organization, o.organization_id) if o.organization_id else None
+            item["raised_by"] = org.name if org else None
+        out.append(item)
+    return out
