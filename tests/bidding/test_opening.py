@@ -292,3 +292,97 @@ def test_the_record_and_signals_on_the_tender_page(client, people, cast, session
     assert 'id="opening-record"' not in client.get(f"/tenders/{tender.id}").get_data(
         as_text=True
     )  # anonymous
+
+
+def _decrypt(client, people, tender, bidder, bid_id, keys):
+    response = client.post(
+        f"/api/v1/tenders/{tender.id}/bids/{bid_id}/decrypt",
+        json={"file_keys": keys},
+        headers=auth(people, client, bidder.user),
+    )
+    clock.advance(timedelta(seconds=31))
+    return response
+
+
+def test_r_b6_closing_classifies_failures_and_r_b7_objections_go_into_the_record(
+    client, people, cast, session, tender, tmp_path
+):
+    (ok, wrong, silent, unlucky) = [
+        submit(client, people, session, tender, tmp_path, name)
+        for name in ("fine", "wrong", "silent", "unlucky")
+    ]
+    assert start(client, people, cast, tender).get_json()["status"] == "decrypting"
+    assert _decrypt(client, people, tender, ok[0], ok[1], file_keys(ok[0], ok[2])).status_code == 200
+    keys = file_keys(wrong[0], wrong[2])
+    keys["technical"] = base64.b64encode(b"\x01" * 16).decode()
+    _decrypt(client, people, tender, wrong[0], wrong[1], keys)
+    # A bidder objects at the opening (R-B7); the opening cannot close before the answer.
+    objected = client.post(
+        f"/api/v1/tenders/{tender.id}/objections",
+        json={"stage": "opening", "text": "第三家投标人的报价单未当场公布。"},
+        headers=auth(people, client, ok[0].user),
+    )
+    assert objected.status_code == 201, objected.get_json()
+    clock.advance(timedelta(seconds=31))
+    agent = lambda: auth(people, client, cast["agent"])  # noqa: E731 - a fresh token per call (TOTP steps)
+    early = client.post(f"/api/v1/tenders/{tender.id}/opening/close", json={}, headers=agent())
+    clock.advance(timedelta(seconds=31))
+    assert early.status_code == 409 and early.get_json()["error"]["code"] == "decryption_window_open"
+    clock.advance(timedelta(minutes=31))
+    unanswered = client.post(f"/api/v1/tenders/{tender.id}/opening/close", json={}, headers=agent())
+    clock.advance(timedelta(seconds=31))
+    assert unanswered.status_code == 409 and unanswered.get_json()["error"]["code"] == "objections_unanswered"
+    objection_id = objected.get_json()["id"]
+    client.post(
+        f"/api/v1/tenders/{tender.id}/objections/{objection_id}/answer",
+        json={"answer": "报价单已在开标记录中公布，见下表。"},
+        headers=agent(),
+    )
+    clock.advance(timedelta(seconds=31))
+    # The agency records that one bidder failed through no fault of its own (the platform was down).
+    closed = client.post(
+        f"/api/v1/tenders/{tender.id}/opening/close",
+        json={"no_fault": {unlucky[1]: "平台解密服务 09:05-09:40 中断"}},
+        headers=agent(),
+    )
+    clock.advance(timedelta(seconds=31))
+    assert closed.status_code == 200, closed.get_json()
+    signed = json.loads(closed.data)
+    public = receipts.load_public_key_pem(client.get("/api/v1/receipt-key").get_data())
+    public.verify(base64.b64decode(signed["signature"]), canonical_json(signed["record"]))
+    record = signed["record"]
+    assert record["status"] == "closed"
+    outcomes = {row["bid"]: (row["outcome"], row["outcome_reason"]) for row in record["bids"]}
+    assert outcomes[ok[1]] == ("opened", None)
+    assert outcomes[wrong[1]] == ("revoked", "header_mac_mismatch")  # the tenderer's fault: 撤销
+    assert outcomes[silent[1]] == ("revoked", "not_decrypted")
+    assert outcomes[unlucky[1]] == ("withdrawn", "平台解密服务 09:05-09:40 中断")  # no fault: 撤回
+    assert [o["answer"] for o in record["objections"]] == ["报价单已在开标记录中公布，见下表。"]
+    session.rollback()
+    deposits = {d.organization_id: d for d in session.scalars(select(Deposit))}
+    status = {
+        name: deposits[b[0].user.organization_id].status
+        for name, b in zip("ABCD", (ok, wrong, silent, unlucky), strict=True)
+    }
+    assert status == {"A": "held", "B": "forfeited", "C": "forfeited", "D": "refund_due"}
+    # The record is kept as signed at the close, and nothing is decrypted any more.
+    again = client.get(f"/api/v1/tenders/{tender.id}/opening/record", headers=agent())
+    clock.advance(timedelta(seconds=31))
+    assert again.data == closed.data
+    late = _decrypt(client, people, tender, silent[0], silent[1], file_keys(silent[0], silent[2]))
+    assert late.status_code == 409 and late.get_json()["error"]["code"] == "opening_not_decrypting"
+
+
+def test_r_b6_no_fault_names_only_bids_of_this_opening(client, people, cast, session, tender, tmp_path):
+    for name in ("nf1", "nf2", "nf3"):
+        submit(client, people, session, tender, tmp_path, name)
+    start(client, people, cast, tender)
+    clock.advance(timedelta(minutes=31))
+    response = client.post(
+        f"/api/v1/tenders/{tender.id}/opening/close",
+        json={"no_fault": {"00000000-0000-0000-0000-000000000000": "x"}},
+        headers=auth(people, client, cast["agent"]),
+    )
+    assert response.status_code == 422 and response.get_json()["error"]["code"] == "invalid_no_fault"
+    session.rollback()
+    assert {d.status for d in session.scalars(select(Deposit))} == {"held"}  # nothing half-done
