@@ -36,6 +36,7 @@ def index():
         query = entries_query(
             actor_id=actor.id if actor else None,
             action=args.get("action") or None,
+            target_id=args.get("target") or None,  # e.g. a tender's trail, from the supervisor's dashboard
             since=parse_time(args.get("from"), "from"),
             until=parse_time(args.get("to"), "to"),
         )

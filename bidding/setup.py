@@ -19,6 +19,7 @@ def init_app(app: Flask) -> None:
     csrf.exempt(admin.put_rate)
     register_panel(app, "agency", _agency_panel)
     register_panel(app, "tenderer", _tenderer_panel)
+    register_panel(app, "supervisor", _supervisor_panel)
     from bidding import bids, tasks
     from core.db import db
 
@@ -79,3 +80,67 @@ def _tenderer_panel():
         )
     rows.sort(key=lambda row: row["tender"].bid_deadline, reverse=True)
     return "bidding/panel_tenderer.html", {"rows": rows}
+
+
+def _supervisor_panel():
+    """Tenders under supervision: what needs a look first (paused, overdue answers, openings running,
+    shares to release), then the latest notices."""
+    from flask_login import current_user
+    from sqlalchemy import func, select
+
+    from bidding.models import CustodianShare, Objection, Opening, Tender
+    from bidding.services import phase
+    from core import clock
+    from core.db import db
+
+    now = clock.now()
+    tenders = db.session.scalars(
+        select(Tender).where(Tender.status != "draft").order_by(Tender.bid_deadline.desc()).limit(30)
+    ).all()
+    ids = [t.id for t in tenders]
+    pending = dict(
+        db.session.execute(
+            select(Objection.tender_id, func.count())
+            .where(Objection.tender_id.in_(ids), Objection.answered_at.is_(None))
+            .group_by(Objection.tender_id)
+        ).all()
+    )
+    overdue = set(
+        db.session.scalars(
+            select(Objection.tender_id).where(
+                Objection.tender_id.in_(ids), Objection.answered_at.is_(None), Objection.answer_due_at < now
+            )
+        )
+    )
+    openings = {o.tender_id: o for o in db.session.scalars(select(Opening).where(Opening.tender_id.in_(ids)))}
+    shares = {
+        s.tender_id: s
+        for s in db.session.scalars(
+            select(CustodianShare).where(
+                CustodianShare.tender_id.in_(ids), CustodianShare.custodian_id == current_user.id
+            )
+        )
+    }
+    rows = []
+    for t in tenders:
+        opening = openings.get(t.id)
+        share = shares.get(t.id)
+        rows.append(
+            {
+                "tender": t,
+                "phase": phase(t, now),
+                "objections": pending.get(t.id, 0),
+                "overdue": t.id in overdue,
+                "opening": opening.status if opening else None,
+                "share_due": share is not None
+                and share.released_at is None
+                and opening is not None
+                and opening.status == "decrypting",
+            }
+        )
+    rows.sort(
+        key=lambda r: (
+            not (r["overdue"] or r["share_due"] or r["tender"].paused_at or r["opening"] == "decrypting"),
+        )
+    )
+    return "bidding/panel_supervisor.html", {"rows": rows}
