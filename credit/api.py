@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 
 from flask import Blueprint, jsonify, request, send_file
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from core import clock
 from core.api import json_body, paginate
 from core.auth import roles_required
 from core.db import db
+from core.errors import NotFound
 from core.extensions import client_ip
 from core.openapi import api_doc
 from core.roles import Role
@@ -126,10 +128,8 @@ def evidence(record_id: uuid.UUID):
 
 
 def evidence_response(record_id: uuid.UUID):
-    from flask_babel import lazy_gettext as _l
-
+    """The evidence file as a download; shared by this endpoint and the page."""
     from core.app import storage
-    from core.errors import NotFound
 
     record = services.visible(db.session, current_user, record_id)
     if record.evidence_sha256 is None:
