@@ -31,6 +31,7 @@ from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from core.keys import instance_secret, random_key
 from core.roles import Role
 from core.storage import FileStore, StoredFile
+from credit.services import refuse_if_debarred
 from crypto import age, bidpack, ca, cms, receipts
 
 MAX_PART_SIZE = 4 * 1024**3
@@ -81,6 +82,7 @@ def open_bid(session: Session, actor: User, tender: Tender, lot_number: int, ip:
     _tenderer(actor)
     _before_deadline(tender)
     _not_paused(tender)
+    refuse_if_debarred(session, "tenderer", actor.organization_id, clock.now())  # R-R3
     if not any(lot.number == lot_number for lot in tender.lots):
         raise Invalid(_l("This tender has no lot %(n)s.", n=lot_number), code="lot_not_found")
     bid = Bid(
@@ -221,6 +223,7 @@ def submit(session: Session, actor: User, tender: Tender, bid: Bid, ip: str | No
         raise Conflict(_l("This bid is already submitted."), code="bid_not_open")
     _before_deadline(tender)
     _not_paused(tender)
+    refuse_if_debarred(session, "tenderer", bid.organization_id, clock.now())  # R-R3
     missing = [p for p in bidpack.PARTS if p not in {part.part for part in bid.parts}]
     if missing:
         raise Invalid(_l("Some parts are missing."), code="bid_parts_missing", details={"missing": missing})

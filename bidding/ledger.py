@@ -30,6 +30,7 @@ from bidding.services import DEPOSIT_CAP_PERCENT
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid
 from core.roles import Role
+from credit.services import refuse_if_debarred
 
 ESCROW = "escrow:bank"
 INTEREST = "expense:interest"
@@ -132,6 +133,7 @@ def record_payment(
     """A deposit paid in money into escrow; it must come from the tenderer's own basic account (R-D1)."""
     now = clock.now()
     _check_open(tender, actor, now)
+    refuse_if_debarred(session, "tenderer", actor.organization_id, now)  # R-R3
     _check_amount(tender, lot_number, amount_fen)
     org: Organization = actor.organization
     if not org.basic_account_no:
@@ -197,6 +199,7 @@ def record_guarantee(
     """An electronic guarantee instead of money (R-D1); it must cover the bid deadline."""
     now = clock.now()
     _check_open(tender, actor, now)
+    refuse_if_debarred(session, "tenderer", actor.organization_id, now)  # R-R3
     _check_amount(tender, lot_number, amount_fen)
     if valid_until < tender.bid_deadline:
         raise Invalid(_l("The guarantee must stay valid past the bid deadline."), code="guarantee_too_short")

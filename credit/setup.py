@@ -1,0 +1,32 @@
+"""Wiring of credit into the app."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from core.db import db
+    from core.web import register_panel
+    from credit import api, services, views
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(views.bp)
+    register_panel(app, "supervisor", _supervisor_panel)
+    app.extensions.setdefault("sunbid.file_refs", []).append(lambda: services.referenced_files(db.session))
+
+
+def _supervisor_panel():
+    """The latest conduct records, drafts included (a draft is not public until it is published)."""
+    from flask_login import current_user
+
+    from core import clock
+    from core.db import db
+    from credit import services
+
+    rows = db.session.scalars(services.listing(current_user).limit(8)).all()
+    return "credit/panel_supervisor.html", {
+        "records": rows,
+        "now": clock.now(),
+        "standing": services.standing,
+    }
