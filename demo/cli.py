@@ -39,3 +39,23 @@ def code(username: str) -> None:
     """Print the current 6-digit code of a demo user (instead of an authenticator app)."""
     _refuse_production()
     click.echo(totp.code_at(cast.demo_totp_secret(username)))
+
+
+@demo_cli.command("tender")
+def tender() -> None:
+    """Run a sample tender on the sandbox clock: publication, bids, opening, signed record."""
+    if not current_app.config["SANDBOX"]:
+        raise click.ClickException("demo tender moves the platform clock: run it with SUNBID_SANDBOX=1")
+    from pathlib import Path
+
+    from core.app import storage
+    from demo import tender as sample
+
+    row = sample.run(
+        db.session,
+        storage(),
+        Path(current_app.config["INSTANCE_PATH"]),
+        current_app.config["DATA_KEY"],
+        click.echo,
+    )
+    click.echo(f"done: /tenders/{row.id}  (sign in as agency1, supervisor or tenderer1..3 to see each view)")

@@ -1,0 +1,33 @@
+"""`flask --app wsgi demo tender`: a sample tender from publication to the signed opening record,
+on the sandbox clock, through the same services as the pages."""
+
+import json
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bidding import opening
+from bidding.models import Bid, Opening, Tender
+from core import clock
+
+
+def test_demo_tender_runs_to_a_signed_opening_record(app, runner, session):
+    refused = runner.invoke(args=["demo", "tender"])
+    assert refused.exit_code != 0 and "SUNBID_SANDBOX" in refused.output  # never outside the sandbox
+    app.config["SANDBOX"] = True
+    frozen = clock.now()
+    clock.freeze(None)  # the demo moves the sandbox clock, which a frozen test clock would hide
+    try:
+        result = runner.invoke(args=["demo", "tender"])
+    finally:
+        clock.set_offset(timedelta(0))
+        clock.freeze(frozen)
+    assert result.exit_code == 0, result.output
+    session.rollback()
+    tender = session.scalars(select(Tender)).one()
+    assert session.get(Opening, tender.id).status == "closed"
+    outcomes = [b.outcome for b in session.scalars(select(Bid).where(Bid.tender_id == tender.id))]
+    assert outcomes == ["opened"] * 3
+    record = json.loads(opening.signed_record(session, tender))["record"]
+    assert sorted(row["price_fen"] for row in record["bids"]) == [4_798_800_000, 4_865_000_000, 4_912_300_000]
+    assert "opening record signed" in result.output
