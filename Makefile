@@ -23,7 +23,7 @@ run: install
 	$(FLASK) db upgrade
 	$(FLASK) demo seed
 	@echo "SunBid: http://$(HOST):$(PORT)  (demo accounts: see README.md)"
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	SUNBID_SANDBOX=$${SUNBID_SANDBOX-1} $(FLASK) run --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
