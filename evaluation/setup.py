@@ -1,0 +1,11 @@
+"""Wiring of evaluation into the app."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from evaluation import api, models  # noqa: F401  (models: tables known to the metadata)
+
+    app.register_blueprint(api.bp)
