@@ -12,7 +12,6 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from evaluation.formulas import (
-    POINT,
     average_benchmark_scores,
     benchmark_price,
     div_round,
@@ -405,6 +404,3 @@ def apply_review(aggregation: Aggregation, review: Review) -> tuple[Aggregation,
         "flags_resolved": [flag_json(f) for f in aggregation.flags if f not in set(after.flags)],
     }
     return after, diff
-
-
-__all__ = ["POINT", "Aggregation", "BidEntry", "Criterion", "PriceRule", "Review", "Scheme", "Sheet"]
