@@ -230,8 +230,8 @@ def aggregate(
     if rule.formula == "lowest_valid":
         price_scores = lowest_valid_price_scores(priced, rule.full_points)
     elif rule.formula == "average_benchmark" and priced:
-        if coefficient is None:
-            raise ValueError("the average-price benchmark needs the coefficient drawn at the opening")
+        if coefficient is None or (rule.coefficients and coefficient not in rule.coefficients):
+            raise ValueError("the average-price benchmark needs a coefficient drawn from the scheme's")
         benchmark = benchmark_price(list(priced.values()), coefficient)
         price_scores = average_benchmark_scores(
             priced, rule.full_points, benchmark, rule.above_per_percent, rule.below_per_percent

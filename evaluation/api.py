@@ -78,7 +78,13 @@ def put_scheme(tender_id: uuid.UUID):
 @bp.get("/tenders/<uuid:tender_id>/scoring-scheme")
 @api_doc(public=True)
 def get_scheme(tender_id: uuid.UUID):
-    """The tender's scoring scheme: anyone once published; drafts for their agency and tenderee."""
+    """The tender's scoring scheme: anyone once published; drafts for their agency and tenderee. For a
+    works average-price benchmark, after the opening's decryption window: the drawn coefficient and the
+    SHA-256 of its seed (the tender id and the opened prices, which every bidder can recompute)."""
     actor = current_user if current_user.is_authenticated else None
-    _tender, record = services.readable_scheme(db.session, actor, tender_id)
-    return jsonify(scheme_response(record))
+    tender, record = services.readable_scheme(db.session, actor, tender_id)
+    body = scheme_response(record)
+    draw = services.coefficient_draw(db.session, tender, record)
+    if draw is not None:
+        body["coefficient_draw"] = draw
+    return jsonify(body)

@@ -8,6 +8,7 @@ on float drift), and every division below rounds exactly once, half up, with ``d
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -69,6 +70,13 @@ def average_benchmark_scores(
 
 
 COEFFICIENT_DOMAIN = b"sunbid/benchmark-coefficient/v1\x00"
+
+
+def coefficient_seed(tender_id: str, prices: Mapping[str, int | None]) -> bytes:
+    """The draw's seed: the tender and every opened bid's price as in the opening record (R-B7), as
+    canonical JSON. Fixed once the decryption window closes, known to every bidder, chosen by nobody."""
+    rows = sorted([bid, price] for bid, price in prices.items())
+    return json.dumps({"tender": tender_id, "prices": rows}, separators=(",", ":")).encode()
 
 
 def draw_coefficient(seed: bytes, choices: Sequence[Decimal]) -> Decimal:

@@ -3,6 +3,7 @@ once published it is fixed (changing it would be an amendment) and anyone may re
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 from flask_babel import lazy_gettext as _l
@@ -15,6 +16,7 @@ from bidding.models import Tender
 from core import clock
 from core.errors import Conflict, Invalid, NotFound
 from evaluation.aggregation import Scheme
+from evaluation.formulas import coefficient_seed, draw_coefficient
 from evaluation.models import ScoringScheme
 from evaluation.scheme import SchemeProblems, parse_scheme, scheme_json
 
@@ -61,6 +63,25 @@ def readable_scheme(
     if record is None:
         raise NotFound(_l("This tender has no scoring scheme yet."), code="scheme_not_found")
     return tender, record
+
+
+def coefficient_draw(session: Session, tender: Tender, record: ScoringScheme) -> dict | None:
+    """The works benchmark's downward coefficient, drawn once the opening's decryption window has closed
+    (the prices are final then); None before, or when the scheme has no average-price benchmark."""
+    from bidding import opening as openings
+    from bidding.models import Opening
+
+    if record.price_formula != "average_benchmark":
+        return None
+    opening = session.get(Opening, tender.id)
+    if opening is None or opening.status == "failed" or opening.decrypt_until is None:
+        return None
+    if clock.now() < opening.decrypt_until:
+        return None
+    prices = {row["bid"]: row["price_fen"] for row in openings.record(session, tender)["bids"]}
+    seed = coefficient_seed(str(tender.id), prices)
+    choices = parse_scheme(record.definition, tender.track)[0].price.coefficients
+    return {"value": str(draw_coefficient(seed, choices)), "seed_sha256": hashlib.sha256(seed).hexdigest()}
 
 
 def load_scheme(session: Session, tender: Tender) -> Scheme | None:

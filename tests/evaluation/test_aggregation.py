@@ -1,6 +1,7 @@
 """Aggregation of the experts' sheets: averages, ranking with ties to the lower price (R-V3), the
 3-candidate cap (R-V6), flags, and score review for the allowed reasons only (R-V4)."""
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -52,6 +53,13 @@ def test_subjective_items_are_averaged_and_objective_items_taken_as_agreed():
     assert a.items == {"T1": 1633, "T2": 800, "C1": 500}
     assert (a.technical, a.commercial, a.price_score, a.total) == (2433, 500, 6000, 8933)
     assert not result.flags
+
+
+def test_r_v2_highest_and_lowest_scores_are_not_dropped():
+    """T1 from four experts: 10, 14, 15, 20 -> (10 + 14 + 15 + 20) / 4 = 14.75 (dropping 10 and 20 would
+    give 14.50)."""
+    sheets = [sheet(f"e{n}", {"A": (t1, 8, 5)}) for n, t1 in enumerate((10, 14, 15, 20))]
+    assert aggregate(SCHEME, [BidEntry("A", "甲", 1)], sheets).result("A").items["T1"] == 1475
 
 
 def test_r_v3_ties_go_to_the_lower_price():
@@ -119,6 +127,13 @@ def test_works_benchmark_needs_the_drawn_coefficient():
     sheets = [Sheet("e1", points={"A": {"T1": 1000}, "B": {"T1": 1000}})]
     with pytest.raises(ValueError):
         aggregate(scheme, bids, sheets)
+    with pytest.raises(ValueError):  # not one of the scheme's coefficients
+        aggregate(
+            replace(scheme, price=replace(scheme.price, coefficients=(Decimal("0.97"),))),
+            bids,
+            sheets,
+            coefficient=Decimal("0.95"),
+        )
     result = aggregate(scheme, bids, sheets, coefficient=Decimal("0.95"))
     # mean 9,500,000 x 0.95 = 9,025,000; B is 25,000 below: 0.277% x 0.5 = 0.14 -> 79.86
     assert result.benchmark_fen == 9_025_000
