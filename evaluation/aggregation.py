@@ -367,6 +367,8 @@ def apply_review(aggregation: Aggregation, review: Review) -> tuple[Aggregation,
             criterion = aggregation.scheme.criterion(review.criterion)
         except KeyError as exc:
             raise ReviewRefused("review_unknown_criterion", "no such criterion") from exc
+        if not criterion.scored:
+            raise ReviewRefused("review_not_a_score", "a pass/fail judgement is not a score to review")
         if review.points is None or not criterion.min_points <= review.points <= criterion.max_points:
             raise ReviewRefused("review_out_of_range", "the corrected score is outside the item's range")
         old = sheet.points.get(review.bid, {}).get(review.criterion)
@@ -386,6 +388,7 @@ def apply_review(aggregation: Aggregation, review: Review) -> tuple[Aggregation,
         for b in aggregation.results
         if b.total != after.result(b.key).total
     ]
+    remaining = set(after.flags)
     diff = {
         "rule": "R-V4",
         "reason": review.reason,
@@ -401,6 +404,6 @@ def apply_review(aggregation: Aggregation, review: Review) -> tuple[Aggregation,
             "after": [r.key for r in after.results if r.rank is not None],
         },
         "candidates": {"before": list(aggregation.candidates), "after": list(after.candidates)},
-        "flags_resolved": [flag_json(f) for f in aggregation.flags if f not in set(after.flags)],
+        "flags_resolved": [flag_json(f) for f in aggregation.flags if f not in remaining],
     }
     return after, diff

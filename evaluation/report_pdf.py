@@ -66,6 +66,7 @@ class ReportData:
     coefficient: Decimal | None = None
     reviews: tuple[dict, ...] = ()  # the diffs from aggregation.apply_review
     dissent: tuple[Dissent, ...] = ()
+    opening_order: tuple[str, ...] = ()  # bid keys as in the opening record, for the qualification table
 
 
 def report_from(
@@ -95,6 +96,7 @@ def report_from(
         aggregation.coefficient,
         tuple(reviews),
         tuple(dissent),
+        tuple(bid.key for bid in aggregation.bids),
     )
 
 
@@ -111,7 +113,13 @@ def render_report(data: ReportData, font_path: str | None = None) -> bytes:
     from fpdf import FPDF
     from fpdf.enums import XPos, YPos
 
-    pdf = FPDF(orientation="portrait", unit="mm", format="A4")
+    class Report(FPDF):
+        def footer(self) -> None:  # the tender and page on every page of the archived copy
+            self.set_y(-10)
+            self.set_font("cjk", size=8)
+            self.cell(0, 5, f"{data.tender_code}  {self.page_no()}/{{nb}}", align="C")
+
+    pdf = Report(orientation="portrait", unit="mm", format="A4")
     pdf.set_compression(True)
     pdf.add_font("cjk", fname=find_font(font_path))
     pdf.set_title(f"{data.tender_code} {_('Evaluation report')}")
@@ -179,7 +187,8 @@ def render_report(data: ReportData, font_path: str | None = None) -> bytes:
     heading(_("Qualification review"))
     names = {c.key: c.name or c.key for c in data.criteria}
     rows = []
-    for result in sorted(data.results, key=lambda r: r.key):
+    position = {key: n for n, key in enumerate(data.opening_order)}
+    for result in sorted(data.results, key=lambda r: (position.get(r.key, len(position)), r.key)):
         if not result.valid:
             outcome = _("Invalid bid")
         elif result.qualified:
@@ -227,7 +236,7 @@ def render_report(data: ReportData, font_path: str | None = None) -> bytes:
             _("Price score"),
             _("Total"),
         ]
-        table(head, rows, (12, 58, 32, 20, 20, 18, 20))
+        table(head, rows, (12, 52, 32, 20, 20, 24, 20))
         heading(_("Item scores (mean of the members), by rank"))
         scored = [c for c in data.criteria if c.scored]
         for first in range(0, len(ranked), 10):
