@@ -5,12 +5,15 @@ need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v age >/dev/null 2>&1 || need+=(age)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+CJK_FONT=/usr/share/fonts/truetype/wqy/wqy-microhei.ttc  # embedded in evaluation reports
+[ -e "$CJK_FONT" ] || need+=(fonts-wqy-microhei)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "test-deps: installing ${need[*]} from Debian"
   (apt-get install -y -q "${need[@]}" >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q "${need[@]}" >/dev/null; }) \
     || echo "test-deps: could not install ${need[*]}"
 fi
+[ -e "$CJK_FONT" ] || echo "test-deps: fonts-wqy-microhei missing: the evaluation report PDF tests will be SKIPPED"
 for tool in chromium age openssl; do
   command -v "$tool" >/dev/null 2>&1 || case $tool in
     chromium) echo "test-deps: chromium missing: the browser tests (tests/e2e) will be SKIPPED";;
