@@ -81,10 +81,15 @@ def _short_name(name: str) -> str | None:
 
 def scan(folder: Path, bidder: Bidder) -> list[Finding]:
     """Every finding in the files under ``folder`` (paths reported relative to it)."""
+    files = sorted(p for p in Path(folder).rglob("*") if p.is_file() and not p.is_symlink())
+    return scan_files(Path(folder), files, bidder)
+
+
+def scan_files(folder: Path, files: Iterable[Path], bidder: Bidder) -> list[Finding]:
+    """Every finding in ``files`` (under ``folder``, to which their paths are reported relative)."""
     findings: list[Finding] = []
-    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file() and not p.is_symlink()):
-        rel = path.relative_to(folder).as_posix()
-        findings.extend(_scan_file(path, rel, bidder))
+    for path in files:
+        findings.extend(_scan_file(path, path.relative_to(folder).as_posix(), bidder))
     return findings
 
 

@@ -5,11 +5,21 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String, Uuid
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core import clock
-from core.db import Base, UtcDateTime
+from core.db import Base, UtcDateTime, UuidPK
 
 
 class ScoringScheme(Base):
@@ -46,3 +56,79 @@ class ScoringScheme(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_by_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+
+
+class EvaluationRoom(Base):
+    """评标室: the committee's sitting for one tender, from seating to the signed report."""
+
+    __tablename__ = "evaluation_rooms"
+    __table_args__ = (CheckConstraint("status IN ('seated', 'in_session', 'closed')", name="status"),)
+
+    tender_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenders.id"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(12), default="seated")
+    seated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+    chair_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+
+
+class RoomMember(UuidPK, Base):
+    """A committee member: a drawn expert or the tenderee's one representative (R-E1)."""
+
+    __tablename__ = "room_members"
+    __table_args__ = (
+        UniqueConstraint("tender_id", "user_id"),
+        CheckConstraint("kind IN ('expert', 'tenderee_rep')", name="kind"),
+        CheckConstraint("(replaced_at IS NULL) = (replacement_reason IS NULL)", name="replacement_complete"),
+    )
+
+    tender_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("evaluation_rooms.tender_id"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(16), default="expert")
+    checked_in_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    check_in_ip: Mapped[str | None] = mapped_column(String(64), default=None)
+    # R-E5: a member who declares a conflict (or is otherwise replaced) leaves; their scores are void.
+    replaced_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    replacement_reason: Mapped[str | None] = mapped_column(String(500), default=None)
+
+
+class ChairVote(Base):
+    """One member's vote for the chair (组长); a majority of the sitting members elects."""
+
+    __tablename__ = "chair_votes"
+
+    tender_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("evaluation_rooms.tender_id"), primary_key=True
+    )
+    voter_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"), primary_key=True)
+    candidate_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
+
+
+class BlindCode(Base):
+    """暗标编号: the random code under which a bid's technical part reaches the experts; the findings
+    of the identity-leak scan go with it (never the bidder)."""
+
+    __tablename__ = "blind_codes"
+    __table_args__ = (UniqueConstraint("tender_id", "code"),)
+
+    tender_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("evaluation_rooms.tender_id"), primary_key=True
+    )
+    bid_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("bids.id"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(8))
+    findings: Mapped[list] = mapped_column(JSON, default=list)
+
+
+class QualificationVerdict(Base):
+    """The committee's qualification review of one bid, recorded by the chair; a failed bid leaves
+    the evaluation with its reasons."""
+
+    __tablename__ = "qualification_verdicts"
+    __table_args__ = (CheckConstraint("passed OR length(reasons) > 0", name="failure_has_reasons"),)
+
+    tender_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("evaluation_rooms.tender_id"), primary_key=True
+    )
+    bid_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("bids.id"), primary_key=True)
+    passed: Mapped[bool] = mapped_column(Boolean)
+    reasons: Mapped[str] = mapped_column(Text, default="")
+    decided_by_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)

@@ -1,0 +1,386 @@
+"""The evaluation room (评标室): the committee is seated from the draw, each member checks in with a
+fresh second-factor code (even when already signed in) from wherever they are, with the network address
+logged; agency staff never enter (R-E6); a member who declares a conflict with a bidder is replaced and
+their scores are void (R-E5); the members elect a chair; technical parts reach the experts under random
+codes with the identity-leak findings (暗标); the chair records the qualification review.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections import Counter
+from pathlib import Path
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import audit
+from accounts import services as accounts
+from accounts.models import Organization, User
+from bidding.models import Bid, Opening, Tender
+from core import clock
+from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.notifications import notify
+from core.roles import Role
+from evaluation import identity_leaks
+from evaluation.models import BlindCode, ChairVote, EvaluationRoom, QualificationVerdict, RoomMember
+
+MIN_MEMBERS = 5  # R-E1
+
+
+def check_composition(members: list[tuple[User, str]]) -> None:
+    """R-E1: at least 5, an odd number, at least two thirds experts, at most one tenderee representative."""
+    experts = sum(1 for _user, kind in members if kind == "expert")
+    representatives = len(members) - experts
+    problems = []
+    if len(members) < MIN_MEMBERS or len(members) % 2 == 0:
+        problems.append({"rule": "R-E1", "code": "size", "members": len(members)})
+    if experts * 3 < len(members) * 2:
+        problems.append({"rule": "R-E1", "code": "experts_share", "experts": experts})
+    if representatives > 1:
+        problems.append({"rule": "R-E1", "code": "representatives", "representatives": representatives})
+    if len({user.id for user, _kind in members}) != len(members):
+        problems.append({"rule": "R-E1", "code": "duplicate_member"})
+    if problems:
+        raise Invalid(
+            _l("The committee breaks the rules: see details."),
+            code="committee_invalid",
+            details={"problems": problems},
+        )
+
+
+def seat(
+    session: Session, tender: Tender, members: list[tuple[User, str]], actor: User | None = None
+) -> EvaluationRoom:
+    """Seat the committee formed by the draw (experts package) once the opening is closed."""
+    opening = session.get(Opening, tender.id)
+    if opening is None or opening.status != "closed":
+        raise Conflict(_l("The committee sits after the opening is closed."), code="opening_not_closed")
+    if session.get(EvaluationRoom, tender.id) is not None:
+        raise Conflict(_l("The committee is already seated."), code="room_exists")
+    check_composition(members)
+    for user, kind in members:
+        if user.role == Role.AGENCY or user.organization_id == tender.agency_id:  # R-E6
+            raise Invalid(
+                _l("Agency staff may not evaluate."), code="agency_not_allowed", details={"rule": "R-E6"}
+            )
+        if kind == "tenderee_rep" and (
+            user.role != Role.TENDEREE or user.organization_id != tender.tenderee_id
+        ):
+            raise Invalid(_l("The representative must be the tenderee's."), code="invalid_representative")
+        if kind == "expert" and user.role != Role.EXPERT:
+            raise Invalid(_l("Only experts sit as experts."), code="invalid_member")
+    room = EvaluationRoom(tender_id=tender.id)
+    session.add(room)
+    session.flush()
+    for user, kind in members:
+        session.add(RoomMember(tender_id=tender.id, user_id=user.id, kind=kind))
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "evaluation.committee_seated",
+        tender,
+        {"members": len(members), "experts": sum(1 for _u, k in members if k == "expert")},
+    )
+    return room
+
+
+def room_for(session: Session, tender_id: uuid.UUID) -> tuple[Tender, EvaluationRoom]:
+    tender = session.get(Tender, tender_id)
+    room = session.get(EvaluationRoom, tender_id) if tender else None
+    if room is None:
+        raise NotFound(_l("No evaluation for this tender."), code="evaluation_not_found")
+    return tender, room
+
+
+def member(session: Session, actor: User, tender: Tender, *, sitting: bool = True) -> RoomMember:
+    """The acting user's seat; agency staff are refused outright (R-E6), others not seated get 403."""
+    if actor.role == Role.AGENCY or actor.organization_id == tender.agency_id:
+        raise Forbidden(
+            _l("Agency staff may not enter the evaluation room."),
+            code="agency_not_allowed",
+            details={"rule": "R-E6"},
+        )
+    seat_ = session.scalar(
+        select(RoomMember).where(RoomMember.tender_id == tender.id, RoomMember.user_id == actor.id)
+    )
+    if seat_ is None:
+        raise Forbidden(_l("You are not on this committee."), code="not_on_committee")
+    if seat_.replaced_at is not None:
+        raise Forbidden(_l("You have left this committee."), code="member_replaced")
+    if sitting and seat_.checked_in_at is None:
+        raise Forbidden(_l("Check in with a fresh code first."), code="check_in_required")
+    return seat_
+
+
+def check_in(session: Session, actor: User, tender: Tender, code: str, ip: str | None = None) -> RoomMember:
+    """A fresh TOTP code on entry, even when signed in: whoever holds the session must hold the phone."""
+    seat_ = member(session, actor, tender, sitting=False)
+    accounts.check_totp(session, actor, str(code or ""), ip, purpose="evaluation_check_in")
+    seat_.checked_in_at, seat_.check_in_ip = clock.now(), ip
+    room = session.get(EvaluationRoom, tender.id)
+    if room.status == "seated":
+        room.status = "in_session"
+        assign_blind_codes(session, tender)
+    session.flush()
+    # Remote evaluation: each check-in is logged with the address it came from.
+    audit.record(
+        session, actor, "evaluation.checked_in", tender, {"member": str(seat_.id), "kind": seat_.kind}, ip
+    )
+    return seat_
+
+
+def sitting_members(session: Session, tender: Tender) -> list[RoomMember]:
+    return list(
+        session.scalars(
+            select(RoomMember).where(RoomMember.tender_id == tender.id, RoomMember.replaced_at.is_(None))
+        )
+    )
+
+
+def declare_conflict(
+    session: Session,
+    actor: User,
+    tender: Tender,
+    bid_ids: list[uuid.UUID],
+    reason: str,
+    ip: str | None = None,
+) -> RoomMember:
+    """回避: a member with a conflict leaves; a replacement is drawn and their scores are void (R-E5)."""
+    seat_ = member(session, actor, tender, sitting=False)
+    text = (reason or "").strip()
+    if not 2 <= len(text) <= 500:
+        raise Invalid(_l("Say what the conflict is."), code="invalid_reason", details={"field": "reason"})
+    known = {b.id for b in _opened_bids(session, tender)}
+    if not bid_ids or any(b not in known for b in bid_ids):
+        raise Invalid(_l("Name the bids you have a conflict with."), code="invalid_bids")
+    seat_.replaced_at, seat_.replacement_reason = clock.now(), text
+    room = session.get(EvaluationRoom, tender.id)
+    if room.chair_id == actor.id:
+        room.chair_id = None
+    session.execute(ChairVote.__table__.delete().where(ChairVote.tender_id == tender.id))
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "evaluation.conflict_declared",
+        tender,
+        {"member": str(seat_.id), "bids": sorted(str(b) for b in bid_ids), "rule": "R-E5"},
+        ip,
+    )
+    for agent in session.scalars(
+        select(User).where(User.organization_id == tender.agency_id, User.role == Role.AGENCY)
+    ):
+        notify(
+            session,
+            agent,
+            str(_l("%(code)s: a committee member withdrew; request a replacement draw", code=tender.code)),
+            "",
+            f"/tenders/{tender.id}",
+        )
+    return seat_
+
+
+def vote_chair(
+    session: Session, actor: User, tender: Tender, candidate_id: uuid.UUID, ip: str | None = None
+) -> uuid.UUID | None:
+    """Members elect the chair by a majority of the sitting members; returns the chair once elected."""
+    member(session, actor, tender)
+    room = session.get(EvaluationRoom, tender.id)
+    if room.chair_id is not None:
+        raise Conflict(_l("The chair is already elected."), code="chair_elected")
+    sitting = {m.user_id: m for m in sitting_members(session, tender)}
+    candidate = sitting.get(candidate_id)
+    if candidate is None or candidate.checked_in_at is None:
+        raise Invalid(_l("Vote for a member who has checked in."), code="invalid_candidate")
+    vote = session.get(ChairVote, (tender.id, actor.id))
+    if vote is None:
+        session.add(ChairVote(tender_id=tender.id, voter_id=actor.id, candidate_id=candidate_id))
+    else:
+        vote.candidate_id = candidate_id
+    session.flush()
+    tally = Counter(session.scalars(select(ChairVote.candidate_id).where(ChairVote.tender_id == tender.id)))
+    leader, votes = tally.most_common(1)[0]
+    audit.record(session, actor, "evaluation.chair_vote", tender, {"candidate": str(candidate_id)}, ip)
+    if votes * 2 > len(sitting):
+        room.chair_id = leader
+        session.flush()
+        audit.record(
+            session, actor, "evaluation.chair_elected", tender, {"chair": str(leader), "votes": votes}, ip
+        )
+    return room.chair_id
+
+
+def _opened_bids(session: Session, tender: Tender) -> list[Bid]:
+    return list(
+        session.scalars(
+            select(Bid)
+            .where(Bid.tender_id == tender.id, Bid.status == "submitted", Bid.outcome == "opened")
+            .order_by(Bid.submitted_at)
+        )
+    )
+
+
+def _technical_folder(tender: Tender, bid: Bid) -> Path:
+    from bidding.opening import _opened_root
+
+    return _opened_root() / str(tender.id) / str(bid.id) / "technical"
+
+
+def _technical_files(folder: Path) -> list[Path]:
+    """The bidder's own documents in an opened technical part: not the bid-pack's manifest and inner
+    signature, which name the signer by design (its certificate) and stay with the opening record."""
+    from crypto.bidpack import MANIFEST_NAME, SIGNATURE_NAME
+
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and not p.is_symlink()
+        and p.relative_to(folder).as_posix() not in (MANIFEST_NAME, SIGNATURE_NAME)
+    )
+
+
+def assign_blind_codes(session: Session, tender: Tender) -> list[BlindCode]:
+    """Random codes for the technical parts (a shuffled sequence, so codes say nothing of order), and
+    the identity-leak findings for each."""
+    bids = _opened_bids(session, tender)
+    numbers = list(range(1, len(bids) + 1))
+    secrets.SystemRandom().shuffle(numbers)
+    rows = []
+    for bid, number in zip(bids, numbers, strict=True):
+        org = session.get(Organization, bid.organization_id)
+        folder = _technical_folder(tender, bid)
+        bidder = identity_leaks.Bidder(org.name, org.credit_code)
+        findings = [f.as_dict() for f in identity_leaks.scan_files(folder, _technical_files(folder), bidder)]
+        rows.append(BlindCode(tender_id=tender.id, bid_id=bid.id, code=f"T{number:02d}", findings=findings))
+    session.add_all(rows)
+    session.flush()
+    return rows
+
+
+def blind_view(session: Session, actor: User, tender: Tender) -> list[dict]:
+    """What an expert sees of the technical parts: codes, file numbers and sizes, findings; no bidder,
+    no file names (a file name can itself name the bidder)."""
+    member(session, actor, tender)
+    out = []
+    for row in session.scalars(
+        select(BlindCode).where(BlindCode.tender_id == tender.id).order_by(BlindCode.code)
+    ):
+        folder = _technical_folder(tender, session.get(Bid, row.bid_id))
+        files = _technical_files(folder)
+        names = {p.relative_to(folder).as_posix(): n for n, p in enumerate(files, start=1)}
+        out.append(
+            {
+                "code": row.code,
+                "files": [
+                    {"n": n, "suffix": p.suffix.lower(), "size": p.stat().st_size}
+                    for n, p in enumerate(files, start=1)
+                ],
+                "findings": [
+                    {
+                        "file": names.get(f["file"]),
+                        "kind": f["kind"],
+                        "field": f["field"] if f["kind"] == "metadata" else None,
+                    }
+                    for f in row.findings
+                ],
+            }
+        )
+    return out
+
+
+def blind_file(session: Session, actor: User, tender: Tender, code: str, n: int) -> Path:
+    member(session, actor, tender)
+    row = session.scalar(select(BlindCode).where(BlindCode.tender_id == tender.id, BlindCode.code == code))
+    if row is None:
+        raise NotFound(_l("No such code."), code="blind_code_not_found")
+    files = _technical_files(_technical_folder(tender, session.get(Bid, row.bid_id)))
+    if not 1 <= n <= len(files):
+        raise NotFound(_l("No such file."), code="file_not_found")
+    return files[n - 1]
+
+
+def qualify(
+    session: Session,
+    actor: User,
+    tender: Tender,
+    bid_id: uuid.UUID,
+    passed: bool,
+    reasons: str,
+    ip: str | None = None,
+) -> QualificationVerdict:
+    """The chair records the committee's qualification verdict; a failure needs its reasons."""
+    member(session, actor, tender)
+    room = session.get(EvaluationRoom, tender.id)
+    if room.chair_id != actor.id:
+        raise Forbidden(_l("The chair records the committee's verdicts."), code="chair_only")
+    if bid_id not in {b.id for b in _opened_bids(session, tender)}:
+        raise NotFound(_l("No such bid."), code="bid_not_found")
+    text = (reasons or "").strip()
+    if not passed and len(text) < 2:
+        raise Invalid(
+            _l("A failed bid needs its reasons."), code="reasons_required", details={"field": "reasons"}
+        )
+    verdict = session.get(QualificationVerdict, (tender.id, bid_id))
+    if verdict is None:
+        verdict = QualificationVerdict(tender_id=tender.id, bid_id=bid_id, decided_by_id=actor.id)
+        session.add(verdict)
+    verdict.passed, verdict.reasons, verdict.decided_at, verdict.decided_by_id = (
+        bool(passed),
+        text,
+        clock.now(),
+        actor.id,
+    )
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "evaluation.qualification",
+        tender,
+        {"bid": str(bid_id), "passed": bool(passed), "reasons": text},
+        ip,
+    )
+    return verdict
+
+
+def overview(session: Session, actor: User, tender: Tender) -> dict:
+    """The sitting for members and supervisors: who sits (names: R-E4 ends once the committee sits
+    for its members; supervisors always), check-ins, chair, qualification results."""
+    room = session.get(EvaluationRoom, tender.id)
+    if actor.role != Role.SUPERVISOR:
+        member(session, actor, tender, sitting=False)
+    members = session.scalars(select(RoomMember).where(RoomMember.tender_id == tender.id)).all()
+    verdicts = session.scalars(
+        select(QualificationVerdict).where(QualificationVerdict.tender_id == tender.id)
+    ).all()
+    return {
+        "tender": str(tender.id),
+        "status": room.status,
+        "chair": str(room.chair_id) if room.chair_id else None,
+        "members": [
+            {
+                "user": str(m.user_id),
+                "name": session.get(User, m.user_id).display_name,
+                "kind": m.kind,
+                "checked_in": m.checked_in_at is not None,
+                "replaced": m.replaced_at is not None,
+                **({"check_in_ip": m.check_in_ip} if actor.role == Role.SUPERVISOR else {}),
+            }
+            for m in members
+        ],
+        "qualification": [
+            {
+                "bid": str(v.bid_id),
+                "passed": v.passed,
+                "reasons": v.reasons,
+                "decided_at": v.decided_at.isoformat(),
+            }
+            for v in verdicts
+        ],
+    }

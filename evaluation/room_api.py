@@ -1,0 +1,146 @@
+"""The evaluation room in the API (API.md: GET /tenders/{id}/evaluation and the steps under it).
+Agency staff get 403 everywhere here (R-E6)."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, jsonify, send_file
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from core.api import json_body
+from core.auth import roles_required
+from core.db import db
+from core.errors import Invalid
+from core.extensions import client_ip
+from core.openapi import api_doc
+from core.roles import Role
+from evaluation import room
+
+bp = Blueprint("evaluation_room_api", __name__, url_prefix="/api/v1/tenders/<uuid:tender_id>/evaluation")
+
+MEMBERS = (Role.EXPERT, Role.TENDEREE)
+
+
+def _uuid(value, field: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as exc:
+        raise Invalid(
+            _l("%(field)s is an id.", field=field), code="invalid_id", details={"field": field}
+        ) from exc
+
+
+@bp.get("")
+@roles_required(*MEMBERS, Role.SUPERVISOR)
+def overview(tender_id: uuid.UUID):
+    """The sitting: members, check-ins, chair, qualification verdicts (committee and supervisors)."""
+    tender, _room = room.room_for(db.session, tender_id)
+    return jsonify(room.overview(db.session, current_user, tender))
+
+
+@bp.post("/check-in")
+@roles_required(*MEMBERS)
+@api_doc(request={"type": "object", "required": ["code"], "properties": {"code": {"type": "string"}}})
+def check_in(tender_id: uuid.UUID):
+    """Enter the room with a fresh TOTP code, even when signed in; the address is logged."""
+    tender, _room = room.room_for(db.session, tender_id)
+    seat = room.check_in(db.session, current_user, tender, json_body(("code",))["code"], client_ip())
+    db.session.commit()
+    return jsonify({"checked_in_at": seat.checked_in_at.isoformat()})
+
+
+@bp.post("/conflicts")
+@roles_required(*MEMBERS)
+@api_doc(
+    request={
+        "type": "object",
+        "required": ["bids", "reason"],
+        "properties": {"bids": {"type": "array", "items": {"type": "string"}}, "reason": {"type": "string"}},
+    }
+)
+def declare_conflict(tender_id: uuid.UUID):
+    """Declare a conflict with bidders: you leave the committee and your scores are void (R-E5)."""
+    tender, _room = room.room_for(db.session, tender_id)
+    data = json_body(("bids", "reason"))
+    if not isinstance(data["bids"], list):
+        raise Invalid(_l("bids lists bid ids."), code="invalid_bids")
+    room.declare_conflict(
+        db.session,
+        current_user,
+        tender,
+        [_uuid(b, "bids") for b in data["bids"]],
+        str(data["reason"]),
+        client_ip(),
+    )
+    db.session.commit()
+    return jsonify({"left": True})
+
+
+@bp.post("/chair")
+@roles_required(*MEMBERS)
+@api_doc(
+    request={"type": "object", "required": ["candidate"], "properties": {"candidate": {"type": "string"}}}
+)
+def vote_chair(tender_id: uuid.UUID):
+    """Vote for the chair; a majority of the sitting members elects."""
+    tender, _room = room.room_for(db.session, tender_id)
+    chair = room.vote_chair(
+        db.session,
+        current_user,
+        tender,
+        _uuid(json_body(("candidate",))["candidate"], "candidate"),
+        client_ip(),
+    )
+    db.session.commit()
+    return jsonify({"chair": str(chair) if chair else None})
+
+
+@bp.get("/technical")
+@roles_required(*MEMBERS)
+def technical(tender_id: uuid.UUID):
+    """Technical parts under their blind codes, with the identity-leak findings; never the bidder."""
+    tender, _room = room.room_for(db.session, tender_id)
+    return jsonify({"items": room.blind_view(db.session, current_user, tender)})
+
+
+@bp.get("/technical/<code>/files/<int:n>")
+@roles_required(*MEMBERS)
+def technical_file(tender_id: uuid.UUID, code: str, n: int):
+    """One file of a technical part, named by its code and number only."""
+    tender, _room = room.room_for(db.session, tender_id)
+    path = room.blind_file(db.session, current_user, tender, code, n)
+    return send_file(path, download_name=f"{code}-{n}{path.suffix.lower()}", as_attachment=True)
+
+
+@bp.post("/qualification")
+@roles_required(*MEMBERS)
+@api_doc(
+    request={
+        "type": "object",
+        "required": ["bid", "passed"],
+        "properties": {
+            "bid": {"type": "string"},
+            "passed": {"type": "boolean"},
+            "reasons": {"type": "string"},
+        },
+    }
+)
+def qualification(tender_id: uuid.UUID):
+    """The chair records the committee's qualification verdict on a bid (a failure with reasons)."""
+    tender, _room = room.room_for(db.session, tender_id)
+    data = json_body(("bid",))
+    if not isinstance(data.get("passed"), bool):
+        raise Invalid(_l("passed is true or false."), code="invalid_passed")
+    verdict = room.qualify(
+        db.session,
+        current_user,
+        tender,
+        _uuid(data["bid"], "bid"),
+        data["passed"],
+        str(data.get("reasons") or ""),
+        client_ip(),
+    )
+    db.session.commit()
+    return jsonify({"bid": str(verdict.bid_id), "passed": verdict.passed, "reasons": verdict.reasons})
