@@ -7,12 +7,10 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
-    Boolean,
     CheckConstraint,
     ForeignKey,
     Integer,
     String,
-    Text,
     UniqueConstraint,
     Uuid,
 )
@@ -117,18 +115,19 @@ class BlindCode(Base):
     findings: Mapped[list] = mapped_column(JSON, default=list)
 
 
-class QualificationVerdict(Base):
-    """The committee's qualification review of one bid, recorded by the chair; a failed bid leaves
-    the evaluation with its reasons."""
+class ScoreSheet(Base):
+    """One member's score sheet (评分表): pass/fail with reasons on the qualification criteria and points
+    (hundredths) on the scored ones, per bid; locked once submitted (R-V1). Technical items of blind
+    review arrive under their codes and are kept by bid here; no response to an expert maps them back."""
 
-    __tablename__ = "qualification_verdicts"
-    __table_args__ = (CheckConstraint("passed OR length(reasons) > 0", name="failure_has_reasons"),)
+    __tablename__ = "score_sheets"
 
     tender_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("evaluation_rooms.tender_id"), primary_key=True
     )
-    bid_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("bids.id"), primary_key=True)
-    passed: Mapped[bool] = mapped_column(Boolean)
-    reasons: Mapped[str] = mapped_column(Text, default="")
-    decided_by_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
-    decided_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("room_members.id"), primary_key=True)
+    passes: Mapped[dict] = mapped_column(JSON, default=dict)  # bid id -> criterion -> bool
+    reasons: Mapped[dict] = mapped_column(JSON, default=dict)  # bid id -> criterion -> why it fails
+    points: Mapped[dict] = mapped_column(JSON, default=dict)  # bid id -> criterion -> hundredths
+    submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now, onupdate=clock.now)

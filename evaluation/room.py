@@ -25,7 +25,7 @@ from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.notifications import notify
 from core.roles import Role
 from evaluation import identity_leaks
-from evaluation.models import BlindCode, ChairVote, EvaluationRoom, QualificationVerdict, RoomMember
+from evaluation.models import BlindCode, ChairVote, EvaluationRoom, RoomMember, ScoreSheet
 
 MIN_MEMBERS = 5  # R-E1
 
@@ -306,59 +306,20 @@ def blind_file(session: Session, actor: User, tender: Tender, code: str, n: int)
     return files[n - 1]
 
 
-def qualify(
-    session: Session,
-    actor: User,
-    tender: Tender,
-    bid_id: uuid.UUID,
-    passed: bool,
-    reasons: str,
-    ip: str | None = None,
-) -> QualificationVerdict:
-    """The chair records the committee's qualification verdict; a failure needs its reasons."""
-    member(session, actor, tender)
-    room = session.get(EvaluationRoom, tender.id)
-    if room.chair_id != actor.id:
-        raise Forbidden(_l("The chair records the committee's verdicts."), code="chair_only")
-    if bid_id not in {b.id for b in _opened_bids(session, tender)}:
-        raise NotFound(_l("No such bid."), code="bid_not_found")
-    text = (reasons or "").strip()
-    if not passed and len(text) < 2:
-        raise Invalid(
-            _l("A failed bid needs its reasons."), code="reasons_required", details={"field": "reasons"}
-        )
-    verdict = session.get(QualificationVerdict, (tender.id, bid_id))
-    if verdict is None:
-        verdict = QualificationVerdict(tender_id=tender.id, bid_id=bid_id, decided_by_id=actor.id)
-        session.add(verdict)
-    verdict.passed, verdict.reasons, verdict.decided_at, verdict.decided_by_id = (
-        bool(passed),
-        text,
-        clock.now(),
-        actor.id,
-    )
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "evaluation.qualification",
-        tender,
-        {"bid": str(bid_id), "passed": bool(passed), "reasons": text},
-        ip,
-    )
-    return verdict
-
-
 def overview(session: Session, actor: User, tender: Tender) -> dict:
     """The sitting for members and supervisors: who sits (names: R-E4 ends once the committee sits
-    for its members; supervisors always), check-ins, chair, qualification results."""
+    for its members; supervisors always), check-ins, the chair, who has submitted a sheet."""
     room = session.get(EvaluationRoom, tender.id)
     if actor.role != Role.SUPERVISOR:
         member(session, actor, tender, sitting=False)
     members = session.scalars(select(RoomMember).where(RoomMember.tender_id == tender.id)).all()
-    verdicts = session.scalars(
-        select(QualificationVerdict).where(QualificationVerdict.tender_id == tender.id)
-    ).all()
+    submitted = set(
+        session.scalars(
+            select(ScoreSheet.member_id).where(
+                ScoreSheet.tender_id == tender.id, ScoreSheet.submitted_at.is_not(None)
+            )
+        )
+    )
     return {
         "tender": str(tender.id),
         "status": room.status,
@@ -370,17 +331,9 @@ def overview(session: Session, actor: User, tender: Tender) -> dict:
                 "kind": m.kind,
                 "checked_in": m.checked_in_at is not None,
                 "replaced": m.replaced_at is not None,
+                "submitted": m.id in submitted,
                 **({"check_in_ip": m.check_in_ip} if actor.role == Role.SUPERVISOR else {}),
             }
             for m in members
-        ],
-        "qualification": [
-            {
-                "bid": str(v.bid_id),
-                "passed": v.passed,
-                "reasons": v.reasons,
-                "decided_at": v.decided_at.isoformat(),
-            }
-            for v in verdicts
         ],
     }

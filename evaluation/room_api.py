@@ -16,7 +16,7 @@ from core.errors import Invalid
 from core.extensions import client_ip
 from core.openapi import api_doc
 from core.roles import Role
-from evaluation import room
+from evaluation import room, scoring
 
 bp = Blueprint("evaluation_room_api", __name__, url_prefix="/api/v1/tenders/<uuid:tender_id>/evaluation")
 
@@ -114,33 +114,51 @@ def technical_file(tender_id: uuid.UUID, code: str, n: int):
     return send_file(path, download_name=f"{code}-{n}{path.suffix.lower()}", as_attachment=True)
 
 
-@bp.post("/qualification")
-@roles_required(*MEMBERS)
-@api_doc(
-    request={
-        "type": "object",
-        "required": ["bid", "passed"],
-        "properties": {
-            "bid": {"type": "string"},
-            "passed": {"type": "boolean"},
-            "reasons": {"type": "string"},
+SHEET = {
+    "type": "object",
+    "properties": {
+        "qualification": {"type": "object", "description": "bid id -> criterion -> {pass, reason}"},
+        "scores": {
+            "type": "object",
+            "description": "blind code (blind technical items) or bid id -> criterion -> points",
         },
-    }
-)
-def qualification(tender_id: uuid.UUID):
-    """The chair records the committee's qualification verdict on a bid (a failure with reasons)."""
+    },
+}
+
+
+@bp.put("/scores")
+@roles_required(*MEMBERS)
+@api_doc(request=SHEET)
+def save_scores(tender_id: uuid.UUID):
+    """Save your sheet as a draft (partial entries are merged); nothing is visible to others."""
     tender, _room = room.room_for(db.session, tender_id)
-    data = json_body(("bid",))
-    if not isinstance(data.get("passed"), bool):
-        raise Invalid(_l("passed is true or false."), code="invalid_passed")
-    verdict = room.qualify(
-        db.session,
-        current_user,
-        tender,
-        _uuid(data["bid"], "bid"),
-        data["passed"],
-        str(data.get("reasons") or ""),
-        client_ip(),
-    )
+    scoring.save(db.session, current_user, tender, json_body(), submit=False, ip=client_ip())
     db.session.commit()
-    return jsonify({"bid": str(verdict.bid_id), "passed": verdict.passed, "reasons": verdict.reasons})
+    return jsonify(scoring.my_sheet(db.session, current_user, tender))
+
+
+@bp.post("/scores")
+@roles_required(*MEMBERS)
+@api_doc(request=SHEET, responses={200: "the submitted, locked sheet"})
+def submit_scores(tender_id: uuid.UUID):
+    """Submit your sheet (technical bids by code only): complete, in range, then locked (R-V1)."""
+    tender, _room = room.room_for(db.session, tender_id)
+    scoring.save(db.session, current_user, tender, json_body(), submit=True, ip=client_ip())
+    db.session.commit()
+    return jsonify(scoring.my_sheet(db.session, current_user, tender))
+
+
+@bp.get("/scores/mine")
+@roles_required(*MEMBERS)
+def my_scores(tender_id: uuid.UUID):
+    """Your own sheet, as you wrote it."""
+    tender, _room = room.room_for(db.session, tender_id)
+    return jsonify(scoring.my_sheet(db.session, current_user, tender))
+
+
+@bp.get("/results")
+@roles_required(*MEMBERS, Role.SUPERVISOR)
+def results(tender_id: uuid.UUID):
+    """Totals, ranking, candidates and flags once every member has submitted (R-V1, R-V3, R-V6)."""
+    tender, _room = room.room_for(db.session, tender_id)
+    return jsonify(scoring.results(db.session, current_user, tender))

@@ -67,7 +67,8 @@ def readable_scheme(
 
 def coefficient_draw(session: Session, tender: Tender, record: ScoringScheme) -> dict | None:
     """The works benchmark's downward coefficient, drawn once the opening's decryption window has closed
-    (the prices are final then); None before, or when the scheme has no average-price benchmark."""
+    or the opening itself is closed (the prices are final then); None before, or when the scheme has no
+    average-price benchmark."""
     from bidding import opening as openings
     from bidding.models import Opening
 
@@ -76,7 +77,7 @@ def coefficient_draw(session: Session, tender: Tender, record: ScoringScheme) ->
     opening = session.get(Opening, tender.id)
     if opening is None or opening.status == "failed" or opening.decrypt_until is None:
         return None
-    if clock.now() < opening.decrypt_until:
+    if clock.now() < opening.decrypt_until and opening.status != "closed":  # prices final either way
         return None
     prices = {row["bid"]: row["price_fen"] for row in openings.record(session, tender)["bids"]}
     seed = coefficient_seed(str(tender.id), prices)

@@ -1,0 +1,315 @@
+"""Score sheets in the room and their aggregation.
+
+Each sitting member fills one sheet: pass/fail with reasons on the qualification criteria, points on the
+scored ones, for every opened bid; technical items under blind review are addressed by blind code only.
+A sheet may be saved as a draft; once submitted it is locked (409). Nobody sees anyone else's scores
+until every sitting member has submitted (R-V1); then the sheets are aggregated by the statutory
+formulas (evaluation.aggregation). A member replaced during the evaluation has their sheet void (R-E5).
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import audit
+from accounts.models import Organization, User
+from bidding.models import PartOpening, Tender
+from core import clock
+from core.errors import Conflict, Invalid
+from core.roles import Role
+from evaluation import aggregation, room, services
+from evaluation.models import BlindCode, ScoreSheet, ScoringScheme
+
+
+def _scheme(session: Session, tender: Tender) -> aggregation.Scheme:
+    scheme = services.load_scheme(session, tender)
+    if scheme is None:
+        raise Conflict(_l("This tender has no scoring scheme."), code="scheme_missing")
+    return scheme
+
+
+def _addresses(session: Session, tender: Tender) -> tuple[dict[str, uuid.UUID], dict[uuid.UUID, str]]:
+    """Blind code -> bid and bid -> code."""
+    rows = session.scalars(select(BlindCode).where(BlindCode.tender_id == tender.id)).all()
+    return {r.code: r.bid_id for r in rows}, {r.bid_id: r.code for r in rows}
+
+
+def _hundredths(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    if not number.is_finite() or number != number.quantize(Decimal("0.01")):
+        return None
+    return int(number * 100)
+
+
+def _blind(criterion: aggregation.Criterion) -> bool:
+    return criterion.part == "technical" and criterion.blind
+
+
+def _parse(
+    session: Session, tender: Tender, scheme: aggregation.Scheme, data: dict
+) -> tuple[dict, dict, dict]:
+    """The sheet's content by bid id, or 422 naming every bad entry (nothing is kept)."""
+    by_code, _codes = _addresses(session, tender)
+    bids = {b.id for b in room._opened_bids(session, tender)}
+    problems: list[dict] = []
+    passes: dict[str, dict[str, bool]] = {}
+    reasons: dict[str, dict[str, str]] = {}
+    points: dict[str, dict[str, int]] = {}
+
+    def bid_for(key: str, blind: bool) -> uuid.UUID | None:
+        if blind:
+            return by_code.get(key)  # blind items only by code: a bid id here would unmask it
+        try:
+            bid = uuid.UUID(key)
+        except ValueError:
+            return None
+        return bid if bid in bids else None
+
+    qualification = data.get("qualification") or {}
+    scores = data.get("scores") or {}
+    if not isinstance(qualification, dict) or not isinstance(scores, dict):
+        raise Invalid(_l("qualification and scores are objects."), code="invalid_sheet")
+    for key, items in qualification.items():
+        bid = bid_for(key, False)
+        if bid is None or not isinstance(items, dict):
+            problems.append({"bid": key, "code": "unknown_bid"})
+            continue
+        for name, verdict in items.items():
+            criterion = _criterion(scheme, name)
+            if criterion is None or criterion.kind != "pass_fail":
+                problems.append({"bid": key, "criterion": name, "code": "unknown_criterion"})
+                continue
+            ok = verdict.get("pass") if isinstance(verdict, dict) else None
+            reason = str(verdict.get("reason") or "").strip() if isinstance(verdict, dict) else ""
+            if not isinstance(ok, bool):
+                problems.append({"bid": key, "criterion": name, "code": "pass_is_boolean"})
+            elif not ok and not reason:
+                problems.append({"bid": key, "criterion": name, "code": "reason_required"})
+            else:
+                passes.setdefault(str(bid), {})[name] = ok
+                if not ok:
+                    reasons.setdefault(str(bid), {})[name] = reason[:1000]
+    for key, items in scores.items():
+        if not isinstance(items, dict):
+            problems.append({"bid": key, "code": "unknown_bid"})
+            continue
+        for name, value in items.items():
+            criterion = _criterion(scheme, name)
+            if criterion is None or not criterion.scored:
+                problems.append({"bid": key, "criterion": name, "code": "unknown_criterion"})
+                continue
+            bid = bid_for(key, _blind(criterion))
+            if bid is None:
+                problems.append(
+                    {
+                        "bid": key,
+                        "criterion": name,
+                        "code": "use_blind_code" if _blind(criterion) else "unknown_bid",
+                    }
+                )
+                continue
+            amount = _hundredths(value)
+            if amount is None or not criterion.min_points <= amount <= criterion.max_points:
+                problems.append(
+                    {
+                        "bid": key,
+                        "criterion": name,
+                        "code": "score_out_of_range",
+                        "min": str(Decimal(criterion.min_points) / 100),
+                        "max": str(Decimal(criterion.max_points) / 100),
+                    }
+                )
+                continue
+            points.setdefault(str(bid), {})[name] = amount
+    if problems:
+        raise Invalid(
+            _l("Some scores are refused: see details."), code="sheet_invalid", details={"problems": problems}
+        )
+    return passes, reasons, points
+
+
+def _criterion(scheme: aggregation.Scheme, key: str) -> aggregation.Criterion | None:
+    try:
+        return scheme.criterion(key)
+    except KeyError:
+        return None
+
+
+def _missing(session: Session, tender: Tender, scheme: aggregation.Scheme, sheet: ScoreSheet) -> list[dict]:
+    _by_code, codes = _addresses(session, tender)
+    missing = []
+    for bid in room._opened_bids(session, tender):
+        for criterion in scheme.criteria:
+            key = codes.get(bid.id) if _blind(criterion) else str(bid.id)
+            if criterion.kind == "pass_fail" and criterion.key not in sheet.passes.get(str(bid.id), {}):
+                missing.append({"bid": str(bid.id), "criterion": criterion.key})
+            elif criterion.scored and criterion.key not in sheet.points.get(str(bid.id), {}):
+                missing.append({"bid": key, "criterion": criterion.key})
+    return missing
+
+
+def save(
+    session: Session, actor: User, tender: Tender, data: dict, *, submit: bool, ip: str | None = None
+) -> ScoreSheet:
+    """Save (and with ``submit`` lock) the acting member's sheet."""
+    seat = room.member(session, actor, tender)
+    scheme = _scheme(session, tender)
+    sheet = session.get(ScoreSheet, (tender.id, seat.id))
+    if sheet is not None and sheet.submitted_at is not None:
+        raise Conflict(_l("Your sheet is submitted and locked."), code="sheet_submitted")
+    passes, reasons, points = _parse(session, tender, scheme, data if isinstance(data, dict) else {})
+    if sheet is None:
+        sheet = ScoreSheet(tender_id=tender.id, member_id=seat.id, passes={}, reasons={}, points={})
+        session.add(sheet)
+    # JSON columns change only by assignment: build new dicts.
+    sheet.passes = _merge(sheet.passes, passes)
+    sheet.points = _merge(sheet.points, points)
+    sheet.reasons = _merge(sheet.reasons, reasons)
+    for bid, items in passes.items():  # a criterion passed again drops its old failure reason
+        for name, ok in items.items():
+            if ok:
+                sheet.reasons.get(bid, {}).pop(name, None)
+    if submit:
+        missing = _missing(session, tender, scheme, sheet)
+        if missing:
+            raise Invalid(
+                _l("The sheet is incomplete: see details."),
+                code="sheet_incomplete",
+                details={"missing": missing},
+            )
+        sheet.submitted_at = clock.now()
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "evaluation.sheet_submitted" if submit else "evaluation.sheet_saved",
+        tender,
+        {"member": str(seat.id), "entries": sum(len(v) for v in sheet.points.values())},
+        ip,
+    )
+    return sheet
+
+
+def _merge(old: dict, new: dict) -> dict:
+    merged = {bid: dict(items) for bid, items in (old or {}).items()}
+    for bid, items in new.items():
+        merged.setdefault(bid, {}).update(items)
+    return merged
+
+
+def my_sheet(session: Session, actor: User, tender: Tender) -> dict:
+    """The member's own sheet as they wrote it: blind items under their codes."""
+    seat = room.member(session, actor, tender)
+    scheme = _scheme(session, tender)
+    sheet = session.get(ScoreSheet, (tender.id, seat.id))
+    _by_code, codes = _addresses(session, tender)
+    scores: dict[str, dict[str, str]] = {}
+    if sheet is not None:
+        for bid, items in sheet.points.items():
+            for name, value in items.items():
+                criterion = _criterion(scheme, name)
+                key = codes[uuid.UUID(bid)] if criterion is not None and _blind(criterion) else bid
+                scores.setdefault(key, {})[name] = str(Decimal(value) / 100)
+    return {
+        "submitted_at": sheet.submitted_at.isoformat() if sheet and sheet.submitted_at else None,
+        "qualification": {
+            bid: {
+                name: {"pass": ok, "reason": (sheet.reasons.get(bid) or {}).get(name)}
+                for name, ok in items.items()
+            }
+            for bid, items in (sheet.passes if sheet else {}).items()
+        },
+        "scores": scores,
+    }
+
+
+def results(session: Session, actor: User, tender: Tender) -> dict:
+    """The aggregation, once every sitting member has submitted (R-V1); void sheets left out (R-E5)."""
+    if actor.role != Role.SUPERVISOR:
+        room.member(session, actor, tender)
+    scheme = _scheme(session, tender)
+    sitting = room.sitting_members(session, tender)
+    sheets = {
+        s.member_id: s
+        for s in session.scalars(
+            select(ScoreSheet).where(ScoreSheet.tender_id == tender.id, ScoreSheet.submitted_at.is_not(None))
+        )
+    }
+    waiting = [m for m in sitting if m.id not in sheets]
+    if waiting:
+        raise Conflict(
+            _l("Scores are shown once every member has submitted."),
+            code="scores_pending",
+            details={"submitted": len(sitting) - len(waiting), "members": len(sitting)},
+        )
+    bids = []
+    for bid in room._opened_bids(session, tender):
+        commercial = next(p for p in bid.parts if p.part == "commercial")
+        price = session.get(PartOpening, commercial.id).price_fen
+        bids.append(
+            aggregation.BidEntry(
+                str(bid.id),
+                session.get(Organization, bid.organization_id).name,
+                price or 0,
+                price is not None,
+            )
+        )
+    plain = [
+        aggregation.Sheet(expert=str(m.id), passes=sheets[m.id].passes, points=sheets[m.id].points)
+        for m in sitting
+    ]
+    coefficient = None
+    record = session.get(ScoringScheme, tender.id)
+    drawn = services.coefficient_draw(session, tender, record)
+    if drawn is not None:
+        coefficient = Decimal(drawn["value"])
+    result = aggregation.aggregate(scheme, bids, plain, coefficient=coefficient)
+    return {
+        "method": scheme.method,
+        "coefficient": str(coefficient) if coefficient is not None else None,
+        "benchmark_fen": result.benchmark_fen,
+        "blocked": result.blocked,
+        "candidates": list(result.candidates),
+        "results": [
+            {
+                "bid": r.key,
+                "tenderer": r.name,
+                "price_fen": r.price_fen,
+                "qualified": r.qualified,
+                "failed": list(r.failed),
+                "reasons": sorted(
+                    {
+                        reason
+                        for s in sheets.values()
+                        for name, reason in (s.reasons.get(r.key) or {}).items()
+                        if name in r.failed
+                    }
+                ),
+                "technical": _points(r.technical),
+                "commercial": _points(r.commercial),
+                "price_score": _points(r.price_score),
+                "total": _points(r.total),
+                "rank": r.rank,
+                "tied": r.tied,
+            }
+            for r in result.results
+        ],
+        # Flags name members by seat, so a member can find their own outliers; never a blind code.
+        "flags": [aggregation.flag_json(f) for f in result.flags],
+        "void_sheets": sum(1 for member_id in sheets if member_id not in {m.id for m in sitting}),
+    }
+
+
+def _points(hundredths: int) -> str:
+    return str(Decimal(hundredths) / 100)

@@ -1,0 +1,140 @@
+"""Score sheets in the room: blind items by code only, scores in range (422), a submitted sheet locked
+(409), nobody sees others' scores before all have submitted (R-V1), a replaced member's sheet void
+(R-E5), and the results ranked by the statutory formulas (R-V3) with at most 3 candidates (R-V6)."""
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from core import clock
+from evaluation.models import ScoringScheme
+from evaluation.scheme import parse_scheme, scheme_json
+from tests.evaluation.test_room import _check_in, committee, opened  # noqa: F401 (fixtures)
+
+SCHEME = {
+    "method": "comprehensive",
+    "criteria": [
+        {"key": "Q1", "name": "安全生产许可证", "part": "qualification", "kind": "pass_fail"},
+        {
+            "key": "T1",
+            "name": "施工组织设计",
+            "part": "technical",
+            "kind": "subjective",
+            "max_points": 30,
+            "blind": True,
+        },
+        {"key": "C1", "name": "项目经理业绩", "part": "commercial", "kind": "objective", "max_points": 10},
+    ],
+    "price": {
+        "formula": "average_benchmark",
+        "points": 60,
+        "coefficients": ["0.95"],
+        "above_per_percent": 1,
+        "below_per_percent": "0.5",
+    },
+}
+
+
+@pytest.fixture
+def sitting(client, people, session, opened, committee):  # noqa: F811
+    """The scheme on record, every member checked in; returns (tender, bids, members' headers, codes)."""
+    tender, bids = opened
+    scheme, subject = parse_scheme(SCHEME, "works")
+    session.add(
+        ScoringScheme(
+            tender_id=tender.id,
+            version=1,
+            method=scheme.method,
+            subject=subject,
+            price_formula=scheme.price.formula,
+            price_points=scheme.price.full_points,
+            definition=scheme_json(scheme, subject),
+            updated_by_id=committee[0].id,
+            updated_at=clock.now(),
+        )
+    )
+    session.commit()
+    heads = [_check_in(client, people, tender, member)[1] for member in committee]
+    codes = [
+        i["code"]
+        for i in client.get(f"/api/v1/tenders/{tender.id}/evaluation/technical", headers=heads[0]).get_json()[
+            "items"
+        ]
+    ]
+    return tender, bids, heads, codes
+
+
+def sheet(bids, codes, *, t1="25", fail=()):
+    """A complete sheet: Q1 passed except for the bids in ``fail``, T1 by code, C1 by bid id."""
+    return {
+        "qualification": {
+            bid_id: {"Q1": {"pass": False, "reason": "安全生产许可证已过期"} if n in fail else {"pass": True}}
+            for n, (_b, bid_id, _s) in enumerate(bids)
+        },
+        "scores": {**{code: {"T1": t1} for code in codes}, **{bid_id: {"C1": 8} for _b, bid_id, _s in bids}},
+    }
+
+
+def test_r_v1_sheets_are_checked_locked_and_hidden_until_all_submit(client, sitting):
+    tender, bids, heads, codes = sitting
+    url = f"/api/v1/tenders/{tender.id}/evaluation/scores"
+    out_of_range = client.put(url, json={"scores": {codes[0]: {"T1": "30.01"}}}, headers=heads[0])
+    assert out_of_range.status_code == 422
+    (problem,) = out_of_range.get_json()["error"]["details"]["problems"]
+    assert problem["code"] == "score_out_of_range" and problem["max"] == "30"
+    unmasking = client.put(url, json={"scores": {bids[0][1]: {"T1": 20}}}, headers=heads[0])
+    assert unmasking.get_json()["error"]["details"]["problems"][0]["code"] == "use_blind_code"
+    no_reason = client.put(
+        url, json={"qualification": {bids[0][1]: {"Q1": {"pass": False}}}}, headers=heads[0]
+    )
+    assert no_reason.get_json()["error"]["details"]["problems"][0]["code"] == "reason_required"
+    draft = client.put(url, json={"scores": {codes[0]: {"T1": "22.5"}}}, headers=heads[0])
+    assert draft.status_code == 200 and draft.get_json()["scores"] == {codes[0]: {"T1": "22.5"}}
+    incomplete = client.post(url, json={}, headers=heads[0])
+    assert incomplete.status_code == 422 and incomplete.get_json()["error"]["code"] == "sheet_incomplete"
+
+    assert client.post(url, json=sheet(bids, codes), headers=heads[0]).status_code == 200
+    locked = client.put(url, json={"scores": {codes[0]: {"T1": 1}}}, headers=heads[0])
+    assert locked.status_code == 409 and locked.get_json()["error"]["code"] == "sheet_submitted"
+    pending = client.get(f"/api/v1/tenders/{tender.id}/evaluation/results", headers=heads[1])
+    assert pending.status_code == 409 and pending.get_json()["error"]["details"] == {
+        "submitted": 1,
+        "members": 5,
+    }
+
+
+def test_results_rank_by_total_and_leave_out_a_replaced_members_sheet(client, sitting):
+    tender, bids, heads, codes = sitting
+    url = f"/api/v1/tenders/{tender.id}/evaluation/scores"
+    # Three of five fail the dearest bid on Q1 (a majority); the tenderee's representative scores wildly.
+    for n, headers in enumerate(heads):
+        body = sheet(bids, codes, fail=(2,) if n < 3 else (), t1="5" if n == 4 else "25")
+        assert client.post(url, json=body, headers=headers).status_code == 200
+        clock.advance(timedelta(seconds=1))
+    # The representative then declares a conflict: their sheet is void (R-E5) and results come from the rest.
+    left = client.post(
+        f"/api/v1/tenders/{tender.id}/evaluation/conflicts",
+        json={"bids": [bids[0][1]], "reason": "与投标人存在利害关系"},
+        headers=heads[4],
+    )
+    assert left.status_code == 200
+    response = client.get(f"/api/v1/tenders/{tender.id}/evaluation/results", headers=heads[0])
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["void_sheets"] == 1 and body["coefficient"] == "0.95"
+    rows = {r["bid"]: r for r in body["results"]}
+    failed = rows[bids[2][1]]
+    assert (
+        not failed["qualified"]
+        and failed["failed"] == ["Q1"]
+        and failed["reasons"] == ["安全生产许可证已过期"]
+    )
+    first, second = rows[bids[0][1]], rows[bids[1][1]]
+    # Equal technical (25) and commercial (8) scores among the four sitting members: the lower price
+    # is nearer the benchmark from above, so it scores more and ranks first (R-V3).
+    assert first["technical"] == second["technical"] == "25"
+    assert (first["rank"], second["rank"]) == (1, 2) and body["candidates"] == [bids[0][1], bids[1][1]]
+    assert not any(f["code"] == "abnormal_score" for f in body["flags"])  # the outlier's sheet is void
+    text = json.dumps(body, ensure_ascii=False)
+    assert not any(code in text for code in codes)  # results never name a blind code
