@@ -1,4 +1,5 @@
-"""The scoring scheme stored with its tender (one row per tender, replaced while the tender is a draft)."""
+"""Evaluation records: the scoring scheme stored with its tender (replaced while the tender is a draft),
+the room and its members, blind codes, score sheets, and the report with its signatures."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
+    Text,
     UniqueConstraint,
     Uuid,
 )
@@ -131,3 +133,46 @@ class ScoreSheet(Base):
     points: Mapped[dict] = mapped_column(JSON, default=dict)  # bid id -> criterion -> hundredths
     submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now, onupdate=clock.now)
+
+
+class EvaluationReport(Base):
+    """评标报告: the results as the chair put them to the committee, the PDF made from them, and its state:
+    signing (members sign), signed (every sitting member has signed or refused: R-V6)."""
+
+    __tablename__ = "evaluation_reports"
+    __table_args__ = (CheckConstraint("status IN ('signing', 'signed')", name="status"),)
+
+    tender_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("evaluation_rooms.tender_id"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(8), default="signing")
+    content: Mapped[dict] = mapped_column(JSON)  # the results, canonical JSON: what members sign
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    pdf_sha256: Mapped[str] = mapped_column(String(64))
+    drafted_by_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
+    drafted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+    signed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+
+class ReportSignature(Base):
+    """One member's signature on the report: agreement, or dissent with its reasons (R-V6). A refusal
+    without written reasons is recorded as such and counted as agreement."""
+
+    __tablename__ = "report_signatures"
+    __table_args__ = (
+        CheckConstraint("decision IN ('agree', 'dissent', 'refused')", name="decision"),
+        CheckConstraint("decision <> 'dissent' OR length(reasons) > 0", name="dissent_has_reasons"),
+    )
+
+    tender_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("evaluation_reports.tender_id"), primary_key=True
+    )
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("room_members.id"), primary_key=True)
+    decision: Mapped[str] = mapped_column(String(8))
+    reasons: Mapped[str] = mapped_column(Text, default="")
+    counted_as: Mapped[str] = mapped_column(String(8))  # agree | dissent
+    signed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+    ip: Mapped[str | None] = mapped_column(String(64), default=None)
+    # A CMS signature over the content's canonical JSON, for members holding a platform certificate.
+    cms_signature: Mapped[str | None] = mapped_column(Text, default=None)
+    signer_serial: Mapped[str | None] = mapped_column(String(40), default=None)

@@ -162,3 +162,90 @@ def results(tender_id: uuid.UUID):
     """Totals, ranking, candidates and flags once every member has submitted (R-V1, R-V3, R-V6)."""
     tender, _room = room.room_for(db.session, tender_id)
     return jsonify(scoring.results(db.session, current_user, tender))
+
+
+@bp.post("/report")
+@roles_required(*MEMBERS)
+def draft_report(tender_id: uuid.UUID):
+    """The chair puts the results to the committee as the report (blocked flags need a review first)."""
+    from evaluation import report
+
+    tender, _room = room.room_for(db.session, tender_id)
+    row = report.draft(db.session, current_user, tender, client_ip())
+    db.session.commit()
+    return jsonify(report.report_json(db.session, row)), 201
+
+
+@bp.get("/report")
+@roles_required(*MEMBERS, Role.SUPERVISOR, Role.AGENCY)
+def get_report(tender_id: uuid.UUID):
+    """The report and its signatures: committee and supervisors; the agency and tenderee once signed."""
+    from evaluation import report
+
+    tender, _room = room.room_for(db.session, tender_id)
+    return jsonify(report.report_json(db.session, report.readable(db.session, current_user, tender)))
+
+
+@bp.get("/report.pdf")
+@roles_required(*MEMBERS, Role.SUPERVISOR, Role.AGENCY)
+def report_pdf(tender_id: uuid.UUID):
+    """The report as a PDF (with its CJK font embedded), as signed."""
+    from core.app import storage
+    from evaluation import report
+
+    tender, _room = room.room_for(db.session, tender_id)
+    row = report.readable(db.session, current_user, tender)
+    return send_file(
+        storage().path_for(row.pdf_sha256),
+        mimetype="application/pdf",
+        download_name=f"{tender.code}-评标报告.pdf",
+    )
+
+
+@bp.post("/report/signatures")
+@roles_required(*MEMBERS)
+@api_doc(
+    request={
+        "type": "object",
+        "required": ["code", "decision"],
+        "properties": {
+            "code": {"type": "string", "description": "a fresh TOTP code"},
+            "decision": {"enum": ["agree", "dissent", "refused"]},
+            "reasons": {"type": "string"},
+            "cms_signature": {
+                "type": "string",
+                "description": "base64 DER over the content's canonical JSON",
+            },
+        },
+    }
+)
+def sign_report(tender_id: uuid.UUID):
+    """Sign the report after a fresh code: agree, dissent with reasons, or refuse (R-V6)."""
+    from evaluation import report
+
+    tender, _room = room.room_for(db.session, tender_id)
+    data = json_body(("code", "decision"))
+    row = report.sign(
+        db.session,
+        current_user,
+        tender,
+        code=str(data["code"]),
+        decision=str(data["decision"]),
+        reasons=str(data.get("reasons") or ""),
+        cms_signature=data.get("cms_signature"),
+        ip=client_ip(),
+    )
+    db.session.commit()
+    return jsonify({"decision": row.decision, "counted_as": row.counted_as}), 201
+
+
+@bp.post("/report/close")
+@roles_required(*MEMBERS)
+def close_report(tender_id: uuid.UUID):
+    """The chair closes the report once every member has signed; the result goes to the agency."""
+    from evaluation import report
+
+    tender, _room = room.room_for(db.session, tender_id)
+    row = report.close(db.session, current_user, tender, client_ip())
+    db.session.commit()
+    return jsonify(report.report_json(db.session, row))

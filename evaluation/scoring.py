@@ -234,10 +234,9 @@ def my_sheet(session: Session, actor: User, tender: Tender) -> dict:
     }
 
 
-def results(session: Session, actor: User, tender: Tender) -> dict:
-    """The aggregation, once every sitting member has submitted (R-V1); void sheets left out (R-E5)."""
-    if actor.role != Role.SUPERVISOR:
-        room.member(session, actor, tender)
+def aggregate_room(session: Session, tender: Tender) -> tuple[aggregation.Aggregation, dict, int]:
+    """The aggregation of the sitting members' submitted sheets (R-V1: only when all have submitted;
+    R-E5: a replaced member's sheet is void); also the sheets by member and how many are void."""
     scheme = _scheme(session, tender)
     sitting = room.sitting_members(session, tender)
     sheets = {
@@ -270,11 +269,22 @@ def results(session: Session, actor: User, tender: Tender) -> dict:
         for m in sitting
     ]
     coefficient = None
-    record = session.get(ScoringScheme, tender.id)
-    drawn = services.coefficient_draw(session, tender, record)
+    drawn = services.coefficient_draw(session, tender, session.get(ScoringScheme, tender.id))
     if drawn is not None:
         coefficient = Decimal(drawn["value"])
-    result = aggregation.aggregate(scheme, bids, plain, coefficient=coefficient)
+    void = sum(1 for member_id in sheets if member_id not in {m.id for m in sitting})
+    return aggregation.aggregate(scheme, bids, plain, coefficient=coefficient), sheets, void
+
+
+def results(session: Session, actor: User, tender: Tender) -> dict:
+    """The aggregation for the committee and supervisors, once every member has submitted."""
+    if actor.role != Role.SUPERVISOR:
+        room.member(session, actor, tender)
+    return results_json(*aggregate_room(session, tender))
+
+
+def results_json(result: aggregation.Aggregation, sheets: dict, void: int) -> dict:
+    scheme, coefficient = result.scheme, result.coefficient
     return {
         "method": scheme.method,
         "coefficient": str(coefficient) if coefficient is not None else None,
@@ -307,7 +317,7 @@ def results(session: Session, actor: User, tender: Tender) -> dict:
         ],
         # Flags name members by seat, so a member can find their own outliers; never a blind code.
         "flags": [aggregation.flag_json(f) for f in result.flags],
-        "void_sheets": sum(1 for member_id in sheets if member_id not in {m.id for m in sitting}),
+        "void_sheets": void,
     }
 
 

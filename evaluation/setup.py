@@ -11,3 +11,13 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(room_api.bp)
     app.register_blueprint(views.bp)
+    from core.db import db
+    from evaluation.models import EvaluationReport
+
+    def report_files():
+        from sqlalchemy import select
+
+        return list(db.session.scalars(select(EvaluationReport.pdf_sha256)))
+
+    # The signed reports' PDFs live in the file store: `flask storage sweep` must keep them.
+    app.extensions.setdefault("sunbid.file_refs", []).append(report_files)

@@ -2,15 +2,24 @@
 (409), nobody sees others' scores before all have submitted (R-V1), a replaced member's sheet void
 (R-E5), and the results ranked by the statutory formulas (R-V3) with at most 3 candidates (R-V6)."""
 
+import base64
 import json
 from datetime import timedelta
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
+from accounts import pki
 from core import clock
+from crypto import cms
+from crypto.canonical import canonical_json
 from evaluation.models import ScoringScheme
 from evaluation.scheme import parse_scheme, scheme_json
-from tests.evaluation.test_room import _check_in, committee, opened  # noqa: F401 (fixtures)
+from tests.bidding.test_tenders import auth
+from tests.evaluation.test_room import _check_in
 
 SCHEME = {
     "method": "comprehensive",
@@ -37,7 +46,7 @@ SCHEME = {
 
 
 @pytest.fixture
-def sitting(client, people, session, opened, committee):  # noqa: F811
+def sitting(client, people, session, opened, committee):
     """The scheme on record, every member checked in; returns (tender, bids, members' headers, codes)."""
     tender, bids = opened
     scheme, subject = parse_scheme(SCHEME, "works")
@@ -138,3 +147,75 @@ def test_results_rank_by_total_and_leave_out_a_replaced_members_sheet(client, si
     assert not any(f["code"] == "abnormal_score" for f in body["flags"])  # the outlier's sheet is void
     text = json.dumps(body, ensure_ascii=False)
     assert not any(code in text for code in codes)  # results never name a blind code
+
+
+def _certificate(session, user):
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, user.username)]))
+        .sign(key, hashes.SHA256())
+        .public_bytes(serialization.Encoding.PEM)
+        .decode()
+    )
+    row = pki.issue_signing_certificate(session, user, csr)
+    session.commit()
+    return key, x509.load_pem_x509_certificate(row.pem.encode())
+
+
+def test_r_v6_every_member_signs_and_the_agency_sees_the_result_only_after(
+    client,
+    people,
+    session,
+    cast,
+    committee,
+    sitting,
+):
+    tender, bids, heads, codes = sitting
+    base = f"/api/v1/tenders/{tender.id}/evaluation"
+    for headers in heads:
+        assert client.post(f"{base}/scores", json=sheet(bids, codes), headers=headers).status_code == 200
+    chair = committee[0]
+    for voter in heads[1:4]:
+        client.post(f"{base}/chair", json={"candidate": str(chair.id)}, headers=voter)
+    assert client.post(f"{base}/report", headers=heads[1]).get_json()["error"]["code"] == "chair_only"
+    drafted = client.post(f"{base}/report", headers=heads[0])
+    assert drafted.status_code == 201, drafted.get_json()
+    content = drafted.get_json()["content"]
+    assert len(content["candidates"]) <= 3 and not any(code in json.dumps(content) for code in codes)
+    pdf = client.get(f"{base}/report.pdf", headers=heads[2])
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    agency = auth(people, client, cast["agent"])
+    early = client.get(f"{base}/report", headers=agency)
+    assert early.status_code == 403 and early.get_json()["error"]["code"] == "report_not_signed"
+
+    def sign(n, **body):
+        clock.advance(timedelta(seconds=31))  # a fresh code for each signature
+        response = client.post(
+            f"{base}/report/signatures", json={"code": people.code(committee[n]), **body}, headers=heads[n]
+        )
+        return response
+
+    key, certificate = _certificate(session, committee[0])
+    cms_signature = base64.b64encode(cms.sign_detached(canonical_json(content), certificate, key)).decode()
+    assert sign(0, decision="agree", cms_signature=cms_signature).status_code == 201
+    assert sign(1, decision="dissent").get_json()["error"]["code"] == "reasons_required"
+    assert (
+        sign(1, decision="dissent", reasons="对第一名的技术评分有不同意见").get_json()["counted_as"]
+        == "dissent"
+    )
+    assert sign(2, decision="refused").get_json()["counted_as"] == "agree"  # no written reasons (R-V6)
+    assert sign(3, decision="agree").status_code == 201
+    again = sign(3, decision="agree")
+    assert again.status_code == 409 and again.get_json()["error"]["code"] == "already_signed"
+    pending = client.post(f"{base}/report/close", headers=heads[0])
+    assert pending.status_code == 409 and pending.get_json()["error"]["details"] == {"waiting": 1}
+    assert sign(4, decision="agree").status_code == 201
+    closed = client.post(f"{base}/report/close", headers=heads[0])
+    assert closed.status_code == 200 and closed.get_json()["status"] == "signed"
+    clock.advance(timedelta(seconds=31))
+    seen = client.get(f"{base}/report", headers=auth(people, client, cast["agent"]))
+    assert seen.status_code == 200
+    signatures = {s["decision"]: s for s in seen.get_json()["signatures"]}
+    assert signatures["agree"]["cms"] is not None or any(s["cms"] for s in seen.get_json()["signatures"])
+    assert signatures["dissent"]["reasons"] == "对第一名的技术评分有不同意见"

@@ -1,0 +1,270 @@
+"""The evaluation report (评标报告): the chair puts the results to the committee once they are complete and
+unblocked; every sitting member signs after a fresh second-factor code, agreeing or dissenting with
+reasons (a refusal without written reasons counts as agreement); once all have, the report is signed
+and only then do the agency and the tenderee see the result (R-V6). At most 3 ranked candidates.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import audit
+from accounts import pki
+from accounts import services as accounts
+from accounts.models import Organization, User
+from bidding.models import Tender
+from core import clock
+from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.roles import Role
+from crypto import ca, canonical, cms
+from evaluation import report_pdf, room, scoring
+from evaluation.models import EvaluationReport, EvaluationRoom, ReportSignature, RoomMember
+
+DECISIONS = ("agree", "dissent", "refused")
+
+
+def _store():
+    from core.app import storage
+
+    return storage()
+
+
+def draft(session: Session, actor: User, tender: Tender, ip: str | None = None) -> EvaluationReport:
+    """The chair puts the complete, unblocked results to the committee as the report."""
+    room.member(session, actor, tender)
+    evaluation = session.get(EvaluationRoom, tender.id)
+    if evaluation.chair_id != actor.id:
+        raise Forbidden(_l("The chair drafts the report."), code="chair_only")
+    if session.get(EvaluationReport, tender.id) is not None:
+        raise Conflict(_l("The report is already drafted."), code="report_exists")
+    result, sheets, void = scoring.aggregate_room(session, tender)
+    if result.blocked:  # R-V4: a summation error, out-of-range or inconsistent score needs a review first
+        raise Conflict(
+            _l("Some scores need a review first: see the flags."),
+            code="review_needed",
+            details={"flags": [f["code"] for f in scoring.results_json(result, sheets, void)["flags"]]},
+        )
+    content = scoring.results_json(result, sheets, void)
+    content["tender"] = {"id": str(tender.id), "code": tender.code, "title": tender.title}
+    content["members"] = [
+        {"name": session.get(User, m.user_id).display_name, "kind": m.kind}
+        for m in room.sitting_members(session, tender)
+    ]
+    body = canonical.canonical_json(content)
+    pdf = _render(session, tender, result)
+    stored = _store().put_bytes(pdf)
+    report = EvaluationReport(
+        tender_id=tender.id,
+        content=content,
+        content_sha256=hashlib.sha256(body).hexdigest(),
+        pdf_sha256=stored.sha256,
+        drafted_by_id=actor.id,
+    )
+    session.add(report)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "evaluation.report_drafted",
+        tender,
+        {
+            "content_sha256": report.content_sha256,
+            "pdf_sha256": report.pdf_sha256,
+            "candidates": content["candidates"],
+        },
+        ip,
+    )
+    return report
+
+
+def _render(session: Session, tender: Tender, result) -> bytes:
+    evaluation = session.get(EvaluationRoom, tender.id)
+    members = []
+    for m in room.sitting_members(session, tender):
+        label = (
+            "组长"
+            if m.user_id == evaluation.chair_id
+            else ("招标人代表" if m.kind == "tenderee_rep" else "评标专家")
+        )
+        members.append(report_pdf.Member(session.get(User, m.user_id).display_name, label))
+    data = report_pdf.report_from(
+        result,
+        tender_code=tender.code,
+        tender_title=tender.title,
+        agency=session.get(Organization, tender.agency_id).name,
+        tenderee=session.get(Organization, tender.tenderee_id).name,
+        evaluated_on=clock.local(clock.now()).date(),
+        members=members,
+    )
+    with force_locale("zh_CN"):  # the official report is in Chinese whoever triggers it
+        return report_pdf.render_report(data, current_app.config.get("REPORT_FONT"))
+
+
+def sign(
+    session: Session,
+    actor: User,
+    tender: Tender,
+    *,
+    code: str,
+    decision: str,
+    reasons: str = "",
+    cms_signature: str | None = None,
+    ip: str | None = None,
+) -> ReportSignature:
+    """Sign the report after a fresh code: agree, dissent (with reasons) or refuse (R-V6)."""
+    seat = room.member(session, actor, tender)
+    report = _report(session, tender)
+    if report.status != "signing":
+        raise Conflict(_l("The report is closed."), code="report_signed")
+    if session.get(ReportSignature, (tender.id, seat.id)) is not None:
+        raise Conflict(_l("You have already signed."), code="already_signed")
+    if decision not in DECISIONS:
+        raise Invalid(_l("Agree, dissent or refuse."), code="invalid_decision")
+    text = (reasons or "").strip()
+    if decision == "dissent" and not text:
+        raise Invalid(
+            _l("A dissent states its reasons."), code="reasons_required", details={"field": "reasons"}
+        )
+    accounts.check_totp(session, actor, str(code or ""), ip, purpose="report_signature")
+    serial = None
+    if cms_signature:
+        serial = _check_cms(session, actor, report, cms_signature)
+    # R-V6: a refusal with written reasons stands as dissent; without, it counts as agreement.
+    counted = "dissent" if decision == "dissent" or (decision == "refused" and text) else "agree"
+    signature = ReportSignature(
+        tender_id=tender.id,
+        member_id=seat.id,
+        decision=decision,
+        reasons=text[:4000],
+        counted_as=counted,
+        ip=ip,
+        cms_signature=cms_signature,
+        signer_serial=serial,
+    )
+    session.add(signature)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "evaluation.report_signed",
+        tender,
+        {"decision": decision, "counted_as": counted, "content_sha256": report.content_sha256, "cms": serial},
+        ip,
+    )
+    return signature
+
+
+def _check_cms(session: Session, actor: User, report: EvaluationReport, signature_b64: str) -> str:
+    try:
+        der = base64.b64decode(signature_b64, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise Invalid(_l("The signature is base64 (DER)."), code="invalid_signature") from exc
+    authority = pki.get_ca(session)
+    try:
+        signer = cms.verify_detached(
+            der,
+            canonical.canonical_json(report.content),
+            chain=pki.chain(authority),
+            crl=pki.current_crl(session),
+            at=clock.now(),
+        )
+    except (cms.SignatureError, ca.CertificateError) as exc:
+        raise Invalid(
+            _l("The signature does not verify: %(reason)s", reason=str(exc)), code="signature_invalid"
+        ) from exc
+    serial = format(signer.certificate.serial_number, "x")
+    from accounts.models import Certificate
+
+    row = session.scalar(select(Certificate).where(Certificate.serial == serial))
+    if row is None or row.user_id != actor.id:
+        raise Invalid(_l("The signature is not yours."), code="signature_not_yours")
+    return serial
+
+
+def close(session: Session, actor: User, tender: Tender, ip: str | None = None) -> EvaluationReport:
+    """The chair closes the report once every sitting member has signed; the room closes with it."""
+    room.member(session, actor, tender)
+    evaluation = session.get(EvaluationRoom, tender.id)
+    if evaluation.chair_id != actor.id:
+        raise Forbidden(_l("The chair closes the report."), code="chair_only")
+    report = _report(session, tender)
+    if report.status != "signing":
+        raise Conflict(_l("The report is closed."), code="report_signed")
+    signed = {
+        s.member_id
+        for s in session.scalars(select(ReportSignature).where(ReportSignature.tender_id == tender.id))
+    }
+    waiting = [m for m in room.sitting_members(session, tender) if m.id not in signed]
+    if waiting:
+        raise Conflict(
+            _l("Every member signs first."), code="signatures_pending", details={"waiting": len(waiting)}
+        )
+    report.status, report.signed_at = "signed", clock.now()
+    evaluation.status = "closed"
+    session.flush()
+    audit.record(
+        session, actor, "evaluation.report_closed", tender, {"content_sha256": report.content_sha256}, ip
+    )
+    return report
+
+
+def _report(session: Session, tender: Tender) -> EvaluationReport:
+    report = session.get(EvaluationReport, tender.id)
+    if report is None:
+        raise NotFound(_l("The report is not drafted yet."), code="report_not_found")
+    return report
+
+
+def readable(session: Session, actor: User, tender: Tender) -> EvaluationReport:
+    """Committee and supervisors always; the agency and the tenderee only once it is signed."""
+    report = _report(session, tender)
+    if actor.role == Role.SUPERVISOR:
+        return report
+    if actor.role in (Role.AGENCY, Role.TENDEREE) and actor.organization_id in (
+        tender.agency_id,
+        tender.tenderee_id,
+    ):
+        seat = session.scalar(
+            select(RoomMember).where(RoomMember.tender_id == tender.id, RoomMember.user_id == actor.id)
+        )
+        if seat is None:
+            if report.status != "signed":
+                raise Forbidden(
+                    _l("The result is shown once the report is signed."), code="report_not_signed"
+                )
+            return report
+    room.member(session, actor, tender, sitting=False)
+    return report
+
+
+def report_json(session: Session, report: EvaluationReport) -> dict:
+    signatures = session.scalars(
+        select(ReportSignature).where(ReportSignature.tender_id == report.tender_id)
+    ).all()
+    return {
+        "status": report.status,
+        "content": report.content,
+        "content_sha256": report.content_sha256,
+        "pdf_sha256": report.pdf_sha256,
+        "drafted_at": report.drafted_at.isoformat(),
+        "signed_at": report.signed_at.isoformat() if report.signed_at else None,
+        "signatures": [
+            {
+                "member": session.get(User, session.get(RoomMember, s.member_id).user_id).display_name,
+                "decision": s.decision,
+                "counted_as": s.counted_as,
+                "reasons": s.reasons,
+                "signed_at": s.signed_at.isoformat(),
+                "cms": s.signer_serial,
+            }
+            for s in signatures
+        ],
+    }
