@@ -79,7 +79,17 @@ def raise_objection(
             raise Forbidden(_l("Only bidders object at the opening."), code="not_a_bidder")
         due = opening.decrypt_until
     else:
-        raise Invalid(_l("Objections are to the documents or at the opening."), code="invalid_stage")
+        # Later stages belong to later packages (publicity: evaluation), which register a handler here
+        # because bidding must not import them.
+        from flask import current_app
+
+        handler = current_app.extensions.get("sunbid.objection_stages", {}).get(stage)
+        if handler is None:
+            raise Invalid(
+                _l("Objections are to the documents, at the opening or during publicity."),
+                code="invalid_stage",
+            )
+        return handler(session, actor, tender, text, ip)
     objection = Objection(
         tender_id=tender.id,
         stage=stage,

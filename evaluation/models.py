@@ -8,6 +8,8 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
+    Boolean,
     CheckConstraint,
     ForeignKey,
     Integer,
@@ -176,3 +178,36 @@ class ReportSignature(Base):
     # A CMS signature over the content's canonical JSON, for members holding a platform certificate.
     cms_signature: Mapped[str | None] = mapped_column(Text, default=None)
     signer_serial: Mapped[str | None] = mapped_column(String(40), default=None)
+
+
+class Publicity(Base):
+    """中标候选人公示: the candidates published within 3 days of the report, for at least 3 days (R-A1)."""
+
+    __tablename__ = "publicities"
+
+    tender_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("evaluation_reports.tender_id"), primary_key=True
+    )
+    candidates: Mapped[list] = mapped_column(JSON)  # [{bid, tenderer, rank, price_fen, total}]
+    published_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)  # published more than 3 days after the report
+    published_by_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
+
+
+class Award(Base):
+    """定标 and 中标通知: the tenderee's choice among the candidates with its reasons (R-A2), the notices,
+    and the contract due within 30 days (R-A3)."""
+
+    __tablename__ = "awards"
+    __table_args__ = (CheckConstraint("length(reasons) > 0", name="reasons_given"),)
+
+    tender_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("publicities.tender_id"), primary_key=True)
+    winner_bid_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("bids.id"))
+    reasons: Mapped[str] = mapped_column(Text)
+    decided_by_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+    contract_due_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    contract_signed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    contract_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    contract_amount_fen: Mapped[int | None] = mapped_column(BigInteger, default=None)

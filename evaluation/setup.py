@@ -6,10 +6,12 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from evaluation import api, models, room_api, views  # noqa: F401  (models: tables known to the metadata)
+    from evaluation import api, award, award_api, models, room_api, views  # noqa: F401  (models: tables)
 
     app.register_blueprint(api.bp)
     app.register_blueprint(room_api.bp)
+    app.register_blueprint(award_api.bp)
+    app.extensions.setdefault("sunbid.objection_stages", {})["publicity"] = award.object_during_publicity
     app.register_blueprint(views.bp)
     from core.db import db
     from evaluation.models import EvaluationReport
@@ -17,7 +19,12 @@ def init_app(app: Flask) -> None:
     def report_files():
         from sqlalchemy import select
 
-        return list(db.session.scalars(select(EvaluationReport.pdf_sha256)))
+        from evaluation.models import Award
 
-    # The signed reports' PDFs live in the file store: `flask storage sweep` must keep them.
+        contracts = db.session.scalars(
+            select(Award.contract_sha256).where(Award.contract_sha256.is_not(None))
+        )
+        return list(db.session.scalars(select(EvaluationReport.pdf_sha256))) + list(contracts)
+
+    # Signed reports' PDFs and contracts live in the file store: `flask storage sweep` must keep them.
     app.extensions.setdefault("sunbid.file_refs", []).append(report_files)

@@ -1,0 +1,100 @@
+"""Award steps in the API (API.md): candidates and their publicity, the tenderee's decision, the award
+and the contract."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, jsonify, request
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from bidding import services as tenders
+from core.api import json_body
+from core.auth import roles_required
+from core.db import db
+from core.errors import Invalid, NotFound
+from core.extensions import client_ip
+from core.openapi import api_doc
+from core.roles import Role
+from evaluation import award
+from evaluation.models import Award
+
+bp = Blueprint("evaluation_award_api", __name__, url_prefix="/api/v1/tenders/<uuid:tender_id>")
+
+
+@bp.post("/candidates")
+@roles_required(Role.AGENCY)
+def publish_candidates(tender_id: uuid.UUID):
+    """Publish the signed report's candidates for at least 3 days (R-A1)."""
+    tender = tenders.manageable(db.session, current_user, tender_id)
+    award.publish_candidates(db.session, current_user, tender, client_ip())
+    db.session.commit()
+    return jsonify(award.candidates(db.session, tender)), 201
+
+
+@bp.get("/candidates")
+@api_doc(public=True)
+def get_candidates(tender_id: uuid.UUID):
+    """The published candidates, from the publicity on."""
+    tender = tenders.visible(db.session, None, tender_id)
+    return jsonify(award.candidates(db.session, tender))
+
+
+@bp.post("/decision")
+@roles_required(Role.TENDEREE)
+@api_doc(
+    request={
+        "type": "object",
+        "required": ["bid", "reasons"],
+        "properties": {"bid": {"type": "string"}, "reasons": {"type": "string"}},
+    }
+)
+def decide(tender_id: uuid.UUID):
+    """The tenderee chooses the winner among the candidates with reasons (R-A2); notices go out (R-A3)."""
+    tender = tenders.visible(db.session, current_user, tender_id)
+    data = json_body(("bid", "reasons"))
+    try:
+        bid_id = uuid.UUID(str(data["bid"]))
+    except ValueError as exc:
+        raise Invalid(_l("Choose one of the published candidates."), code="not_a_candidate") from exc
+    row = award.decide(db.session, current_user, tender, bid_id, str(data["reasons"]), client_ip())
+    db.session.commit()
+    return jsonify(award.award_json(db.session, row)), 201
+
+
+@bp.get("/award")
+@api_doc(public=True)
+def get_award(tender_id: uuid.UUID):
+    """The award: the winner, when it was decided, the contract deadline and record."""
+    tender = tenders.visible(db.session, None, tender_id)
+    row = db.session.get(Award, tender.id)
+    if row is None:
+        raise NotFound(_l("No award yet."), code="award_not_found")
+    return jsonify(award.award_json(db.session, row))
+
+
+@bp.post("/contract")
+@roles_required(Role.TENDEREE, Role.AGENCY)
+def record_contract(tender_id: uuid.UUID):
+    """Record the signed contract: the file as the raw body (or multipart `file`) and `?amount_fen=`;
+    every remaining deposit is refunded (R-D3)."""
+    from core.app import storage
+
+    tender = tenders.visible(db.session, current_user, tender_id)
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        stream, amount = (upload.stream if upload else None), request.form.get("amount_fen")
+    else:
+        stream, amount = request.stream, request.args.get("amount_fen")
+    if stream is None:
+        raise Invalid(_l("Attach the file."), code="missing_fields", details={"fields": ["file"]})
+    try:
+        amount_fen = int(str(amount))
+    except ValueError as exc:
+        raise Invalid(_l("Amounts are whole fen (integers)."), code="invalid_amount") from exc
+    row = award.record_contract(
+        db.session, current_user, tender, stream, amount_fen=amount_fen, store=storage(), ip=client_ip()
+    )
+    db.session.commit()
+    return jsonify(award.award_json(db.session, row)), 201
