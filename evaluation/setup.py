@@ -6,13 +6,14 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from evaluation import api, award, award_api, models, room_api, views  # noqa: F401  (models: tables)
+    from evaluation import api, award, award_api, models, room_api, room_views, views  # noqa: F401  (models)
 
     app.register_blueprint(api.bp)
     app.register_blueprint(room_api.bp)
     app.register_blueprint(award_api.bp)
     app.extensions.setdefault("sunbid.objection_stages", {})["publicity"] = award.object_during_publicity
     app.register_blueprint(views.bp)
+    app.register_blueprint(room_views.bp)
     from core.db import db
     from evaluation.models import EvaluationReport
 

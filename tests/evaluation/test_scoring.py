@@ -45,10 +45,8 @@ SCHEME = {
 }
 
 
-@pytest.fixture
-def sitting(client, people, session, opened, committee):
-    """The scheme on record, every member checked in; returns (tender, bids, members' headers, codes)."""
-    tender, bids = opened
+def put_scheme(session, tender, author):
+    """The scheme on record as the agency would have defined it before publication."""
     scheme, subject = parse_scheme(SCHEME, "works")
     session.add(
         ScoringScheme(
@@ -59,11 +57,18 @@ def sitting(client, people, session, opened, committee):
             price_formula=scheme.price.formula,
             price_points=scheme.price.full_points,
             definition=scheme_json(scheme, subject),
-            updated_by_id=committee[0].id,
+            updated_by_id=author.id,
             updated_at=clock.now(),
         )
     )
     session.commit()
+
+
+@pytest.fixture
+def sitting(client, people, session, opened, committee):
+    """The scheme on record, every member checked in; returns (tender, bids, members' headers, codes)."""
+    tender, bids = opened
+    put_scheme(session, tender, committee[0])
     heads = [_check_in(client, people, tender, member)[1] for member in committee]
     codes = [
         i["code"]

@@ -1,0 +1,219 @@
+"""The evaluation room page: check-in with a fresh code, the committee and the chair, conflicts, blind
+technical parts, the score sheet, the results with their spread, and the report to sign. The same
+services as the API; agency staff are refused (R-E6) until the report is signed, when they read it."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+
+from accounts.models import Organization, User
+from core.auth import roles_required
+from core.db import db
+from core.errors import Conflict, DomainError, Forbidden
+from core.extensions import client_ip
+from core.roles import Role
+from core.uow import flash_error
+from evaluation import charts, report, room, scoring
+from evaluation.models import EvaluationReport, EvaluationRoom, ReportSignature
+
+bp = Blueprint("evaluation_room", __name__)
+
+PEOPLE = (Role.EXPERT, Role.TENDEREE, Role.SUPERVISOR, Role.AGENCY)
+
+
+def _here(tender_id: uuid.UUID, anchor: str = ""):
+    return redirect(url_for("evaluation_room.room_page", tender_id=tender_id) + anchor)
+
+
+def _run(tender_id: uuid.UUID, action, success: str, anchor: str = ""):
+    if not FlaskForm().validate_on_submit():
+        flash(_("The form expired: try again."), "error")
+        return _here(tender_id, anchor)
+    try:
+        action()
+    except DomainError as err:
+        flash_error(err)
+        for problem in (err.details or {}).get("problems", []) + (err.details or {}).get("missing", []):
+            flash(" · ".join(f"{k}: {v}" for k, v in problem.items()), "error")
+    else:
+        db.session.commit()
+        flash(success, "success")
+    return _here(tender_id, anchor)
+
+
+@bp.get("/evaluation/<uuid:tender_id>")
+@roles_required(*PEOPLE)
+def room_page(tender_id: uuid.UUID):
+    tender, evaluation = room.room_for(db.session, tender_id)
+    actor = current_user
+    if actor.role == Role.AGENCY or (
+        actor.role == Role.TENDEREE and not _seated(tender.id, actor.id)
+    ):  # R-E6: the agency (and a tenderee not sitting) reads only the signed report
+        signed = report.readable(db.session, actor, tender)
+        return render_template(
+            "evaluation/report_only.html", tender=tender, report=report.report_json(db.session, signed)
+        )
+    overview = room.overview(db.session, actor, tender)
+    seat = None if actor.role == Role.SUPERVISOR else room.member(db.session, actor, tender, sitting=False)
+    context = {"tender": tender, "room": evaluation, "overview": overview, "seat": seat, "form": FlaskForm()}
+    if seat is not None and seat.checked_in_at is not None and seat.replaced_at is None:
+        context["bidders"] = [
+            {"id": str(b.id), "name": db.session.get(Organization, b.organization_id).name}
+            for b in room._opened_bids(db.session, tender)
+        ]
+        context["technical"] = room.blind_view(db.session, actor, tender)
+        try:
+            context["scheme"] = scoring._scheme(db.session, tender)
+        except Conflict:
+            context["scheme"] = None
+        context["mine"] = scoring.my_sheet(db.session, actor, tender) if context["scheme"] else None
+    try:
+        result, sheets, void = scoring.aggregate_room(db.session, tender)
+    except (Conflict, Forbidden):
+        context["results"] = None
+    else:
+        context["results"] = scoring.results_json(result, sheets, void)
+        context["spread"], context["ranking"] = charts.score_spread(result), charts.ranking(result)
+    row = db.session.get(EvaluationReport, tender.id)
+    context["report"] = report.report_json(db.session, row) if row else None
+    context["signed_by_me"] = bool(
+        row and seat and db.session.get(ReportSignature, (tender.id, seat.id)) is not None
+    )
+    return render_template("evaluation/room.html", **context)
+
+
+def _seated(tender_id, user_id) -> bool:
+    from evaluation.models import RoomMember
+
+    return (
+        db.session.scalar(
+            select(RoomMember.id).where(RoomMember.tender_id == tender_id, RoomMember.user_id == user_id)
+        )
+        is not None
+    )
+
+
+@bp.post("/evaluation/<uuid:tender_id>/check-in")
+@roles_required(Role.EXPERT, Role.TENDEREE)
+def check_in(tender_id: uuid.UUID):
+    tender, _room = room.room_for(db.session, tender_id)
+    code = request.form.get("code", "")
+    return _run(
+        tender_id,
+        lambda: room.check_in(db.session, current_user, tender, code, client_ip()),
+        _("You are checked in."),
+    )
+
+
+@bp.post("/evaluation/<uuid:tender_id>/chair")
+@roles_required(Role.EXPERT, Role.TENDEREE)
+def vote_chair(tender_id: uuid.UUID):
+    tender, _room = room.room_for(db.session, tender_id)
+    candidate = request.form.get("candidate", "")
+    return _run(
+        tender_id,
+        lambda: room.vote_chair(db.session, current_user, tender, uuid.UUID(candidate), client_ip()),
+        _("Your vote is recorded."),
+        "#committee",
+    )
+
+
+@bp.post("/evaluation/<uuid:tender_id>/conflicts")
+@roles_required(Role.EXPERT, Role.TENDEREE)
+def declare_conflict(tender_id: uuid.UUID):
+    tender, _room = room.room_for(db.session, tender_id)
+    bids = [uuid.UUID(b) for b in request.form.getlist("bids")]
+    reason = request.form.get("reason", "")
+    return _run(
+        tender_id,
+        lambda: room.declare_conflict(db.session, current_user, tender, bids, reason, client_ip()),
+        _("You have withdrawn from this evaluation; a replacement will be drawn."),
+    )
+
+
+def sheet_from_form(form) -> dict:
+    """Fields q|<bid>|<criterion> (pass/fail), r|<bid>|<criterion> (reason), s|<key>|<criterion> (points)."""
+    sheet: dict = {"qualification": {}, "scores": {}}
+    for name, value in form.items():
+        kind, _sep, rest = name.partition("|")
+        key, _sep, criterion = rest.partition("|")
+        if not criterion or value == "":
+            continue
+        if kind == "q":
+            entry = {"pass": value == "pass"}
+            if value != "pass":
+                entry["reason"] = form.get(f"r|{key}|{criterion}", "")
+            sheet["qualification"].setdefault(key, {})[criterion] = entry
+        elif kind == "s":
+            sheet["scores"].setdefault(key, {})[criterion] = value
+    return sheet
+
+
+@bp.post("/evaluation/<uuid:tender_id>/scores")
+@roles_required(Role.EXPERT, Role.TENDEREE)
+def save_scores(tender_id: uuid.UUID):
+    tender, _room = room.room_for(db.session, tender_id)
+    submit = request.form.get("submit") == "1"
+    data = sheet_from_form(request.form)
+    return _run(
+        tender_id,
+        lambda: scoring.save(db.session, current_user, tender, data, submit=submit, ip=client_ip()),
+        _("Your sheet is submitted and locked.") if submit else _("Your sheet is saved as a draft."),
+        "#sheet",
+    )
+
+
+@bp.post("/evaluation/<uuid:tender_id>/report")
+@roles_required(Role.EXPERT, Role.TENDEREE)
+def draft_report(tender_id: uuid.UUID):
+    tender, _room = room.room_for(db.session, tender_id)
+    return _run(
+        tender_id,
+        lambda: report.draft(db.session, current_user, tender, client_ip()),
+        _("The report is drafted: every member signs it now."),
+        "#report",
+    )
+
+
+@bp.post("/evaluation/<uuid:tender_id>/report/sign")
+@roles_required(Role.EXPERT, Role.TENDEREE)
+def sign_report(tender_id: uuid.UUID):
+    tender, _room = room.room_for(db.session, tender_id)
+    form = request.form
+    return _run(
+        tender_id,
+        lambda: report.sign(
+            db.session,
+            current_user,
+            tender,
+            code=form.get("code", ""),
+            decision=form.get("decision", ""),
+            reasons=form.get("reasons", ""),
+            ip=client_ip(),
+        ),
+        _("Your signature is recorded."),
+        "#report",
+    )
+
+
+@bp.post("/evaluation/<uuid:tender_id>/report/close")
+@roles_required(Role.EXPERT, Role.TENDEREE)
+def close_report(tender_id: uuid.UUID):
+    tender, _room = room.room_for(db.session, tender_id)
+    return _run(
+        tender_id,
+        lambda: report.close(db.session, current_user, tender, client_ip()),
+        _("The report is signed and closed; the result goes to the agency."),
+        "#report",
+    )
+
+
+def evaluation_link(tender_id, user: User) -> bool:
+    """Whether the tender page shows a link to the room for this user."""
+    return db.session.get(EvaluationRoom, tender_id) is not None and user.role in PEOPLE
