@@ -211,3 +211,24 @@ class Award(Base):
     contract_signed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     contract_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     contract_amount_fen: Mapped[int | None] = mapped_column(BigInteger, default=None)
+
+
+class ScoreReview(Base):
+    """复核: one recorded correction after aggregation, for an allowed reason the flags show (R-V4);
+    applied in order on top of the submitted sheets, which themselves never change."""
+
+    __tablename__ = "score_reviews"
+
+    tender_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("evaluation_rooms.tender_id"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    reason: Mapped[str] = mapped_column(String(32))
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("room_members.id"))
+    bid_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("bids.id"))
+    criterion: Mapped[str | None] = mapped_column(String(40), default=None)
+    points: Mapped[int | None] = mapped_column(Integer, default=None)
+    note: Mapped[str] = mapped_column(Text)
+    recorded_by_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+    diff: Mapped[dict] = mapped_column(JSON)

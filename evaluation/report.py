@@ -52,14 +52,17 @@ def draft(session: Session, actor: User, tender: Tender, ip: str | None = None) 
             code="review_needed",
             details={"flags": [f["code"] for f in scoring.results_json(result, sheets, void)["flags"]]},
         )
-    content = scoring.results_json(result, sheets, void)
+    _by_code, codes = scoring._addresses(session, tender)
+    blind = scoring._blind_keys(result)
+    content = scoring.results_json(result, sheets, void, codes)
+    content["reviews"] = [scoring.mask(r, codes, blind) for r in scoring.reviews(session, tender)]
     content["tender"] = {"id": str(tender.id), "code": tender.code, "title": tender.title}
     content["members"] = [
         {"name": session.get(User, m.user_id).display_name, "kind": m.kind}
         for m in room.sitting_members(session, tender)
     ]
     body = canonical.canonical_json(content)
-    pdf = _render(session, tender, result)
+    pdf = _render(session, tender, result, content["reviews"])
     stored = _store().put_bytes(pdf)
     report = EvaluationReport(
         tender_id=tender.id,
@@ -85,7 +88,7 @@ def draft(session: Session, actor: User, tender: Tender, ip: str | None = None) 
     return report
 
 
-def _render(session: Session, tender: Tender, result) -> bytes:
+def _render(session: Session, tender: Tender, result, reviews: list[dict]) -> bytes:
     evaluation = session.get(EvaluationRoom, tender.id)
     members = []
     for m in room.sitting_members(session, tender):
@@ -103,6 +106,7 @@ def _render(session: Session, tender: Tender, result) -> bytes:
         tenderee=session.get(Organization, tender.tenderee_id).name,
         evaluated_on=clock.local(clock.now()).date(),
         members=members,
+        reviews=reviews,
     )
     with force_locale("zh_CN"):  # the official report is in Chinese whoever triggers it
         return report_pdf.render_report(data, current_app.config.get("REPORT_FONT"))

@@ -249,3 +249,47 @@ def close_report(tender_id: uuid.UUID):
     row = report.close(db.session, current_user, tender, client_ip())
     db.session.commit()
     return jsonify(report.report_json(db.session, row))
+
+
+@bp.post("/reviews")
+@roles_required(*MEMBERS)
+@api_doc(
+    request={
+        "type": "object",
+        "required": ["reason", "member", "bid", "note"],
+        "properties": {
+            "reason": {
+                "enum": ["summation_error", "score_out_of_range", "objective_inconsistent", "abnormal_score"]
+            },
+            "member": {
+                "type": "string",
+                "description": "the seat (member id) whose score changes, as in the flags",
+            },
+            "bid": {"type": "string", "description": "bid id, or blind code for a blind item"},
+            "criterion": {"type": "string"},
+            "points": {"type": "string"},
+            "note": {"type": "string"},
+        },
+    },
+    responses={201: "the review's diff: scores, totals, ranking and candidates before and after"},
+)
+def record_review(tender_id: uuid.UUID):
+    """The chair records a review (复核) for an allowed reason the flags show (R-V4)."""
+    tender, _room = room.room_for(db.session, tender_id)
+    data = json_body(("reason", "member", "bid", "note"))
+    row = scoring.record_review(
+        db.session,
+        current_user,
+        tender,
+        reason=str(data["reason"]),
+        member_id=_uuid(data["member"], "member"),
+        bid_key=str(data["bid"]),
+        criterion=data.get("criterion"),
+        points=data.get("points"),
+        note=str(data["note"]),
+        ip=client_ip(),
+    )
+    db.session.commit()
+    _by_code, codes = scoring._addresses(db.session, tender)
+    blind = {c.key for c in scoring._scheme(db.session, tender).criteria if scoring._blind(c)}
+    return jsonify(scoring.mask(row.diff, codes, blind)), 201

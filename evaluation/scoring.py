@@ -14,17 +14,17 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import audit
 from accounts.models import Organization, User
 from bidding.models import PartOpening, Tender
 from core import clock
-from core.errors import Conflict, Invalid
+from core.errors import Conflict, Forbidden, Invalid
 from core.roles import Role
 from evaluation import aggregation, room, services
-from evaluation.models import BlindCode, ScoreSheet, ScoringScheme
+from evaluation.models import BlindCode, ScoreReview, ScoreSheet, ScoringScheme
 
 
 def _scheme(session: Session, tender: Tender) -> aggregation.Scheme:
@@ -273,17 +273,117 @@ def aggregate_room(session: Session, tender: Tender) -> tuple[aggregation.Aggreg
     if drawn is not None:
         coefficient = Decimal(drawn["value"])
     void = sum(1 for member_id in sheets if member_id not in {m.id for m in sitting})
-    return aggregation.aggregate(scheme, bids, plain, coefficient=coefficient), sheets, void
+    result = aggregation.aggregate(scheme, bids, plain, coefficient=coefficient)
+    for review in session.scalars(
+        select(ScoreReview).where(ScoreReview.tender_id == tender.id).order_by(ScoreReview.seq)
+    ):  # R-V4: the recorded reviews, replayed in order on top of the untouched sheets
+        result, _diff = aggregation.apply_review(result, _review(review))
+    return result, sheets, void
+
+
+def _review(row: ScoreReview) -> aggregation.Review:
+    return aggregation.Review(
+        row.reason, str(row.member_id), str(row.bid_id), row.criterion, row.points, row.note
+    )
+
+
+def record_review(
+    session: Session,
+    actor: User,
+    tender: Tender,
+    *,
+    reason: str,
+    member_id: uuid.UUID,
+    bid_key: str,
+    criterion: str | None,
+    points: Any,
+    note: str,
+    ip: str | None = None,
+) -> ScoreReview:
+    """The chair records a review (复核) the committee agreed, before the report (R-V4)."""
+    from evaluation.models import EvaluationReport, EvaluationRoom
+
+    room.member(session, actor, tender)
+    if session.get(EvaluationRoom, tender.id).chair_id != actor.id:
+        raise Forbidden(_l("The chair records reviews."), code="chair_only")
+    if session.get(EvaluationReport, tender.id) is not None:
+        raise Conflict(_l("The report is drafted: scores no longer change."), code="report_exists")
+    by_code, _codes = _addresses(session, tender)
+    bid_id = by_code.get(bid_key)
+    if bid_id is None:
+        try:
+            bid_id = uuid.UUID(bid_key)
+        except ValueError as exc:
+            raise Invalid(_l("No such bid."), code="unknown_bid") from exc
+    amount = None if points is None else _hundredths(points)
+    if points is not None and amount is None:
+        raise Invalid(_l("Points have at most two decimals."), code="invalid_points")
+    current, _sheets, _void = aggregate_room(session, tender)
+    row = ScoreReview(
+        tender_id=tender.id,
+        seq=1
+        + (session.scalar(select(func.max(ScoreReview.seq)).where(ScoreReview.tender_id == tender.id)) or 0),
+        reason=reason,
+        member_id=member_id,
+        bid_id=bid_id,
+        criterion=criterion,
+        points=amount,
+        note=(note or "").strip()[:2000],
+        recorded_by_id=actor.id,
+        diff={},
+    )
+    try:
+        _after, diff = aggregation.apply_review(current, _review(row))
+    except aggregation.ReviewRefused as exc:
+        raise Invalid(
+            _l("This review is refused: %(why)s", why=str(exc)), code=exc.code, details={"rule": "R-V4"}
+        ) from exc
+    row.diff = diff
+    session.add(row)
+    session.flush()
+    audit.record(session, actor, "evaluation.score_reviewed", tender, diff, ip)
+    return row
 
 
 def results(session: Session, actor: User, tender: Tender) -> dict:
     """The aggregation for the committee and supervisors, once every member has submitted."""
     if actor.role != Role.SUPERVISOR:
         room.member(session, actor, tender)
-    return results_json(*aggregate_room(session, tender))
+    result, sheets, void = aggregate_room(session, tender)
+    _by_code, codes = _addresses(session, tender)
+    body = results_json(result, sheets, void, codes)
+    body["reviews"] = [mask(r, codes, _blind_keys(result)) for r in reviews(session, tender)]
+    return body
 
 
-def results_json(result: aggregation.Aggregation, sheets: dict, void: int) -> dict:
+def reviews(session: Session, tender: Tender) -> list[dict]:
+    """The recorded reviews' diffs, in order (they go into the report, R-V4)."""
+    return [
+        {**row.diff, "recorded_at": row.recorded_at.isoformat()}
+        for row in session.scalars(
+            select(ScoreReview).where(ScoreReview.tender_id == tender.id).order_by(ScoreReview.seq)
+        )
+    ]
+
+
+def _blind_keys(result: aggregation.Aggregation) -> set[str]:
+    return {c.key for c in result.scheme.criteria if _blind(c)}
+
+
+def mask(item: dict, codes: dict[uuid.UUID, str], blind: set[str]) -> dict:
+    """A flag or review about a blind item names the bid by its code, never by its id, and a review's
+    diff then leaves out the per-bid totals that would tie the code to a bidder."""
+    if item.get("criterion") not in blind or not item.get("bid"):
+        return item
+    masked = {**item, "bid": codes.get(uuid.UUID(item["bid"]), "?")}
+    for key in ("totals", "ranking", "candidates"):
+        masked.pop(key, None)
+    return masked
+
+
+def results_json(
+    result: aggregation.Aggregation, sheets: dict, void: int, codes: dict[uuid.UUID, str] | None = None
+) -> dict:
     scheme, coefficient = result.scheme, result.coefficient
     return {
         "method": scheme.method,
@@ -316,7 +416,7 @@ def results_json(result: aggregation.Aggregation, sheets: dict, void: int) -> di
             for r in result.results
         ],
         # Flags name members by seat, so a member can find their own outliers; never a blind code.
-        "flags": [aggregation.flag_json(f) for f in result.flags],
+        "flags": [mask(aggregation.flag_json(f), codes or {}, _blind_keys(result)) for f in result.flags],
         "void_sheets": void,
     }
 

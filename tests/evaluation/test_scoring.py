@@ -224,3 +224,58 @@ def test_r_v6_every_member_signs_and_the_agency_sees_the_result_only_after(
     signatures = {s["decision"]: s for s in seen.get_json()["signatures"]}
     assert signatures["agree"]["cms"] is not None or any(s["cms"] for s in seen.get_json()["signatures"])
     assert signatures["dissent"]["reasons"] == "对第一名的技术评分有不同意见"
+
+
+def test_r_v4_only_a_recorded_review_for_a_flagged_problem_changes_a_score(
+    client, people, committee, sitting
+):
+    tender, bids, heads, codes = sitting
+    base = f"/api/v1/tenders/{tender.id}/evaluation"
+    odd = sheet(bids, codes)
+    odd["scores"][bids[0][1]]["C1"] = 6  # an objective item the others scored 8: inconsistent
+    odd["scores"][codes[0]]["T1"] = "5"  # a subjective score far from the others' 25: abnormal
+    for n, headers in enumerate(heads):
+        assert (
+            client.post(
+                f"{base}/scores", json=odd if n == 1 else sheet(bids, codes), headers=headers
+            ).status_code
+            == 200
+        )
+    for voter in heads[1:4]:
+        client.post(f"{base}/chair", json={"candidate": str(committee[0].id)}, headers=voter)
+    results = client.get(f"{base}/results", headers=heads[0]).get_json()
+    flags = {f["code"]: f for f in results["flags"]}
+    assert {"objective_inconsistent", "abnormal_score"} <= set(flags)
+    # A flag on a blind item names its code, never the bid behind it.
+    assert flags["abnormal_score"]["bid"] == codes[0]
+    blocked = client.post(f"{base}/report", headers=heads[0])
+    assert blocked.status_code == 409 and blocked.get_json()["error"]["code"] == "review_needed"
+
+    def review(headers=heads[0], **body):
+        return client.post(f"{base}/reviews", json={"note": "经复核，评分有误", **body}, headers=headers)
+
+    member = flags["abnormal_score"]["expert"]
+    refused = review(reason="personal_preference", member=member, bid=codes[0], criterion="T1", points="24")
+    assert refused.status_code == 422 and refused.get_json()["error"]["code"] == "review_reason_not_allowed"
+    not_flagged = review(reason="abnormal_score", member=member, bid=codes[1], criterion="T1", points="24")
+    assert not_flagged.status_code == 422 and not_flagged.get_json()["error"]["code"] == "review_not_flagged"
+    assert (
+        review(
+            heads[1], reason="abnormal_score", member=member, bid=codes[0], criterion="T1", points="24"
+        ).status_code
+        == 403
+    )
+    fixed = review(reason="abnormal_score", member=member, bid=codes[0], criterion="T1", points="24")
+    assert (
+        fixed.status_code == 201 and fixed.get_json()["bid"] == codes[0] and "totals" not in fixed.get_json()
+    )
+    inconsistent = flags["objective_inconsistent"]  # the same member wrote the odd C1
+    settled = review(
+        reason="objective_inconsistent", member=member, bid=inconsistent["bid"], criterion="C1", points=8
+    )
+    assert settled.status_code == 201, settled.get_json()
+    after = client.get(f"{base}/results", headers=heads[2]).get_json()
+    assert not after["blocked"] and len(after["reviews"]) == 2
+    assert client.post(f"{base}/report", headers=heads[0]).status_code == 201
+    late = review(reason="abnormal_score", member=member, bid=codes[0], criterion="T1", points="25")
+    assert late.status_code == 409 and late.get_json()["error"]["code"] == "report_exists"
