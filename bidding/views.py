@@ -82,7 +82,10 @@ def _notice_context(actor, tender: Tender, manager: bool) -> dict:
     running = db.session.get(Opening, tender.id)
     tenderer = actor is not None and actor.role == Role.TENDERER
     published = tender.status == "published" and running is None
+    from bidding import timeline
+
     return {
+        "timeline_svg": timeline.svg(timeline.events(db.session, tender)) if tender.status != "draft" else "",
         "documents": documents.visible_documents(db.session, actor, tender),
         "downloads": documents.downloads(db.session, actor, tender)
         if may_see_downloads(actor, tender)

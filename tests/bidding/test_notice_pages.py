@@ -103,3 +103,11 @@ def test_the_close_form_reads_one_bid_per_line():
     assert parse_no_fault(f"{bid} 平台故障 09:05-09:40\n\n") == {bid: "平台故障 09:05-09:40"}
     with pytest.raises(Invalid):
         parse_no_fault("not-a-bid 平台故障")
+
+
+def test_the_timeline_shows_plan_and_milestones(app, people, cast, tender):
+    page = text(app.test_client().get(f"/tenders/{tender.id}", headers={"Accept-Language": "en"}))
+    chart = page[page.index('id="timeline-chart"') :]
+    chart = chart[: chart.index("</section>")]
+    assert "<svg" in chart and chart.count("<circle") == 5  # four planned dates and the publication
+    assert chart.count('fill="#1f6feb"') == 1  # only the publication has happened
