@@ -293,3 +293,14 @@ def record_review(tender_id: uuid.UUID):
     _by_code, codes = scoring._addresses(db.session, tender)
     blind = {c.key for c in scoring._scheme(db.session, tender).criteria if scoring._blind(c)}
     return jsonify(scoring.mask(row.diff, codes, blind)), 201
+
+
+@bp.get("/facts")
+@roles_required(Role.SUPERVISOR)
+def facts(tender_id: uuid.UUID):
+    """Each member's facts for the post-evaluation review (一标一评, R-R4): check-in, time taken,
+    abnormal-score flags, reviews of their scores, withdrawal, their signature."""
+    from evaluation.facts import member_facts
+
+    tender, _room = room.room_for(db.session, tender_id)
+    return jsonify({"items": member_facts(db.session, tender)})

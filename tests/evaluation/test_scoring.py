@@ -279,3 +279,19 @@ def test_r_v4_only_a_recorded_review_for_a_flagged_problem_changes_a_score(
     assert client.post(f"{base}/report", headers=heads[0]).status_code == 201
     late = review(reason="abnormal_score", member=member, bid=codes[0], criterion="T1", points="25")
     assert late.status_code == 409 and late.get_json()["error"]["code"] == "report_exists"
+
+
+def test_r_r4_facts_for_the_supervisors_review_of_each_member(client, people, cast, committee, sitting):
+    tender, bids, heads, codes = sitting
+    base = f"/api/v1/tenders/{tender.id}/evaluation"
+    odd = sheet(bids, codes)
+    odd["scores"][codes[0]]["T1"] = "5"
+    clock.advance(timedelta(minutes=42))
+    for n, headers in enumerate(heads):
+        client.post(f"{base}/scores", json=odd if n == 1 else sheet(bids, codes), headers=headers)
+    assert client.get(f"{base}/facts", headers=heads[0]).status_code == 403  # supervisors only
+    facts = client.get(f"{base}/facts", headers=auth(people, client, cast["supervisor"])).get_json()["items"]
+    by_user = {f["user"]: f for f in facts}
+    assert by_user[str(committee[1].id)]["abnormal_scores"] == 1
+    assert by_user[str(committee[0].id)]["abnormal_scores"] == 0
+    assert all(f["minutes_to_submit"] >= 42 and f["check_in_ip"] == "127.0.0.1" for f in facts)
