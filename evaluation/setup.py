@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from evaluation import api, award, award_api, models, room_api, room_views, views  # noqa: F401  (models)
+    from evaluation import api, award, award_api, award_views, models, room_api, room_views, views  # noqa: F401
 
     app.register_blueprint(api.bp)
     app.register_blueprint(room_api.bp)
@@ -14,6 +14,7 @@ def init_app(app: Flask) -> None:
     app.extensions.setdefault("sunbid.objection_stages", {})["publicity"] = award.object_during_publicity
     app.register_blueprint(views.bp)
     app.register_blueprint(room_views.bp)
+    app.register_blueprint(award_views.bp)
     from core.db import db
     from evaluation.models import EvaluationReport
 

@@ -1,0 +1,133 @@
+"""The award page of a tender: the candidates in publicity (public), objections to the result, the
+tenderee's decision, the award and the contract; the same services as the API."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf import FlaskForm
+
+from bidding import services as tenders
+from core import clock
+from core.auth import roles_required
+from core.db import db
+from core.errors import DomainError, NotFound
+from core.extensions import client_ip
+from core.roles import Role
+from core.uow import flash_error
+from evaluation import award
+from evaluation.models import Award, EvaluationReport, Publicity
+
+bp = Blueprint("evaluation_award", __name__)
+
+
+@bp.get("/tenders/<uuid:tender_id>/award")
+def award_page(tender_id: uuid.UUID):
+    actor = current_user if current_user.is_authenticated else None
+    tender = tenders.visible(db.session, actor, tender_id)
+    publicity = db.session.get(Publicity, tender.id)
+    report = db.session.get(EvaluationReport, tender.id)
+    row = db.session.get(Award, tender.id)
+    if publicity is None and not (actor and actor.organization_id == tender.agency_id):
+        raise NotFound(_("No candidates are published."), code="publicity_not_found")
+    role = getattr(actor, "role", None)
+    return render_template(
+        "evaluation/award.html",
+        tender=tender,
+        publicity=publicity,
+        report_signed=report is not None and report.status == "signed",
+        award=award.award_json(db.session, row) if row else None,
+        now=clock.now(),
+        form=FlaskForm(),
+        is_agency=role == Role.AGENCY and actor.organization_id == tender.agency_id,
+        is_tenderee=role == Role.TENDEREE and actor.organization_id == tender.tenderee_id,
+        is_tenderer=role == Role.TENDERER,
+    )
+
+
+def _act(tender_id, action, success: str):
+    if FlaskForm().validate_on_submit():
+        try:
+            action()
+        except DomainError as err:
+            flash_error(err)
+        else:
+            db.session.commit()
+            flash(success, "success")
+    return redirect(url_for("evaluation_award.award_page", tender_id=tender_id))
+
+
+@bp.post("/tenders/<uuid:tender_id>/award/candidates")
+@roles_required(Role.AGENCY)
+def publish(tender_id: uuid.UUID):
+    tender = tenders.manageable(db.session, current_user, tender_id)
+    return _act(
+        tender_id,
+        lambda: award.publish_candidates(db.session, current_user, tender, client_ip()),
+        _("The candidates are published."),
+    )
+
+
+@bp.post("/tenders/<uuid:tender_id>/award/objection")
+@roles_required(Role.TENDERER)
+def object_(tender_id: uuid.UUID):
+    tender = tenders.visible(db.session, current_user, tender_id)
+    text = request.form.get("text", "")
+    return _act(
+        tender_id,
+        lambda: award.object_during_publicity(db.session, current_user, tender, text, client_ip()),
+        _("Your objection is recorded; the agency must answer it."),
+    )
+
+
+@bp.post("/tenders/<uuid:tender_id>/award/decision")
+@roles_required(Role.TENDEREE)
+def decide(tender_id: uuid.UUID):
+    tender = tenders.visible(db.session, current_user, tender_id)
+    form = request.form
+
+    def action():
+        award.decide(
+            db.session,
+            current_user,
+            tender,
+            uuid.UUID(form.get("bid", "")),
+            form.get("reasons", ""),
+            client_ip(),
+        )
+
+    return _act(tender_id, action, _("The award is decided; the notices are sent."))
+
+
+@bp.post("/tenders/<uuid:tender_id>/award/contract")
+@roles_required(Role.TENDEREE, Role.AGENCY)
+def contract(tender_id: uuid.UUID):
+    from bidding.forms import yuan_to_fen
+    from core.app import storage
+
+    tender = tenders.visible(db.session, current_user, tender_id)
+    upload = request.files.get("file")
+
+    def action():
+        from core.errors import Invalid
+
+        if upload is None or not upload.filename:
+            raise Invalid(_("Attach the file."), code="missing_fields")
+        try:
+            amount = yuan_to_fen(request.form.get("amount"))
+        except ValueError as exc:
+            raise Invalid(str(exc), code="invalid_amount") from exc
+        award.record_contract(
+            db.session,
+            current_user,
+            tender,
+            upload.stream,
+            amount_fen=amount or 0,
+            store=storage(),
+            ip=client_ip(),
+        )
+
+    return _act(tender_id, action, _("The contract is recorded; the deposits are being refunded."))

@@ -1,0 +1,40 @@
+"""The award page: the agency publishes the candidates, anyone reads them, the tenderee decides after the
+publicity (R-A1, R-A2), and the contract is recorded (R-A3) — through the forms."""
+
+import io
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from core import clock
+from core.roles import Role
+from evaluation.models import Award
+from tests.bidding.test_notice_pages import browser, text
+from tests.evaluation.test_award import signed  # noqa: F401 (fixture)
+from tests.evaluation.test_scoring import sitting  # noqa: F401 (fixture)
+
+
+def test_award_through_the_pages(app, people, session, cast, signed):  # noqa: F811
+    tender, bids = signed
+    url = f"/tenders/{tender.id}/award"
+    assert app.test_client().get(url).status_code == 404  # nothing public before the publicity
+    agency = browser(app, people, cast["agent"])
+    assert 'id="publish-candidates-form"' in text(agency.get(url))
+    agency.post(f"{url}/candidates")
+    page = text(app.test_client().get(url))
+    assert 'id="candidates"' in page and bids[0][0].user.organization.name in page
+    owner = browser(app, people, people.user(Role.TENDEREE, "page-owner", org=cast["tenderee"]))
+    assert 'id="decision-form"' not in text(owner.get(url))  # not during the publicity
+    clock.freeze(clock.now() + timedelta(days=4))
+    assert 'id="decision-form"' in text(owner.get(url))
+    owner.post(f"{url}/decision", data={"bid": bids[0][1], "reasons": "综合得分第一，报价最低"})
+    page = text(owner.get(url))
+    assert 'id="award"' in page and 'id="contract-form"' in page
+    owner.post(
+        f"{url}/contract",
+        data={"amount": "980000.00", "file": (io.BytesIO("施工合同".encode()), "合同.pdf")},
+        content_type="multipart/form-data",
+    )
+    session.rollback()
+    row = session.scalars(select(Award)).one()
+    assert row.contract_amount_fen == 98_000_000 and row.contract_sha256
