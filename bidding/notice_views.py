@@ -25,11 +25,11 @@ from bidding.forms import (
 from core import clock
 from core.auth import login_required, roles_required
 from core.db import db
-from core.errors import DomainError, Invalid
+from core.errors import Invalid
 from core.extensions import client_ip
 from core.models import Notification
 from core.roles import Role
-from core.uow import flash_error
+from core.uow import attempt
 
 bp = Blueprint("notices", __name__)
 
@@ -41,13 +41,7 @@ def _act(tender_id: uuid.UUID, form, action: Callable[[], object], success: str,
             for error in errors:
                 flash(str(error), "error")
     else:
-        try:
-            action()
-        except DomainError as err:
-            flash_error(err)
-        else:
-            db.session.commit()
-            flash(success, "success")
+        attempt(action, success)
     return redirect(url_for("bidding.notice", tender_id=tender_id) + anchor)
 
 

@@ -21,3 +21,19 @@ def rollback_for(err: DomainError) -> None:
 def flash_error(err: DomainError) -> None:
     rollback_for(err)
     flash(str(err.message or err.code), "error")
+
+
+def attempt(action, success: str) -> bool:
+    """The pages' unit of work: call one service, commit and flash ``success``; or roll back and flash
+    the refusal (with each listed problem). True when it went through."""
+    try:
+        action()
+    except DomainError as err:
+        flash_error(err)
+        for problem in (err.details or {}).get("problems", []) + (err.details or {}).get("missing", []):
+            if isinstance(problem, dict):
+                flash(" · ".join(f"{k}: {v}" for k, v in problem.items()), "error")
+        return False
+    db.session.commit()
+    flash(success, "success")
+    return True

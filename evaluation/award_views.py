@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -14,10 +14,10 @@ from bidding import services as tenders
 from core import clock
 from core.auth import roles_required
 from core.db import db
-from core.errors import DomainError, NotFound
+from core.errors import NotFound
 from core.extensions import client_ip
 from core.roles import Role
-from core.uow import flash_error
+from core.uow import attempt
 from evaluation import award
 from evaluation.models import Award, EvaluationReport, Publicity
 
@@ -50,13 +50,7 @@ def award_page(tender_id: uuid.UUID):
 
 def _act(tender_id, action, success: str):
     if FlaskForm().validate_on_submit():
-        try:
-            action()
-        except DomainError as err:
-            flash_error(err)
-        else:
-            db.session.commit()
-            flash(success, "success")
+        attempt(action, success)
     return redirect(url_for("evaluation_award.award_page", tender_id=tender_id))
 
 

@@ -15,10 +15,10 @@ from sqlalchemy import select
 from accounts.models import Organization, User
 from core.auth import roles_required
 from core.db import db
-from core.errors import Conflict, DomainError, Forbidden
+from core.errors import Conflict, Forbidden
 from core.extensions import client_ip
 from core.roles import Role
-from core.uow import flash_error
+from core.uow import attempt
 from evaluation import charts, report, room, scoring
 from evaluation.models import EvaluationReport, EvaluationRoom, ReportSignature
 
@@ -35,15 +35,7 @@ def _run(tender_id: uuid.UUID, action, success: str, anchor: str = ""):
     if not FlaskForm().validate_on_submit():
         flash(_("The form expired: try again."), "error")
         return _here(tender_id, anchor)
-    try:
-        action()
-    except DomainError as err:
-        flash_error(err)
-        for problem in (err.details or {}).get("problems", []) + (err.details or {}).get("missing", []):
-            flash(" · ".join(f"{k}: {v}" for k, v in problem.items()), "error")
-    else:
-        db.session.commit()
-        flash(success, "success")
+    attempt(action, success)
     return _here(tender_id, anchor)
 
 
