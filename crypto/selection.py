@@ -5,18 +5,20 @@ offline from the published proof. The procedure (version 1):
 
 1. Before anyone contributes, the platform logs ``commitment = sha256(secret)`` for a 32-byte secret,
    ``pool_root`` (sha256 of the canonical JSON of the eligible pool: expert ids per specialty, sorted)
-   and ``exclusions_root`` (sha256 of the canonical JSON of the sorted exclusions list).
+   and ``exclusions_root`` (sha256 of the canonical JSON of the exclusions list: organisations by
+   credit code, then experts by hash).
 2. The agency and the supervisor each contribute a random value.
 3. ``seed = sha256(canonical_json({v, draw, secret, agency, supervisor, pool_root, exclusions_root,
    commitment}))`` with every byte string in lower-case hex.
 4. For each specialty, a counter-mode HMAC-SHA256 stream keyed with the seed
    (block i = HMAC(seed, "sunbid-draw-v1" 0x00 code 0x00 uint64be(i))) is read as big-endian uint32
    words; a uniform integer below n masks a word to the bit length of n-1 and rejects values >= n
-   (no modulo bias); the sorted pool is Fisher-Yates shuffled (i from the end down to 1, j uniform
-   in [0, i]).
-5. Specialties are served in code order; each takes the first ``count + backups`` of its shuffled
-   order not already taken by an earlier specialty (an expert is drawn once per draw), passing over
-   an expert a later specialty cannot spare (see :func:`select`).
+   (no modulo bias); the sorted pool is Fisher-Yates shuffled from the front (place i swaps with
+   i + uniform(n - i)), as far as the draw needs (:class:`Order`).
+5. Specialties are served in code order; each takes the next of its order not already taken by an
+   earlier specialty (an expert is drawn once per draw) until it has ``count + backups``, passing
+   over an expert a later specialty cannot spare (see :func:`select`). The proof publishes the part
+   of each order that was looked at.
 
 Nobody who knows only some of the inputs can steer the order: the platform fixed its secret before
 seeing the contributions, and the contributors never see the secret until the result is determined.
@@ -26,6 +28,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import operator
 import struct
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -53,17 +57,34 @@ def commitment(secret: bytes) -> str:
     return sha256_hex(secret)
 
 
+def _strings_json(value: Any) -> bytes:
+    # The canonical JSON bytes (keys sorted, no spaces, UTF-8) of a value made of strings, without
+    # canonical_json's type walk: a pool holds tens of thousands of ids. A proof smuggling in other
+    # types gains nothing: its bytes, and so its root, differ from what was logged.
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
 def pool_root(pool: dict[str, Sequence[str]]) -> str:
-    """Root of the eligible pool snapshot: specialty code -> sorted expert ids."""
-    return sha256_hex(canonical_json({code: sorted(ids) for code, ids in pool.items()}))
+    """Root of the eligible pool snapshot: sha256 of the canonical JSON {code: expert ids, sorted}.
+
+    The lists are hashed as given: a pool published in another order has another root."""
+    return sha256_hex(_strings_json(pool))
 
 
 def exclusions_root(exclusions: Sequence[dict[str, Any]]) -> str:
-    return sha256_hex(canonical_json(sorted_exclusions(exclusions)))
+    """sha256 of the canonical JSON of the exclusions list as given (built by :func:`sorted_exclusions`)."""
+    return sha256_hex(_strings_json(exclusions))
 
 
 def sorted_exclusions(exclusions: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(exclusions, key=canonical_json)
+    """The canonical order: organisations by credit code, then experts by hash."""
+    organizations = sorted(
+        (e for e in exclusions if "credit_code" in e), key=operator.itemgetter("credit_code")
+    )
+    experts = sorted(
+        (e for e in exclusions if "credit_code" not in e), key=operator.itemgetter("expert_hash")
+    )
+    return organizations + experts
 
 
 def expert_hash(draw_id: str, expert_id: str) -> str:
@@ -129,49 +150,72 @@ class Stream:
                 return value
 
 
+class Order:
+    """A specialty's pool in random order, revealed one place at a time.
+
+    Fisher-Yates (Durstenfeld) run from the front: place i takes the item at i + below(n - i). Every
+    prefix is a uniformly random arrangement of that many items, so a draw computes only as much of
+    the order as it uses, and a verifier re-running the same steps gets the same prefix.
+    """
+
+    def __init__(self, items: Sequence[str], stream: Stream) -> None:
+        self._items = sorted(items)
+        self._stream = stream
+        self.revealed: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def next(self) -> str | None:
+        i, n = len(self.revealed), len(self._items)
+        if i == n:
+            return None
+        j = i + self._stream.below(n - i)
+        items = self._items
+        items[i], items[j] = items[j], items[i]
+        self.revealed.append(items[i])
+        return items[i]
+
+
 def shuffle(items: Sequence[str], stream: Stream) -> list[str]:
-    """Fisher-Yates (Durstenfeld): every permutation equally likely given a uniform ``below``."""
-    order = list(items)
-    for i in range(len(order) - 1, 0, -1):
-        j = stream.below(i + 1)
-        order[i], order[j] = order[j], order[i]
-    return order
+    """The whole order (every permutation equally likely given a uniform ``below``)."""
+    order = Order(items, stream)
+    while order.next() is not None:
+        pass
+    return order.revealed
 
 
-def orders(seed_bytes: bytes, pool: dict[str, Sequence[str]]) -> dict[str, list[str]]:
-    """The shuffled order of each specialty's (sorted) pool."""
-    return {code: shuffle(sorted(pool[code]), Stream(seed_bytes, code)) for code in sorted(pool)}
-
-
-def select(ordered: dict[str, list[str]], wanted: dict[str, int]) -> dict[str, list[str]]:
-    """For each specialty in code order, the first ``wanted[code]`` of its order not drawn before.
+def select(seed_bytes: bytes, pool: dict[str, Sequence[str]], wanted: dict[str, int]) -> tuple[dict, dict]:
+    """(orders, selected): each specialty in code order takes the next of its order not drawn before,
+    until it has ``wanted[code]``; ``orders`` holds the part of each order that was looked at.
 
     An expert who also belongs to a later specialty's pool is passed over when taking them would
     leave that specialty fewer candidates than it wants (overlapping specialties such as "01" and
     "01.01" would otherwise starve the later one).
     """
-    pools = {code: set(ordered.get(code, ())) for code in wanted}
-    available = {code: len(pools[code]) for code in wanted}
-    taken: set[str] = set()
-    chosen: dict[str, list[str]] = {code: [] for code in wanted}
     codes = sorted(wanted)
+    pools = {code: set(pool.get(code, ())) for code in codes}
+    available = {code: len(pools[code]) for code in codes}
+    orders = {code: Order(pool.get(code, ()), Stream(seed_bytes, code)) for code in codes}
+    taken: set[str] = set()
+    chosen: dict[str, list[str]] = {code: [] for code in codes}
     for n, code in enumerate(codes):
         later = codes[n + 1 :]
         picks = chosen[code]
-        for expert in ordered.get(code, ()):
-            if len(picks) == wanted[code]:
+        while len(picks) < wanted[code]:
+            expert = orders[code].next()
+            if expert is None:
                 break
             if expert in taken:
                 continue
-            shared = [d for d in later if expert in pools[d]]
-            if any(available[d] - 1 < wanted[d] for d in shared):
+            if any(expert in pools[d] and available[d] - 1 < wanted[d] for d in later):
                 continue
             picks.append(expert)
             taken.add(expert)
-            for d in wanted:
+            for d in codes:
                 if expert in pools[d]:
                     available[d] -= 1
-    return chosen
+    return {code: orders[code].revealed for code in codes}, chosen
 
 
 def run(
@@ -194,14 +238,14 @@ def run(
         pool_root_hex=proot,
         exclusions_root_hex=eroot,
     )
-    ordered = orders(s, pool)
+    ordered, selected = select(s, pool, wanted)
     return {
         "commitment": commitment(secret),
         "pool_root": proot,
         "exclusions_root": eroot,
         "seed": s.hex(),
         "orders": ordered,
-        "selected": select(ordered, wanted),
+        "selected": selected,
     }
 
 
@@ -230,6 +274,8 @@ def verify(proof: dict[str, Any]) -> dict[str, Any]:
         claimed_selected = proof["selected"]
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ProofError("proof_malformed", str(exc)) from exc
+    if any(ids != sorted(set(ids)) for ids in pool.values()):
+        raise ProofError("draw_pool_mismatch", "a pool list is not sorted or repeats an expert")
     secret = _hex(proof, "secret")
     result = run(
         draw_id=draw_id,

@@ -397,7 +397,7 @@ def members(session: Session, actor: User, draw_id: uuid.UUID, ip: str | None = 
             expert = experts[uuid.UUID(expert_id)]
             rows.append(
                 {
-                    "expert_id": expert_id,
+                    "expert_id": str(expert.id),
                     "name": expert.name,
                     "specialty": code,
                     "position": position,

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import String, and_, cast, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from accounts.models import Organization, User
@@ -46,7 +46,7 @@ class Criteria:
 
 @dataclass
 class Snapshot:
-    pool: dict[str, list[str]]  # specialty code -> sorted expert ids (strings)
+    pool: dict[str, list[str]]  # specialty code -> sorted expert ids (32 hex digits)
     exclusions: list[dict]
     excluded_organizations: int
 
@@ -67,12 +67,13 @@ def excluded_organizations(session: Session, tender: Tender, supervisor: User) -
     parties: list[tuple[uuid.UUID, str]] = [(tender.tenderee_id, "tenderee"), (tender.agency_id, "agency")]
     if supervisor.organization_id:
         parties.append((supervisor.organization_id, "authority"))
-    bidders = session.scalars(
+    connection = session.connection()
+    bidders = connection.execute(
         select(Bid.organization_id).where(Bid.tender_id == tender.id, Bid.status == "submitted").distinct()
-    )
+    ).scalars()
     parties += [(org, "bidder") for org in bidders]
     codes = dict(
-        session.execute(
+        connection.execute(
             select(Organization.id, Organization.credit_code).where(
                 Organization.id.in_({org for org, _ in parties})
             )
@@ -84,6 +85,28 @@ def excluded_organizations(session: Session, tender: Tender, supervisor: User) -
     return reasons
 
 
+def _hex(column, dialect: str):
+    """An id column as 32 lower-case hex digits: how SQLite stores a Uuid already; PostgreSQL's uuid
+    type is printed and its dashes dropped. (A pool is tens of thousands of ids: no UUID objects.)"""
+    if dialect == "sqlite":
+        return type_coerce(column, String)
+    return func.replace(cast(column, String), "-", "")
+
+
+def _id_set(connection, query) -> set[str]:
+    """The ids one query selects (one hex column), aggregated into one string by the database: one
+    row to fetch instead of thousands, which keeps a draw over a 100,000-expert pool fast."""
+    inner = query.subquery()
+    joined = connection.execute(select(func.aggregate_strings(inner.c[0], ","))).scalar()
+    return set(joined.split(",")) if joined else set()
+
+
+def in_specialty(code: str):
+    """The code itself or any code under it; a range rather than LIKE so that the index serves it."""
+    column = ExpertSpecialty.specialty_code
+    return or_(column == code, and_(column > code + ".", column < code + "/"))  # "/" follows "."
+
+
 def snapshot(
     session: Session,
     *,
@@ -93,67 +116,63 @@ def snapshot(
     criteria: Criteria,
     evaluation_at: datetime,
 ) -> Snapshot:
+    """The pool per specialty (expert ids as hex, sorted) and the exclusions with their reasons."""
     codes = sorted(criteria.specialties)
-    matches = or_(
-        *(
-            or_(ExpertSpecialty.specialty_code == code, ExpertSpecialty.specialty_code.like(code + ".%"))
-            for code in codes
-        )
-    )
-    query = (
-        select(ExpertSpecialty.expert_id, ExpertSpecialty.specialty_code, Expert.status)
-        .join(Expert, Expert.id == ExpertSpecialty.expert_id)
-        .where(matches, Expert.status != "retired")
-    )
-    if criteria.regions:
-        query = query.where(Expert.region.in_(criteria.regions))
-    members: dict[str, set[uuid.UUID]] = {code: set() for code in codes}
-    suspended: set[uuid.UUID] = set()
-    for expert_id, code, status in session.execute(query):
-        for wanted in codes:
-            if code == wanted or code.startswith(wanted + "."):
-                members[wanted].add(expert_id)
-        if status == "suspended":
-            suspended.add(expert_id)
+    # Core execution: these rows are plain values, and the ORM's per-row bookkeeping would dominate.
+    connection = session.connection()
+    dialect = connection.dialect.name
+    members: dict[str, set[str]] = {}
+    for code in codes:
+        query = select(_hex(ExpertSpecialty.expert_id, dialect)).where(in_specialty(code))
+        if criteria.regions:
+            query = query.join(Expert, Expert.id == ExpertSpecialty.expert_id).where(
+                Expert.region.in_(criteria.regions)
+            )
+        members[code] = _id_set(connection, query)
     candidates = set().union(*members.values())
+    # Retired experts leave the pool silently; suspended ones are listed among the exclusions.
+    suspended, retired = (
+        _id_set(connection, select(_hex(Expert.id, dialect)).where(Expert.status == status))
+        for status in ("suspended", "retired")
+    )
 
     organizations = excluded_organizations(session, tender, supervisor)
     since = years_before(local(evaluation_at).date(), AVOIDANCE_YEARS)
-    avoid = set(
-        session.scalars(
-            select(Employment.expert_id).where(
-                Employment.employer_credit_code.in_(organizations),
-                or_(Employment.end_date.is_(None), Employment.end_date >= since),
-            )
-        )
+    avoid = _id_set(
+        connection,
+        select(_hex(Employment.expert_id, dialect)).where(
+            Employment.employer_credit_code.in_(organizations),
+            or_(Employment.end_date.is_(None), Employment.end_date >= since),
+        ),
     )
-    on_leave = set(
-        session.scalars(
-            select(Leave.expert_id).where(
-                Leave.starts_at < evaluation_at + EVALUATION_SPAN, Leave.ends_at > evaluation_at
-            )
-        )
+    on_leave = _id_set(
+        connection,
+        select(_hex(Leave.expert_id, dialect)).where(
+            Leave.starts_at < evaluation_at + EVALUATION_SPAN, Leave.ends_at > evaluation_at
+        ),
     )
-    debarred = debarred_expert_ids(session, evaluation_at)
+    debarred = {expert_id.hex for expert_id in debarred_expert_ids(session, evaluation_at)}
 
-    reasons: dict[uuid.UUID, list[str]] = {}
+    drawable = candidates - retired
+    reasons: dict[str, list[str]] = {}
     for reason, ids in (
         ("avoidance", avoid),
         ("debarred", debarred),
         ("on_leave", on_leave),
         ("suspended", suspended),
     ):
-        for expert_id in ids & candidates:
+        for expert_id in ids & drawable:
             reasons.setdefault(expert_id, []).append(reason)
     draw = str(draw_id)
     exclusions = [
         {"kind": "organization", "credit_code": code, "reason": reason}
         for code, reason in organizations.items()
     ] + [
-        {"kind": "expert", "expert_hash": selection.expert_hash(draw, str(expert_id)), "reasons": sorted(why)}
+        {"kind": "expert", "expert_hash": selection.expert_hash(draw, expert_id), "reasons": why}
         for expert_id, why in reasons.items()
     ]
-    pool = {code: sorted(str(e) for e in ids if e not in reasons) for code, ids in members.items()}
+    out = reasons.keys() | retired
+    pool = {code: sorted(ids - out) for code, ids in members.items()}
     return Snapshot(pool, selection.sorted_exclusions(exclusions), len(organizations))
 
 

@@ -46,7 +46,7 @@ class Expert(UuidPK, Base):
     __table_args__ = (
         CheckConstraint(f"status IN {EXPERT_STATUSES!r}", name="status"),
         CheckConstraint("years_of_practice >= 0", name="years_not_negative"),
-        Index("ix_experts_status_region", "status", "region"),
+        Index("ix_experts_status_region", "status", "region", "id"),
     )
 
     user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), unique=True, default=None)
@@ -93,7 +93,8 @@ class Employment(UuidPK, Base):
             "organization_id IS NOT NULL OR employer_credit_code IS NOT NULL", name="employer_identified"
         ),
         Index("ix_expert_employments_org", "organization_id"),
-        Index("ix_expert_employments_code", "employer_credit_code"),
+        # Covering the avoidance query (R-E3): code and dates in, expert out, no table lookups.
+        Index("ix_expert_employments_code", "employer_credit_code", "end_date", "expert_id"),
     )
 
     expert_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("experts.id", ondelete="CASCADE"))

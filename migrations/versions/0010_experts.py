@@ -49,7 +49,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('user_id', name=op.f('uq_experts_user_id'))
     )
     with op.batch_alter_table('experts', schema=None) as batch_op:
-        batch_op.create_index('ix_experts_status_region', ['status', 'region'], unique=False)
+        batch_op.create_index('ix_experts_status_region', ['status', 'region', 'id'], unique=False)
 
     op.create_table('draws',
     sa.Column('tender_id', sa.Uuid(), nullable=False),
@@ -101,7 +101,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_expert_employments'))
     )
     with op.batch_alter_table('expert_employments', schema=None) as batch_op:
-        batch_op.create_index('ix_expert_employments_code', ['employer_credit_code'], unique=False)
+        batch_op.create_index('ix_expert_employments_code', ['employer_credit_code', 'end_date', 'expert_id'], unique=False)
         batch_op.create_index('ix_expert_employments_org', ['organization_id'], unique=False)
 
     op.create_table('expert_leaves',

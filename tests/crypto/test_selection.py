@@ -81,14 +81,24 @@ def test_first_place_is_fair_across_seeds():
 
 
 def test_select_takes_nobody_twice_and_spares_what_a_later_specialty_needs():
-    ordered = {"01": ["x", "y", "z"], "02": ["x"]}
-    assert selection.select(ordered, {"01": 1, "02": 1}) == {"01": ["y"], "02": ["x"]}
-    ordered = {"01": ["a", "b", "c"], "02": ["b", "d"]}
-    assert selection.select(ordered, {"01": 2, "02": 2}) == {"01": ["a", "c"], "02": ["b", "d"]}
+    for k in range(50):
+        seed = k.to_bytes(4, "big")
+        _, chosen = selection.select(seed, {"01": ["x", "y", "z"], "02": ["x"]}, {"01": 1, "02": 1})
+        assert chosen["02"] == ["x"] and chosen["01"] in (["y"], ["z"])
+        _, chosen = selection.select(seed, {"01": ["a", "b", "c"], "02": ["b", "d"]}, {"01": 2, "02": 2})
+        assert sorted(chosen["01"]) == ["a", "c"] and sorted(chosen["02"]) == ["b", "d"]
+
+
+def test_only_the_part_of_the_order_used_is_revealed():
+    pool = {"01": [f"e{k:04d}" for k in range(5000)]}
+    orders, chosen = selection.select(b"q" * 32, pool, {"01": 7})
+    assert orders["01"] == chosen["01"] and len(orders["01"]) == 7
+    whole = selection.shuffle(pool["01"], selection.Stream(b"q" * 32, "01"))
+    assert whole[:7] == orders["01"]  # the prefix of the full shuffle
 
 
 def test_run_and_verify_round_trip():
-    pool = {"01": [f"e{k}" for k in range(30)], "02": [f"f{k}" for k in range(10)]}
+    pool = {"01": [f"e{k:02d}" for k in range(30)], "02": [f"f{k}" for k in range(10)]}
     exclusions = [
         {"kind": "expert", "expert_hash": selection.expert_hash("d1", "zz"), "reasons": ["on_leave"]}
     ]

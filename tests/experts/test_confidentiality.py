@@ -31,7 +31,7 @@ def test_r_e4_drawn_list_is_sealed_at_rest(client, people, scene, experts, sessi
     assert len(selected) == 6
     for expert in selected:  # neither the ids nor anything else readable in the stored result
         assert expert.encode() not in raw.result_sealed
-    assert {str(e.id) for e in pool} >= set(selected)
+    assert {e.id.hex for e in pool} >= set(selected)
 
 
 def test_r_e4_agency_sees_counts_not_names_and_its_attempt_is_logged(client, people, scene, experts, session):

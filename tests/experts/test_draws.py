@@ -195,7 +195,7 @@ def test_r_e3_avoidance_each_case(client, people, scene, experts, session, admin
     session.rollback()  # end this snapshot: see what the requests wrote
     draw = session.get(Draw, uuid.UUID(draw_id))
     eligible = set(draw.pool["01.01.01"])
-    assert eligible == {str(e.id) for e in [*keep, old, back_before]}
+    assert eligible == {e.id.hex for e in [*keep, old, back_before]}
     hashes = {e["expert_hash"]: e["reasons"] for e in draw.exclusions if e["kind"] == "expert"}
     expected = {
         "bidder_now": ["avoidance"],
@@ -207,7 +207,7 @@ def test_r_e3_avoidance_each_case(client, people, scene, experts, session, admin
         "on_leave": ["on_leave"],
     }
     for label, reasons in expected.items():
-        assert hashes[selection.expert_hash(draw_id, str(excluded[label].id))] == reasons, label
+        assert hashes[selection.expert_hash(draw_id, excluded[label].id.hex)] == reasons, label
     orgs_listed = {e["reason"] for e in draw.exclusions if e["kind"] == "organization"}
     assert orgs_listed == {"bidder", "tenderee", "agency", "authority"}
     assert tender.id == draw.tender_id
@@ -222,7 +222,7 @@ def test_r_e3_debarred_experts_are_excluded(client, people, scene, experts, sess
     draw_id, _ = run_draw(client, people, scene)
     session.rollback()  # end this snapshot: see what the requests wrote
     draw = session.get(Draw, uuid.UUID(draw_id))
-    assert str(pool_[0].id) not in draw.pool["01.01.01"]
+    assert pool_[0].id.hex not in draw.pool["01.01.01"]
     assert any(e.get("reasons") == ["debarred"] for e in draw.exclusions)
 
 
