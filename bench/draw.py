@@ -1,4 +1,4 @@
-"""Expert draw figure (R-E2, R-E3): a draw from 100,000 experts over 20 specialties, 200 organisations avoided.
+"""Expert draw figure (R-E2, R-E3): 100,000 experts in 20 specialties, 200 organisations avoided.
 
     python -m bench.draw [--experts 100000] [--runs 21] [--keep DIR]
 
