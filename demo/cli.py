@@ -23,7 +23,6 @@ def seed() -> None:
     """Create the demo accounts once (running it again changes nothing)."""
     _refuse_production()
     from accounts import pki
-
     from demo import experts
 
     created = cast.seed(db.session, current_app.config["DATA_KEY"])

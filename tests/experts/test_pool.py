@@ -70,10 +70,10 @@ def test_import_refuses_the_whole_file_listing_every_bad_row(session, experts, a
     rows = [
         good,
         f",{id_number(502)},,,,,北京市,01.01.01,,,,",  # line 3: no name
-        f"赵六,110105197001011234,,,,,北京市,01.01.01,,,,",  # line 4: bad check character
+        "赵六,110105197001011234,,,,,北京市,01.01.01,,,,",  # line 4: bad check character
         f"钱七,{id_number(503)},,,,abc,北京市,99,,,,",  # line 5: years and specialty
         f"孙八,{id_number(501)},,,,,北京市,01.01.01,,,,",  # line 6: same person as line 2
-        f"李九,{id_number(504)},,,,,北京市,01.01.01,某公司,91110108MA0000000X,2020-01-01,",  # line 7: bad code
+        f"李九,{id_number(504)},,,,,北京市,01.01.01,某公司,91110108MA0000000X,2020-01-01,",  # line 7
     ]
     from core.errors import Invalid
 
