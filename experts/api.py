@@ -17,7 +17,7 @@ from core.errors import Invalid
 from core.extensions import client_ip
 from core.openapi import api_doc
 from core.roles import Role
-from experts import draws
+from experts import calls, draws
 
 bp = Blueprint("experts_api", __name__, url_prefix="/api/v1")
 
@@ -66,7 +66,7 @@ def request_draw(tender_id: uuid.UUID):
         ip=client_ip(),
     )
     db.session.commit()
-    return jsonify(draws.status_json(draw, tender)), 201
+    return jsonify(draws.status_json(db.session, draw, tender)), 201
 
 
 @bp.post("/draws/<uuid:draw_id>/contributions")
@@ -78,7 +78,7 @@ def contribute(draw_id: uuid.UUID):
     draw, tender = draws.visible_draw(db.session, current_user, draw_id)
     draws.contribute(db.session, current_user, draw, str(data["value"]), client_ip())
     db.session.commit()
-    return jsonify(draws.status_json(draw, tender))
+    return jsonify(draws.status_json(db.session, draw, tender))
 
 
 @bp.get("/draws/<uuid:draw_id>")
@@ -86,7 +86,7 @@ def contribute(draw_id: uuid.UUID):
 def get_draw(draw_id: uuid.UUID):
     """A draw's status for the tender's agency and supervisors: counts, never names (R-E4)."""
     draw, tender = draws.visible_draw(db.session, current_user, draw_id)
-    return jsonify(draws.status_json(draw, tender))
+    return jsonify(draws.status_json(db.session, draw, tender))
 
 
 @bp.get("/draws/<uuid:draw_id>/members")
@@ -104,3 +104,29 @@ def draw_proof(draw_id: uuid.UUID):
     """Everything needed to re-run the draw offline (`bidtool verify-draw`), once the result is determined."""
     actor = current_user if current_user.is_authenticated else None
     return jsonify(draws.proof(db.session, actor, draw_id))
+
+
+@bp.post("/calls/<uuid:call_id>/answer")
+@roles_required(Role.EXPERT)
+@api_doc(
+    request={
+        "type": "object",
+        "required": ["accept"],
+        "properties": {"accept": {"type": "boolean"}, "reason": {"type": "string"}},
+    }
+)
+def answer_call(call_id: uuid.UUID):
+    """Accept or decline (with a reason) a call: once, before its deadline, by the called expert only."""
+    data = json_body()
+    if not isinstance(data.get("accept"), bool):
+        raise Invalid(_l("accept is true or false."), code="invalid_answer")
+    call = calls.answer(
+        db.session,
+        current_user,
+        call_id,
+        accept=data["accept"],
+        reason=str(data.get("reason") or ""),
+        ip=client_ip(),
+    )
+    db.session.commit()
+    return jsonify({"id": str(call.id), "status": call.status, "answered_at": call.answered_at.isoformat()})

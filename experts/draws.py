@@ -311,6 +311,9 @@ def _run(session: Session, actor: User, draw: Draw, ip: str | None) -> None:
         },
         ip,
     )
+    from experts import calls  # calls build on draws
+
+    calls.start(session, draw, actor, ip)
 
 
 def _wanted(draw: Draw) -> dict[str, int]:
@@ -451,8 +454,10 @@ def proof(session: Session, actor: User | None, draw_id: uuid.UUID) -> dict[str,
     }
 
 
-def status_json(draw: Draw, tender: Tender) -> dict[str, Any]:
-    """What the agency and supervisors see of a draw: never who (R-E4)."""
+def status_json(session: Session, draw: Draw, tender: Tender) -> dict[str, Any]:
+    """What the agency and supervisors see of a draw: how many, never who (R-E4)."""
+    from experts import calls
+
     drawn = None
     if draw.result_sealed is not None:
         drawn = {code: len(ids) for code, ids in result(draw)["selected"].items()}
@@ -474,7 +479,9 @@ def status_json(draw: Draw, tender: Tender) -> dict[str, Any]:
             "supervisor": draw.supervisor_contribution is not None,
         },
         "drawn": drawn,
-        "accepted": 0,  # calls (issue part 4) fill this in; the agency learns how many, never who
+        "accepted": calls.accepted(session, draw),
+        "committee_formed_at": draw.formed_at.isoformat() if draw.formed_at else None,
+        "shortfall": draw.shortfall,  # the drawn list ran dry: a supplementary draw is needed
         "drawn_at": draw.drawn_at.isoformat() if draw.drawn_at else None,
         "disclosed_at": draw.disclosed_at.isoformat() if draw.disclosed_at else None,
     }

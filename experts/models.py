@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    UniqueConstraint,
     Uuid,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -25,6 +26,7 @@ from core.db import Base, UtcDateTime, UuidPK
 EXPERT_STATUSES = ("active", "suspended", "retired")
 RECORD_KINDS = ("training", "assessment")
 DRAW_STATUSES = ("committed", "drawn", "disclosed")
+CALL_STATUSES = ("pending", "accepted", "declined", "expired")
 
 
 class Specialty(Base):
@@ -172,5 +174,37 @@ class Draw(UuidPK, Base):
     supervisor_contribution: Mapped[str | None] = mapped_column(String(64), default=None)
     result_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     drawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    # Calls: every seat accepted (the committee is formed), or the drawn list ran dry {code: missing}.
+    formed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    shortfall: Mapped[dict | None] = mapped_column(JSON, default=None)
     disclosed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+
+
+class Call(UuidPK, Base):
+    """A drawn expert asked to sit, in draw order, with a deadline to answer (R-E2, R-E4).
+
+    Who was called is sealed like the drawn list; the tag (a keyed hash of the expert) lets the expert's
+    own pages find their calls without decrypting anybody else's.
+    """
+
+    __tablename__ = "expert_calls"
+    __table_args__ = (
+        CheckConstraint(f"status IN {CALL_STATUSES!r}", name="status"),
+        CheckConstraint("status = 'pending' OR answered_at IS NOT NULL", name="answered"),
+        CheckConstraint("status <> 'declined' OR reason <> ''", name="decline_has_reason"),
+        UniqueConstraint("draw_id", "specialty_code", "position"),
+        Index("ix_expert_calls_tag", "expert_tag", "status"),
+        Index("ix_expert_calls_deadline", "status", "deadline"),
+    )
+
+    draw_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("draws.id"))
+    specialty_code: Mapped[str] = mapped_column(String(32))
+    position: Mapped[int] = mapped_column(Integer)  # place in the specialty's drawn list, from 1
+    expert_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    expert_tag: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    called_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+    deadline: Mapped[datetime] = mapped_column(UtcDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    reason: Mapped[str] = mapped_column(String(300), default="")

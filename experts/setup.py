@@ -15,6 +15,12 @@ def init_app(app: Flask) -> None:
     register_panel(app, "expert", _expert_panel)
     register_panel(app, "agency", _agency_panel)
     register_panel(app, "supervisor", _supervisor_panel)
+    from experts import tasks
+
+    app.extensions["celery"].conf.beat_schedule["experts-expire-calls"] = {
+        "task": tasks.expire_calls.name,
+        "schedule": 60.0,
+    }
 
 
 def _admin_panel():
@@ -36,7 +42,12 @@ def _expert_panel():
     from experts.models import Expert
 
     linked = db.session.scalar(select(Expert.id).where(Expert.user_id == current_user.id)) is not None
-    return "experts/panel_expert.html", {"linked": linked}
+    pending = 0
+    if linked:
+        from experts import calls
+
+        pending = sum(1 for c in calls.my_calls(db.session, current_user) if c.status == "pending")
+    return "experts/panel_expert.html", {"linked": linked, "pending": pending}
 
 
 def _draws_by_tender(tenders) -> dict:

@@ -22,8 +22,8 @@ from core.errors import DomainError, Invalid
 from core.extensions import client_ip
 from core.roles import Role
 from core.uow import flash_error
-from experts import draws, pool
-from experts.models import EXPERT_STATUSES, Leave
+from experts import calls, draws, pool
+from experts.models import EXPERT_STATUSES, Draw, Leave
 
 bp = Blueprint("experts", __name__)
 
@@ -367,7 +367,7 @@ def draw_page(draw_id: uuid.UUID):
         "experts/draw.html",
         draw=draw,
         tender=tender,
-        status=draws.status_json(draw, tender),
+        status=draws.status_json(db.session, draw, tender),
         side=side,
         contributed=side is not None and getattr(draw, f"{side}_contribution") is not None,
         suggestion=secrets.token_hex(32),
@@ -386,3 +386,37 @@ def draw_contribute(draw_id: uuid.UUID):
     except DomainError as err:
         flash_error(err)
     return redirect(url_for("experts.draw_page", draw_id=draw_id))
+
+
+# -- calls: the called expert answers ------------------------------------------------------------------
+
+
+@bp.get("/experts/calls")
+@roles_required(Role.EXPERT)
+def my_calls():
+    rows = []
+    for call in calls.my_calls(db.session, current_user):
+        rows.append((call, db.session.get(Draw, call.draw_id)))
+    return render_template("experts/calls.html", rows=rows, now=clock.now())
+
+
+@bp.route("/experts/calls/<uuid:call_id>", methods=["GET", "POST"])
+@roles_required(Role.EXPERT)
+def my_call(call_id: uuid.UUID):
+    if request.method == "POST":
+        try:
+            calls.answer(
+                db.session,
+                current_user,
+                call_id,
+                accept=request.form.get("answer") == "accept",
+                reason=request.form.get("reason", ""),
+                ip=client_ip(),
+            )
+            db.session.commit()
+            flash(_("Your answer is recorded."), "success")
+        except DomainError as err:
+            flash_error(err)
+        return redirect(url_for("experts.my_call", call_id=call_id))
+    call, draw = calls.my_call(db.session, current_user, call_id)
+    return render_template("experts/call.html", call=call, draw=draw, now=clock.now())
