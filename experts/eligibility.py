@@ -64,24 +64,24 @@ def years_before(day: date, years: int) -> date:
 
 def excluded_organizations(session: Session, tender: Tender, supervisor: User) -> dict[str, str]:
     """credit code -> reason: the bidders, the tenderee, the agency (R-E6), the supervising authority."""
-    parties: list[tuple[uuid.UUID, str]] = [(tender.tenderee_id, "tenderee"), (tender.agency_id, "agency")]
-    if supervisor.organization_id:
-        parties.append((supervisor.organization_id, "authority"))
     connection = session.connection()
-    bidders = connection.execute(
-        select(Bid.organization_id).where(Bid.tender_id == tender.id, Bid.status == "submitted").distinct()
-    ).scalars()
-    parties += [(org, "bidder") for org in bidders]
+    parties = {tender.tenderee_id: "tenderee", tender.agency_id: "agency"}
+    if supervisor.organization_id:
+        parties.setdefault(supervisor.organization_id, "authority")
     codes = dict(
         connection.execute(
-            select(Organization.id, Organization.credit_code).where(
-                Organization.id.in_({org for org, _ in parties})
-            )
+            select(Organization.id, Organization.credit_code).where(Organization.id.in_(list(parties)))
         ).all()
     )
-    reasons: dict[str, str] = {}
-    for org, reason in parties:  # a bidder that is also the tenderee stays "tenderee": the first reason wins
-        reasons.setdefault(codes[org], reason)
+    reasons = {codes[org]: reason for org, reason in parties.items()}
+    bidders = connection.execute(
+        select(Organization.credit_code)
+        .join(Bid, Bid.organization_id == Organization.id)
+        .where(Bid.tender_id == tender.id, Bid.status == "submitted")
+        .distinct()
+    ).scalars()
+    for code in bidders:  # a bidder that is also the tenderee stays "tenderee"
+        reasons.setdefault(code, "bidder")
     return reasons
 
 
@@ -93,12 +93,14 @@ def _hex(column, dialect: str):
     return func.replace(cast(column, String), "-", "")
 
 
-def _id_set(connection, query) -> set[str]:
-    """The ids one query selects (one hex column), aggregated into one string by the database: one
-    row to fetch instead of thousands, which keeps a draw over a 100,000-expert pool fast."""
-    inner = query.subquery()
-    joined = connection.execute(select(func.aggregate_strings(inner.c[0], ","))).scalar()
-    return set(joined.split(",")) if joined else set()
+def _ids(connection, column, *conditions, join=None) -> list[str]:
+    """The ids a query selects, aggregated into one string by the database: one row to fetch instead
+    of thousands, which keeps a draw over a 100,000-expert pool fast."""
+    query = select(func.aggregate_strings(column, ","))
+    if join is not None:
+        query = query.select_from(join)
+    joined = connection.execute(query.where(*conditions)).scalar()
+    return joined.split(",") if joined else []
 
 
 def in_specialty(code: str):
@@ -121,39 +123,38 @@ def snapshot(
     # Core execution: these rows are plain values, and the ORM's per-row bookkeeping would dominate.
     connection = session.connection()
     dialect = connection.dialect.name
-    members: dict[str, set[str]] = {}
+    members: dict[str, list[str]] = {}
     for code in codes:
-        query = select(_hex(ExpertSpecialty.expert_id, dialect)).where(in_specialty(code))
+        conditions = [in_specialty(code)]
+        join = None
         if criteria.regions:
-            query = query.join(Expert, Expert.id == ExpertSpecialty.expert_id).where(
-                Expert.region.in_(criteria.regions)
-            )
-        members[code] = _id_set(connection, query)
+            join = ExpertSpecialty.__table__.join(Expert.__table__, Expert.id == ExpertSpecialty.expert_id)
+            conditions.append(Expert.region.in_(criteria.regions))
+        members[code] = _ids(connection, _hex(ExpertSpecialty.expert_id, dialect), *conditions, join=join)
     candidates = set().union(*members.values())
     # Retired experts leave the pool silently; suspended ones are listed among the exclusions.
     suspended, retired = (
-        _id_set(connection, select(_hex(Expert.id, dialect)).where(Expert.status == status))
+        _ids(connection, _hex(Expert.id, dialect), Expert.status == status)
         for status in ("suspended", "retired")
     )
 
     organizations = excluded_organizations(session, tender, supervisor)
     since = years_before(local(evaluation_at).date(), AVOIDANCE_YEARS)
-    avoid = _id_set(
+    avoid = _ids(
         connection,
-        select(_hex(Employment.expert_id, dialect)).where(
-            Employment.employer_credit_code.in_(organizations),
-            or_(Employment.end_date.is_(None), Employment.end_date >= since),
-        ),
+        _hex(Employment.expert_id, dialect),
+        Employment.employer_credit_code.in_(organizations),
+        or_(Employment.end_date.is_(None), Employment.end_date >= since),
     )
-    on_leave = _id_set(
+    on_leave = _ids(
         connection,
-        select(_hex(Leave.expert_id, dialect)).where(
-            Leave.starts_at < evaluation_at + EVALUATION_SPAN, Leave.ends_at > evaluation_at
-        ),
+        _hex(Leave.expert_id, dialect),
+        Leave.starts_at < evaluation_at + EVALUATION_SPAN,
+        Leave.ends_at > evaluation_at,
     )
-    debarred = {expert_id.hex for expert_id in debarred_expert_ids(session, evaluation_at)}
+    debarred = [expert_id.hex for expert_id in debarred_expert_ids(session, evaluation_at)]
 
-    drawable = candidates - retired
+    candidates.difference_update(retired)
     reasons: dict[str, list[str]] = {}
     for reason, ids in (
         ("avoidance", avoid),
@@ -161,8 +162,11 @@ def snapshot(
         ("on_leave", on_leave),
         ("suspended", suspended),
     ):
-        for expert_id in ids & drawable:
-            reasons.setdefault(expert_id, []).append(reason)
+        for expert_id in ids:
+            if expert_id in candidates:
+                why = reasons.setdefault(expert_id, [])
+                if not why or why[-1] != reason:  # an expert with two avoided employers: one reason
+                    why.append(reason)
     draw = str(draw_id)
     exclusions = [
         {"kind": "organization", "credit_code": code, "reason": reason}
@@ -171,8 +175,12 @@ def snapshot(
         {"kind": "expert", "expert_hash": selection.expert_hash(draw, expert_id), "reasons": why}
         for expert_id, why in reasons.items()
     ]
-    out = reasons.keys() | retired
-    pool = {code: sorted(ids - out) for code, ids in members.items()}
+    out = reasons.keys() | set(retired)
+    # The index hands the ids over sorted, so sorting costs one pass; an expert listed under a code and
+    # under one of its children comes twice, and dict.fromkeys keeps the first.
+    pool = {
+        code: list(dict.fromkeys(sorted(e for e in ids if e not in out))) for code, ids in members.items()
+    }
     return Snapshot(pool, selection.sorted_exclusions(exclusions), len(organizations))
 
 

@@ -240,3 +240,13 @@ def test_leave_is_kept_by_the_expert_and_an_admin_only(session, experts, people,
     else:
         raise AssertionError("another expert recorded leave")
     assert len(session.scalars(select(Leave)).all()) == 1
+
+
+def test_a_parent_code_draws_from_its_children_once_each(client, people, scene, experts, session):
+    both = experts.many(3, ("01.01", "01.01.01"))
+    child = experts.many(3, ("01.01.01",))
+    experts.many(2, ("01.02",))  # a sibling branch: not in 01.01
+    draw_id, _ = run_draw(client, people, scene, specialties={"01.01": 5})
+    session.rollback()
+    draw = session.get(Draw, uuid.UUID(draw_id))
+    assert draw.pool["01.01"] == sorted(e.id.hex for e in [*both, *child])
