@@ -26,6 +26,7 @@ seeing the contributions, and the contributors never see the secret until the re
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import hmac
 import json
@@ -194,7 +195,14 @@ def select(seed_bytes: bytes, pool: dict[str, Sequence[str]], wanted: dict[str, 
     "01.01" would otherwise starve the later one).
     """
     codes = sorted(wanted)
-    pools = {code: set(pool.get(code, ())) for code in codes}
+    # Pools are sorted (verify checks it): membership by bisection, without building sets of thousands.
+    pools = {code: pool.get(code, ()) for code in codes}
+
+    def member(expert: str, code: str) -> bool:
+        ids = pools[code]
+        i = bisect.bisect_left(ids, expert)
+        return i < len(ids) and ids[i] == expert
+
     available = {code: len(pools[code]) for code in codes}
     orders = {code: Order(pool.get(code, ()), Stream(seed_bytes, code)) for code in codes}
     taken: set[str] = set()
@@ -208,12 +216,12 @@ def select(seed_bytes: bytes, pool: dict[str, Sequence[str]], wanted: dict[str, 
                 break
             if expert in taken:
                 continue
-            if any(expert in pools[d] and available[d] - 1 < wanted[d] for d in later):
+            if any(member(expert, d) and available[d] - 1 < wanted[d] for d in later):
                 continue
             picks.append(expert)
             taken.add(expert)
             for d in codes:
-                if expert in pools[d]:
+                if member(expert, d):
                     available[d] -= 1
     return {code: orders[code].revealed for code in codes}, chosen
 
