@@ -103,10 +103,13 @@ def _ids(connection, column, *conditions, join=None) -> list[str]:
     return joined.split(",") if joined else []
 
 
-def in_specialty(code: str):
-    """The code itself or any code under it; a range rather than LIKE so that the index serves it."""
+def in_specialty(code: str, dialect: str):
+    """The code itself or any code under it. On SQLite (binary collation) a range the index serves;
+    elsewhere a prefix match, since a linguistic collation may not order "." and "/" by code point."""
     column = ExpertSpecialty.specialty_code
-    return or_(column == code, and_(column > code + ".", column < code + "/"))  # "/" follows "."
+    if dialect == "sqlite":
+        return or_(column == code, and_(column > code + ".", column < code + "/"))  # "/" follows "."
+    return or_(column == code, column.startswith(code + ".", autoescape=True))
 
 
 def snapshot(
@@ -125,7 +128,7 @@ def snapshot(
     dialect = connection.dialect.name
     members: dict[str, list[str]] = {}
     for code in codes:
-        conditions = [in_specialty(code)]
+        conditions = [in_specialty(code, dialect)]
         join = None
         if criteria.regions:
             join = ExpertSpecialty.__table__.join(Expert.__table__, Expert.id == ExpertSpecialty.expert_id)
