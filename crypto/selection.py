@@ -31,6 +31,7 @@ import hashlib
 import hmac
 import json
 import operator
+import re
 import struct
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -65,10 +66,22 @@ def _strings_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+_NEEDS_ESCAPE = re.compile(r"[\\\x00-\x1f]")  # besides '"', which is counted
+
+
 def pool_root(pool: dict[str, Sequence[str]]) -> str:
     """Root of the eligible pool snapshot: sha256 of the canonical JSON {code: expert ids, sorted}.
 
-    The lists are hashed as given: a pool published in another order has another root."""
+    The lists are hashed as given: a pool published in another order has another root. Codes and ids
+    that need no JSON escaping (always, for the platform's) are joined directly: the same bytes as
+    canonical JSON, several times faster over a pool of tens of thousands.
+    """
+    codes = sorted(pool)
+    if all(isinstance(c, str) and all(isinstance(i, str) for i in pool[c]) for c in codes):
+        text = "{" + ",".join(f'"{c}":[' + ",".join(f'"{i}"' for i in pool[c]) + "]" for c in codes) + "}"
+        strings = len(codes) + sum(len(pool[c]) for c in codes)
+        if text.count('"') == 2 * strings and not _NEEDS_ESCAPE.search(text):
+            return sha256_hex(text.encode("utf-8"))
     return sha256_hex(_strings_json(pool))
 
 
@@ -88,9 +101,12 @@ def sorted_exclusions(exclusions: Sequence[dict[str, Any]]) -> list[dict[str, An
     return organizations + experts
 
 
+_EXCLUSION_PREFIX = b"sunbid-draw-exclusion:"
+
+
 def expert_hash(draw_id: str, expert_id: str) -> str:
     """How an excluded expert appears in a proof: unlinkable across draws, checkable by the expert."""
-    return sha256_hex(f"sunbid-draw-exclusion:{draw_id}:{expert_id}".encode())
+    return hashlib.sha256(_EXCLUSION_PREFIX + f"{draw_id}:{expert_id}".encode()).hexdigest()
 
 
 def seed(

@@ -132,3 +132,18 @@ def test_run_and_verify_round_trip():
     with pytest.raises(selection.ProofError) as caught:
         selection.verify(proof)
     assert caught.value.code == "draw_excluded_in_pool"
+
+
+def test_pool_root_is_the_canonical_json_hash_fast_or_not():
+    from crypto.canonical import canonical_json
+
+    for pool in (
+        {"02": ["b", "c"], "01": ["a"]},
+        {"01": []},
+        {"01": ['quote"inside']},
+        {"01": ["back\\slash"]},
+        {"01": ["tab\t", "bell\x07"]},
+        {'co"de': ["a"]},
+        {"01": ["中文", "a"]},
+    ):
+        assert selection.pool_root(pool) == hashlib.sha256(canonical_json(pool)).hexdigest()
