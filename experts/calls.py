@@ -137,6 +137,10 @@ def _check_formed(session: Session, draw: Draw, actor: User | None, ip: str | No
         )
 
 
+def calls_for(session: Session, draw: Draw) -> list[Call]:
+    return list(session.scalars(select(Call).where(Call.draw_id == draw.id).order_by(Call.called_at)))
+
+
 def my_calls(session: Session, user: User) -> list[Call]:
     expert = expert_pool.expert_for_user(session, user)
     return list(

@@ -13,6 +13,7 @@ and witnessed by a supervisor. Its lifecycle:
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import uuid
@@ -157,7 +158,14 @@ def request_draw(
         )
     if evaluation_at <= now:
         raise refused(Invalid(_l("The evaluation must be in the future."), code="invalid_evaluation_time"))
-    problems = committee_problems(tender, sum(criteria.specialties.values()), representatives)
+    earlier = draws_for(session, tender)
+    supplementary = _supplementary(earlier[-1] if earlier else None, criteria)
+    # A supplementary draw (补抽) fills seats of a committee already checked against R-E1.
+    problems = (
+        []
+        if supplementary
+        else committee_problems(tender, sum(criteria.specialties.values()), representatives)
+    )
     if problems:
         raise refused(
             Invalid(
@@ -184,6 +192,7 @@ def request_draw(
         supervisor=supervisor,
         criteria=criteria,
         evaluation_at=evaluation_at,
+        already_called=frozenset(_called_for(session, earlier)),
     )
     short = shortfall(snap, criteria)
     if short:
@@ -240,6 +249,22 @@ def request_draw(
     draw.commitment_audit_index = logged.index
     session.flush()
     return draw
+
+
+def _supplementary(last: Draw | None, criteria: Criteria) -> bool:
+    """The tender's last draw ran dry, and this one asks for no more than its missing seats."""
+    if last is None or not last.shortfall or last.formed_at is not None:
+        return False
+    return all(count <= last.shortfall.get(code, 0) for code, count in criteria.specialties.items())
+
+
+def _called_for(session: Session, earlier: list[Draw]) -> set[str]:
+    from experts import calls
+
+    ids: set[str] = set()
+    for draw in earlier:
+        ids.update(calls.called_expert(c).hex for c in calls.calls_for(session, draw))
+    return ids
 
 
 def _loggable(details: dict) -> dict:
@@ -324,8 +349,6 @@ def result(draw: Draw) -> dict[str, Any]:
     """The sealed result (seed, orders, selection); only for code that has decided the reader may see it."""
     if draw.result_sealed is None:
         raise Conflict(_l("The draw has not run yet."), code="draw_not_run")
-    import json
-
     return json.loads(expert_pool.cipher().open(RESULT_PURPOSE, draw.result_sealed))
 
 

@@ -120,8 +120,12 @@ def snapshot(
     supervisor: User,
     criteria: Criteria,
     evaluation_at: datetime,
+    already_called: frozenset[str] = frozenset(),
 ) -> Snapshot:
-    """The pool per specialty (expert ids as hex, sorted) and the exclusions with their reasons."""
+    """The pool per specialty (expert ids as hex, sorted) and the exclusions with their reasons.
+
+    ``already_called``: experts an earlier draw for the same tender called (a supplementary draw
+    must not call them again)."""
     codes = sorted(criteria.specialties)
     # Core execution: these rows are plain values, and the ORM's per-row bookkeeping would dominate.
     connection = session.connection()
@@ -164,6 +168,7 @@ def snapshot(
         ("debarred", debarred),
         ("on_leave", on_leave),
         ("suspended", suspended),
+        ("already_called", already_called),
     ):
         for expert_id in ids:
             if expert_id in candidates:

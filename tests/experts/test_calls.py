@@ -16,7 +16,7 @@ from core.roles import Role
 from experts import calls, draws
 from experts.models import Call, Draw
 from tests.experts.conftest import auth
-from tests.experts.test_draws import run_draw
+from tests.experts.test_draws import request, run_draw
 
 
 def staffed_pool(people, experts, n):
@@ -131,3 +131,29 @@ def test_the_expert_answers_in_the_page(app, people, scene, experts, session):
     browser.post(f"/experts/calls/{call.id}", data={"answer": "accept"})
     session.rollback()
     assert session.get(Call, call.id).status == "accepted"
+
+
+def test_a_supplementary_draw_fills_the_missing_seat_without_calling_anyone_twice(
+    client, people, scene, experts, session
+):
+    users = staffed_pool(people, experts, 8)
+    draw_id, _ = run_draw(client, people, scene, backups=0)
+    called = sorted(pending(session, uuid.UUID(draw_id)), key=lambda c: c.position)
+    first_round = {calls.called_expert(c) for c in called}
+    answer(client, people, users[calls.called_expert(called[0])], called[0], accept=False, reason="生病")
+    for call in called[1:]:
+        answer(client, people, users[calls.called_expert(call)], call, accept=True)
+    session.rollback()
+    assert session.get(Draw, uuid.UUID(draw_id)).shortfall == {"01.01.01": 1}
+
+    too_many = request(client, people, scene, specialties={"01.01.01": 2}, backups=0)
+    assert too_many.status_code == 422 and too_many.get_json()["error"]["code"] == "invalid_committee"
+    extra_id, status = run_draw(client, people, scene, specialties={"01.01.01": 1}, backups=0)
+    assert status["eligible"] == {"01.01.01": 3}  # 8 minus the 5 already called
+    session.rollback()
+    extra = pending(session, uuid.UUID(extra_id))
+    assert len(extra) == 1 and calls.called_expert(extra[0]) not in first_round
+    reasons = [
+        e["reasons"] for e in session.get(Draw, uuid.UUID(extra_id)).exclusions if e["kind"] == "expert"
+    ]
+    assert reasons.count(["already_called"]) == 5
