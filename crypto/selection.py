@@ -31,7 +31,6 @@ import hashlib
 import hmac
 import json
 import operator
-import re
 import struct
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -66,9 +65,6 @@ def _strings_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-_NEEDS_ESCAPE = re.compile(r"[\\\x00-\x1f]")  # besides '"', which is counted
-
-
 def pool_root(pool: dict[str, Sequence[str]]) -> str:
     """Root of the eligible pool snapshot: sha256 of the canonical JSON {code: expert ids, sorted}.
 
@@ -77,10 +73,18 @@ def pool_root(pool: dict[str, Sequence[str]]) -> str:
     canonical JSON, several times faster over a pool of tens of thousands.
     """
     codes = sorted(pool)
-    if all(isinstance(c, str) and all(isinstance(i, str) for i in pool[c]) for c in codes):
-        text = "{" + ",".join(f'"{c}":[' + ",".join(f'"{i}"' for i in pool[c]) + "]" for c in codes) + "}"
+    try:
+        text = (
+            "{"
+            + ",".join(f'"{c}":["' + '","'.join(pool[c]) + '"]' if pool[c] else f'"{c}":[]' for c in codes)
+            + "}"
+        )
+    except TypeError:  # not all strings: the general path says what canonical JSON makes of it
+        text = None
+    if text is not None:
         strings = len(codes) + sum(len(pool[c]) for c in codes)
-        if text.count('"') == 2 * strings and not _NEEDS_ESCAPE.search(text):
+        # No quote but the structural ones, no backslash, no control character: nothing to escape.
+        if text.count('"') == 2 * strings and "\\" not in text and text.isprintable():
             return sha256_hex(text.encode("utf-8"))
     return sha256_hex(_strings_json(pool))
 
