@@ -31,6 +31,7 @@ def staffed_pool(people, experts, n):
 
 def pending(session, draw_id):
     session.rollback()
+    session.expire_all()  # what the requests wrote, not what this session loaded before
     return list(session.scalars(select(Call).where(Call.draw_id == draw_id, Call.status == "pending")))
 
 

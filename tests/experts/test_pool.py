@@ -166,3 +166,38 @@ def test_experts_keep_their_own_leave_in_their_page(client, people, session, exp
     client.post(f"/experts/me/leaves/{leave.id}/delete")
     session.rollback()
     assert session.scalar(select(Leave.id)) is None
+
+
+def test_admin_edits_a_profile_and_records_employment_and_training(client, people, session, experts, admin):
+    from accounts.models import Organization
+
+    expert = experts.expert(name="郑海涛")
+    employer = people.org("tenderer", "华北路桥工程有限公司")
+    code = session.get(Organization, employer.id).credit_code
+    sign_in(client, people, admin)
+    page = client.get(f"/admin/experts/{expert.id}").get_data(as_text=True)
+    number = pool.id_number(expert)
+    assert "郑海涛" in page and number not in page  # masked, never shown whole
+    form = {
+        "name": "郑海涛",
+        "id_number": "",
+        "status": "suspended",
+        "specialties": ["02"],
+        "years_of_practice": "9",
+    }
+    assert client.post(f"/admin/experts/{expert.id}", data=form).status_code == 302
+    job = {
+        "employer_name": "华北路桥",
+        "employer_credit_code": code,
+        "start_date": "2018-01-01",
+        "end_date": "",
+    }
+    assert client.post(f"/admin/experts/{expert.id}/employments", data=job).status_code == 302
+    record = {"kind": "training", "title": "评标专家继续教育", "held_on": "2026-05-10", "result": "合格"}
+    assert client.post(f"/admin/experts/{expert.id}/records", data=record).status_code == 302
+    session.rollback()
+    session.expire_all()  # the test loaded this expert before the requests changed it
+    expert = session.get(Expert, expert.id)
+    assert expert.status == "suspended" and [s.specialty_code for s in expert.specialties] == ["02"]
+    assert pool.id_number(expert) == number  # kept when the field is left empty
+    assert expert.employments[0].organization_id == employer.id and expert.records[0].result == "合格"
