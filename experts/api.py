@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -83,10 +83,19 @@ def contribute(draw_id: uuid.UUID):
 
 @bp.get("/draws/<uuid:draw_id>")
 @login_required
+@api_doc(responses={200: "status and counts; `members` once disclosed, or with ?names=1 for supervisors"})
 def get_draw(draw_id: uuid.UUID):
-    """A draw's status for the tender's agency and supervisors: counts, never names (R-E4)."""
+    """A draw's status for the tender's agency and supervisors, and for the parties once disclosed.
+
+    Names (R-E4) come with it once the result is determined; before, `?names=1` gives them to
+    supervisors (logged) and is refused, and logged, for anyone else.
+    """
     draw, tender = draws.visible_draw(db.session, current_user, draw_id)
-    return jsonify(draws.status_json(db.session, draw, tender))
+    body = draws.status_json(db.session, draw, tender)
+    if draw.disclosed_at or request.args.get("names"):
+        body["members"] = draws.members(db.session, current_user, draw_id, client_ip())
+        db.session.commit()  # the access line in the audit log
+    return jsonify(body)
 
 
 @bp.get("/draws/<uuid:draw_id>/members")

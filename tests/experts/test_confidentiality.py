@@ -42,8 +42,10 @@ def test_r_e4_agency_sees_counts_not_names_and_its_attempt_is_logged(client, peo
     assert view["drawn"] == {"01.01.01": 6} and "专家" not in json.dumps(view, ensure_ascii=False)
     names = client.get(f"/api/v1/draws/{draw_id}/members", headers=agent)
     assert names.status_code == 403 and names.get_json()["error"]["code"] == "draw_confidential"
+    asked = client.get(f"/api/v1/draws/{draw_id}?names=1", headers=agent)
+    assert asked.status_code == 403 and asked.get_json()["error"]["code"] == "draw_confidential"
     refused = log(session, "experts.draw_names_refused")
-    assert len(refused) == 1 and refused[0].actor_id == scene["agent"].id
+    assert len(refused) == 2 and {e.actor_id for e in refused} == {scene["agent"].id}
     proof = client.get(f"/api/v1/draws/{draw_id}/proof", headers=agent)
     assert proof.status_code == 404
 
@@ -82,6 +84,8 @@ def test_r_e4_names_and_proof_open_to_parties_once_disclosed(client, people, sce
     bidder = people.user(Role.TENDERER, org=scene["bidders"][1])
     rows = client.get(f"/api/v1/draws/{draw_id}/members", headers=auth(people, client, bidder))
     assert rows.status_code == 200 and len(rows.get_json()["items"]) == 6
+    status = client.get(f"/api/v1/draws/{draw_id}", headers=auth(people, client, bidder)).get_json()
+    assert [m["name"] for m in status["members"]] == [r["name"] for r in rows.get_json()["items"]]
     outsider = people.user(Role.TENDERER)
     assert (
         client.get(f"/api/v1/draws/{draw_id}/members", headers=auth(people, client, outsider)).status_code
