@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         median = statistics.median(timings) * 1000
         snap, result = last["snap"], last["result"]
         eligible = sum(snap.counts.values())
-        excluded = sum(1 for e in snap.exclusions if e["kind"] == "expert")
+        excluded = snap.excluded_experts
         organisations = snap.excluded_organizations
         print(
             f"draw computation (eligibility queries + selection), median of {args.runs}: {median:.1f} ms "

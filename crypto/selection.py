@@ -5,8 +5,8 @@ offline from the published proof. The procedure (version 1):
 
 1. Before anyone contributes, the platform logs ``commitment = sha256(secret)`` for a 32-byte secret,
    ``pool_root`` (sha256 of the canonical JSON of the eligible pool: expert ids per specialty, sorted)
-   and ``exclusions_root`` (sha256 of the canonical JSON of the exclusions list: organisations by
-   credit code, then experts by hash).
+   and ``exclusions_root`` (sha256 of the canonical JSON of the exclusions: sorted lists of credit
+   codes per "organization:<reason>" and of expert hashes per "expert:<reason>").
 2. The agency and the supervisor each contribute a random value.
 3. ``seed = sha256(canonical_json({v, draw, secret, agency, supervisor, pool_root, exclusions_root,
    commitment}))`` with every byte string in lower-case hex.
@@ -30,7 +30,6 @@ import bisect
 import hashlib
 import hmac
 import json
-import operator
 import struct
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -65,44 +64,42 @@ def _strings_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def pool_root(pool: dict[str, Sequence[str]]) -> str:
-    """Root of the eligible pool snapshot: sha256 of the canonical JSON {code: expert ids, sorted}.
+def lists_root(lists: dict[str, Sequence[str]]) -> str:
+    """sha256 of the canonical JSON of {name: list of strings}, the lists hashed as given.
 
-    The lists are hashed as given: a pool published in another order has another root. Codes and ids
-    that need no JSON escaping (always, for the platform's) are joined directly: the same bytes as
-    canonical JSON, several times faster over a pool of tens of thousands.
+    Names and items that need no JSON escaping (always, for the platform's) are joined directly: the
+    same bytes as canonical JSON, several times faster over tens of thousands of ids.
     """
-    codes = sorted(pool)
+    names = sorted(lists)
     try:
         text = (
             "{"
-            + ",".join(f'"{c}":["' + '","'.join(pool[c]) + '"]' if pool[c] else f'"{c}":[]' for c in codes)
+            + ",".join(f'"{n}":["' + '","'.join(lists[n]) + '"]' if lists[n] else f'"{n}":[]' for n in names)
             + "}"
         )
     except TypeError:  # not all strings: the general path says what canonical JSON makes of it
         text = None
     if text is not None:
-        strings = len(codes) + sum(len(pool[c]) for c in codes)
+        strings = len(names) + sum(len(lists[n]) for n in names)
         # No quote but the structural ones, no backslash, no control character: nothing to escape.
         if text.count('"') == 2 * strings and "\\" not in text and text.isprintable():
             return sha256_hex(text.encode("utf-8"))
-    return sha256_hex(_strings_json(pool))
+    return sha256_hex(_strings_json(lists))
 
 
-def exclusions_root(exclusions: Sequence[dict[str, Any]]) -> str:
-    """sha256 of the canonical JSON of the exclusions list as given (built by :func:`sorted_exclusions`)."""
-    return sha256_hex(_strings_json(exclusions))
+def pool_root(pool: dict[str, Sequence[str]]) -> str:
+    """Root of the eligible pool snapshot: {specialty code: expert ids, sorted}."""
+    return lists_root(pool)
 
 
-def sorted_exclusions(exclusions: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The canonical order: organisations by credit code, then experts by hash."""
-    organizations = sorted(
-        (e for e in exclusions if "credit_code" in e), key=operator.itemgetter("credit_code")
-    )
-    experts = sorted(
-        (e for e in exclusions if "credit_code" not in e), key=operator.itemgetter("expert_hash")
-    )
-    return organizations + experts
+def exclusions_root(exclusions: dict[str, Sequence[str]]) -> str:
+    """Root of the exclusions: {"organization:<reason>": credit codes, "expert:<reason>": expert hashes},
+    each list sorted."""
+    return lists_root(exclusions)
+
+
+def excluded_expert_hashes(exclusions: dict[str, Sequence[str]]) -> set[str]:
+    return {h for name, hashes in exclusions.items() if name.startswith("expert:") for h in hashes}
 
 
 _EXCLUSION_PREFIX = b"sunbid-draw-exclusion:"
@@ -253,7 +250,7 @@ def run(
     agency: bytes,
     supervisor: bytes,
     pool: dict[str, Sequence[str]],
-    exclusions: Sequence[dict[str, Any]],
+    exclusions: dict[str, Sequence[str]],
     wanted: dict[str, int],
 ) -> dict[str, Any]:
     """The whole draw from its inputs: what the platform stores and what a verifier recomputes."""
@@ -296,7 +293,7 @@ def verify(proof: dict[str, Any]) -> dict[str, Any]:
     try:
         draw_id = str(proof["draw_id"])
         pool = {str(k): [str(i) for i in v] for k, v in proof["pool"].items()}
-        exclusions = list(proof["exclusions"])
+        exclusions = {str(k): [str(i) for i in v] for k, v in proof["exclusions"].items()}
         wanted = {str(k): int(v) for k, v in proof["wanted"].items()}
         claimed_orders = proof["orders"]
         claimed_selected = proof["selected"]
@@ -304,6 +301,8 @@ def verify(proof: dict[str, Any]) -> dict[str, Any]:
         raise ProofError("proof_malformed", str(exc)) from exc
     if any(ids != sorted(set(ids)) for ids in pool.values()):
         raise ProofError("draw_pool_mismatch", "a pool list is not sorted or repeats an expert")
+    if any(items != sorted(set(items)) for items in exclusions.values()):
+        raise ProofError("draw_exclusions_mismatch", "an exclusions list is not sorted or repeats an entry")
     secret = _hex(proof, "secret")
     result = run(
         draw_id=draw_id,
@@ -320,7 +319,7 @@ def verify(proof: dict[str, Any]) -> dict[str, Any]:
         raise ProofError("draw_pool_mismatch", "the pool snapshot does not match its logged root")
     if result["exclusions_root"] != proof.get("exclusions_root"):
         raise ProofError("draw_exclusions_mismatch", "the exclusions do not match their logged root")
-    excluded = {e.get("expert_hash") for e in exclusions if isinstance(e, dict)}
+    excluded = excluded_expert_hashes(exclusions)
     for code, ids in pool.items():
         for expert in ids:
             if expert_hash(draw_id, expert) in excluded:

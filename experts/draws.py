@@ -241,7 +241,7 @@ def request_draw(
             "pool_root": draw.pool_root,
             "exclusions_root": draw.exclusions_root,
             "eligible": snap.counts,
-            "excluded_experts": len(snap.exclusions) - snap.excluded_organizations,
+            "excluded_experts": snap.excluded_experts,
             "excluded_organizations": snap.excluded_organizations,
         },
         ip,

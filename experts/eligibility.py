@@ -47,7 +47,9 @@ class Criteria:
 @dataclass
 class Snapshot:
     pool: dict[str, list[str]]  # specialty code -> sorted expert ids (32 hex digits)
-    exclusions: list[dict]
+    # "organization:<reason>" -> sorted credit codes; "expert:<reason>" -> sorted expert hashes
+    exclusions: dict[str, list[str]]
+    excluded_experts: int
     excluded_organizations: int
 
     @property
@@ -162,7 +164,11 @@ def snapshot(
     debarred = [expert_id.hex for expert_id in debarred_expert_ids(session, evaluation_at)]
 
     candidates.difference_update(retired)
-    reasons: dict[str, list[str]] = {}
+    draw = str(draw_id)
+    exclusions: dict[str, list[str]] = {}
+    for code, reason in organizations.items():
+        exclusions.setdefault(f"organization:{reason}", []).append(code)
+    out: set[str] = set(retired)
     for reason, ids in (
         ("avoidance", avoid),
         ("debarred", debarred),
@@ -170,26 +176,18 @@ def snapshot(
         ("suspended", suspended),
         ("already_called", already_called),
     ):
-        for expert_id in ids:
-            if expert_id in candidates:
-                why = reasons.setdefault(expert_id, [])
-                if not why or why[-1] != reason:  # an expert with two avoided employers: one reason
-                    why.append(reason)
-    draw = str(draw_id)
-    exclusions = [
-        {"kind": "organization", "credit_code": code, "reason": reason}
-        for code, reason in organizations.items()
-    ] + [
-        {"kind": "expert", "expert_hash": selection.expert_hash(draw, expert_id), "reasons": why}
-        for expert_id, why in reasons.items()
-    ]
-    out = reasons.keys() | set(retired)
+        hit = {expert_id for expert_id in ids if expert_id in candidates}
+        if hit:
+            exclusions[f"expert:{reason}"] = [selection.expert_hash(draw, e) for e in hit]
+            out |= hit
+    for items in exclusions.values():
+        items.sort()
     # The index hands the ids over sorted, so sorting costs one pass; an expert listed under a code and
     # under one of its children comes twice, and dict.fromkeys keeps the first.
     pool = {
         code: list(dict.fromkeys(sorted(e for e in ids if e not in out))) for code, ids in members.items()
     }
-    return Snapshot(pool, selection.sorted_exclusions(exclusions), len(organizations))
+    return Snapshot(pool, exclusions, len(out - set(retired)), len(organizations))
 
 
 def shortfall(snap: Snapshot, criteria: Criteria) -> dict[str, dict[str, int]]:

@@ -168,7 +168,7 @@ class Draw(UuidPK, Base):
     exclusions_root: Mapped[str] = mapped_column(String(64))
     # Expert ids, not names. The seed is not kept in clear: with the pool it would give the order away.
     pool: Mapped[dict] = mapped_column(JSON)
-    exclusions: Mapped[list] = mapped_column(JSON)
+    exclusions: Mapped[dict] = mapped_column(JSON)
     commitment_audit_index: Mapped[int] = mapped_column(BigInteger)
     agency_contribution: Mapped[str | None] = mapped_column(String(64), default=None)
     supervisor_contribution: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -99,9 +99,7 @@ def test_only_the_part_of_the_order_used_is_revealed():
 
 def test_run_and_verify_round_trip():
     pool = {"01": [f"e{k:02d}" for k in range(30)], "02": [f"f{k}" for k in range(10)]}
-    exclusions = [
-        {"kind": "expert", "expert_hash": selection.expert_hash("d1", "zz"), "reasons": ["on_leave"]}
-    ]
+    exclusions = {"expert:on_leave": [selection.expert_hash("d1", "zz")], "organization:bidder": ["91X"]}
     secret = b"\x01" * 32
     result = selection.run(
         draw_id="d1",

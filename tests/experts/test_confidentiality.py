@@ -128,7 +128,7 @@ def test_r_e2_a_tampered_proof_fails_naming_what_differs(client, people, scene, 
         "draw_order_mismatch": lambda p: p["orders"]["02"].reverse(),
         "draw_commitment_mismatch": lambda p: p.update(secret="00" * 32),
         "draw_pool_mismatch": lambda p: p["pool"]["02"].pop(),
-        "draw_exclusions_mismatch": lambda p: p["exclusions"].pop(),
+        "draw_exclusions_mismatch": lambda p: p["exclusions"]["organization:bidder"].pop(),
         "draw_seed_mismatch": lambda p: p.update(seed="11" * 32),
         "draw_selection_mismatch": lambda p: p["selected"]["02"].reverse(),
     }
