@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import String, and_, cast, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
@@ -18,7 +19,7 @@ from accounts.models import Organization, User
 from bidding.models import Bid, Tender
 from core.clock import local
 from crypto import selection
-from experts.models import Employment, Expert, ExpertSpecialty, Leave
+from experts.models import Employment, Expert, ExpertSpecialty, Leave, Specialty
 
 AVOIDANCE_YEARS = 3  # R-E3: worked for a party within 3 years
 # An evaluation takes the day: leave that overlaps this span from its start keeps the expert out.
@@ -95,14 +96,20 @@ def _hex(column, dialect: str):
     return func.replace(cast(column, String), "-", "")
 
 
-def _ids(connection, column, *conditions, join=None) -> list[str]:
-    """The ids a query selects, aggregated into one string by the database: one row to fetch instead
-    of thousands, which keeps a draw over a 100,000-expert pool fast."""
+def _aggregated(column, *conditions, join=None):
+    """The ids a query selects, aggregated into one string by the database (a scalar subquery)."""
     query = select(func.aggregate_strings(column, ","))
     if join is not None:
         query = query.select_from(join)
-    joined = connection.execute(query.where(*conditions)).scalar()
-    return joined.split(",") if joined else []
+    return query.where(*conditions).scalar_subquery()
+
+
+def _id_lists(connection, queries: dict[str, Any]) -> dict[str, list[str]]:
+    """Several id lists in one statement and one row: a draw over a 100,000-expert pool reads tens of
+    thousands of ids, and per-row (or per-statement) overhead would dominate."""
+    names = list(queries)
+    row = connection.execute(select(*(queries[n].label(f"l{k}") for k, n in enumerate(names)))).one()
+    return {n: value.split(",") if value else [] for n, value in zip(names, row, strict=True)}
 
 
 def in_specialty(code: str, dialect: str):
@@ -132,35 +139,44 @@ def snapshot(
     # Core execution: these rows are plain values, and the ORM's per-row bookkeeping would dominate.
     connection = session.connection()
     dialect = connection.dialect.name
-    members: dict[str, list[str]] = {}
+    # A code with no children in the taxonomy matches by equality (experts can only hold listed codes).
+    parents = set(
+        connection.execute(
+            select(Specialty.parent_code).where(Specialty.parent_code.in_(codes)).distinct()
+        ).scalars()
+    )
+    organizations = excluded_organizations(session, tender, supervisor)
+    since = years_before(local(evaluation_at).date(), AVOIDANCE_YEARS)
+    queries = {}
     for code in codes:
-        conditions = [in_specialty(code, dialect)]
+        conditions = [
+            in_specialty(code, dialect) if code in parents else ExpertSpecialty.specialty_code == code
+        ]
         join = None
         if criteria.regions:
             join = ExpertSpecialty.__table__.join(Expert.__table__, Expert.id == ExpertSpecialty.expert_id)
             conditions.append(Expert.region.in_(criteria.regions))
-        members[code] = _ids(connection, _hex(ExpertSpecialty.expert_id, dialect), *conditions, join=join)
-    candidates = set().union(*members.values())
-    # Retired experts leave the pool silently; suspended ones are listed among the exclusions.
-    suspended, retired = (
-        _ids(connection, _hex(Expert.id, dialect), Expert.status == status)
-        for status in ("suspended", "retired")
-    )
-
-    organizations = excluded_organizations(session, tender, supervisor)
-    since = years_before(local(evaluation_at).date(), AVOIDANCE_YEARS)
-    avoid = _ids(
-        connection,
+        queries[f"pool:{code}"] = _aggregated(
+            _hex(ExpertSpecialty.expert_id, dialect), *conditions, join=join
+        )
+    for status in ("suspended", "retired"):
+        queries[status] = _aggregated(_hex(Expert.id, dialect), Expert.status == status)
+    queries["avoidance"] = _aggregated(
         _hex(Employment.expert_id, dialect),
         Employment.employer_credit_code.in_(organizations),
         or_(Employment.end_date.is_(None), Employment.end_date >= since),
     )
-    on_leave = _ids(
-        connection,
+    queries["on_leave"] = _aggregated(
         _hex(Leave.expert_id, dialect),
         Leave.starts_at < evaluation_at + EVALUATION_SPAN,
         Leave.ends_at > evaluation_at,
     )
+    lists = _id_lists(connection, queries)
+    members = {code: lists[f"pool:{code}"] for code in codes}
+    candidates = set().union(*members.values())
+    # Retired experts leave the pool silently; suspended ones are listed among the exclusions.
+    suspended, retired = lists["suspended"], lists["retired"]
+    avoid, on_leave = lists["avoidance"], lists["on_leave"]
     debarred = [expert_id.hex for expert_id in debarred_expert_ids(session, evaluation_at)]
 
     candidates.difference_update(retired)
