@@ -102,12 +102,15 @@ def excluded_expert_hashes(exclusions: dict[str, Sequence[str]]) -> set[str]:
     return {h for name, hashes in exclusions.items() if name.startswith("expert:") for h in hashes}
 
 
-_EXCLUSION_PREFIX = b"sunbid-draw-exclusion:"
+_EXCLUSION_PREFIX = hashlib.sha256(b"sunbid-draw-exclusion:")
 
 
 def expert_hash(draw_id: str, expert_id: str) -> str:
-    """How an excluded expert appears in a proof: unlinkable across draws, checkable by the expert."""
-    return hashlib.sha256(_EXCLUSION_PREFIX + f"{draw_id}:{expert_id}".encode()).hexdigest()
+    """How an excluded expert appears in a proof: sha256("sunbid-draw-exclusion:<draw>:<expert>").
+    Unlinkable across draws, checkable by the expert."""
+    digest = _EXCLUSION_PREFIX.copy()
+    digest.update(f"{draw_id}:{expert_id}".encode())
+    return digest.hexdigest()
 
 
 def seed(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from itertools import filterfalse
 from typing import Any
 
 from sqlalchemy import String, and_, cast, func, or_, select, type_coerce
@@ -192,17 +193,18 @@ def snapshot(
         ("suspended", suspended),
         ("already_called", already_called),
     ):
-        hit = {expert_id for expert_id in ids if expert_id in candidates}
+        hit = candidates.intersection(ids)
         if hit:
             exclusions[f"expert:{reason}"] = [selection.expert_hash(draw, e) for e in hit]
             out |= hit
     for items in exclusions.values():
         items.sort()
     # The index hands the ids over sorted, so sorting costs one pass; an expert listed under a code and
-    # under one of its children comes twice, and dict.fromkeys keeps the first.
-    pool = {
-        code: list(dict.fromkeys(sorted(e for e in ids if e not in out))) for code, ids in members.items()
-    }
+    # under one of its children comes twice (codes with children only), and dict.fromkeys keeps one.
+    pool = {}
+    for code, ids in members.items():
+        kept = sorted(filterfalse(out.__contains__, ids))
+        pool[code] = list(dict.fromkeys(kept)) if code in parents else kept
     return Snapshot(pool, exclusions, len(out - set(retired)), len(organizations))
 
 

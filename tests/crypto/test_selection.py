@@ -145,3 +145,8 @@ def test_pool_root_is_the_canonical_json_hash_fast_or_not():
         {"01": ["中文", "a"]},
     ):
         assert selection.pool_root(pool) == hashlib.sha256(canonical_json(pool)).hexdigest()
+
+
+def test_expert_hash_is_the_documented_sha256():
+    expected = hashlib.sha256(b"sunbid-draw-exclusion:d1:abc").hexdigest()
+    assert selection.expert_hash("d1", "abc") == expected
