@@ -254,3 +254,11 @@ def test_a_parent_code_draws_from_its_children_once_each(client, people, scene, 
     session.rollback()
     draw = session.get(Draw, uuid.UUID(draw_id))
     assert draw.pool["01.01"] == sorted(e.id.hex for e in [*both, *child])
+
+
+def test_overlapping_specialties_that_share_too_few_experts_are_a_shortfall():
+    from experts.eligibility import Criteria, Snapshot, shortfall
+
+    snap = Snapshot({"01": ["a", "b", "c"], "02": ["a", "b", "c"]}, {}, 0, 0)
+    assert shortfall(snap, Criteria({"01": 2, "02": 2})) == {"*": {"wanted": 4, "eligible": 3, "missing": 1}}
+    assert shortfall(snap, Criteria({"01": 2, "02": 1})) == {}
