@@ -1,6 +1,6 @@
 """Expert draw figure (R-E2, R-E3): 100,000 experts in 20 specialties, 200 organisations avoided.
 
-    python -m bench.draw [--experts 100000] [--runs 21] [--keep DIR]
+    python -m bench.draw [--experts 100000] [--runs 31] [--keep DIR]
 
 Target: median <= 50 ms for the draw computation, and re-running its proof reproduces the order.
 
@@ -10,7 +10,7 @@ the 200 avoided organisations (197 bidders, the tenderee, the agency, the superv
 leave overlapping the evaluation, debarments; and the set arithmetic that leaves the pool and the
 exclusions list), ``shortfall``, and ``crypto.selection.run`` (commitment, pool and exclusions roots,
 seed, DRBG and the shuffle as far as the selection needs). The request asks for 5 + 1 + 1 seats in
-three specialties with 2 backups each (7 committee experts), about 20,000 eligible experts in all.
+three specialties with 2 backups each (7 committee experts), about 18,000 eligible experts in all.
 Not timed: writing the draw row and its audit line (a few ms, shown separately for information as
 the whole ``request_draw`` service plus both contributions, rolled back).
 """
@@ -238,7 +238,7 @@ def service_path(session, actor, tender, supervisor, criteria, evaluation_at) ->
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.draw")
     parser.add_argument("--experts", type=int, default=100_000)
-    parser.add_argument("--runs", type=int, default=21)
+    parser.add_argument("--runs", type=int, default=31)
     parser.add_argument("--keep", type=Path, help="reuse/keep the database in this folder")
     args = parser.parse_args(argv)
     folder = args.keep or Path(tempfile.mkdtemp(prefix="sunbid-bench-draw-"))
