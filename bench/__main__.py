@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ("audit", "seal", "evaluation")
+BENCHES = ("audit", "seal", "draw", "evaluation")
 
 
 def main(argv: list[str]) -> int:

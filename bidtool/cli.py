@@ -30,7 +30,7 @@ import bidtool
 from bidtool import client, messages
 from bidtool.keys import encrypt_private_key_pem
 from bidtool.messages import t
-from crypto import age, bidpack, ca, cms, receipts
+from crypto import age, bidpack, ca, cms, receipts, selection
 from crypto.fingerprint import fingerprint_sha256, identifiers
 
 EXIT_OK = 0
@@ -167,6 +167,8 @@ def _classify(exc: BaseException) -> tuple[str, int] | None:
         exc,
         bidpack.BidError | age.AgeError | ca.CertificateError | cms.SignatureError | receipts.ReceiptError,
     ):
+        return exc.code, EXIT_REFUSED
+    if isinstance(exc, selection.ProofError):
         return exc.code, EXIT_REFUSED
     if isinstance(exc, client.ApiError):
         return exc.code, EXIT_IO if exc.code == "server_unreachable" else EXIT_REFUSED
@@ -787,6 +789,28 @@ def verify_receipt(receipt: str, key_path: str, bids: tuple[str, ...]) -> None:
         click.echo(f"  {part['part']}: {part['sha256']} ({t('label.bytes', n=part['size'])})")
     for path, part_name in matched:
         click.echo(t("receipt.part_ok", path=path, part=part_name))
+
+
+@cli.command("verify-draw", help="help.verify_draw")
+@click.argument("proof", type=click.Path(dir_okay=False, exists=True))
+def verify_draw(proof: str) -> None:
+    with open(proof, "rb") as f:
+        raw = f.read()
+    try:
+        document = json.loads(raw)
+    except ValueError as exc:
+        raise selection.ProofError("proof_malformed", str(exc)) from exc
+    result = selection.verify(document)
+    click.echo(t("draw.ok"))
+    _line("draw.id", document["draw_id"])
+    _line("label.tender", document.get("tender_id"))
+    _line("draw.commitment", document["commitment"])
+    _line("draw.audit_index", document.get("commitment_audit_index"))
+    _line("draw.seed", result["seed"])
+    for code, ids in result["selected"].items():
+        click.echo(t("draw.selected", specialty=code, n=len(ids), pool=len(document["pool"][code])))
+        for n, expert in enumerate(ids, start=1):
+            click.echo(f"    {n}. {expert}")
 
 
 @cli.command("login-sign", help="help.login_sign")

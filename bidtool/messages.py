@@ -47,6 +47,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "short.open": ("解密、解包并核对一个标书分册。", "Decrypt, unpack and check a sealed part."),
     "short.fingerprint": ("显示本机机器码哈希。", "Show this machine's fingerprint hash."),
     "short.verify_receipt": ("离线校验投标回执。", "Verify a bid receipt offline."),
+    "short.verify_draw": ("离线复核专家抽取结果。", "Re-run an expert draw from its proof offline."),
     "short.submit": (
         "向平台递交已加密的投标文件并取得回执。",
         "Submit sealed parts to the platform; get the receipt.",
@@ -131,6 +132,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "help.verify_receipt": (
         "用平台回执公钥离线校验投标回执。",
         "Verify a bid receipt offline with the platform's receipt public key.",
+    ),
+    "help.verify_draw": (
+        "用平台公布的抽取证明 PROOF（JSON）离线重算专家抽取：核对承诺、专家库快照和回避名单的摘要、"
+        "随机种子、抽取顺序和抽中名单。",
+        "Re-run an expert draw offline from the proof PROOF (JSON) the platform publishes: the "
+        "commitment, the pool and exclusions roots, the seed, the order and the selection.",
     ),
     "help.receipt_key": ("平台回执公钥（PEM）。", "The platform's receipt public key (PEM)."),
     "help.submit": (
@@ -236,6 +243,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "fingerprint.value": ("机器码哈希：{value}", "Machine fingerprint: {value}"),
     "receipt.ok": ("回执有效：", "Receipt valid:"),
+    "draw.ok": ("抽取证明有效，重算结果一致：", "Draw proof valid; re-running it gives the same result:"),
+    "draw.id": ("抽取编号", "Draw id"),
+    "draw.commitment": ("平台承诺", "Platform commitment"),
+    "draw.audit_index": ("承诺所在审计日志序号", "Audit log index of the commitment"),
+    "draw.seed": ("随机种子", "Seed"),
+    "draw.selected": (
+        "专业 {specialty}：从 {pool} 名合格专家中依次抽中 {n} 名",
+        "Specialty {specialty}: {n} drawn in order from {pool} eligible experts",
+    ),
     "submit.uploading": ("上传 {part}", "Uploading {part}"),
     "submit.ok": ("已递交，回执已保存到 {path}", "Submitted; the receipt is saved in {path}"),
     "decrypt.result": ("{part}：{status}", "{part}: {status}"),
@@ -364,6 +380,23 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error.receipt_wrong_key": ("回执不是用所给公钥签名的", "The receipt was signed with another key"),
     "error.receipt_key_invalid": ("回执公钥无效", "The receipt public key is invalid"),
     "error.receipt_bid_mismatch": ("该密文文件不在回执中", "This sealed file is not in the receipt"),
+    "error.proof_malformed": ("抽取证明格式错误", "The draw proof is malformed"),
+    "error.draw_commitment_mismatch": (
+        "公开的平台密钥与事先记录的承诺不符",
+        "The revealed secret does not match the logged commitment",
+    ),
+    "error.draw_pool_mismatch": (
+        "专家库快照与事先记录的摘要不符",
+        "The pool snapshot does not match its logged root",
+    ),
+    "error.draw_exclusions_mismatch": (
+        "回避名单与事先记录的摘要不符",
+        "The exclusions list does not match its logged root",
+    ),
+    "error.draw_excluded_in_pool": ("被回避的专家出现在抽取范围中", "An excluded expert is in the pool"),
+    "error.draw_seed_mismatch": ("随机种子与输入不符", "The seed does not follow from the inputs"),
+    "error.draw_order_mismatch": ("抽取顺序与重算结果不同", "The order differs from the re-run"),
+    "error.draw_selection_mismatch": ("抽中名单与重算结果不同", "The selection differs from the re-run"),
 }
 
 

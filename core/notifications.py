@@ -6,9 +6,10 @@ import smtplib
 import uuid
 from email.message import EmailMessage
 from email.utils import make_msgid
+from typing import Protocol
 
 from celery import shared_task
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,14 +21,42 @@ from core.tasks import enqueue_after_commit
 MAX_ATTEMPTS = 5
 
 
-def queue_email(
-    session: Session, *, to: str, subject: str, body: str, user_id: uuid.UUID | None = None
+class ChannelError(Exception):
+    """A provider could not deliver a message now (it is retried, like an SMTP failure)."""
+
+
+class Provider(Protocol):
+    """Delivers one message of a channel other than e-mail (an SMS gateway, a voice-call service)."""
+
+    def __call__(self, config: dict, message: OutboxMessage) -> None: ...
+
+
+def register_channel(app: Flask, channel: str, provider: Provider) -> None:
+    """Deployments register their SMS and voice providers; without one, such messages wait in the
+    outbox, as e-mail does without SMTP_HOST."""
+    app.extensions.setdefault("sunbid.channels", {})[channel] = provider
+
+
+def queue(
+    session: Session,
+    *,
+    channel: str,
+    to: str,
+    subject: str,
+    body: str,
+    user_id: uuid.UUID | None = None,
 ) -> OutboxMessage:
-    message = OutboxMessage(channel="email", recipient=to, subject=subject, body=body, user_id=user_id)
+    message = OutboxMessage(channel=channel, recipient=to, subject=subject, body=body, user_id=user_id)
     session.add(message)
     session.flush()
     enqueue_after_commit(session, deliver_message, str(message.id))
     return message
+
+
+def queue_email(
+    session: Session, *, to: str, subject: str, body: str, user_id: uuid.UUID | None = None
+) -> OutboxMessage:
+    return queue(session, channel="email", to=to, subject=subject, body=body, user_id=user_id)
 
 
 def send_email(config: dict, message: OutboxMessage) -> None:
@@ -51,13 +80,17 @@ def deliver(session: Session, message_id: uuid.UUID) -> str:
     if message is None or message.status != "pending":
         return message.status if message else "missing"
     config = current_app.config
-    if not config["SMTP_HOST"]:
+    if message.channel == "email":
         # Embedded mode: no mail server; the message stays readable in the outbox (admin page).
+        send = send_email if config["SMTP_HOST"] else None
+    else:
+        send = current_app.extensions.get("sunbid.channels", {}).get(message.channel)
+    if send is None:
         return message.status
     message.attempts += 1
     try:
-        send_email(config, message)
-    except (OSError, smtplib.SMTPException) as exc:
+        send(config, message)
+    except (OSError, smtplib.SMTPException, ChannelError) as exc:
         message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
         if message.attempts >= MAX_ATTEMPTS:
             message.status = "failed"

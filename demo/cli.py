@@ -23,14 +23,18 @@ def seed() -> None:
     """Create the demo accounts once (running it again changes nothing)."""
     _refuse_production()
     from accounts import pki
+    from demo import experts
 
     created = cast.seed(db.session, current_app.config["DATA_KEY"])
+    profiles = experts.seed(db.session)
     pki.ensure_ca(db.session)
     db.session.commit()
     if created:
         click.echo(f"demo: {len(created)} users created; password for all: {cast.PASSWORD}")
     else:
         click.echo("demo: already seeded")
+    if profiles:
+        click.echo(f"demo: {profiles} expert profiles created")
 
 
 @demo_cli.command("code")

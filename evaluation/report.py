@@ -214,6 +214,7 @@ def close(session: Session, actor: User, tender: Tender, ip: str | None = None) 
     report.status, report.signed_at = "signed", clock.now()
     evaluation.status = "closed"
     session.flush()
+    _disclose_draws(session, actor, tender, ip)
     audit.record(
         session, actor, "evaluation.report_closed", tender, {"content_sha256": report.content_sha256}, ip
     )
@@ -272,3 +273,12 @@ def report_json(session: Session, report: EvaluationReport) -> dict:
             for s in signatures
         ],
     }
+
+
+def _disclose_draws(session: Session, actor: User, tender: Tender, ip: str | None) -> None:
+    """The result is determined: the committee's names and the draws' proofs become public (R-E4)."""
+    from experts import draws
+    from experts.models import Draw
+
+    for draw in session.scalars(select(Draw).where(Draw.tender_id == tender.id, Draw.status == "drawn")):
+        draws.disclose(session, actor, draw, ip)

@@ -88,6 +88,54 @@ def seat(
     return room
 
 
+def committee_from_draws(session: Session, tender: Tender) -> tuple[list[User], int]:
+    """The experts who accepted their calls across the tender's draws (a supplementary draw fills what
+    the first left short), and how many tenderee representatives the first draw allowed."""
+    from experts import calls
+    from experts.models import Call, Draw, Expert
+
+    draws = list(session.scalars(select(Draw).where(Draw.tender_id == tender.id).order_by(Draw.created_at)))
+    if not draws or not any(d.status in ("drawn", "disclosed") for d in draws):
+        raise Conflict(_l("No experts have been drawn for this tender."), code="committee_not_formed")
+    wanted = sum(draws[0].criteria["specialties"].values())
+    accepted = session.scalars(
+        select(Call).where(Call.draw_id.in_([d.id for d in draws]), Call.status == "accepted")
+    )
+    experts = [session.get(Expert, calls.called_expert(call)) for call in accepted]
+    if len(experts) < wanted:
+        raise Conflict(
+            _l(
+                "The committee is not formed yet: %(accepted)s of %(wanted)s experts accepted.",
+                accepted=len(experts),
+                wanted=wanted,
+            ),
+            code="committee_not_formed",
+            details={"accepted": len(experts), "wanted": wanted},
+        )
+    users = [session.get(User, e.user_id) if e.user_id else None for e in experts]
+    if any(u is None for u in users):
+        raise Conflict(
+            _l("An accepted expert has no platform account to sign in with."), code="expert_without_account"
+        )
+    return users, draws[0].tenderee_representatives
+
+
+def open_room(
+    session: Session, actor: User, tender: Tender, representative: User | None = None, ip: str | None = None
+) -> EvaluationRoom:
+    """The agency seats the committee the draw formed (nobody names an expert, R-E2), with the
+    tenderee's representative when the draw allowed one."""
+    if actor.role != Role.AGENCY or actor.organization_id != tender.agency_id:
+        raise Forbidden(_l("The tender's agency opens the evaluation."), code="role_forbidden")
+    experts, representatives = committee_from_draws(session, tender)
+    members = [(u, "expert") for u in experts]
+    if representative is not None:
+        if representatives != 1:
+            raise Invalid(_l("The draw allowed no tenderee representative."), code="no_representative_seat")
+        members.append((representative, "tenderee_rep"))
+    return seat(session, tender, members, actor)
+
+
 def room_for(session: Session, tender_id: uuid.UUID) -> tuple[Tender, EvaluationRoom]:
     tender = session.get(Tender, tender_id)
     room = session.get(EvaluationRoom, tender_id) if tender else None

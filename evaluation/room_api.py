@@ -32,6 +32,40 @@ def _uuid(value, field: str) -> uuid.UUID:
         ) from exc
 
 
+@bp.post("")
+@roles_required(Role.AGENCY)
+@api_doc(
+    request={
+        "type": "object",
+        "properties": {"representative": {"type": "string", "description": "tenderee user"}},
+    },
+    responses={201: "the seated committee"},
+)
+def open_room(tender_id: uuid.UUID):
+    """Seat the committee the draw formed (with the tenderee's representative if the draw allowed one)."""
+    from sqlalchemy import select
+
+    from accounts.models import User
+    from bidding import services as tenders
+
+    tender = tenders.manageable(db.session, current_user, tender_id)
+    data = json_body()
+    representative = None
+    if data.get("representative"):
+        representative = db.session.scalar(
+            select(User).where(
+                User.id == _uuid(data["representative"], "representative"),
+                User.role == Role.TENDEREE,
+                User.organization_id == tender.tenderee_id,
+            )
+        )
+        if representative is None:
+            raise Invalid(_l("The representative must be the tenderee's."), code="invalid_representative")
+    room.open_room(db.session, current_user, tender, representative, client_ip())
+    db.session.commit()
+    return jsonify({"seated": True}), 201
+
+
 @bp.get("")
 @roles_required(*MEMBERS, Role.SUPERVISOR)
 def overview(tender_id: uuid.UUID):

@@ -1,7 +1,7 @@
 """credit: conduct records and debarments
 
 Revision ID: 0011_credit
-Revises: 0009_documents
+Revises: 0010_experts
 Create Date: 2026-11-22 12:50:00
 """
 
@@ -11,7 +11,7 @@ import core.db
 
 
 revision = "0011_credit"
-down_revision = '0009_documents'
+down_revision = '0010_experts'
 branch_labels = None
 depends_on = None
 

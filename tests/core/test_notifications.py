@@ -136,3 +136,28 @@ def test_real_worker_delivers_through_redis(tmp_path, config, smtp):
         output = worker.communicate(timeout=30)[0]
         if not inbox.messages:
             print(output.decode(errors="replace"))
+
+
+def test_other_channels_go_through_their_registered_provider_or_wait(app, session):
+    """SMS and voice (expert calls) use a provider the deployment registers; without one they wait."""
+    from core.notifications import ChannelError, queue, register_channel
+
+    sent = []
+    queue(session, channel="voice", to="13800000000", subject="评标邀请", body="请答复")
+    session.commit()
+    session.expire_all()
+    assert session.scalars(select(OutboxMessage)).one().status == "pending"
+
+    def flaky(config, message):
+        if not sent:
+            sent.append(None)
+            raise ChannelError("gateway busy")
+        sent.append(message.recipient)
+
+    register_channel(app, "sms", flaky)
+    queue(session, channel="sms", to="13900000000", subject="评标邀请", body="请答复")
+    session.commit()
+    assert deliver_pending() >= 1
+    session.expire_all()
+    sms = session.scalars(select(OutboxMessage).where(OutboxMessage.channel == "sms")).one()
+    assert sms.status == "sent" and sent == [None, "13900000000"] and sms.attempts == 2
