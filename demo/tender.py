@@ -1,6 +1,9 @@
-"""A sample tender run end to end on the sandbox clock: draft with documents, publication with the
-opening key split between the demo agency and supervisor, a question answered, three sealed bids with
-deposits and receipts, the opening at the deadline, online decryption and the signed record.
+"""A sample tender run end to end on the sandbox clock: draft with documents and a scoring scheme,
+publication with the opening key split between the demo agency and supervisor, a question answered,
+three sealed bids with deposits and receipts, the opening at the deadline, online decryption and the
+signed record; then a verifiable expert draw, the calls answered, the evaluation room (check-in with
+second-factor codes, blind technical scoring, the chair, the signed report), the candidates' publicity,
+the tenderee's decision and the contract.
 
 Everything goes through the same services the pages and the API call; only the clock is moved (the
 sandbox clock, shared with a running server). The custodians' and tenderers' keys are written under
@@ -14,6 +17,7 @@ import hashlib
 import io
 import json
 import tempfile
+import uuid
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -30,11 +34,13 @@ from accounts import services as accounts
 from accounts.models import Organization, User
 from bidding import bids, documents, ledger, opening, questions, services
 from bidding.calendar import SHANGHAI
-from bidding.models import Tender
+from bidding.models import Bid, Tender
 from core import clock, sandbox
 from core.storage import FileStore
 from crypto import age, bidpack
 from demo import accounts as cast
+from demo import experts as demo_experts
+from evaluation import services as evaluation_services
 
 PRICES_FEN = {"tenderer1": 4_865_000_000, "tenderer2": 4_912_300_000, "tenderer3": 4_798_800_000}
 BASIC_ACCOUNTS = {
@@ -90,11 +96,18 @@ def _signing_key(session: Session, folder: Path, user: User):
 
 
 def run(
-    session: Session, store: FileStore, instance: Path, data_key: str, echo: Callable[[str], None]
+    session: Session,
+    store: FileStore,
+    instance: Path,
+    data_key: str,
+    echo: Callable[[str], None],
+    *,
+    evaluate: bool = True,
 ) -> Tender:
     folder = instance / "demo"
     folder.mkdir(parents=True, exist_ok=True)
     cast.seed(session, data_key)
+    demo_experts.seed(session)
     pki.ensure_ca(session)
     session.commit()
     agent, supervisor = _user(session, "agency1"), _user(session, "supervisor")
@@ -130,6 +143,7 @@ def run(
         }
     )
     tender = services.create_draft(session, agent, data, "demo")
+    evaluation_services.define_scheme(session, agent, tender.id, SCHEME, "demo")
     documents.upload(
         session,
         agent,
@@ -229,5 +243,132 @@ def run(
     record = json.loads(opening.signed_record(session, tender))["record"]
     for row in record["bids"]:
         echo(f"  opened: {row['tenderer']}  {row['price_fen'] / 100:,.2f} yuan  ({row['outcome']})")
-    echo(f"opening record signed; sandbox clock left at {clock.local(clock.now()):%Y-%m-%d %H:%M} (Beijing)")
+    echo("opening record signed")
+    if evaluate:
+        _evaluate_and_award(session, store, tender, agent, supervisor, deadline, echo)
+    echo(f"sandbox clock left at {clock.local(clock.now()):%Y-%m-%d %H:%M} (Beijing)")
     return tender
+
+
+SCHEME = {
+    "method": "comprehensive",
+    "criteria": [
+        {"key": "Q1", "name": "安全生产许可证", "part": "qualification", "kind": "pass_fail"},
+        {
+            "key": "T1",
+            "name": "施工组织设计",
+            "part": "technical",
+            "kind": "subjective",
+            "max_points": 30,
+            "blind": True,
+        },
+        {"key": "C1", "name": "项目经理业绩", "part": "commercial", "kind": "objective", "max_points": 10},
+    ],
+    "price": {
+        "formula": "average_benchmark",
+        "points": 60,
+        "coefficients": ["0.95", "0.96", "0.97"],
+        "above_per_percent": 1,
+        "below_per_percent": "0.5",
+    },
+}
+TECHNICAL = {"tenderer1": "26", "tenderer2": "24.5", "tenderer3": "22"}  # what the experts think of each
+
+
+def _code(username: str) -> str:
+    from accounts import totp
+
+    return totp.code_at(cast.demo_totp_secret(username))
+
+
+def _evaluate_and_award(session, store, tender, agent, supervisor, deadline, echo) -> None:
+    """The draw, the calls, the room, the report, the publicity, the decision and the contract."""
+    import secrets as random
+
+    from evaluation import award, report, room, scoring
+    from experts import calls, draws
+    from experts.eligibility import Criteria
+    from experts.models import Call, Expert
+
+    # 4. The draw: requested by the agency, witnessed by the supervisor; both contribute randomness.
+    _set_clock(session, deadline + timedelta(minutes=20))
+    day_after = datetime.combine((deadline + timedelta(days=1)).date(), time(9, 0), tzinfo=SHANGHAI)
+    draw = draws.request_draw(
+        session,
+        agent,
+        tender,
+        Criteria({"01": 4, "02": 1}, 0),
+        representatives=0,
+        supervisor=supervisor,
+        evaluation_at=day_after,
+        evaluation_place="市公共资源交易中心 第3评标室",
+        ip="demo",
+    )
+    draws.contribute(session, agent, draw, random.token_hex(32), "demo")
+    draws.contribute(session, supervisor, draw, random.token_hex(32), "demo")
+    session.commit()
+    for call in session.scalars(select(Call).where(Call.draw_id == draw.id, Call.status == "pending")):
+        expert = session.get(Expert, calls.called_expert(call))
+        calls.answer(session, session.get(User, expert.user_id), call.id, accept=True, ip="demo")
+    session.commit()
+    echo("  experts drawn (verifiably) and called; all accepted")
+
+    # 5. The evaluation room the next morning.
+    room.open_room(session, agent, tender, ip="demo")
+    session.commit()
+    _set_clock(session, day_after)
+    members = [session.get(User, m.user_id) for m in room.sitting_members(session, tender)]
+    for member in members:
+        room.check_in(session, member, tender, _code(member.username), "demo")
+    chair = members[0]
+    for member in members:  # until a majority has elected the chair
+        if room.vote_chair(session, member, tender, chair.id, "demo"):
+            break
+    session.commit()
+    codes = {c["code"] for c in room.blind_view(session, chair, tender)}
+    by_code, _ = scoring._addresses(session, tender)
+    for member in members:
+        sheet = {"qualification": {}, "scores": {}}
+        for code in codes:
+            bid = session.get(Bid, by_code[code])
+            username = session.scalar(
+                select(User.username).where(User.organization_id == bid.organization_id)
+            )
+            sheet["qualification"][str(bid.id)] = {"Q1": {"pass": True}}
+            sheet["scores"][code] = {"T1": TECHNICAL.get(username, "20")}
+            sheet["scores"][str(bid.id)] = {"C1": 8}
+        scoring.save(session, member, tender, sheet, submit=True, ip="demo")
+    session.commit()
+    report.draft(session, chair, tender, "demo")
+    session.commit()
+    _set_clock(session, day_after + timedelta(minutes=1))  # fresh second-factor codes to sign with
+    for member in members:
+        report.sign(session, member, tender, code=_code(member.username), decision="agree", ip="demo")
+    report.close(session, chair, tender, "demo")
+    session.commit()
+    echo(f"  evaluated blind by {len(members)} experts; the report is signed; the draw is disclosed")
+
+    # 6. Publicity, the tenderee's decision, the contract.
+    award.publish_candidates(session, agent, tender, "demo")
+    session.commit()
+    publicity_end = session.get(award.Publicity, tender.id).ends_at
+    _set_clock(session, publicity_end + timedelta(hours=1))
+    owner = _user(session, "tenderee")
+    first = min(session.get(award.Publicity, tender.id).candidates, key=lambda c: c["rank"])
+    decided = award.decide(session, owner, tender, uuid.UUID(first["bid"]), "综合得分排名第一。", "demo")
+    session.commit()
+    _set_clock(session, clock.now() + timedelta(days=10))
+    award.record_contract(
+        session,
+        owner,
+        tender,
+        io.BytesIO(f"{tender.title} 施工合同（示例）".encode()),
+        amount_fen=first["price_fen"],
+        store=store,
+        ip="demo",
+    )
+    session.commit()
+    echo(
+        f"  awarded to {first['tenderer']} (contract due {decided.contract_due_at:%Y-%m-%d});"
+        " contract recorded; deposits refunding"
+    )

@@ -1,5 +1,5 @@
-"""`flask --app wsgi demo tender`: a sample tender from publication to the signed opening record,
-on the sandbox clock, through the same services as the pages."""
+"""`flask --app wsgi demo tender`: a sample tender from publication to the award and the contract, on
+the sandbox clock, through the same services as the pages."""
 
 import json
 from datetime import timedelta
@@ -11,7 +11,7 @@ from bidding.models import Bid, Opening, Tender
 from core import clock
 
 
-def test_demo_tender_runs_to_a_signed_opening_record(app, runner, session):
+def test_demo_tender_runs_from_publication_to_the_contract(app, runner, session):
     refused = runner.invoke(args=["demo", "tender"])
     assert refused.exit_code != 0 and "SUNBID_SANDBOX" in refused.output  # never outside the sandbox
     app.config["SANDBOX"] = True
@@ -31,3 +31,17 @@ def test_demo_tender_runs_to_a_signed_opening_record(app, runner, session):
     record = json.loads(opening.signed_record(session, tender))["record"]
     assert sorted(row["price_fen"] for row in record["bids"]) == [4_798_800_000, 4_865_000_000, 4_912_300_000]
     assert "opening record signed" in result.output
+    from evaluation.models import Award, EvaluationReport
+    from experts.models import Draw
+
+    assert session.get(EvaluationReport, tender.id).status == "signed"
+    assert session.scalars(select(Draw)).one().disclosed_at is not None  # the result determined (R-E4)
+    winner = session.get(Award, tender.id)
+    assert winner.contract_signed_at is not None
+    # The three bids all scored 8 on C1; the cheapest is nearest the benchmark and best on price.
+    from accounts.models import Organization
+
+    assert (
+        session.get(Organization, session.get(Bid, winner.winner_bid_id).organization_id).name
+        in result.output
+    )
