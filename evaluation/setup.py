@@ -12,6 +12,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(room_api.bp)
     app.register_blueprint(award_api.bp)
     app.extensions.setdefault("sunbid.objection_stages", {})["publicity"] = award.object_during_publicity
+    from evaluation import facts
+
+    app.extensions["sunbid.evaluation_facts"] = facts.member_facts  # experts' reviews attach them (R-R4)
     app.register_blueprint(views.bp)
     app.register_blueprint(room_views.bp)
     app.register_blueprint(award_views.bp)

@@ -1,4 +1,5 @@
-"""Expert draw API (API.md): request, contribute, status, names (R-E4) and the proof (R-E2)."""
+"""Expert API (API.md): draws (request, contribute, status, names R-E4, proof R-E2), calls, and the
+post-evaluation reviews (R-R4)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from bidding import services as tenders
 from core.api import json_body
 from core.auth import login_required, roles_required
 from core.db import db
-from core.errors import Invalid
+from core.errors import Invalid, NotFound
 from core.extensions import client_ip
 from core.openapi import api_doc
 from core.roles import Role
@@ -139,3 +140,87 @@ def answer_call(call_id: uuid.UUID):
     )
     db.session.commit()
     return jsonify({"id": str(call.id), "status": call.status, "answered_at": call.answered_at.isoformat()})
+
+
+@bp.post("/experts/<uuid:expert_id>/reviews")
+@roles_required(Role.SUPERVISOR)
+@api_doc(
+    request={
+        "type": "object",
+        "required": ["tender", "punctuality", "independence", "competence", "discipline"],
+        "properties": {
+            "tender": {"type": "string"},
+            "punctuality": {"type": "integer", "minimum": 1, "maximum": 5},
+            "independence": {"type": "integer", "minimum": 1, "maximum": 5},
+            "competence": {"type": "integer", "minimum": 1, "maximum": 5},
+            "discipline": {"type": "integer", "minimum": 1, "maximum": 5},
+            "notes": {"type": "string"},
+        },
+    },
+    responses={201: "the review, with the evaluation's facts attached"},
+)
+def review_expert(expert_id: uuid.UUID):
+    """一标一评: review an expert after an evaluation they sat on (R-R4)."""
+    from bidding.models import Tender
+    from experts import reviews
+    from experts.models import REVIEW_ASPECTS, Expert
+
+    data = json_body(("tender",))
+    expert = db.session.get(Expert, expert_id)
+    try:
+        tender = db.session.get(Tender, uuid.UUID(str(data["tender"])))
+    except ValueError:
+        tender = None
+    if expert is None or tender is None:
+        raise NotFound(_l("No such expert or tender."), code="not_found")
+    row = reviews.record(
+        db.session,
+        current_user,
+        expert,
+        tender,
+        {a: data.get(a) for a in REVIEW_ASPECTS},
+        str(data.get("notes") or ""),
+        client_ip(),
+    )
+    db.session.commit()
+    return jsonify(
+        {
+            "id": str(row.id),
+            "facts": row.facts,
+            "credit": reviews.credit_score(db.session, expert),
+            "status": expert.status,
+        }
+    ), 201
+
+
+@bp.get("/experts/<uuid:expert_id>/reviews")
+@roles_required(Role.SUPERVISOR, Role.ADMIN, Role.EXPERT)
+def expert_reviews(expert_id: uuid.UUID):
+    """An expert's reviews and credit score: supervisors and admins, and the expert about themself."""
+    from sqlalchemy import select
+
+    from experts import reviews
+    from experts.models import REVIEW_ASPECTS, Expert, ExpertReview
+
+    expert = db.session.get(Expert, expert_id)
+    if expert is None or (current_user.role == Role.EXPERT and expert.user_id != current_user.id):
+        raise NotFound(_l("No such expert."), code="expert_not_found")
+    rows = db.session.scalars(
+        select(ExpertReview).where(ExpertReview.expert_id == expert.id).order_by(ExpertReview.created_at)
+    )
+    return jsonify(
+        {
+            "credit": reviews.credit_score(db.session, expert),
+            "status": expert.status,
+            "items": [
+                {
+                    "tender": str(r.tender_id),
+                    **{a: getattr(r, a) for a in REVIEW_ASPECTS},
+                    "notes": r.notes,
+                    "facts": r.facts,
+                    "created_at": r.created_at.isoformat(),
+                }
+                for r in rows
+            ],
+        }
+    )

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     UniqueConstraint,
     Uuid,
 )
@@ -208,3 +209,28 @@ class Call(UuidPK, Base):
     deadline: Mapped[datetime] = mapped_column(UtcDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     reason: Mapped[str] = mapped_column(String(300), default="")
+
+
+REVIEW_ASPECTS = ("punctuality", "independence", "competence", "discipline")
+
+
+class ExpertReview(UuidPK, Base):
+    """一标一评: the supervisor's review of one expert after one evaluation (R-R4), with the facts the
+    evaluation recorded about them as they stood then."""
+
+    __tablename__ = "expert_reviews"
+    __table_args__ = (
+        UniqueConstraint("expert_id", "tender_id"),
+        *(CheckConstraint(f"{a} BETWEEN 1 AND 5", name=f"{a}_range") for a in REVIEW_ASPECTS),
+    )
+
+    expert_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("experts.id"), index=True)
+    tender_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenders.id"))
+    reviewer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
+    punctuality: Mapped[int] = mapped_column(Integer)
+    independence: Mapped[int] = mapped_column(Integer)
+    competence: Mapped[int] = mapped_column(Integer)
+    discipline: Mapped[int] = mapped_column(Integer)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    facts: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)

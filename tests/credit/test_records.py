@@ -185,11 +185,23 @@ def test_evidence_is_stored_by_digest_and_downloadable_by_supervisors_and_admins
     assert client.get(path).status_code == 401
 
 
-def test_an_expert_subject_is_snapshotted_with_a_masked_identifier(client, people, sup_headers):
-    expert = people.user(Role.EXPERT, "zhangsan-expert")
+def test_an_expert_subject_is_snapshotted_with_a_masked_identifier(client, people, session, sup_headers):
+    """Experts are named by their pool profile (experts registers the resolver); the identifier shown is
+    the masked ID number; the profile is found by its id or by its expert account's user id."""
+    from experts import pool
+    from tests.experts.conftest import id_number
+
+    user = people.user(Role.EXPERT, "zhangsan-expert")
+    pool.add_specialty(session, None, "01", "工程建设")
+    expert = pool.create_expert(
+        session,
+        None,
+        pool.Profile(name="张三", id_number=id_number(77), specialties=["01"], username=user.username),
+    )
+    session.commit()
     expert_body = {
         "subject_kind": "expert",
-        "subject": str(expert.id),
+        "subject": str(user.id),
         "category": "expert_misconduct",
         "facts": "评标时私下接触投标人。",
         "penalty": "暂停评标资格六个月。",
@@ -199,8 +211,8 @@ def test_an_expert_subject_is_snapshotted_with_a_masked_identifier(client, peopl
     response = client.post("/api/v1/conduct-records", json=expert_body, headers=sup_headers)
     assert response.status_code == 201, response.get_json()
     subject = response.get_json()["subject"]
-    assert subject["name"] == "zhangsan-expert" and subject["id"] == str(expert.id)
-    assert subject["identifier"] != "zhangsan-expert" and "*" in subject["identifier"]
+    assert subject["name"] == "张三" and subject["id"] == str(expert.id)
+    assert id_number(77) not in subject["identifier"] and "*" in subject["identifier"]
     stranger = client.post(
         "/api/v1/conduct-records", json={**expert_body, "subject": str(uuid.uuid4())}, headers=sup_headers
     )

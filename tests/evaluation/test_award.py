@@ -12,11 +12,11 @@ from core import clock
 from core.models import Notification
 from core.roles import Role
 from tests.bidding.test_tenders import auth
-from tests.evaluation.test_scoring import sheet, sitting  # noqa: F401 (fixture)
+from tests.evaluation.test_scoring import sheet
 
 
 @pytest.fixture
-def signed(client, people, committee, sitting):  # noqa: F811
+def signed(client, people, committee, sitting):
     """Every member scored and signed; the chair closed the report."""
     tender, bids, heads, codes = sitting
     base = f"/api/v1/tenders/{tender.id}/evaluation"

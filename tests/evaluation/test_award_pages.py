@@ -11,7 +11,6 @@ from core.roles import Role
 from evaluation.models import Award
 from tests.bidding.test_notice_pages import browser, text
 from tests.evaluation.test_award import signed  # noqa: F401 (fixture)
-from tests.evaluation.test_scoring import sitting  # noqa: F401 (fixture)
 
 
 def test_award_through_the_pages(app, people, session, cast, signed):  # noqa: F811
