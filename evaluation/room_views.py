@@ -74,6 +74,8 @@ def room_page(tender_id: uuid.UUID):
         context["spread"], context["ranking"] = charts.score_spread(result), charts.ranking(result)
     row = db.session.get(EvaluationReport, tender.id)
     context["report"] = report.report_json(db.session, row) if row else None
+    if actor.role == Role.SUPERVISOR and row is not None and row.status == "signed":
+        context["review_rows"] = _review_rows(tender)
     context["signed_by_me"] = bool(
         row and seat and db.session.get(ReportSignature, (tender.id, seat.id)) is not None
     )
@@ -209,3 +211,43 @@ def close_report(tender_id: uuid.UUID):
 def evaluation_link(tender_id, user: User) -> bool:
     """Whether the tender page shows a link to the room for this user."""
     return db.session.get(EvaluationRoom, tender_id) is not None and user.role in PEOPLE
+
+
+def _review_rows(tender) -> list[dict]:
+    """For the supervisor: each member's facts, profile and review (一标一评, R-R4)."""
+    from evaluation.facts import member_facts
+    from experts.models import Expert, ExpertReview
+
+    rows = []
+    for facts in member_facts(db.session, tender):
+        expert = db.session.scalar(select(Expert).where(Expert.user_id == uuid.UUID(facts["user"])))
+        review = (
+            db.session.scalar(
+                select(ExpertReview).where(
+                    ExpertReview.expert_id == expert.id, ExpertReview.tender_id == tender.id
+                )
+            )
+            if expert
+            else None
+        )
+        rows.append({"facts": facts, "expert": expert, "review": review})
+    return rows
+
+
+@bp.post("/evaluation/<uuid:tender_id>/reviews/<uuid:expert_id>")
+@roles_required(Role.SUPERVISOR)
+def review_member(tender_id: uuid.UUID, expert_id: uuid.UUID):
+    from experts import reviews
+    from experts.models import REVIEW_ASPECTS, Expert
+
+    tender, _room = room.room_for(db.session, tender_id)
+    expert = db.session.get(Expert, expert_id)
+    form = request.form
+
+    def action():
+        if expert is None:
+            raise Conflict(_("No such expert."), code="expert_not_found")
+        ratings = {a: int(form.get(a, "0") or 0) for a in REVIEW_ASPECTS}
+        reviews.record(db.session, current_user, expert, tender, ratings, form.get("notes", ""), client_ip())
+
+    return _run(tender_id, action, _("The review is recorded."), "#reviews")

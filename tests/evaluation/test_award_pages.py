@@ -37,3 +37,39 @@ def test_award_through_the_pages(app, people, session, cast, signed):  # noqa: F
     session.rollback()
     row = session.scalars(select(Award)).one()
     assert row.contract_amount_fen == 98_000_000 and row.contract_sha256
+
+
+def test_the_supervisor_reviews_each_expert_in_the_room_page(app, people, session, cast, committee, signed):  # noqa: F811
+    from experts import pool
+    from experts.models import ExpertReview
+    from tests.experts.conftest import id_number
+
+    tender, _bids = signed
+    pool.add_specialty(session, None, "01", "工程建设")
+    expert = pool.create_expert(
+        session,
+        None,
+        pool.Profile(
+            name="评审对象", id_number=id_number(88), specialties=["01"], username=committee[0].username
+        ),
+    )
+    session.commit()
+    supervisor = browser(app, people, cast["supervisor"])
+    page = text(supervisor.get(f"/evaluation/{tender.id}"))
+    assert (
+        'id="reviews"' in page and page.count('class="form review-form"') == 1
+    )  # the others have no profile
+    supervisor.post(
+        f"/evaluation/{tender.id}/reviews/{expert.id}",
+        data={
+            "punctuality": "5",
+            "independence": "4",
+            "competence": "5",
+            "discipline": "5",
+            "notes": "认真负责",
+        },
+    )
+    session.rollback()
+    review = session.scalars(select(ExpertReview)).one()
+    assert (review.expert_id, review.independence, review.notes) == (expert.id, 4, "认真负责")
+    assert review.facts["chair"] is True  # the facts as the evaluation recorded them
