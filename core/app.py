@@ -58,6 +58,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "Asia/Shanghai")
     limiter.init_app(app)
     init_celery(app)
+    if app.config.get("VOICE_SPOOL"):
+        from core.notifications import register_channel
+        from core.voice import VoiceSpool
+
+        register_channel(app, "voice", VoiceSpool(app.config["VOICE_SPOOL"]))
 
     from core import api, i18n, web
 

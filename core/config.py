@@ -64,6 +64,8 @@ class Config:
             "SMTP_PASSWORD": _env("SMTP_PASSWORD"),
             "SMTP_STARTTLS": _flag("SMTP_STARTTLS"),
             "MAIL_FROM": _env("MAIL_FROM", "SunBid <noreply@sunbid.local>"),
+            # Where spoken calls are left for the telephony gateway (core.voice); empty: no voice calls.
+            "VOICE_SPOOL": _env("VOICE_SPOOL", str(instance / "voice")),
             "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),
             "LOGIN_LOCKOUT_MINUTES": _int("LOGIN_LOCKOUT_MINUTES", 15),
             "LOGIN_RATE_LIMIT": _env("LOGIN_RATE_LIMIT", "30 per minute"),

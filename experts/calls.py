@@ -33,9 +33,9 @@ from experts.models import Call, Draw, Expert
 
 CALL_PURPOSE = "call_expert"
 ANSWER_WINDOW = timedelta(hours=2)
-# Channels an expert is called through: e-mail always, SMS when a phone number is known. A voice
-# channel exists too (core.notifications providers) for centres whose rules want a phone call.
-CHANNELS = ("email", "sms")
+# Channels an expert is called through: e-mail always; SMS and a spoken call (core.voice: the message
+# rendered as Mandarin audio for the telephony gateway) when a phone number is known.
+CHANNELS = ("email", "sms", "voice")
 
 
 def expert_tag(expert_id: uuid.UUID) -> str:
@@ -78,6 +78,12 @@ def _call(session: Session, draw: Draw, code: str, position: int, expert_id: str
         queue(session, channel="email", to=expert.email, subject=subject, body=body, user_id=expert.user_id)
     if expert.phone and "sms" in CHANNELS:
         queue(session, channel="sms", to=expert.phone, subject=subject, body=body, user_id=expert.user_id)
+    if expert.phone and "voice" in CHANNELS:
+        spoken = (
+            f"您好，这里是阳光招采平台。您被抽取参加评标，时间是北京时间{when}，地点是{draw.evaluation_place}。"
+            f"请在{answer_by}之前登录平台答复是否参加。"
+        )
+        queue(session, channel="voice", to=expert.phone, subject=subject, body=spoken, user_id=expert.user_id)
     return call
 
 

@@ -139,11 +139,11 @@ def test_real_worker_delivers_through_redis(tmp_path, config, smtp):
 
 
 def test_other_channels_go_through_their_registered_provider_or_wait(app, session):
-    """SMS and voice (expert calls) use a provider the deployment registers; without one they wait."""
+    """SMS (expert calls) uses a provider the deployment registers; a channel without one waits."""
     from core.notifications import ChannelError, queue, register_channel
 
     sent = []
-    queue(session, channel="voice", to="13800000000", subject="评标邀请", body="请答复")
+    queue(session, channel="pager", to="13800000000", subject="评标邀请", body="请答复")
     session.commit()
     session.expire_all()
     assert session.scalars(select(OutboxMessage)).one().status == "pending"
