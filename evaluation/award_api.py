@@ -98,3 +98,63 @@ def record_contract(tender_id: uuid.UUID):
     )
     db.session.commit()
     return jsonify(award.award_json(db.session, row)), 201
+
+
+@bp.post("/complaints")
+@roles_required(Role.TENDERER)
+@api_doc(
+    request={
+        "type": "object",
+        "required": ["text"],
+        "properties": {
+            "text": {"type": "string"},
+            "learned_at": {
+                "type": "string",
+                "format": "date-time",
+                "description": "default: the result notice",
+            },
+        },
+    }
+)
+def file_complaint(tender_id: uuid.UUID):
+    """A complaint (works, 10 days) or challenge (procurement, 7 working days) about the result (R-A4)."""
+    from bidding.services import parse_time
+    from evaluation import complaints
+
+    tender = tenders.visible(db.session, current_user, tender_id)
+    data = json_body(("text",))
+    row = complaints.file(
+        db.session,
+        current_user,
+        tender,
+        str(data["text"]),
+        parse_time(data.get("learned_at"), "learned_at"),
+        client_ip(),
+    )
+    db.session.commit()
+    return jsonify({"id": str(row.id), "kind": row.kind}), 201
+
+
+@bp.get("/complaints")
+@roles_required(Role.TENDERER, Role.AGENCY, Role.SUPERVISOR)
+def list_complaints(tender_id: uuid.UUID):
+    """Complaints: your own; all for the agency and supervisors."""
+    from evaluation import complaints
+
+    tender = tenders.visible(db.session, current_user, tender_id)
+    return jsonify({"items": complaints.listing(db.session, current_user, tender)})
+
+
+@bp.post("/complaints/<uuid:complaint_id>/answer")
+@roles_required(Role.SUPERVISOR, Role.AGENCY)
+@api_doc(request={"type": "object", "required": ["answer"], "properties": {"answer": {"type": "string"}}})
+def answer_complaint(tender_id: uuid.UUID, complaint_id: uuid.UUID):
+    """Answer a complaint (the supervisor) or a challenge (the agency)."""
+    from evaluation import complaints
+
+    tender = tenders.visible(db.session, current_user, tender_id)
+    row = complaints.answer(
+        db.session, current_user, tender, complaint_id, json_body(("answer",))["answer"], client_ip()
+    )
+    db.session.commit()
+    return jsonify({"id": str(row.id), "answered_at": row.answered_at.isoformat()})

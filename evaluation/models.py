@@ -232,3 +232,25 @@ class ScoreReview(Base):
     recorded_by_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
     diff: Mapped[dict] = mapped_column(JSON)
+
+
+class Complaint(UuidPK, Base):
+    """投诉 (works: to the supervising authority, within 10 days of learning of the issue) or 质疑
+    (procurement: to the purchaser or its agency, within 7 working days) about the result (R-A4)."""
+
+    __tablename__ = "complaints"
+    __table_args__ = (
+        CheckConstraint("kind IN ('complaint', 'challenge')", name="kind"),
+        CheckConstraint("(answer IS NULL) = (answered_at IS NULL)", name="answer_complete"),
+    )
+
+    tender_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenders.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    raised_by_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id"))
+    text: Mapped[str] = mapped_column(Text)
+    learned_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    raised_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+    answer: Mapped[str | None] = mapped_column(Text, default=None)
+    answered_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
