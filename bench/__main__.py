@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ("audit", "seal", "draw", "evaluation")
+BENCHES = ("audit", "seal", "opening", "draw", "evaluation")
 
 
 def main(argv: list[str]) -> int:

@@ -8,7 +8,8 @@ Streaming, constant memory
     :func:`encrypt`, :func:`decrypt` and :func:`decrypt_with_file_key` move data in blocks of
     ``BLOCK_CHUNKS`` STREAM chunks and keep only a bounded number of blocks in flight, so memory stays
     a few MiB whatever the file size. ChaCha20-Poly1305 in ``cryptography`` releases the GIL, so blocks
-    are sealed and opened on a small thread pool while the calling thread does the I/O.
+    are sealed and opened on a small thread pool while the calling thread reads and an output thread
+    writes (see :func:`_run_blocks`).
 
 Streaming decryption writes authenticated chunks as it goes, but a truncated or tampered file is only
 detected when the bad chunk (possibly the last) is reached. A caller decrypting into its own stream
@@ -36,6 +37,7 @@ from __future__ import annotations
 # pathlib would add about as much again as cryptography itself.
 import binascii
 import contextlib
+import itertools
 import os
 import queue
 import re
@@ -846,6 +848,64 @@ class _Workers:
             thread.join()
 
 
+class _Pool:
+    """Block buffers, allocated on first use up to ``limit`` pairs; ``get`` waits for a free one.
+
+    The limit is what bounds memory: a block is in flight from the moment its buffers are taken
+    until the output thread has written it and given them back.
+    """
+
+    def __init__(self, in_block: int, out_block: int, limit: int) -> None:
+        self._sizes = (in_block, out_block)
+        self._free: queue.SimpleQueue[tuple[bytearray, bytearray] | None] = queue.SimpleQueue()
+        self._left = limit
+        self.error: BaseException | None = None
+
+    def get(self) -> tuple[bytearray, bytearray]:
+        if self._left and self._free.empty():
+            self._left -= 1
+            return bytearray(self._sizes[0]), bytearray(self._sizes[1])
+        buffers = self._free.get()
+        if buffers is None:
+            assert self.error is not None
+            raise self.error
+        return buffers
+
+    def put(self, buffers: tuple[bytearray, bytearray]) -> None:
+        self._free.put(buffers)
+
+    def fail(self, error: BaseException) -> None:
+        """Wake a reader waiting for buffers that will never come back, with the reason."""
+        self.error = error
+        self._free.put(None)
+
+
+def _blocks(
+    src: BinaryIO, pool: _Pool, in_block: int
+) -> Iterable[tuple[tuple[bytearray, bytearray], int, int, bool]]:
+    """(buffers, bytes read, first chunk counter, final) per block of ``src``.
+
+    One block of read-ahead tells whether the current block is the last one: the final chunk is
+    flagged in its nonce.
+    """
+    buffers = pool.get()
+    n = _read_full(src, memoryview(buffers[0]))
+    first = 0
+    while True:
+        final = n < in_block
+        if not final:
+            ahead = pool.get()
+            ahead_n = _read_full(src, memoryview(ahead[0]))
+            if ahead_n == 0:
+                pool.put(ahead)
+                final = True
+        yield buffers, n, first, final
+        if final:
+            return
+        buffers, n = ahead, ahead_n
+        first += BLOCK_CHUNKS
+
+
 def _run_blocks(
     src: BinaryIO,
     dst: BinaryIO,
@@ -858,63 +918,91 @@ def _run_blocks(
 ) -> tuple[int, int]:
     """Feed ``src`` through ``fn`` block by block, writing results to ``dst`` in order.
 
-    One block of read-ahead tells whether the current block is the last one (the final chunk is
-    flagged in its nonce). Blocks go to a thread pool when there is more than one; at most
-    ``2 * workers + 1`` are in flight, which bounds memory.
+    A single block, or ``workers=1``, is done on the calling thread. Otherwise the work is spread
+    so that no stage waits for another while there is anything to do: the calling thread only
+    reads, a pool seals or opens blocks, and one output thread writes them in order. What ``dst``
+    does with the data (the bid tools hash it, unpack it, write it to disk) therefore runs beside
+    the reading and the cipher instead of after them, which is what lets two cores beat one. At most
+    ``4 * workers`` blocks are in flight, which bounds memory.
     """
     workers = _default_workers() if workers is None else max(1, workers)
-    depth = 2 * workers + 1
-    pool: list[tuple[bytearray, bytearray]] = []
-    pending: deque[tuple[_Job, tuple[bytearray, bytearray]]] = deque()
-    executor: _Workers | None = None
-    written = 0
-    processed = 0
+    pool = _Pool(in_block, out_block, max(3, 4 * workers))
+    blocks = iter(_blocks(src, pool, in_block))
+    head = next(blocks)
+    if workers == 1 or head[3]:
+        written = processed = 0
+        for buffers, n, first, final in itertools.chain([head], blocks):
+            out_len, plain_len = fn(cipher, buffers[0], n, buffers[1], first, final)
+            _write_all(dst, memoryview(buffers[1])[:out_len])
+            pool.put(buffers)
+            written += out_len
+            processed += plain_len
+            if progress is not None:
+                progress(processed)
+        return written, processed
+    return _Pipeline(dst, cipher, fn, pool, workers).run(itertools.chain([head], blocks), progress)
 
-    def take() -> tuple[bytearray, bytearray]:
-        return pool.pop() if pool else (bytearray(in_block), bytearray(out_block))
 
-    def emit(result: tuple[int, int], buffers: tuple[bytearray, bytearray]) -> None:
-        nonlocal written, processed
-        out_len, plain_len = result
-        _write_all(dst, memoryview(buffers[1])[:out_len])
-        pool.append(buffers)
-        written += out_len
-        processed += plain_len
-        if progress is not None:
-            progress(processed)
+class _Pipeline:
+    """Reader (the caller), cipher pool and output thread of :func:`_run_blocks`."""
 
-    try:
-        buffers = take()
-        n = _read_full(src, memoryview(buffers[0]))
-        first = 0
-        while True:
-            final = n < in_block
-            if not final:
-                ahead = take()
-                ahead_n = _read_full(src, memoryview(ahead[0]))
-                if ahead_n == 0:
-                    pool.append(ahead)
-                    final = True
-            if executor is None and (workers == 1 or (final and not pending)):
-                emit(fn(cipher, buffers[0], n, buffers[1], first, final), buffers)
-            else:
-                if executor is None:
-                    executor = _Workers(workers)
-                pending.append(
-                    (executor.submit(fn, cipher, buffers[0], n, buffers[1], first, final), buffers)
-                )
-                while len(pending) >= depth or (final and pending):
-                    job, done = pending.popleft()
-                    emit(job.wait(), done)
-            if final:
-                return written, processed
-            buffers, n = ahead, ahead_n
-            first += BLOCK_CHUNKS
-    finally:
-        if executor is not None:
-            for job, _ in pending:
+    def __init__(self, dst: BinaryIO, cipher: _Cipher, fn: BlockFn, pool: _Pool, workers: int) -> None:
+        self._dst = dst
+        self._cipher = cipher
+        self._fn = fn
+        self._pool = pool
+        self._workers = workers
+        self._order: queue.SimpleQueue[tuple[_Job, tuple[bytearray, bytearray]] | None] = queue.SimpleQueue()
+        self._stop = False
+        self.written = 0
+        self.processed = 0
+
+    def _output(self) -> None:
+        try:
+            while not self._stop and (item := self._order.get()) is not None:
+                job, buffers = item
+                out_len, plain_len = job.wait()
+                _write_all(self._dst, memoryview(buffers[1])[:out_len])
+                self.written += out_len
+                self.processed += plain_len
+                self._pool.put(buffers)
+        except BaseException as exc:  # raised on the calling thread
+            self._pool.fail(exc)
+
+    def run(
+        self, blocks: Iterable[tuple[tuple[bytearray, bytearray], int, int, bool]], progress: Progress | None
+    ) -> tuple[int, int]:
+        executor = _Workers(self._workers)
+        output = threading.Thread(target=self._output, name="age-output", daemon=True)
+        output.start()
+        inflight: deque[_Job] = deque()
+        reported = 0
+        try:
+            for buffers, n, first, final in blocks:
+                job = executor.submit(self._fn, self._cipher, buffers[0], n, buffers[1], first, final)
+                inflight.append(job)
+                self._order.put((job, buffers))
+                while inflight and inflight[0].done.is_set():
+                    inflight.popleft()
+                if progress is not None and self.processed != reported:
+                    reported = self.processed
+                    progress(reported)
+            self._order.put(None)
+            output.join()
+        except BaseException:
+            self._stop = True
+            for job in inflight:
                 job.cancelled = True
+            self._order.put(None)
+            raise
+        finally:
             executor.close()
+            output.join()
+        if self._pool.error is not None:
+            raise self._pool.error
+        if progress is not None and self.processed != reported:
+            progress(self.processed)
+        return self.written, self.processed
 
 
 # ------------------------------------------------------------------------------------------------- API

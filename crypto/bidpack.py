@@ -425,10 +425,11 @@ class _NameSet:
 class _Hasher:
     """SHA-256 updates on a thread of their own, in submission order.
 
-    hashlib releases the GIL on large buffers, so hashing a block can run while the caller reads or
-    writes the next one; with two digests per byte when sealing (file hashes for the manifest, the
+    hashlib releases the GIL on large buffers, so hashing a block runs while other threads read,
+    encrypt or write; with two digests per byte when sealing (file hashes for the manifest, the
     ciphertext hash for the statement) that is the difference between trailing the ``age`` tool and
-    keeping up with it. Callers must :meth:`wait` before the memory they submitted is reused.
+    keeping up with it. Memory handed to :meth:`submit` must not change until :meth:`wait` has
+    returned for it: :meth:`mark` tells how far to wait for what was submitted so far.
     """
 
     _INLINE = 64 * 1024  # below this a thread hand-off costs more than it saves
@@ -436,7 +437,9 @@ class _Hasher:
     def __init__(self) -> None:
         self._jobs: queue.SimpleQueue[tuple[Any, memoryview] | None] = queue.SimpleQueue()
         self._done: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
-        self._pending = 0
+        self._submitted = 0
+        self._finished = 0
+        self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
 
     def _serve(self) -> None:
@@ -457,15 +460,19 @@ class _Hasher:
             self._thread = threading.Thread(target=self._serve, name="bidpack-sha256", daemon=True)
             self._thread.start()
         self._jobs.put((digest, data))
-        self._pending += 1
+        self._submitted += 1
 
-    def wait(self) -> None:
-        error = None
-        while self._pending:
-            error = self._done.get() or error
-            self._pending -= 1
-        if error is not None:
-            raise error
+    def mark(self) -> int:
+        return self._submitted
+
+    def wait(self, upto: int | None = None) -> None:
+        """Wait for the updates submitted up to ``mark()`` = ``upto`` (default: all of them)."""
+        upto = self._submitted if upto is None else upto
+        while self._finished < upto:
+            self._error = self._done.get() or self._error
+            self._finished += 1
+        if self._error is not None:
+            raise self._error
 
     def close(self) -> None:
         if self._thread is not None:
@@ -618,7 +625,6 @@ class _FileItem:
             if self._file.read(1):
                 raise BidSourceChanged(f"{self.source.name!r} grew while sealing", name=self.source.name)
             self.close()
-            self._hasher.wait()  # the digest is read as soon as this returns
             return 0
         n = self._file.readinto(view[: min(len(view), self.remaining)])
         if not n:
@@ -640,12 +646,16 @@ class _TarSource:
         self._hasher = hasher
         self._pending = memoryview(b"")
         self._file: _FileItem | None = None
+        self._marks: dict[int, int] = {}
         self.files: list[_FileItem] = []
 
     def readinto(self, buffer: memoryview | bytearray) -> int:
-        # The encryptor refills buffers it has finished with; the last hash of one may still run.
-        self._hasher.wait()
         view = memoryview(buffer)
+        # The encryptor refills buffers it has finished with; the file hashes of what this buffer
+        # held last time may still run (only those: later buffers are hashed while this one fills).
+        owner = id(view.obj)
+        if owner in self._marks:
+            self._hasher.wait(self._marks[owner])
         filled = 0
         while filled < len(view):
             if self._pending:
@@ -668,6 +678,7 @@ class _TarSource:
                     self.files.append(member)
                 else:
                     self._pending = memoryview(member)
+        self._marks[owner] = self._hasher.mark()
         return filled
 
     def close(self) -> None:
@@ -680,14 +691,17 @@ def _tar_members(
     finish: Callable[[list[dict]], list[tuple[str, bytes]]],
     hasher: _Hasher,
 ) -> Iterator[bytes | _FileItem]:
-    entries = []
+    items = []
     for source in sources:
         yield _member_header(source.name, source.size, 0o755 if source.executable else 0o644)
         item = _FileItem(source, hasher)
         yield item
-        entries.append({"name": source.name, "size": source.size, "sha256": item.sha256.hexdigest()})
+        items.append(item)
         if -source.size % _BLOCK:
             yield bytes(-source.size % _BLOCK)
+    # The digests are read only here, so hashing never stalls the stream at a file boundary.
+    hasher.wait()
+    entries = [{"name": i.source.name, "size": i.source.size, "sha256": i.sha256.hexdigest()} for i in items]
     for name, data in finish(entries):
         yield _member_header(name, len(data), 0o644)
         yield data

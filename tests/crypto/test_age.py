@@ -411,6 +411,61 @@ def test_progress_reports_plaintext_bytes(ident: Identity) -> None:
     assert seen == sorted(seen) and seen[-1] == len(data)
 
 
+class Failing(io.RawIOBase):
+    """A stream that breaks after ``after`` bytes, as a full disk or a vanished source does."""
+
+    def __init__(self, after: int, data: bytes = b"") -> None:
+        self.after = after
+        self.data = data
+        self.pos = 0
+
+    def readable(self) -> bool:
+        return bool(self.data)
+
+    def writable(self) -> bool:
+        return not self.data
+
+    def readinto(self, buffer) -> int:
+        if self.pos >= self.after:
+            raise OSError("source went away")
+        n = min(len(buffer), self.after - self.pos, len(self.data) - self.pos)
+        buffer[:n] = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return n
+
+    def write(self, buffer) -> int:
+        if self.pos + len(buffer) > self.after:
+            raise OSError("no space left on device")
+        self.pos += len(buffer)
+        return len(buffer)
+
+
+def test_stream_errors_on_any_thread_reach_the_caller(ident: Identity) -> None:
+    data = os.urandom(12 * age.BLOCK_CHUNKS * KIB64)  # more blocks than are ever in flight
+    with pytest.raises(OSError, match="source went away"):
+        encrypt(Failing(5 * age.BLOCK_CHUNKS * KIB64 + 1, data), io.BytesIO(), [ident.recipient], workers=2)
+    with pytest.raises(OSError, match="no space left"):
+        encrypt(io.BytesIO(data), Failing(3 * age.BLOCK_CHUNKS * KIB64), [ident.recipient], workers=2)
+    ciphertext = seal(data, [ident.recipient])
+    with pytest.raises(OSError, match="no space left"):
+        decrypt(io.BytesIO(ciphertext), Failing(3 * age.BLOCK_CHUNKS * KIB64), [ident], workers=2)
+
+
+def test_decryption_writes_nothing_past_a_bad_chunk(ident: Identity) -> None:
+    data = os.urandom(12 * age.BLOCK_CHUNKS * KIB64)
+    ciphertext = bytearray(seal(data, [ident.recipient]))
+    payload = read_header(bytes(ciphertext)).size + 16
+    bad = 2 * age.BLOCK_CHUNKS + 3  # a chunk in the third block; later blocks authenticate fine
+    ciphertext[payload + bad * ENC_CHUNK + 7] ^= 1
+    out = io.BytesIO()
+    with pytest.raises(AgeError) as info:
+        decrypt(io.BytesIO(bytes(ciphertext)), out, [ident], workers=2)
+    assert info.value.code == "payload_corrupted"
+    # Whole blocks before the bad one at most, in order, and nothing of the blocks after it.
+    assert len(out.getvalue()) <= 2 * age.BLOCK_CHUNKS * KIB64
+    assert out.getvalue() == data[: len(out.getvalue())]
+
+
 def test_read_header_leaves_stream_at_payload(ident: Identity) -> None:
     ciphertext = seal(b"hello", [ident.recipient, generate_identity().recipient])
     src = io.BytesIO(ciphertext)
