@@ -133,3 +133,46 @@ def test_r_a2_state_controlled_projects_award_the_first_candidate(client, people
         headers=owner,
     )
     assert accepted.status_code == 201
+
+
+def test_r_a4_complaints_within_10_days_and_procurement_challenges_within_7_working_days(
+    client, people, session, cast, signed
+):
+    from bidding.calendar import Calendar, local_date
+    from bidding.models import CalendarDay
+
+    tender, bids = signed
+    client.post(f"/api/v1/tenders/{tender.id}/candidates", headers=_as(client, people, cast["agent"]))
+    loser = bids[2][0].user
+    url = f"/api/v1/tenders/{tender.id}/complaints"
+    published = clock.now()
+    clock.freeze(published + timedelta(days=10, hours=12))  # day 10 after the publicity: still in time
+    ok = client.post(url, json={"text": "评标委员会未按评分办法打分。"}, headers=_as(client, people, loser))
+    assert ok.status_code == 201 and ok.get_json()["kind"] == "complaint"
+    clock.freeze(published + timedelta(days=12))
+    late = client.post(url, json={"text": "再次投诉评分问题。"}, headers=_as(client, people, loser))
+    assert late.status_code == 409 and late.get_json()["error"]["details"]["rule"] == "R-A4"
+    outsider = _as(client, people, people.user(Role.TENDERER, "not-a-bidder"))
+    assert client.post(url, json={"text": "我没有投标但想投诉。"}, headers=outsider).status_code == 403
+    # The supervising authority answers a complaint; the agency may not.
+    complaint_id = ok.get_json()["id"]
+    agency_try = client.post(
+        f"{url}/{complaint_id}/answer", json={"answer": "已处理"}, headers=_as(client, people, cast["agent"])
+    )
+    assert agency_try.status_code == 403
+    answered = client.post(
+        f"{url}/{complaint_id}/answer",
+        json={"answer": "经调查，评分符合评分办法，投诉不成立。"},
+        headers=_as(client, people, cast["supervisor"]),
+    )
+    assert answered.status_code == 200
+    # Procurement counts 7 working days: a holiday in between pushes the end out.
+    session.get(Tender, tender.id).track = "procurement"
+    session.add(CalendarDay(day=local_date(published) + timedelta(days=2), kind="holiday", name="测试假日"))
+    session.commit()
+    from evaluation.complaints import deadline
+
+    due = deadline(session, session.get(Tender, tender.id), published)
+    expected = Calendar.load(session).add_working_days(local_date(published), 7)
+    assert local_date(due - timedelta(seconds=1)) == expected
+    assert expected >= local_date(published) + timedelta(days=10)  # a weekend and the holiday skipped
