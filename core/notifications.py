@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import smtplib
 import uuid
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Protocol
@@ -45,7 +46,12 @@ def queue(
     subject: str,
     body: str,
     user_id: uuid.UUID | None = None,
+    confidential: bool = False,
 ) -> OutboxMessage:
+    """``confidential``: who is written to and what it says are sealed at rest (an expert's call must
+    not tell a database reader who was drawn, R-E4); the subject stays readable, so keep it generic."""
+    if confidential:
+        to, body = _seal(to), _seal(body)
     message = OutboxMessage(channel=channel, recipient=to, subject=subject, body=body, user_id=user_id)
     session.add(message)
     session.flush()
@@ -59,7 +65,47 @@ def queue_email(
     return queue(session, channel="email", to=to, subject=subject, body=body, user_id=user_id)
 
 
-def send_email(config: dict, message: OutboxMessage) -> None:
+SEALED = "sealed:"
+
+
+def _cipher():
+    from core.keys import ColumnCipher
+
+    return ColumnCipher(current_app.config["DATA_KEY"])
+
+
+def _seal(text: str) -> str:
+    import base64
+
+    return SEALED + base64.b64encode(_cipher().seal("outbox", text.encode())).decode()
+
+
+def _unseal(text: str) -> str:
+    import base64
+
+    if not text.startswith(SEALED):
+        return text
+    return _cipher().open("outbox", base64.b64decode(text[len(SEALED) :])).decode()
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message as a channel sends it: sealed fields opened, only in memory, only while sending."""
+
+    id: uuid.UUID
+    channel: str
+    recipient: str
+    subject: str
+    body: str
+
+
+def readable(message: OutboxMessage) -> Outgoing:
+    return Outgoing(
+        message.id, message.channel, _unseal(message.recipient), message.subject, _unseal(message.body)
+    )
+
+
+def send_email(config: dict, message: Outgoing) -> None:
     email = EmailMessage()
     email["From"] = config["MAIL_FROM"]
     email["To"] = message.recipient
@@ -89,7 +135,7 @@ def deliver(session: Session, message_id: uuid.UUID) -> str:
         return message.status
     message.attempts += 1
     try:
-        send(config, message)
+        send(config, readable(message))
     except (OSError, smtplib.SMTPException, ChannelError) as exc:
         message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
         if message.attempts >= MAX_ATTEMPTS:

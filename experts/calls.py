@@ -75,15 +75,39 @@ def _call(session: Session, draw: Draw, code: str, position: int, expert_id: str
     )
     subject = "评标邀请 / Evaluation call"
     if expert.email:
-        queue(session, channel="email", to=expert.email, subject=subject, body=body, user_id=expert.user_id)
+        queue(
+            session,
+            channel="email",
+            to=expert.email,
+            subject=subject,
+            body=body,
+            user_id=expert.user_id,
+            confidential=True,
+        )
     if expert.phone and "sms" in CHANNELS:
-        queue(session, channel="sms", to=expert.phone, subject=subject, body=body, user_id=expert.user_id)
+        queue(
+            session,
+            channel="sms",
+            to=expert.phone,
+            subject=subject,
+            body=body,
+            user_id=expert.user_id,
+            confidential=True,
+        )
     if expert.phone and "voice" in CHANNELS:
         spoken = (
             f"您好，这里是阳光招采平台。您被抽取参加评标，时间是北京时间{when}，地点是{draw.evaluation_place}。"
             f"请在{answer_by}之前登录平台答复是否参加。"
         )
-        queue(session, channel="voice", to=expert.phone, subject=subject, body=spoken, user_id=expert.user_id)
+        queue(
+            session,
+            channel="voice",
+            to=expert.phone,
+            subject=subject,
+            body=spoken,
+            user_id=expert.user_id,
+            confidential=True,
+        )
     return call
 
 

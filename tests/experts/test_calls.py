@@ -12,6 +12,7 @@ from sqlalchemy import select
 from audit.models import AuditEntry
 from core import clock
 from core.models import OutboxMessage
+from core.notifications import readable
 from core.roles import Role
 from experts import calls, draws
 from experts.models import Call, Draw
@@ -50,8 +51,13 @@ def test_r_e2_the_first_drawn_are_called_with_time_and_place_only(client, people
     messages = session.scalars(select(OutboxMessage)).all()
     assert len([m for m in messages if m.channel == "email"]) == 5
     for message in messages:
-        assert "第3评标室" in message.body and scene["tender"].title not in message.body
-        assert scene["tender"].code not in message.body
+        # R-E4: at rest, neither who is called nor the message can be read from the outbox ...
+        assert message.recipient.startswith("sealed:") and message.body.startswith("sealed:")
+        assert "第3评标室" not in message.body and "@" not in message.recipient
+        # ... while the channel sends time and place, never the tender.
+        sent = readable(message)
+        assert "第3评标室" in sent.body and scene["tender"].title not in sent.body
+        assert scene["tender"].code not in sent.body
     assert all(users[calls.called_expert(c)] for c in called)
 
 
