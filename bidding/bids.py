@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from datetime import datetime
 from typing import BinaryIO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -53,8 +54,8 @@ def receipt_public_pem() -> str:
     return receipt_key().public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
 
 
-def _before_deadline(tender: Tender) -> None:
-    if tender.status != "published" or clock.now() >= tender.bid_deadline:  # R-B3
+def _before_deadline(tender: Tender, at: datetime | None = None) -> None:
+    if tender.status != "published" or (at or clock.now()) >= tender.bid_deadline:  # R-B3
         raise Conflict(
             _l("The bid deadline has passed: bids are no longer accepted."),
             code="deadline_passed",
@@ -132,18 +133,29 @@ def receive_part(
     store: FileStore,
     ip: str | None = None,
 ) -> BidPart:
-    """Stream one sealed part into the store, then check it before keeping it (R-B1, R-B3)."""
+    """Stream one sealed part into the store, then check it before keeping it (R-B1, R-B3).
+
+    Call it before anything is written in the session's transaction: that transaction is ended while
+    the part streams in (see below), and everything is read afresh afterwards.
+    """
     if part not in bidpack.PARTS:
         raise Invalid(_l("Parts are qualification, technical and commercial."), code="invalid_part")
-    if bid.status != "uploading":
-        raise Conflict(
-            _l("This bid is already submitted; start a new one to replace it."), code="bid_not_open"
-        )
+    _still_open(bid)
     raw_signature, envelope = _signature(signature_header)
     _before_deadline(tender)
     _not_paused(tender)
+    # A part may stream for minutes. Holding the request's transaction meanwhile held SQLite's write
+    # lock (every other upload and submission waited, then failed) and, on PostgreSQL, a pooled
+    # connection per upload in a deadline rush. Nothing is written yet: drop the snapshot, and the
+    # objects below reload with whatever changed while the part arrived.
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("receive_part must run before the transaction writes anything")
+    session.rollback()
     stored = store.put_stream(stream, max_size=MAX_PART_SIZE)
-    _before_deadline(tender)  # R-B3: judged when the upload completes
+    completed_at = clock.now()  # R-B3: judged when the upload completes, not when a lock is free
+    _still_open(bid)
+    _before_deadline(tender, completed_at)
+    _not_paused(tender)
     statement = envelope.statement
     try:
         if (statement["tender"], statement["lot"], statement["part"]) != (
@@ -185,7 +197,7 @@ def receive_part(
         size=stored.size,
         signature=raw_signature.decode(),
         signer_serial=format(signer.certificate.serial_number, "x"),
-        received_at=clock.now(),
+        received_at=completed_at,
     )
     bid.parts.append(row)
     session.flush()
@@ -198,6 +210,13 @@ def receive_part(
         ip,
     )
     return row
+
+
+def _still_open(bid: Bid) -> None:
+    if bid.status != "uploading":
+        raise Conflict(
+            _l("This bid is already submitted; start a new one to replace it."), code="bid_not_open"
+        )
 
 
 def _check_sealed(store: FileStore, stored: StoredFile) -> None:

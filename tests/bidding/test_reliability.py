@@ -1,0 +1,451 @@
+"""Crashes and races around bids, against a real gunicorn process on the test's database and store.
+
+R-B2 a receipt is sent only once the bid is durable: killing the server right after it loses nothing.
+R-B3 the clock at completion decides, and every client learns the outcome. A server killed mid-upload
+leaves no part and, after `flask storage sweep`, no file; one killed mid-opening resumes where it was
+(R-B7 the record comes out complete).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bidding import bids
+from bidding.models import Bid, BidPart, PartOpening
+from core import clock
+from core.roles import Role
+from crypto import bidpack, receipts
+from crypto.canonical import canonical_json
+from tests.bidding.test_bids import Tenderer, new_bid
+from tests.bidding.test_ledger import pay
+from tests.bidding.test_opening import file_keys
+from tests.bidding.test_opening import start as start_opening
+from tests.bidding.test_tenders import auth
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+MIB = 1024 * 1024
+
+
+class Server:
+    """``gunicorn wsgi:app`` with the project's gunicorn.conf.py, in its own process group so that a
+    SIGKILL takes the arbiter and its worker down at once, as a crash would."""
+
+    def __init__(self, app, folder: Path, *options: str) -> None:
+        config = app.config
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("SUNBID_")},
+            "SUNBID_DATABASE_URL": config["DATABASE_URL"],
+            "SUNBID_INSTANCE_PATH": config["INSTANCE_PATH"],  # the same keys: data, receipt, audit, CA
+            "SUNBID_STORAGE_PATH": config["STORAGE_PATH"],
+            "SUNBID_SECRET_KEY": config["SECRET_KEY"],
+            "SUNBID_SANDBOX": "1",  # the platform clock comes from the database (core/sandbox.py)
+            "SUNBID_DEFAULT_LOCALE": "en",
+        }
+        self.options = options
+        self.log = folder / "gunicorn.log"
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+
+    def start(self) -> Server:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [BIN / "gunicorn", "-w", "1", "-b", f"127.0.0.1:{self.port}", *self.options, "wsgi:app"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"gunicorn exited: {self.log.read_text()[-3000:]}")
+            try:
+                if self.request("GET", "/api/v1/receipt-key")[0] == 200:
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        pytest.fail(f"gunicorn did not answer: {self.log.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL, arbiter and workers: nothing gets to clean up."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self.proc = None
+
+    def connection(self, timeout: float = 60) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def request(self, method: str, path: str, body=None, headers=None) -> tuple[int, bytes]:
+        conn = self.connection()
+        try:
+            if isinstance(body, dict):
+                body = json.dumps(body).encode()
+                headers = {**(headers or {}), "Content-Type": "application/json"}
+            conn.request(method, path, body=body, headers=headers or {})
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
+    def flask(self, *args: str) -> str:
+        result = subprocess.run(
+            [BIN / "flask", "--app", "wsgi", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        return result.stdout
+
+
+@pytest.fixture
+def server(app, tmp_path):
+    server = Server(app, tmp_path)
+    yield server
+    server.kill()
+
+
+def server_clock(session, at: datetime) -> None:
+    """Set the server's sandbox clock so that it reads ``at`` now and then runs in real time (the offset
+    is stored as sandbox.set_now stores it; the tests' own clock is frozen, so it cannot compute it)."""
+    from core import sandbox
+    from core.models import PlatformSetting
+
+    session.commit()  # end the test's read snapshot (SQLite): others wrote since
+    real_now = datetime.fromtimestamp(time.time(), UTC)
+    row = session.get(PlatformSetting, sandbox.KEY)
+    if row is None:
+        row = PlatformSetting(key=sandbox.KEY, value={})
+        session.add(row)
+    row.value = {"seconds": (at - real_now).total_seconds()}
+    session.commit()
+
+
+def part_path(tender, bid_id, part: str) -> str:
+    return f"/api/v1/tenders/{tender.id}/bids/{bid_id}/parts/{part}"
+
+
+def start_upload(server: Server, path: str, headers: dict, size: int) -> http.client.HTTPConnection:
+    """A streamed PUT whose body the caller sends piecemeal (``conn.send``), as a slow line would."""
+    conn = server.connection()
+    conn.putrequest("PUT", path)
+    for name, value in {**headers, "Content-Length": str(size)}.items():
+        conn.putheader(name, value)
+    conn.endheaders()
+    return conn
+
+
+def answer(conn: http.client.HTTPConnection) -> tuple[int, dict]:
+    response = conn.getresponse()
+    body = response.read()
+    conn.close()
+    return response.status, json.loads(body)
+
+
+def stored_files(store) -> set[str]:
+    return {p.name for p in store.root.glob("??/??/*")}
+
+
+def referenced(session) -> set[str]:
+    session.rollback()
+    return set(bids.referenced_files(session))
+
+
+def test_a_server_killed_mid_upload_leaves_no_part_no_receipt_and_after_a_sweep_no_file(
+    app, client, people, session, tender, tmp_path, server
+):
+    """R-B3 a bid is received only when complete: a crash mid-stream keeps nothing of it."""
+    from core.app import storage
+
+    bidder = Tenderer(people, session, "crashed")
+    headers = auth(people, client, bidder.user)
+    bid_id = new_bid(client, headers, tender)
+    body, signature = bidder.seal(tmp_path, tender, "technical", content=os.urandom(6 * MIB))
+    server_clock(session, clock.now())
+    server.start()
+    store = storage(app)
+    conn = start_upload(
+        server, part_path(tender, bid_id, "technical"), {**headers, "X-Bid-Signature": signature}, len(body)
+    )
+    conn.send(body[: len(body) // 2])
+    # Wait until the server is writing the part into the store, then crash it.
+    deadline = time.monotonic() + 30
+    while not any(f.stat().st_size >= MIB for f in store.tmp.iterdir()):
+        assert time.monotonic() < deadline, "the upload never reached the store"
+        time.sleep(0.02)
+    server.kill()
+    conn.close()
+    leftovers = list(store.tmp.iterdir())
+    assert leftovers  # the half-written temporary file: never under a real name
+    files_before = stored_files(store)
+    assert files_before == referenced(session)  # only the tender's documents
+
+    server.start()
+    status, listing = server.request("GET", f"/api/v1/tenders/{tender.id}/bids", headers=headers)
+    assert status == 200
+    [mine] = json.loads(listing)["items"]
+    assert mine["id"] == bid_id and mine["status"] == "uploading" and mine["parts"] == []
+    session.rollback()
+    assert session.scalars(select(BidPart)).all() == []
+    assert session.get(Bid, uuid.UUID(bid_id)).receipt is None
+
+    server.kill()
+    assert "0 unreferenced" in server.flask("storage", "sweep", "--older-than", "0")
+    assert list(store.tmp.iterdir()) == []
+    assert stored_files(store) == files_before
+
+    # The tenderer simply uploads again once the server is back.
+    server.start()
+    status, _ = server.request(
+        "PUT", part_path(tender, bid_id, "technical"), body, {**headers, "X-Bid-Signature": signature}
+    )
+    assert status == 201
+    assert stored_files(store) == referenced(session) == files_before | {hashlib.sha256(body).hexdigest()}
+
+
+def test_r_b3_uploads_racing_the_deadline_are_judged_at_completion_and_told_so(
+    app, client, people, session, tender, tmp_path, server
+):
+    """R-B3: the upload that completes after the deadline gets 409 deadline_passed and leaves no part,
+    though it started in time; the one that completes just before it is accepted."""
+    admin = people.user(Role.ADMIN, "clockkeeper")
+    admin_headers = auth(people, client, admin)
+    slow, quick = Tenderer(people, session, "slowline"), Tenderer(people, session, "quickline")
+    uploads = {}
+    for bidder in (slow, quick):
+        headers = auth(people, client, bidder.user)
+        bid_id = new_bid(client, headers, tender)
+        body, signature = bidder.seal(tmp_path, tender, "technical", content=os.urandom(2 * MIB))
+        uploads[bidder] = (bid_id, body, {**headers, "X-Bid-Signature": signature})
+    server_clock(session, clock.now())
+    server.start()
+    # The sandbox clock API, as a tester of the platform would: 3 seconds before the deadline.
+    status, moved = server.request(
+        "POST",
+        "/api/v1/sandbox/clock",
+        {"now": (tender.bid_deadline - timedelta(seconds=3)).isoformat()},
+        admin_headers,
+    )
+    assert status == 200, moved
+
+    connections = {}
+    for bidder, (bid_id, body, headers) in uploads.items():
+        connections[bidder] = start_upload(server, part_path(tender, bid_id, "technical"), headers, len(body))
+        connections[bidder].send(body[: len(body) // 2])
+    quick_id, quick_body, _ = uploads[quick]
+    connections[quick].send(quick_body[len(quick_body) // 2 :])
+    assert answer(connections[quick])[0] == 201
+    time.sleep(3.5)  # the slow line's last bytes arrive after the deadline
+    slow_id, slow_body, _ = uploads[slow]
+    connections[slow].send(slow_body[len(slow_body) // 2 :])
+    status, refused = answer(connections[slow])
+    assert status == 409 and refused["error"]["code"] == "deadline_passed"
+    assert refused["error"]["details"]["deadline"] == tender.bid_deadline.isoformat()
+
+    session.rollback()
+    assert session.get(Bid, uuid.UUID(slow_id)).parts == []
+    [kept] = session.get(Bid, uuid.UUID(quick_id)).parts
+    assert kept.sha256 == hashlib.sha256(quick_body).hexdigest()
+    assert kept.received_at < tender.bid_deadline
+
+    # After the deadline even a whole part sent in one go is refused, and the client is told why.
+    status, late = server.request("PUT", part_path(tender, slow_id, "technical"), slow_body, uploads[slow][2])
+    assert status == 409 and json.loads(late)["error"]["code"] == "deadline_passed"
+
+
+class ClockedStream:
+    """A request body that reads as a slow line would deliver it: the platform clock moves on by
+    ``step`` with every chunk the server reads."""
+
+    def __init__(self, data: bytes, step: timedelta, chunk: int = 64 * 1024) -> None:
+        self.data, self.step, self.chunk, self.pos = data, step, chunk, 0
+
+    def read(self, size: int = -1) -> bytes:
+        size = self.chunk if size is None or size < 0 else min(size, self.chunk)
+        block = self.data[self.pos : self.pos + size]
+        self.pos += len(block)
+        if block:
+            clock.advance(self.step)
+        return block
+
+    def tell(self) -> int:  # the test client measures the body before sending it
+        return self.pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.pos = {0: offset, 1: self.pos + offset, 2: len(self.data) + offset}[whence]
+        return self.pos
+
+
+@pytest.mark.parametrize("started_before", [timedelta(seconds=5), timedelta(seconds=60)])
+def test_r_b3_the_clock_at_completion_decides_an_upload(
+    client, people, session, tender, tmp_path, started_before
+):
+    """R-B3, with the clock frozen and moved by the upload itself: 32 chunks of one second each."""
+    bidder = Tenderer(people, session, f"racer{started_before.seconds}")
+    headers = auth(people, client, bidder.user)
+    bid_id = new_bid(client, headers, tender)
+    body, signature = bidder.seal(tmp_path, tender, "technical", content=os.urandom(2 * MIB))
+    chunk = -(-len(body) // 32)
+    clock.freeze(tender.bid_deadline - started_before)
+    response = client.put(
+        part_path(tender, bid_id, "technical"),
+        input_stream=ClockedStream(body, timedelta(seconds=1), chunk),
+        content_length=len(body),
+        headers={**headers, "X-Bid-Signature": signature},
+    )
+    session.rollback()
+    parts = session.get(Bid, uuid.UUID(bid_id)).parts
+    if started_before.seconds < 32:
+        assert response.status_code == 409 and response.get_json()["error"]["code"] == "deadline_passed"
+        assert parts == []
+    else:
+        assert response.status_code == 201, response.get_json()
+        assert [p.received_at for p in parts] == [
+            tender.bid_deadline - started_before + timedelta(seconds=32)
+        ]
+
+
+def test_a_receipt_is_sent_only_for_a_bid_that_survives_a_crash(
+    app, client, people, session, tender, tmp_path, server
+):
+    """R-B2: the receipt leaves the server after the commit and the fsynced files; SIGKILL at once."""
+    from bidtool import client as bidtool
+    from core.app import storage
+
+    bidder = Tenderer(people, session, "durable")
+    pay(session, bidder.user, tender)
+    headers = auth(people, client, bidder.user)
+    parts = {}
+    for part in bidpack.PARTS:
+        body, signature = bidder.seal(tmp_path, tender, part, content=os.urandom(MIB))
+        out, sig = tmp_path / f"{part}.age", tmp_path / f"{part}.age.sig"
+        out.write_bytes(body)
+        sig.write_bytes(base64.b64decode(signature))
+        parts[part] = (out, sig)
+    server_clock(session, clock.now())
+    server.start()
+    api = bidtool.Api(f"http://127.0.0.1:{server.port}", token=headers["Authorization"].split()[1])
+    receipt = bidtool.submit_bid(api, str(tender.id), 1, parts)
+    server.kill()  # the moment the receipt is in the tenderer's hands
+
+    payload = receipts.verify_receipt(
+        receipt, receipts.load_public_key_pem(bids.receipt_public_pem().encode())
+    )
+    session.rollback()
+    bid = session.get(Bid, uuid.UUID(payload["bid_id"]))
+    assert bid.status == "submitted" and bid.receipt.encode() == receipt
+    store = storage(app)
+    for entry in payload["parts"]:
+        with store.open(entry["sha256"]) as f:
+            assert hashlib.sha256(f.read()).hexdigest() == entry["sha256"]
+        out, _sig = parts[entry["part"]]
+        assert entry["size"] == out.stat().st_size
+    assert {p.sha256 for p in bid.parts} == {e["sha256"] for e in payload["parts"]}
+
+
+def test_a_server_killed_during_the_opening_loses_nothing_and_the_opening_resumes(
+    app, client, people, cast, session, tender, tmp_path, server
+):
+    """R-B7: decryptions committed before the crash stay, one cut short is redone, the others go on, and
+    the signed record comes out complete."""
+    bidders = []
+    for n, size in enumerate((MIB, 24 * MIB, MIB)):
+        bidder = Tenderer(people, session, f"opener{n}")
+        pay(session, bidder.user, tender)
+        headers = auth(people, client, bidder.user)
+        bid_id = new_bid(client, headers, tender)
+        sealed = {}
+        for part in bidpack.PARTS:
+            body, signature = bidder.seal(
+                tmp_path, tender, part, content=os.urandom(size), price_fen=100_000_00 + n
+            )
+            sealed[part] = body
+            response = client.put(
+                part_path(tender, bid_id, part), data=body, headers={**headers, "X-Bid-Signature": signature}
+            )
+            assert response.status_code == 201, response.get_json()
+        response = client.post(f"/api/v1/tenders/{tender.id}/bids/{bid_id}/submit", headers=headers)
+        assert response.status_code == 201
+        clock.advance(timedelta(seconds=31))
+        session.commit()
+        bidders.append((bidder, bid_id, sealed, headers))
+    assert start_opening(client, people, cast, tender).get_json()["status"] == "decrypting"
+    headers = {b[1]: auth(people, client, b[0].user) for b in bidders}
+    agent_headers = auth(people, client, cast["agent"])
+    server_clock(session, clock.now())
+    server.start()
+
+    def decrypt(bidder, bid_id, sealed):
+        return server.request(
+            "POST",
+            f"/api/v1/tenders/{tender.id}/bids/{bid_id}/decrypt",
+            {"file_keys": file_keys(bidder, sealed)},
+            headers[bid_id],
+        )
+
+    status, first = decrypt(*bidders[0][:3])
+    assert status == 200 and {r["status"] for r in json.loads(first)["results"]} == {"ok"}
+    # The second bidder's large bid is being decrypted when the server dies.
+    opened = Path(app.config["STORAGE_PATH"]) / "opened" / str(tender.id) / bidders[1][1]
+    outcome = []
+
+    def cut_short_decryption():
+        try:
+            outcome.append(decrypt(*bidders[1][:3]))
+        except OSError as exc:
+            outcome.append(exc)
+
+    cut_short = threading.Thread(target=cut_short_decryption, daemon=True)
+    cut_short.start()
+    deadline = time.monotonic() + 30
+    while not (opened.exists() and any(opened.iterdir())):
+        assert time.monotonic() < deadline, "the decryption never started"
+        time.sleep(0.01)
+    server.kill()
+    cut_short.join(timeout=10)
+    assert len(outcome) == 1 and isinstance(outcome[0], OSError)  # the bidder saw the connection drop
+    session.rollback()
+    kept = session.scalars(select(PartOpening)).all()
+    assert len(kept) == 3 and {k.status for k in kept} == {"ok"}  # the first bidder's, and only those
+    assert {session.get(BidPart, k.part_id).bid_id for k in kept} == {uuid.UUID(bidders[0][1])}
+
+    server.start()
+    for bidder, bid_id, sealed, _ in bidders[1:]:
+        status, result = decrypt(bidder, bid_id, sealed)
+        assert status == 200 and {r["status"] for r in json.loads(result)["results"]} == {"ok"}, result
+    status, document = server.request(
+        "GET", f"/api/v1/tenders/{tender.id}/opening/record", headers=agent_headers
+    )
+    assert status == 200
+    signed = json.loads(document)
+    public = receipts.load_public_key_pem(bids.receipt_public_pem().encode())
+    public.verify(base64.b64decode(signed["signature"]), canonical_json(signed["record"]))
+    rows = {row["bid"]: row for row in signed["record"]["bids"]}
+    assert set(rows) == {b[1] for b in bidders}
+    for n, (_bidder, bid_id, _sealed, _headers) in enumerate(bidders):
+        assert rows[bid_id]["price_fen"] == 100_000_00 + n
+        assert set(rows[bid_id]["decryption"].values()) == {"ok"} and rows[bid_id]["failures"] == []
