@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import uuid
 from datetime import datetime
 from typing import BinaryIO
@@ -210,6 +211,17 @@ def receive_part(
         ip,
     )
     return row
+
+
+def discard_rest(stream: BinaryIO, limit: int = MAX_PART_SIZE + 1024**2) -> None:
+    """Read what is left of a refused upload's body, without keeping it (R-B3: the tenderer must learn
+    why). A client such as bidtool sends the whole body before it reads the answer; closing the
+    connection on unread data resets it, and the client saw a broken pipe instead of, say,
+    deadline_passed. ``limit`` bounds the work for a body that never ends."""
+    read = 0
+    with contextlib.suppress(OSError, ValueError):  # the client gave up: nobody is left to tell
+        while read < limit and (chunk := stream.read(1024**2)):
+            read += len(chunk)
 
 
 def _still_open(bid: Bid) -> None:
