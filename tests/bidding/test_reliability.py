@@ -462,3 +462,49 @@ def test_a_server_killed_during_the_opening_loses_nothing_and_the_opening_resume
     for n, (_bidder, bid_id, _sealed, _headers) in enumerate(bidders):
         assert rows[bid_id]["price_fen"] == 100_000_00 + n
         assert set(rows[bid_id]["decryption"].values()) == {"ok"} and rows[bid_id]["failures"] == []
+
+
+SYNC = "gunicorn's sync worker: one request at a time, killed after --timeout mid-request"
+
+
+@pytest.mark.parametrize(
+    "worker", ["gthread", pytest.param("sync", marks=pytest.mark.xfail(strict=True, reason=SYNC))]
+)
+def test_a_slow_line_neither_times_out_nor_holds_up_the_others(
+    app, client, people, session, tender, tmp_path, worker
+):
+    """R-B3 in a deadline rush: a part trickling in for longer than gunicorn's worker timeout (2 s here)
+    is received, and another tenderer's upload meanwhile is served at once. gunicorn's default sync
+    workers (the second case, which must fail) did neither: the arbiter killed the worker mid-upload
+    ("WORKER TIMEOUT", after 30 s by default) and each worker served one upload at a time. The
+    project's gunicorn.conf.py runs gthread workers."""
+    slow, quick = Tenderer(people, session, f"trickle{worker}"), Tenderer(people, session, f"quick{worker}")
+    uploads = []
+    for bidder in (slow, quick):
+        headers = auth(people, client, bidder.user)
+        bid_id = new_bid(client, headers, tender)
+        body, signature = bidder.seal(tmp_path, tender, "technical", content=os.urandom(MIB))
+        uploads.append(
+            (part_path(tender, bid_id, "technical"), body, {**headers, "X-Bid-Signature": signature})
+        )
+    server_clock(session, clock.now())
+    # (gunicorn turns a sync worker with threads into gthread: the sync case needs --threads 1 as well)
+    threads = "8" if worker == "gthread" else "1"
+    server = Server(app, tmp_path, "-k", worker, "--threads", threads, "--timeout", "2").start()
+    try:
+        path, body, headers = uploads[0]
+        trickle = start_upload(server, path, headers, len(body))
+        pieces = 8
+        step = -(-len(body) // pieces)
+        for n in range(pieces):  # 8 pieces 0.5 s apart: about 4 s
+            trickle.send(body[n * step : (n + 1) * step])
+            if n == 1:
+                quick_path, quick_body, quick_headers = uploads[1]
+                conn = server.connection(timeout=5)
+                conn.request("PUT", quick_path, body=quick_body, headers=quick_headers)
+                assert conn.getresponse().status == 201
+                conn.close()
+            time.sleep(0.5)
+        assert answer(trickle)[0] == 201
+    finally:
+        server.kill()
