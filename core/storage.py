@@ -67,7 +67,7 @@ class FileStore:
                 os.fsync(out.fileno())
             sha = digest.hexdigest()
             final = self.path_for(sha)
-            final.parent.mkdir(parents=True, exist_ok=True)
+            _make_folders(final.parent)
             os.replace(tmp_name, final)
             _fsync_dir(final.parent)
             return StoredFile(sha, size)
@@ -105,6 +105,16 @@ class FileStore:
                 _unlink_quietly(path)
                 removed.append(path.name)
         return removed
+
+
+def _make_folders(folder: Path) -> None:
+    """The two fan-out folders of a file's path; a new folder's name is made durable in its parent too,
+    or an OS crash could lose a file whose row (and receipt) had already gone out."""
+    for level in (folder.parent, folder):
+        if not level.is_dir():
+            with contextlib.suppress(FileExistsError):  # another upload made it meanwhile
+                level.mkdir()
+            _fsync_dir(level.parent)
 
 
 def _fsync_dir(path: Path) -> None:

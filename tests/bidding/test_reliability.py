@@ -508,3 +508,14 @@ def test_a_slow_line_neither_times_out_nor_holds_up_the_others(
         assert answer(trickle)[0] == 201
     finally:
         server.kill()
+
+
+def test_r_b2_every_commit_reaches_the_disk_before_the_receipt_goes_out(app, session):
+    """R-B2: a receipt is sent after the commit; the commit must survive an OS crash too, not only a
+    killed server (SQLite: synchronous=FULL in WAL mode; PostgreSQL: synchronous_commit on)."""
+    from sqlalchemy import text
+
+    if app.config["DATABASE_URL"].startswith("sqlite"):
+        assert session.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
+    else:
+        assert session.execute(text("SHOW synchronous_commit")).scalar() == "on"
