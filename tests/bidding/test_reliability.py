@@ -13,14 +13,10 @@ import hashlib
 import http.client
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -37,89 +33,14 @@ from tests.bidding.test_ledger import pay
 from tests.bidding.test_opening import file_keys
 from tests.bidding.test_opening import start as start_opening
 from tests.bidding.test_tenders import auth
+from tests.servers import Gunicorn, server_clock
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 MIB = 1024 * 1024
 
 
-class Server:
-    """``gunicorn wsgi:app`` with the project's gunicorn.conf.py, in its own process group so that a
-    SIGKILL takes the arbiter and its worker down at once, as a crash would."""
-
+class Server(Gunicorn):
     def __init__(self, app, folder: Path, *options: str) -> None:
-        config = app.config
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("SUNBID_")},
-            "SUNBID_DATABASE_URL": config["DATABASE_URL"],
-            "SUNBID_INSTANCE_PATH": config["INSTANCE_PATH"],  # the same keys: data, receipt, audit, CA
-            "SUNBID_STORAGE_PATH": config["STORAGE_PATH"],
-            "SUNBID_SECRET_KEY": config["SECRET_KEY"],
-            "SUNBID_SANDBOX": "1",  # the platform clock comes from the database (core/sandbox.py)
-            "SUNBID_DEFAULT_LOCALE": "en",
-        }
-        self.options = options
-        self.log = folder / "gunicorn.log"
-        self.proc: subprocess.Popen | None = None
-        self.port = 0
-
-    def start(self) -> Server:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [BIN / "gunicorn", "-w", "1", "-b", f"127.0.0.1:{self.port}", *self.options, "wsgi:app"],
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"gunicorn exited: {self.log.read_text()[-3000:]}")
-            try:
-                if self.request("GET", "/api/v1/receipt-key")[0] == 200:
-                    return self
-            except OSError:
-                time.sleep(0.1)
-        pytest.fail(f"gunicorn did not answer: {self.log.read_text()[-3000:]}")
-
-    def kill(self) -> None:
-        """SIGKILL, arbiter and workers: nothing gets to clean up."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-        self.proc = None
-
-    def connection(self, timeout: float = 60) -> http.client.HTTPConnection:
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-
-    def request(self, method: str, path: str, body=None, headers=None) -> tuple[int, bytes]:
-        conn = self.connection()
-        try:
-            if isinstance(body, dict):
-                body = json.dumps(body).encode()
-                headers = {**(headers or {}), "Content-Type": "application/json"}
-            conn.request(method, path, body=body, headers=headers or {})
-            response = conn.getresponse()
-            return response.status, response.read()
-        finally:
-            conn.close()
-
-    def flask(self, *args: str) -> str:
-        result = subprocess.run(
-            [BIN / "flask", "--app", "wsgi", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=120,
-        )
-        return result.stdout
+        super().__init__(app.config, folder / "gunicorn.log", *options)
 
 
 @pytest.fixture
@@ -127,22 +48,6 @@ def server(app, tmp_path):
     server = Server(app, tmp_path)
     yield server
     server.kill()
-
-
-def server_clock(session, at: datetime) -> None:
-    """Set the server's sandbox clock so that it reads ``at`` now and then runs in real time (the offset
-    is stored as sandbox.set_now stores it; the tests' own clock is frozen, so it cannot compute it)."""
-    from core import sandbox
-    from core.models import PlatformSetting
-
-    session.commit()  # end the test's read snapshot (SQLite): others wrote since
-    real_now = datetime.fromtimestamp(time.time(), UTC)
-    row = session.get(PlatformSetting, sandbox.KEY)
-    if row is None:
-        row = PlatformSetting(key=sandbox.KEY, value={})
-        session.add(row)
-    row.value = {"seconds": (at - real_now).total_seconds()}
-    session.commit()
 
 
 def part_path(tender, bid_id, part: str) -> str:
