@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ("audit", "seal")
+BENCHES = ("audit", "seal", "ingest", "rush")
 
 
 def main(argv: list[str]) -> int:
