@@ -247,7 +247,13 @@ def _check_sealed(store: FileStore, stored: StoredFile) -> None:
 
 
 def submit(session: Session, actor: User, tender: Tender, bid: Bid, ip: str | None = None) -> str:
-    """Complete the bid: every part present, on time; an earlier bid for the lot is replaced (R-B4)."""
+    """Complete the bid: every part present, on time; an earlier bid for the lot is replaced (R-B4).
+
+    Submitting a submitted bid again answers with its receipt: a tenderer whose connection dropped after
+    the commit retries and gets the receipt it is owed (R-B2), even after the deadline.
+    """
+    if bid.status == "submitted" and bid.receipt is not None:
+        return bid.receipt
     if bid.status != "uploading":
         raise Conflict(_l("This bid is already submitted."), code="bid_not_open")
     _before_deadline(tender)

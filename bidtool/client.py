@@ -8,8 +8,10 @@ nothing is held in memory whole.
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -23,6 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 LOGIN_CONTEXT = b"sunbid-cert-login-v1\n"  # must match accounts.certlogin on the server
 CHUNK = 1024 * 1024
+SUBMIT_ATTEMPTS = 3
+SUBMIT_RETRY_SECONDS = 2.0
 
 
 class ApiError(Exception):
@@ -86,6 +90,8 @@ class Api:
             ) from None
         except urllib.error.URLError as exc:
             raise ApiError(0, "server_unreachable", str(exc.reason)) from None
+        except (ConnectionError, http.client.HTTPException) as exc:  # lost while waiting for the answer
+            raise ApiError(0, "server_unreachable", str(exc) or type(exc).__name__) from None
 
     def json(self, method: str, path: str, body: Any = None) -> Any:
         _status, payload = self.request(method, path, json_body=body)
@@ -170,8 +176,17 @@ def submit_bid(
             sig,
             (lambda done, total, part=part: progress(part, done, total)) if progress else None,
         )
-    _status, receipt = api.request("POST", f"/api/v1/tenders/{tender_id}/bids/{bid['id']}/submit")
-    return receipt
+    # Submitting again is safe (the server answers a submitted bid with its receipt): an answer lost on
+    # the way back is asked for again rather than leaving the tenderer without its receipt (R-B2).
+    for attempt in range(SUBMIT_ATTEMPTS):
+        try:
+            _status, receipt = api.request("POST", f"/api/v1/tenders/{tender_id}/bids/{bid['id']}/submit")
+            return receipt
+        except ApiError as exc:
+            if exc.code != "server_unreachable" or attempt == SUBMIT_ATTEMPTS - 1:
+                raise
+            time.sleep(SUBMIT_RETRY_SECONDS)
+    raise AssertionError("unreachable")
 
 
 def decrypt_online(api: Api, tender_id: str, bid_id: str, sealed: dict[str, Path], identities: list) -> dict:

@@ -424,3 +424,38 @@ def test_r_b2_every_commit_reaches_the_disk_before_the_receipt_goes_out(app, ses
         assert session.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
     else:
         assert session.execute(text("SHOW synchronous_commit")).scalar() == "on"
+
+
+def test_r_b2_a_tenderer_whose_answer_was_lost_gets_its_receipt_on_retry(
+    app, client, people, session, tender, tmp_path, server
+):
+    """R-B2: the connection drops after the server committed the submission; submitting again answers
+    with the same receipt instead of 409 bid_not_open (bidtool asks again by itself)."""
+    from bidtool import client as bidtool
+    from tests.bidding.test_bids import upload_all
+
+    bidder = Tenderer(people, session, "dropped")
+    headers = auth(people, client, bidder.user)
+    bid_id = new_bid(client, headers, tender)
+    upload_all(client, headers, tmp_path, bidder, tender, bid_id)
+    server_clock(session, clock.now())
+    server.start()
+    conn = server.connection()
+    conn.request("POST", f"/api/v1/tenders/{tender.id}/bids/{bid_id}/submit", headers=headers)
+    conn.close()  # the answer is lost on the way back
+    deadline = time.monotonic() + 30
+    while True:
+        session.rollback()
+        if session.get(Bid, uuid.UUID(bid_id)).receipt is not None:
+            break
+        assert time.monotonic() < deadline, "the submission never committed"
+        time.sleep(0.05)
+    kept = session.get(Bid, uuid.UUID(bid_id)).receipt.encode()
+    api = bidtool.Api(server.url, token=headers["Authorization"][7:])
+    status, again = api.request("POST", f"/api/v1/tenders/{tender.id}/bids/{bid_id}/submit")
+    assert status == 201 and again == kept
+    payload = receipts.verify_receipt(again, receipts.load_public_key_pem(bids.receipt_public_pem().encode()))
+    assert payload["bid_id"] == bid_id
+    # Once the deadline has passed the receipt is still handed out: the bid was on time.
+    server_clock(session, tender.bid_deadline + timedelta(hours=1))
+    assert api.request("POST", f"/api/v1/tenders/{tender.id}/bids/{bid_id}/submit") == (201, kept)
