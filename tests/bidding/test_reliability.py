@@ -459,3 +459,66 @@ def test_r_b2_a_tenderer_whose_answer_was_lost_gets_its_receipt_on_retry(
     # Once the deadline has passed the receipt is still handed out: the bid was on time.
     server_clock(session, tender.bid_deadline + timedelta(hours=1))
     assert api.request("POST", f"/api/v1/tenders/{tender.id}/bids/{bid_id}/submit") == (201, kept)
+
+
+class LockAtTheEnd:
+    """A request body whose last bytes arrive 5 s before the deadline, just as another transaction takes
+    the audit log's lock (SQLite: the database's write lock) and keeps it until after the deadline."""
+
+    def __init__(self, app, data: bytes, deadline) -> None:
+        self.app, self.data, self.deadline, self.pos = app, data, deadline, 0
+        self.locked = threading.Event()
+        self.holder: threading.Thread | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        size = len(self.data) if size is None or size < 0 else size
+        block = self.data[self.pos : self.pos + size]
+        self.pos += len(block)
+        if self.pos == len(self.data) and self.holder is None:
+            self.holder = threading.Thread(target=self._hold, daemon=True)
+            self.holder.start()
+            assert self.locked.wait(10)
+        return block
+
+    def _hold(self) -> None:
+        from sqlalchemy import text
+
+        with self.app.extensions["sunbid.db"]["engine"].connect() as conn:
+            conn.execute(text("UPDATE audit_head SET size = size WHERE id = 1"))
+            self.locked.set()
+            time.sleep(1.0)
+            clock.freeze(self.deadline + timedelta(seconds=10))
+            conn.commit()
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.pos = {0: offset, 1: self.pos + offset, 2: len(self.data) + offset}[whence]
+        return self.pos
+
+
+def test_r_b3_a_part_complete_before_the_deadline_is_on_time_however_long_the_database_makes_it_wait(
+    app, client, people, session, tender, tmp_path
+):
+    """R-B3: lateness is judged by the clock when the upload completes, not when the database lets the
+    request go on (in a deadline rush it queues for the audit log's lock, on SQLite for the database)."""
+    bidder = Tenderer(people, session, "queued")
+    headers = auth(people, client, bidder.user)
+    bid_id = new_bid(client, headers, tender)
+    body, signature = bidder.seal(tmp_path, tender, "technical")
+    completed = tender.bid_deadline - timedelta(seconds=5)
+    clock.freeze(completed)
+    session.commit()
+    stream = LockAtTheEnd(app, body, tender.bid_deadline)
+    response = client.put(
+        part_path(tender, bid_id, "technical"),
+        input_stream=stream,
+        content_length=len(body),
+        headers={**headers, "X-Bid-Signature": signature},
+    )
+    stream.holder.join(10)
+    assert clock.now() > tender.bid_deadline  # the request went on only after the deadline
+    assert response.status_code == 201, response.get_json()
+    session.rollback()
+    assert [p.received_at for p in session.get(Bid, uuid.UUID(bid_id)).parts] == [completed]
