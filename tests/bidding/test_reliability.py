@@ -399,13 +399,13 @@ def test_a_slow_line_neither_times_out_nor_holds_up_the_others(
     try:
         path, body, headers = uploads[0]
         trickle = start_upload(server, path, headers, len(body))
-        pieces = 8
+        pieces = 6
         step = -(-len(body) // pieces)
-        for n in range(pieces):  # 8 pieces 0.5 s apart: about 4 s
+        for n in range(pieces):  # 6 pieces 0.5 s apart: 3 s
             trickle.send(body[n * step : (n + 1) * step])
             if n == 1:
                 quick_path, quick_body, quick_headers = uploads[1]
-                conn = server.connection(timeout=5)
+                conn = server.connection(timeout=3)
                 conn.request("PUT", quick_path, body=quick_body, headers=quick_headers)
                 assert conn.getresponse().status == 201
                 conn.close()
