@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -117,6 +118,14 @@ class FileStore:
             if path.name not in keep and path.stat().st_mtime <= cutoff:
                 _unlink_quietly(path)
                 removed.append(path.name)
+        # crypto.bidpack writes beside its target as ".NAME.*.part" and renames when done (e.g. a bid
+        # part opened at the opening): a crash mid-way leaves that temporary behind, nothing else does.
+        for leftover in list(self.root.rglob(".*.part")):
+            if leftover.lstat().st_mtime <= cutoff:
+                if leftover.is_dir() and not leftover.is_symlink():
+                    shutil.rmtree(leftover, ignore_errors=True)
+                else:
+                    _unlink_quietly(leftover)
         return removed
 
 

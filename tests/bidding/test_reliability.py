@@ -340,10 +340,11 @@ def test_a_server_killed_during_the_opening_loses_nothing_and_the_opening_resume
     cut_short = threading.Thread(target=cut_short_decryption, daemon=True)
     cut_short.start()
     deadline = time.monotonic() + 30
-    while not (opened.exists() and any(opened.iterdir())):
+    while not (opened.exists() and any(opened.glob(".qualification.*.part"))):
         assert time.monotonic() < deadline, "the decryption never started"
-        time.sleep(0.01)
+        time.sleep(0.005)
     server.kill()
+    assert list(opened.glob(".*.part"))  # the folder the part was being opened into
     cut_short.join(timeout=10)
     assert len(outcome) == 1 and isinstance(outcome[0], OSError)  # the bidder saw the connection drop
     session.rollback()
@@ -367,6 +368,12 @@ def test_a_server_killed_during_the_opening_loses_nothing_and_the_opening_resume
     for n, (_bidder, bid_id, _sealed, _headers) in enumerate(bidders):
         assert rows[bid_id]["price_fen"] == 100_000_00 + n
         assert set(rows[bid_id]["decryption"].values()) == {"ok"} and rows[bid_id]["failures"] == []
+    # What the crash left half-opened goes with the next sweep; every opened part stays.
+    server.kill()
+    server.flask("storage", "sweep", "--older-than", "0")
+    for _bidder, bid_id, _sealed, _headers in bidders:
+        folder = opened.parent / bid_id
+        assert sorted(p.name for p in folder.iterdir()) == sorted(bidpack.PARTS)
 
 
 SYNC = "gunicorn's sync worker: one request at a time, killed after --timeout mid-request"
