@@ -22,6 +22,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import ClientDisconnected
 
 import audit
 from accounts import pki
@@ -219,7 +220,7 @@ def discard_rest(stream: BinaryIO, limit: int = MAX_PART_SIZE + 1024**2) -> None
     connection on unread data resets it, and the client saw a broken pipe instead of, say,
     deadline_passed. ``limit`` bounds the work for a body that never ends."""
     read = 0
-    with contextlib.suppress(OSError, ValueError):  # the client gave up: nobody is left to tell
+    with contextlib.suppress(OSError, ValueError, ClientDisconnected):  # nobody is left to tell
         while read < limit and (chunk := stream.read(1024**2)):
             read += len(chunk)
 

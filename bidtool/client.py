@@ -178,15 +178,16 @@ def submit_bid(
         )
     # Submitting again is safe (the server answers a submitted bid with its receipt): an answer lost on
     # the way back is asked for again rather than leaving the tenderer without its receipt (R-B2).
-    for attempt in range(SUBMIT_ATTEMPTS):
+    attempt = 1
+    while True:
         try:
             _status, receipt = api.request("POST", f"/api/v1/tenders/{tender_id}/bids/{bid['id']}/submit")
             return receipt
         except ApiError as exc:
-            if exc.code != "server_unreachable" or attempt == SUBMIT_ATTEMPTS - 1:
+            if exc.code != "server_unreachable" or attempt >= SUBMIT_ATTEMPTS:
                 raise
-            time.sleep(SUBMIT_RETRY_SECONDS)
-    raise AssertionError("unreachable")
+        attempt += 1
+        time.sleep(SUBMIT_RETRY_SECONDS)
 
 
 def decrypt_online(api: Api, tender_id: str, bid_id: str, sealed: dict[str, Path], identities: list) -> dict:

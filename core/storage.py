@@ -118,9 +118,10 @@ class FileStore:
             if path.name not in keep and path.stat().st_mtime <= cutoff:
                 _unlink_quietly(path)
                 removed.append(path.name)
-        # crypto.bidpack writes beside its target as ".NAME.*.part" and renames when done (e.g. a bid
-        # part opened at the opening): a crash mid-way leaves that temporary behind, nothing else does.
-        for leftover in list(self.root.rglob(".*.part")):
+        # A part opened at the opening goes to opened/<tender>/<bid>/<part>, through a temporary folder
+        # beside it (crypto.bidpack: ".<part>.*.part", renamed when complete) that a crash leaves
+        # behind. Only that level: deeper down are the tenderers' own file names.
+        for leftover in list(self.root.glob("opened/*/*/.*.part")):
             if leftover.lstat().st_mtime <= cutoff:
                 if leftover.is_dir() and not leftover.is_symlink():
                     shutil.rmtree(leftover, ignore_errors=True)

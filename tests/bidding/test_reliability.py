@@ -9,10 +9,12 @@ leaves no part and, after `flask storage sweep`, no file; one killed mid-opening
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import http.client
 import json
 import os
+import socket
 import threading
 import time
 import uuid
@@ -529,3 +531,75 @@ def test_r_b3_a_part_complete_before_the_deadline_is_on_time_however_long_the_da
     assert response.status_code == 201, response.get_json()
     session.rollback()
     assert [p.received_at for p in session.get(Bid, uuid.UUID(bid_id)).parts] == [completed]
+
+
+class AnswerLosingProxy(threading.Thread):
+    """Passes connections on to the server, but loses the answer to the first submission: the server
+    commits it and answers, and the client sees its connection drop (bidtool opens one per request)."""
+
+    def __init__(self, upstream_port: int) -> None:
+        super().__init__(daemon=True)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port, self.upstream_port, self.lost = self.listener.getsockname()[1], upstream_port, 0
+
+    def run(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        with client, socket.create_connection(("127.0.0.1", self.upstream_port)) as upstream:
+            first = client.recv(65536)
+            lose = b"/submit " in first.split(b"\r\n", 1)[0] and self.lost == 0
+            self.lost += lose
+            upstream.sendall(first)
+
+            def forward() -> None:
+                with contextlib.suppress(OSError):
+                    while data := client.recv(65536):
+                        upstream.sendall(data)
+
+            threading.Thread(target=forward, daemon=True).start()
+            while data := upstream.recv(65536):  # to its end: the server has committed and answered
+                if not lose:
+                    client.sendall(data)
+            client.shutdown(socket.SHUT_RDWR)  # a close alone would not end forward()'s recv
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_r_b2_bidtool_asks_again_when_the_answer_to_its_submission_is_lost(
+    app, client, people, session, tender, tmp_path, server
+):
+    """R-B2 end to end: `bidtool submit` whose submission's answer is lost still hands the tenderer the
+    receipt, for the one bid it submitted."""
+    from bidtool import client as bidtool
+
+    bidder = Tenderer(people, session, "unlucky")
+    headers = auth(people, client, bidder.user)
+    parts = {}
+    for part in bidpack.PARTS:
+        body, signature = bidder.seal(tmp_path, tender, part)
+        parts[part] = (tmp_path / f"{part}.age", tmp_path / f"{part}.age.sig")
+        parts[part][0].write_bytes(body)
+        parts[part][1].write_bytes(base64.b64decode(signature))
+    server_clock(session, clock.now())
+    server.start()
+    proxy = AnswerLosingProxy(server.port)
+    proxy.start()
+    try:
+        api = bidtool.Api(f"http://127.0.0.1:{proxy.port}", token=headers["Authorization"][7:])
+        receipt = bidtool.submit_bid(api, str(tender.id), 1, parts)
+    finally:
+        proxy.close()
+    assert proxy.lost == 1
+    payload = receipts.verify_receipt(
+        receipt, receipts.load_public_key_pem(bids.receipt_public_pem().encode())
+    )
+    session.rollback()
+    [bid] = session.scalars(select(Bid)).all()
+    assert str(bid.id) == payload["bid_id"] and bid.status == "submitted" and bid.receipt.encode() == receipt
