@@ -73,7 +73,7 @@ def test_agency_drafts_edits_and_publishes_in_the_pages(client, people, session)
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     session.rollback()
     assert session.get(Tender, tender.id).status == "published"
-    assert "招标文件.pdf" in page and "signed statement" in page
+    assert "招标文件.pdf" in page and "签名声明" in page  # the signed statement link (zh_CN)
     assert 'id="opening-key">age1' in page
     portal = client.get("/tenders?q=教学楼").get_data(as_text=True)
     assert "县第一中学教学楼建设" in portal
