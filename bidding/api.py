@@ -21,7 +21,6 @@ from core.errors import DomainError, Invalid, NotFound
 from core.extensions import client_ip
 from core.openapi import api_doc
 from core.roles import Role
-from core.uow import rollback_for
 
 bp = Blueprint("bidding_api", __name__, url_prefix="/api/v1")
 
@@ -360,8 +359,8 @@ def upload_part(tender_id: uuid.UUID, bid_id: uuid.UUID, part: str):
             storage(),
             client_ip(),
         )
-    except DomainError as err:
-        rollback_for(err)  # before the body is read to its end: no lock or connection held meanwhile
+    except DomainError:
+        db.session.rollback()  # before the body is read to its end: no lock or connection held meanwhile
         bids.discard_rest(request.stream)
         raise
     db.session.commit()
