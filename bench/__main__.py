@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ("audit", "seal", "opening", "draw", "evaluation")
+BENCHES = ("audit", "seal", "opening", "ingest", "rush", "draw", "evaluation")
 
 
 def main(argv: list[str]) -> int:

@@ -17,7 +17,7 @@ from core import clock
 from core.api import json_body, paginate
 from core.auth import roles_required
 from core.db import db
-from core.errors import Invalid, NotFound
+from core.errors import DomainError, Invalid, NotFound
 from core.extensions import client_ip
 from core.openapi import api_doc
 from core.roles import Role
@@ -346,18 +346,23 @@ def upload_part(tender_id: uuid.UUID, bid_id: uuid.UUID, part: str):
     from bidding import bids
     from core.app import storage
 
-    tender, bid = bids.own_bid(db.session, current_user, tender_id, bid_id)
-    row = bids.receive_part(
-        db.session,
-        current_user,
-        tender,
-        bid,
-        part,
-        request.stream,
-        request.headers.get("X-Bid-Signature"),
-        storage(),
-        client_ip(),
-    )
+    try:
+        tender, bid = bids.own_bid(db.session, current_user, tender_id, bid_id)
+        row = bids.receive_part(
+            db.session,
+            current_user,
+            tender,
+            bid,
+            part,
+            request.stream,
+            request.headers.get("X-Bid-Signature"),
+            storage(),
+            client_ip(),
+        )
+    except DomainError:
+        db.session.rollback()  # before the body is read to its end: no lock or connection held meanwhile
+        bids.discard_rest(request.stream)
+        raise
     db.session.commit()
     return jsonify({"part": row.part, "sha256": row.sha256, "size": row.size}), 201
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import uuid
+from datetime import datetime
 from typing import BinaryIO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -20,6 +22,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import ClientDisconnected
 
 import audit
 from accounts import pki
@@ -54,8 +57,8 @@ def receipt_public_pem() -> str:
     return receipt_key().public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
 
 
-def _before_deadline(tender: Tender) -> None:
-    if tender.status != "published" or clock.now() >= tender.bid_deadline:  # R-B3
+def _before_deadline(tender: Tender, at: datetime | None = None) -> None:
+    if tender.status != "published" or (at or clock.now()) >= tender.bid_deadline:  # R-B3
         raise Conflict(
             _l("The bid deadline has passed: bids are no longer accepted."),
             code="deadline_passed",
@@ -134,18 +137,29 @@ def receive_part(
     store: FileStore,
     ip: str | None = None,
 ) -> BidPart:
-    """Stream one sealed part into the store, then check it before keeping it (R-B1, R-B3)."""
+    """Stream one sealed part into the store, then check it before keeping it (R-B1, R-B3).
+
+    Call it before anything is written in the session's transaction: that transaction is ended while
+    the part streams in (see below), and everything is read afresh afterwards.
+    """
     if part not in bidpack.PARTS:
         raise Invalid(_l("Parts are qualification, technical and commercial."), code="invalid_part")
-    if bid.status != "uploading":
-        raise Conflict(
-            _l("This bid is already submitted; start a new one to replace it."), code="bid_not_open"
-        )
+    _still_open(bid)
     raw_signature, envelope = _signature(signature_header)
     _before_deadline(tender)
     _not_paused(tender)
+    # A part may stream for minutes. Holding the request's transaction meanwhile held SQLite's write
+    # lock (every other upload and submission waited, then failed) and, on PostgreSQL, a pooled
+    # connection per upload in a deadline rush. Nothing is written yet: drop the snapshot, and the
+    # objects below reload with whatever changed while the part arrived.
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("receive_part must run before the transaction writes anything")
+    session.rollback()
     stored = store.put_stream(stream, max_size=MAX_PART_SIZE)
-    _before_deadline(tender)  # R-B3: judged when the upload completes
+    completed_at = clock.now()  # R-B3: judged when the upload completes, not when a lock is free
+    _still_open(bid)
+    _before_deadline(tender, completed_at)
+    _not_paused(tender)
     statement = envelope.statement
     try:
         if (statement["tender"], statement["lot"], statement["part"]) != (
@@ -187,7 +201,7 @@ def receive_part(
         size=stored.size,
         signature=raw_signature.decode(),
         signer_serial=format(signer.certificate.serial_number, "x"),
-        received_at=clock.now(),
+        received_at=completed_at,
     )
     bid.parts.append(row)
     session.flush()
@@ -200,6 +214,24 @@ def receive_part(
         ip,
     )
     return row
+
+
+def discard_rest(stream: BinaryIO, limit: int = MAX_PART_SIZE + 1024**2) -> None:
+    """Read what is left of a refused upload's body, without keeping it (R-B3: the tenderer must learn
+    why). A client such as bidtool sends the whole body before it reads the answer; closing the
+    connection on unread data resets it, and the client saw a broken pipe instead of, say,
+    deadline_passed. ``limit`` bounds the work for a body that never ends."""
+    read = 0
+    with contextlib.suppress(OSError, ValueError, ClientDisconnected):  # nobody is left to tell
+        while read < limit and (chunk := stream.read(1024**2)):
+            read += len(chunk)
+
+
+def _still_open(bid: Bid) -> None:
+    if bid.status != "uploading":
+        raise Conflict(
+            _l("This bid is already submitted; start a new one to replace it."), code="bid_not_open"
+        )
 
 
 def _check_sealed(store: FileStore, stored: StoredFile) -> None:
@@ -218,7 +250,13 @@ def _check_sealed(store: FileStore, stored: StoredFile) -> None:
 
 
 def submit(session: Session, actor: User, tender: Tender, bid: Bid, ip: str | None = None) -> str:
-    """Complete the bid: every part present, on time; an earlier bid for the lot is replaced (R-B4)."""
+    """Complete the bid: every part present, on time; an earlier bid for the lot is replaced (R-B4).
+
+    Submitting a submitted bid again answers with its receipt: a tenderer whose connection dropped after
+    the commit retries and gets the receipt it is owed (R-B2), even after the deadline.
+    """
+    if bid.status == "submitted" and bid.receipt is not None:
+        return bid.receipt
     if bid.status != "uploading":
         raise Conflict(_l("This bid is already submitted."), code="bid_not_open")
     _before_deadline(tender)

@@ -15,6 +15,10 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(notice_views.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(admin.bp)
+    # The JSON API authenticates by bearer token, like accounts' (browser cookies are SameSite=Lax): without
+    # this, every bid upload and submission through a real server failed with csrf_failed.
+    csrf.exempt(api.bp)
+    csrf.exempt(notices_api.bp)
     csrf.exempt(admin.put_calendar_day)
     csrf.exempt(admin.put_rate)
     register_panel(app, "agency", _agency_panel)

@@ -8,8 +8,10 @@ nothing is held in memory whole.
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -23,6 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 LOGIN_CONTEXT = b"sunbid-cert-login-v1\n"  # must match accounts.certlogin on the server
 CHUNK = 1024 * 1024
+SUBMIT_ATTEMPTS = 3
+SUBMIT_RETRY_SECONDS = 2.0
 
 
 class ApiError(Exception):
@@ -40,7 +44,8 @@ class _ProgressReader:
         self.f, self.total, self.sent, self.progress = f, total, 0, progress
 
     def read(self, size: int = -1) -> bytes:
-        chunk = self.f.read(CHUNK if size is None or size < 0 else min(size, CHUNK))
+        # http.client asks for 8 KiB at a time; a MiB per call sends a GiB part with far less CPU.
+        chunk = self.f.read(CHUNK if size is None or size < 0 else max(size, CHUNK))
         self.sent += len(chunk)
         if self.progress is not None:
             self.progress(self.sent, self.total)
@@ -85,6 +90,8 @@ class Api:
             ) from None
         except urllib.error.URLError as exc:
             raise ApiError(0, "server_unreachable", str(exc.reason)) from None
+        except (ConnectionError, http.client.HTTPException) as exc:  # lost while waiting for the answer
+            raise ApiError(0, "server_unreachable", str(exc) or type(exc).__name__) from None
 
     def json(self, method: str, path: str, body: Any = None) -> Any:
         _status, payload = self.request(method, path, json_body=body)
@@ -169,8 +176,18 @@ def submit_bid(
             sig,
             (lambda done, total, part=part: progress(part, done, total)) if progress else None,
         )
-    _status, receipt = api.request("POST", f"/api/v1/tenders/{tender_id}/bids/{bid['id']}/submit")
-    return receipt
+    # Submitting again is safe (the server answers a submitted bid with its receipt): an answer lost on
+    # the way back is asked for again rather than leaving the tenderer without its receipt (R-B2).
+    attempt = 1
+    while True:
+        try:
+            _status, receipt = api.request("POST", f"/api/v1/tenders/{tender_id}/bids/{bid['id']}/submit")
+            return receipt
+        except ApiError as exc:
+            if exc.code != "server_unreachable" or attempt >= SUBMIT_ATTEMPTS:
+                raise
+        attempt += 1
+        time.sleep(SUBMIT_RETRY_SECONDS)
 
 
 def decrypt_online(api: Api, tender_id: str, bid_id: str, sealed: dict[str, Path], identities: list) -> dict:
