@@ -8,7 +8,7 @@ from flask import Flask, g, request
 
 from core.db import db
 from core.errors import DomainError
-from core.extensions import csrf, login_manager
+from core.extensions import login_manager
 
 
 def _load_session_user(user_id: str):
@@ -51,7 +51,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(cert_views.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
-    csrf.exempt(api.bp)
     from accounts import ca_cli, cli, tasks
 
     app.cli.add_command(cli.users_cli)
