@@ -138,6 +138,18 @@ class CertificateAuthority(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
 
 
+class CrlRecord(Base):
+    """Every CRL the platform CA published, kept: a signature is judged by the CRL in force when the
+    platform received it (a certificate revoked later does not undo a bid received before)."""
+
+    __tablename__ = "crl_history"
+
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    this_update: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    next_update: Mapped[datetime] = mapped_column(UtcDateTime)
+    pem: Mapped[str] = mapped_column(Text)
+
+
 class Certificate(UuidPK, Base):
     """A certificate the platform CA issued, to a user (and through them their organisation)."""
 

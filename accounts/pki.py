@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import audit
-from accounts.models import Certificate, CertificateAuthority, User
+from accounts.models import Certificate, CertificateAuthority, CrlRecord, User
 from core import clock
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from core.keys import instance_secret, random_key
@@ -135,8 +135,23 @@ def _publish_crl(
     )
     row.crl_pem = crl.public_bytes(serialization.Encoding.PEM).decode()
     row.crl_next_update = now + CRL_LIFETIME
+    session.add(
+        CrlRecord(number=row.crl_number, this_update=now, next_update=now + CRL_LIFETIME, pem=row.crl_pem)
+    )
     session.flush()
     return crl
+
+
+def crl_at(session: Session, at: datetime) -> x509.CertificateRevocationList:
+    """The CRL that was in force at ``at`` (the latest published by then and still fresh); the
+    current one when none was kept from then (records from before the history began)."""
+    row = session.scalar(
+        select(CrlRecord)
+        .where(CrlRecord.this_update <= at, CrlRecord.next_update > at)
+        .order_by(CrlRecord.number.desc())
+        .limit(1)
+    )
+    return x509.load_pem_x509_crl(row.pem.encode()) if row else current_crl(session)
 
 
 def _subject_for(user: User) -> ca.SubjectInfo:

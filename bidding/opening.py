@@ -136,7 +136,7 @@ def decrypt(
         raise Conflict(_l("Only a submitted bid is decrypted."), code="bid_not_active")
     keys = _decode_keys(file_keys)
     authority = pki.get_ca(session)
-    chain, crl = pki.chain(authority), pki.current_crl(session)
+    chain = pki.chain(authority)
     from core.app import storage
 
     store = storage()
@@ -144,7 +144,7 @@ def decrypt(
     for part in bid.parts:
         if part.part not in keys or session.get(PartOpening, part.id) is not None:
             continue
-        results.append(_open_part(session, tender, bid, part, store, chain, crl, file_key=keys[part.part]))
+        results.append(_open_part(session, tender, bid, part, store, chain, file_key=keys[part.part]))
     session.flush()
     audit.record(
         session,
@@ -167,7 +167,6 @@ def _open_part(
     part: BidPart,
     store,
     chain,
-    crl,
     *,
     file_key: bytes | None = None,
     identities: list | None = None,
@@ -185,9 +184,10 @@ def _open_part(
             file_key=file_key,
             identities=identities,
             chain=chain,
-            crl=crl,
-            # Checked now, against the CRL in force: no older CRL is kept to check it at receipt.
-            at=clock.now(),
+            # Judged as at receipt, by the CRL in force then: a certificate revoked after the platform
+            # accepted the part does not turn a valid bid into a failed one (R-B6).
+            crl=pki.crl_at(session, part.received_at),
+            at=part.received_at,
             tender=str(tender.id),
             lot=bid.lot_number,
             part=part.part,
@@ -370,7 +370,7 @@ def open_with_opening_key(
             details={"released": len(released), "needed": tender.opening_key.threshold},
         ) from exc
     authority = pki.get_ca(session)
-    chain, crl = pki.chain(authority), pki.current_crl(session)
+    chain = pki.chain(authority)
     from core.app import storage
 
     store = storage()
@@ -386,7 +386,7 @@ def open_with_opening_key(
             if done is not None:
                 session.delete(done)
                 session.flush()
-            results.append(_open_part(session, tender, bid, part, store, chain, crl, identities=[identity]))
+            results.append(_open_part(session, tender, bid, part, store, chain, identities=[identity]))
         audit.record(
             session,
             actor,

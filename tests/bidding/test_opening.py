@@ -386,3 +386,27 @@ def test_r_b6_no_fault_names_only_bids_of_this_opening(client, people, cast, ses
     assert response.status_code == 422 and response.get_json()["error"]["code"] == "invalid_no_fault"
     session.rollback()
     assert {d.status for d in session.scalars(select(Deposit))} == {"held"}  # nothing half-done
+
+
+def test_r_b6_a_certificate_revoked_after_the_bid_was_received_does_not_fail_it(
+    client, people, cast, session, tender, tmp_path
+):
+    """The inner signature is judged as at receipt, by the CRL in force then (kept in the CRL history)."""
+    from accounts import pki
+    from accounts.models import CrlRecord
+
+    bidders = [submit(client, people, session, tender, tmp_path, f"revoked{n}") for n in range(3)]
+    first, bid_id, sealed = bidders[0]
+    clock.advance(timedelta(hours=1))
+    pki.revoke(session, first.user, format(first.cert.serial_number, "x"), "key_compromise")
+    session.commit()
+    start(client, people, cast, tender)  # the opening publishes a fresh CRL listing the revocation
+    session.rollback()
+    assert session.scalars(select(CrlRecord)).all()  # every published CRL is kept
+    response = client.post(
+        f"/api/v1/tenders/{tender.id}/bids/{bid_id}/decrypt",
+        json={"file_keys": file_keys(first, sealed)},
+        headers=auth(people, client, first.user),
+    )
+    assert response.status_code == 200, response.get_json()
+    assert {r["status"] for r in response.get_json()["results"]} == {"ok"}
