@@ -125,6 +125,9 @@ def _publish_crl(
             Certificate.revoked_at.is_not(None)
         )
     ).all()
+    # Two processes may publish at once: take the CA row's lock and its latest number first, so CRL
+    # numbers never repeat (the history's key would refuse it) nor go backwards.
+    session.refresh(row, with_for_update=True)
     row.crl_number += 1
     crl = ca.build_crl(
         _issuer(row),
