@@ -30,6 +30,7 @@ from accounts.models import User
 from bidding import ledger
 from bidding.models import Bid, BidPart, Deposit, Tender
 from core import clock
+from core.db import has_written
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from core.keys import instance_secret, random_key
 from core.roles import Role
@@ -152,7 +153,7 @@ def receive_part(
     # lock (every other upload and submission waited, then failed) and, on PostgreSQL, a pooled
     # connection per upload in a deadline rush. Nothing is written yet: drop the snapshot, and the
     # objects below reload with whatever changed while the part arrived.
-    if session.new or session.dirty or session.deleted:
+    if has_written(session):  # rolling back would silently lose the caller's work
         raise RuntimeError("receive_part must run before the transaction writes anything")
     session.rollback()
     stored = store.put_stream(stream, max_size=MAX_PART_SIZE)

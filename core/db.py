@@ -147,3 +147,25 @@ db = Database()
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# -- whether a transaction has written anything yet ---------------------------------------------------
+# A flush leaves nothing in session.new/dirty/deleted, so those cannot tell whether rolling back would
+# lose work. These listeners keep the answer in session.info.
+WROTE = "sunbid.wrote"
+
+
+@event.listens_for(Session, "after_flush")
+def _note_write(session: Session, _context: Any) -> None:
+    session.info[WROTE] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _clear_write(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the outermost transaction ended: committed or rolled back
+        session.info.pop(WROTE, None)
+
+
+def has_written(session: Session) -> bool:
+    """True when the session's transaction holds changes, flushed or not."""
+    return bool(session.new or session.dirty or session.deleted or session.info.get(WROTE))

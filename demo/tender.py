@@ -185,6 +185,7 @@ def run(
             identity = _identity(folder, username)
             session.commit()
             bid = bids.open_bid(session, user, tender, 1, "demo")
+            session.commit()  # as the API does: a part streams in outside any transaction
             sealed = {}
             for part in bidpack.PARTS:
                 src = Path(tmp) / username / part
@@ -213,6 +214,7 @@ def run(
                 signature = base64.b64encode(Path(f"{out}.sig").read_bytes()).decode()
                 with out.open("rb") as body:
                     bids.receive_part(session, user, tender, bid, part, body, signature, store, "demo")
+                session.commit()
                 sealed[part] = out.read_bytes()
             bids.submit(session, user, tender, bid, "demo")
             session.commit()

@@ -3,9 +3,11 @@ receipt at once (R-B2), replace and withdraw before the deadline (R-B4), and con
 
 import base64
 import hashlib
+import io
 import uuid
 from datetime import timedelta
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -13,7 +15,7 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
 from accounts import pki
-from bidding import ledger
+from bidding import bids, ledger
 from bidding.models import Bid, Deposit, TenderDocument
 from core import clock
 from core.roles import Role
@@ -272,3 +274,19 @@ def test_refused_uploads_leave_no_file_after_a_sweep(client, people, session, te
     session.rollback()
     documents = {d.sha256 for d in session.scalars(select(TenderDocument))}
     assert kept == {session.get(Bid, uuid.UUID(bid_id)).parts[0].sha256} | documents
+
+
+def test_receiving_a_part_never_rolls_back_unsaved_work(people, session, tender, tmp_path):
+    """A part streams in outside any transaction (it ends the one it is given); given one that has
+    written, even flushed, it refuses rather than silently lose that work."""
+    from core.app import storage
+
+    bidder = Tenderer(people, session, "eager")
+    pay(session, bidder.user, tender)
+    bid = bids.open_bid(session, bidder.user, tender, 1)  # flushed, not committed
+    body, signature = bidder.seal(tmp_path, tender, "technical")
+    with pytest.raises(RuntimeError):
+        bids.receive_part(
+            session, bidder.user, tender, bid, "technical", io.BytesIO(body), signature, storage()
+        )
+    assert session.get(Bid, bid.id) is not None  # the new bid is still there to commit
