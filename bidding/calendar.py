@@ -47,6 +47,13 @@ class Calendar:
         """Last day of a period of ``days`` calendar days starting on ``start`` (R-T6)."""
         return self.next_working_day(start + timedelta(days=days))
 
+    def closes(self, start: datetime, days: int, *, working: bool = False) -> datetime:
+        """The moment a period of ``days`` (working) days from ``start`` runs out: midnight Beijing time
+        after its last day, counted as R-T6 says."""
+        first = local_date(start)
+        last = self.add_working_days(first, days) if working else self.period_end(first, days)
+        return start_of_local_day(last + timedelta(days=1))
+
     def add_working_days(self, start: date, days: int) -> date:
         """The ``days``-th working day after ``start`` (the start day itself not counted)."""
         day = start

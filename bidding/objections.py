@@ -4,15 +4,13 @@ opening: raised by a bidder while the opening runs, answered there, and put in t
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import audit
 from accounts.models import User
-from bidding.calendar import Calendar, local_date, start_of_local_day
+from bidding.calendar import Calendar
 from bidding.models import Bid, Objection, Opening, Tender
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -34,12 +32,6 @@ def _text(value: str | None, field: str) -> str:
     return text
 
 
-def _answer_due(session: Session, now: datetime) -> datetime:
-    """The end of the third day after today (R-T4 with R-T6: the first day is not counted)."""
-    last_day = Calendar.load(session).period_end(local_date(now), ANSWER_DAYS)
-    return start_of_local_day(last_day + timedelta(days=1))
-
-
 def raise_objection(
     session: Session, actor: User, tender: Tender, stage: str, text: str, ip: str | None = None
 ) -> Objection:
@@ -59,7 +51,7 @@ def raise_objection(
                 code="objection_deadline_passed",
                 details={"deadline": tender.objection_deadline.isoformat(), "rule": "R-T4"},
             )
-        due = _answer_due(session, now)
+        due = Calendar.load(session).closes(now, ANSWER_DAYS)  # R-T4: within 3 days
         if tender.paused_at is None:
             tender.paused_at = now
     elif stage == "opening":

@@ -328,7 +328,7 @@ def _evaluate_and_award(session, store, tender, agent, supervisor, deadline, ech
             break
     session.commit()
     codes = {c["code"] for c in room.blind_view(session, chair, tender)}
-    by_code, _ = scoring._addresses(session, tender)
+    by_code, _ = scoring.blind_addresses(session, tender)
     for member in members:
         sheet = {"qualification": {}, "scores": {}}
         for code in codes:

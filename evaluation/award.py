@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 import audit
 from accounts.models import Organization, User
 from bidding import ledger
-from bidding.calendar import Calendar, local_date, start_of_local_day
+from bidding.calendar import Calendar
 from bidding.models import Bid, Deposit, Objection, Tender
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -28,12 +28,6 @@ PUBLISH_WITHIN_DAYS = 3  # R-A1
 PUBLICITY_DAYS = 3  # R-A1
 OBJECTION_ANSWER_DAYS = 3  # R-A1
 CONTRACT_DAYS = 30  # R-A3
-
-
-def _end_of_period(session: Session, start, days: int):
-    """The end (Beijing midnight) of a period of ``days`` days counted as R-T6 says."""
-    last_day = Calendar.load(session).period_end(local_date(start), days)
-    return start_of_local_day(last_day + timedelta(days=1))
 
 
 def _agency(actor: User, tender: Tender) -> None:
@@ -67,8 +61,8 @@ def publish_candidates(session: Session, actor: User, tender: Tender, ip: str | 
         tender_id=tender.id,
         candidates=candidates,
         published_at=now,
-        ends_at=_end_of_period(session, now, PUBLICITY_DAYS),
-        late=now >= _end_of_period(session, report.signed_at, PUBLISH_WITHIN_DAYS),
+        ends_at=Calendar.load(session).closes(now, PUBLICITY_DAYS),
+        late=now >= Calendar.load(session).closes(report.signed_at, PUBLISH_WITHIN_DAYS),
         published_by_id=actor.id,
     )
     session.add(publicity)
@@ -116,7 +110,7 @@ def object_during_publicity(
         organization_id=actor.organization_id,
         text=objections._text(text, "text"),
         raised_at=now,
-        answer_due_at=_end_of_period(session, now, OBJECTION_ANSWER_DAYS),
+        answer_due_at=Calendar.load(session).closes(now, OBJECTION_ANSWER_DAYS),
     )
     session.add(objection)
     session.flush()

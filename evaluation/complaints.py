@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 import audit
 from accounts.models import User
-from bidding.calendar import Calendar, local_date, start_of_local_day
+from bidding.calendar import Calendar
 from bidding.models import Bid, Tender
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -26,12 +26,9 @@ CHALLENGE_WORKING_DAYS = 7  # R-A4, procurement
 
 def deadline(session: Session, tender: Tender, learned_at: datetime) -> datetime:
     calendar = Calendar.load(session)
-    day = local_date(learned_at)
     if tender.track == "procurement":
-        last = calendar.add_working_days(day, CHALLENGE_WORKING_DAYS)
-    else:
-        last = calendar.period_end(day, COMPLAINT_DAYS)
-    return start_of_local_day(last + timedelta(days=1))
+        return calendar.closes(learned_at, CHALLENGE_WORKING_DAYS, working=True)
+    return calendar.closes(learned_at, COMPLAINT_DAYS)
 
 
 def _result_known_at(session: Session, tender: Tender) -> datetime:

@@ -52,8 +52,8 @@ def draft(session: Session, actor: User, tender: Tender, ip: str | None = None) 
             code="review_needed",
             details={"flags": [f["code"] for f in scoring.results_json(result, sheets, void)["flags"]]},
         )
-    _by_code, codes = scoring._addresses(session, tender)
-    blind = scoring._blind_keys(result)
+    _by_code, codes = scoring.blind_addresses(session, tender)
+    blind = scoring.blind_keys(result.scheme)
     content = scoring.results_json(result, sheets, void, codes)
     content["reviews"] = [scoring.mask(r, codes, blind) for r in scoring.reviews(session, tender)]
     content["tender"] = {"id": str(tender.id), "code": tender.code, "title": tender.title}

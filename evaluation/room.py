@@ -202,7 +202,7 @@ def declare_conflict(
     text = (reason or "").strip()
     if not 2 <= len(text) <= 500:
         raise Invalid(_l("Say what the conflict is."), code="invalid_reason", details={"field": "reason"})
-    known = {b.id for b in _opened_bids(session, tender)}
+    known = {b.id for b in opened_bids(session, tender)}
     if not bid_ids or any(b not in known for b in bid_ids):
         raise Invalid(_l("Name the bids you have a conflict with."), code="invalid_bids")
     seat_.replaced_at, seat_.replacement_reason = clock.now(), text
@@ -262,7 +262,7 @@ def vote_chair(
     return room.chair_id
 
 
-def _opened_bids(session: Session, tender: Tender) -> list[Bid]:
+def opened_bids(session: Session, tender: Tender) -> list[Bid]:
     return list(
         session.scalars(
             select(Bid)
@@ -297,7 +297,7 @@ def _technical_files(folder: Path) -> list[Path]:
 def assign_blind_codes(session: Session, tender: Tender) -> list[BlindCode]:
     """Random codes for the technical parts (a shuffled sequence, so codes say nothing of order), and
     the identity-leak findings for each."""
-    bids = _opened_bids(session, tender)
+    bids = opened_bids(session, tender)
     numbers = list(range(1, len(bids) + 1))
     secrets.SystemRandom().shuffle(numbers)
     rows = []

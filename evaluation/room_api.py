@@ -324,8 +324,8 @@ def record_review(tender_id: uuid.UUID):
         ip=client_ip(),
     )
     db.session.commit()
-    _by_code, codes = scoring._addresses(db.session, tender)
-    blind = {c.key for c in scoring._scheme(db.session, tender).criteria if scoring._blind(c)}
+    _by_code, codes = scoring.blind_addresses(db.session, tender)
+    blind = scoring.blind_keys(scoring.scheme_of(db.session, tender))
     return jsonify(scoring.mask(row.diff, codes, blind)), 201
 
 

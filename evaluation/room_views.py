@@ -57,11 +57,11 @@ def room_page(tender_id: uuid.UUID):
     if seat is not None and seat.checked_in_at is not None and seat.replaced_at is None:
         context["bidders"] = [
             {"id": str(b.id), "name": db.session.get(Organization, b.organization_id).name}
-            for b in room._opened_bids(db.session, tender)
+            for b in room.opened_bids(db.session, tender)
         ]
         context["technical"] = room.blind_view(db.session, actor, tender)
         try:
-            context["scheme"] = scoring._scheme(db.session, tender)
+            context["scheme"] = scoring.scheme_of(db.session, tender)
         except Conflict:
             context["scheme"] = None
         context["mine"] = scoring.my_sheet(db.session, actor, tender) if context["scheme"] else None

@@ -10,7 +10,7 @@ formulas (evaluation.aggregation). A member replaced during the evaluation has t
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -23,36 +23,34 @@ from bidding.models import PartOpening, Tender
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid
 from core.roles import Role
-from evaluation import aggregation, room, services
+from evaluation import aggregation, formulas, room, services
 from evaluation.models import BlindCode, ScoreReview, ScoreSheet, ScoringScheme
 
 
-def _scheme(session: Session, tender: Tender) -> aggregation.Scheme:
+def scheme_of(session: Session, tender: Tender) -> aggregation.Scheme:
     scheme = services.load_scheme(session, tender)
     if scheme is None:
         raise Conflict(_l("This tender has no scoring scheme."), code="scheme_missing")
     return scheme
 
 
-def _addresses(session: Session, tender: Tender) -> tuple[dict[str, uuid.UUID], dict[uuid.UUID, str]]:
+def blind_addresses(session: Session, tender: Tender) -> tuple[dict[str, uuid.UUID], dict[uuid.UUID, str]]:
     """Blind code -> bid and bid -> code."""
     rows = session.scalars(select(BlindCode).where(BlindCode.tender_id == tender.id)).all()
     return {r.code: r.bid_id for r in rows}, {r.bid_id: r.code for r in rows}
 
 
 def _hundredths(value: Any) -> int | None:
+    """Points as written ("12.5", 12.5, 12) in hundredths; None for anything else (422 upstream)."""
     if isinstance(value, bool):
         return None
     try:
-        number = Decimal(str(value))
-    except (InvalidOperation, ValueError):
+        return formulas.points(value)
+    except (ValueError, ArithmeticError):  # more than two decimals, not a number, infinite
         return None
-    if not number.is_finite() or number != number.quantize(Decimal("0.01")):
-        return None
-    return int(number * 100)
 
 
-def _blind(criterion: aggregation.Criterion) -> bool:
+def is_blind(criterion: aggregation.Criterion) -> bool:
     return criterion.part == "technical" and criterion.blind
 
 
@@ -60,8 +58,8 @@ def _parse(
     session: Session, tender: Tender, scheme: aggregation.Scheme, data: dict
 ) -> tuple[dict, dict, dict]:
     """The sheet's content by bid id, or 422 naming every bad entry (nothing is kept)."""
-    by_code, _codes = _addresses(session, tender)
-    bids = {b.id for b in room._opened_bids(session, tender)}
+    by_code, _codes = blind_addresses(session, tender)
+    bids = {b.id for b in room.opened_bids(session, tender)}
     problems: list[dict] = []
     passes: dict[str, dict[str, bool]] = {}
     reasons: dict[str, dict[str, str]] = {}
@@ -109,13 +107,13 @@ def _parse(
             if criterion is None or not criterion.scored:
                 problems.append({"bid": key, "criterion": name, "code": "unknown_criterion"})
                 continue
-            bid = bid_for(key, _blind(criterion))
+            bid = bid_for(key, is_blind(criterion))
             if bid is None:
                 problems.append(
                     {
                         "bid": key,
                         "criterion": name,
-                        "code": "use_blind_code" if _blind(criterion) else "unknown_bid",
+                        "code": "use_blind_code" if is_blind(criterion) else "unknown_bid",
                     }
                 )
                 continue
@@ -147,11 +145,11 @@ def _criterion(scheme: aggregation.Scheme, key: str) -> aggregation.Criterion | 
 
 
 def _missing(session: Session, tender: Tender, scheme: aggregation.Scheme, sheet: ScoreSheet) -> list[dict]:
-    _by_code, codes = _addresses(session, tender)
+    _by_code, codes = blind_addresses(session, tender)
     missing = []
-    for bid in room._opened_bids(session, tender):
+    for bid in room.opened_bids(session, tender):
         for criterion in scheme.criteria:
-            key = codes.get(bid.id) if _blind(criterion) else str(bid.id)
+            key = codes.get(bid.id) if is_blind(criterion) else str(bid.id)
             if criterion.kind == "pass_fail" and criterion.key not in sheet.passes.get(str(bid.id), {}):
                 missing.append({"bid": str(bid.id), "criterion": criterion.key})
             elif criterion.scored and criterion.key not in sheet.points.get(str(bid.id), {}):
@@ -164,7 +162,7 @@ def save(
 ) -> ScoreSheet:
     """Save (and with ``submit`` lock) the acting member's sheet."""
     seat = room.member(session, actor, tender)
-    scheme = _scheme(session, tender)
+    scheme = scheme_of(session, tender)
     sheet = session.get(ScoreSheet, (tender.id, seat.id))
     if sheet is not None and sheet.submitted_at is not None:
         raise Conflict(_l("Your sheet is submitted and locked."), code="sheet_submitted")
@@ -211,15 +209,15 @@ def _merge(old: dict, new: dict) -> dict:
 def my_sheet(session: Session, actor: User, tender: Tender) -> dict:
     """The member's own sheet as they wrote it: blind items under their codes."""
     seat = room.member(session, actor, tender)
-    scheme = _scheme(session, tender)
+    scheme = scheme_of(session, tender)
     sheet = session.get(ScoreSheet, (tender.id, seat.id))
-    _by_code, codes = _addresses(session, tender)
+    _by_code, codes = blind_addresses(session, tender)
     scores: dict[str, dict[str, str]] = {}
     if sheet is not None:
         for bid, items in sheet.points.items():
             for name, value in items.items():
                 criterion = _criterion(scheme, name)
-                key = codes[uuid.UUID(bid)] if criterion is not None and _blind(criterion) else bid
+                key = codes[uuid.UUID(bid)] if criterion is not None and is_blind(criterion) else bid
                 scores.setdefault(key, {})[name] = str(Decimal(value) / 100)
     return {
         "submitted_at": sheet.submitted_at.isoformat() if sheet and sheet.submitted_at else None,
@@ -237,7 +235,7 @@ def my_sheet(session: Session, actor: User, tender: Tender) -> dict:
 def aggregate_room(session: Session, tender: Tender) -> tuple[aggregation.Aggregation, dict, int]:
     """The aggregation of the sitting members' submitted sheets (R-V1: only when all have submitted;
     R-E5: a replaced member's sheet is void); also the sheets by member and how many are void."""
-    scheme = _scheme(session, tender)
+    scheme = scheme_of(session, tender)
     sitting = room.sitting_members(session, tender)
     sheets = {
         s.member_id: s
@@ -253,7 +251,7 @@ def aggregate_room(session: Session, tender: Tender) -> tuple[aggregation.Aggreg
             details={"submitted": len(sitting) - len(waiting), "members": len(sitting)},
         )
     bids = []
-    for bid in room._opened_bids(session, tender):
+    for bid in room.opened_bids(session, tender):
         commercial = next(p for p in bid.parts if p.part == "commercial")
         price = session.get(PartOpening, commercial.id).price_fen
         bids.append(
@@ -308,7 +306,7 @@ def record_review(
         raise Forbidden(_l("The chair records reviews."), code="chair_only")
     if session.get(EvaluationReport, tender.id) is not None:
         raise Conflict(_l("The report is drafted: scores no longer change."), code="report_exists")
-    by_code, _codes = _addresses(session, tender)
+    by_code, _codes = blind_addresses(session, tender)
     bid_id = by_code.get(bid_key)
     if bid_id is None:
         try:
@@ -350,9 +348,9 @@ def results(session: Session, actor: User, tender: Tender) -> dict:
     if actor.role != Role.SUPERVISOR:
         room.member(session, actor, tender)
     result, sheets, void = aggregate_room(session, tender)
-    _by_code, codes = _addresses(session, tender)
+    _by_code, codes = blind_addresses(session, tender)
     body = results_json(result, sheets, void, codes)
-    body["reviews"] = [mask(r, codes, _blind_keys(result)) for r in reviews(session, tender)]
+    body["reviews"] = [mask(r, codes, blind_keys(result.scheme)) for r in reviews(session, tender)]
     return body
 
 
@@ -366,8 +364,8 @@ def reviews(session: Session, tender: Tender) -> list[dict]:
     ]
 
 
-def _blind_keys(result: aggregation.Aggregation) -> set[str]:
-    return {c.key for c in result.scheme.criteria if _blind(c)}
+def blind_keys(scheme: aggregation.Scheme) -> set[str]:
+    return {c.key for c in scheme.criteria if is_blind(c)}
 
 
 def mask(item: dict, codes: dict[uuid.UUID, str], blind: set[str]) -> dict:
@@ -416,7 +414,9 @@ def results_json(
             for r in result.results
         ],
         # Flags name members by seat, so a member can find their own outliers; never a blind code.
-        "flags": [mask(aggregation.flag_json(f), codes or {}, _blind_keys(result)) for f in result.flags],
+        "flags": [
+            mask(aggregation.flag_json(f), codes or {}, blind_keys(result.scheme)) for f in result.flags
+        ],
         "void_sheets": void,
     }
 
