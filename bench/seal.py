@@ -8,11 +8,15 @@ exit, as a user would see it), ``age -e -r`` against our ``encrypt`` and ``age -
 ``decrypt``. Each side decrypts the other's ciphertext, which doubles as an interoperability check.
 Every encryption goes to the same two recipients a bid has (the tender's opening key and the
 tenderer's own). Unless ``--no-bidtool``, ``bidtool seal`` (the data file as one bid part: tar,
-file hash, signed manifest, encryption, ciphertext hash, outer signature, fsync and rename) and
+file hash, signed manifest, encryption, ciphertext hash, outer signature and rename) and
 ``bidtool open`` (decryption, safe unpacking with hashing, manifest and both signature checks
-against a test CA and CRL) run too, as ``python -m bidtool`` subprocesses, with ``bidtool
-verify`` (the ciphertext hash and outer signature, what the platform does on upload) for
-information; their ratios to ``age -e``/``age -d`` count towards the verdict.
+against a test CA and CRL) run too, as ``python -m bidtool`` subprocesses; their ratios to
+``age -e``/``age -d`` count towards the verdict. For information: ``bidtool verify`` (the
+ciphertext hash and outer signature, what the platform does on upload), ``bidtool seal --sync``
+(fsync before the rename), and the same work as seal and open done by outside tools (``openssl
+dgst``, ``tar``, ``age``, ``tee``) in their fastest arrangement, a pipeline over the cores. The
+CPU floor of a seal (cipher and two SHA-256 passes, measured here, plus seal's fixed cost on a
+1-byte part) shows how close to ``age -e`` a seal can come on this machine at all.
 Our side runs in a child process so that its peak RSS can be read from ``wait4``. Dirty pages are
 synced between runs, outside the timings, so one run's writeback does not land in the next one;
 the order of the tools alternates between rounds. Each round gives a ratio to ``age`` run in the
@@ -228,7 +232,44 @@ def main(argv: list[str] | None = None) -> int:
                 os.path.join("bid.d", "plain.bin"),
             )
             jobs[("verify", "bidtool verify")] = ([*bidtool, "verify", *trust, at("bid.age")], "")
+            jobs[("encrypt", "bidtool seal --sync")] = (
+                [*seal[:-2], "--sync", at("plain.bin"), at("bid-sync.age")],
+                "bid-sync.age",
+            )
+            # The same work as bidtool seal done by outside tools, given their fastest arrangement:
+            # the file hashed by one process while tar | age | tee | sha256 run as a pipeline, so
+            # that they too spread over the cores. (It still does less: no manifest, no signatures.)
+            rs = " ".join(f"-r {r}" for r in recipients)
+            jobs[("encrypt", "tools (same)")] = (
+                [
+                    "bash",
+                    "-c",
+                    "set -e -o pipefail; cd " + d + "; openssl dgst -sha256 plain.bin > files.sha256 & "
+                    f"tar -cf - plain.bin | {age_bin} -e {rs} | tee tools.age | openssl dgst -sha256"
+                    " > tools.age.sha256; wait $!",
+                ],
+                "tools.age",
+            )
+            # And for bidtool open: decrypt, unpack, and hash what is unpacked, side by side.
+            jobs[("decrypt", "tools (same)")] = (
+                [
+                    "bash",
+                    "-c",
+                    f"set -e -o pipefail; cd {d}; rm -rf tools.d; mkdir tools.d; {age_bin} -d -i identity.txt"
+                    " bid.age | tee >(openssl dgst -sha256 > tools.d.sha256) | tar -xf - -C tools.d",
+                ],
+                os.path.join("tools.d", "plain.bin"),
+            )
 
+        # What bidtool seal costs whatever the size: interpreter and imports, unlocking the signing
+        # key (600,000 PBKDF2 rounds), the machine fingerprint, two CMS signatures.
+        fixed_seal: list[float] = []
+        if env is not None:
+            with open(at("one.bin"), "wb") as f:
+                f.write(b"x")
+            for _ in range(3):
+                one = [*seal[:-2], at("one.bin"), at("one.age")]
+                fixed_seal.append(measured(one, env)[0])
         walls: dict[tuple[str, str], list[float]] = {k: [] for k in jobs}
         cpu: dict[tuple[str, str], list[float]] = {k: [] for k in jobs}
         inner: dict[tuple[str, str], list[float]] = {k: [] for k in jobs}
@@ -244,12 +285,14 @@ def main(argv: list[str] | None = None) -> int:
                         os.unlink(at(output))
                     if tool == "bidtool open":
                         shutil.rmtree(at("bid.d"), ignore_errors=True)
+                    if tool == "tools (same)" and op == "decrypt":
+                        shutil.rmtree(at("tools.d"), ignore_errors=True)
                     os.sync()
                     wall, used, peak, out = measured(cmd, env)
                     walls[(op, tool)].append(wall)
                     cpu[(op, tool)].append(used)
                     rss[(op, tool)] = max(rss[(op, tool)], peak)
-                    if out.strip() and not tool.startswith("bidtool"):
+                    if out.strip() and not tool.startswith(("bidtool", "tools")):
                         inner[(op, tool)].append(float(out))
                     if op == "decrypt" and rnd == 0 and sha256_file(at(output)) != expected:
                         raise SystemExit(f"{tool} decrypt produced the wrong plaintext")
@@ -257,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
     print()
-    header = f"{'':10}{'tool':16}{'best s':>9}{'median s':>10}{'MB/s':>8}{'CPU s':>8}{'peak RSS':>13}"
+    header = f"{'':10}{'tool':22}{'best s':>9}{'median s':>10}{'MB/s':>8}{'CPU s':>8}{'peak RSS':>13}"
     print(header + f"{'in-process s':>14}")
     for (op, tool), times in walls.items():
         best = min(times)
@@ -265,26 +308,38 @@ def main(argv: list[str] | None = None) -> int:
         inside = f"{min(inner[(op, tool)]):.3f}" if inner[(op, tool)] else "-"
         used = min(cpu[(op, tool)])
         print(
-            f"{op:10}{tool:16}{best:9.3f}{statistics.median(times):10.3f}{mbps:8.0f}{used:8.2f}"
+            f"{op:10}{tool:22}{best:9.3f}{statistics.median(times):10.3f}{mbps:8.0f}{used:8.2f}"
             f"{rss[(op, tool)] / 1024:9.1f} MiB{inside:>14}"
         )
     print()
     met = True
-    compared = [("encrypt", "ours"), ("decrypt", "ours")]
-    if not args.no_bidtool:
-        compared += [("encrypt", "bidtool seal"), ("decrypt", "bidtool open")]
-    # Each round runs age and ours back to back, so a round's ratio compares like with like on a
-    # shared machine; the median over rounds is the figure, the spread shows how noisy it was.
-    for op, tool in compared:
-        ratios = [o / a for o, a in zip(walls[(op, tool)], walls[(op, "age")], strict=True)]
+
+    def ratio_line(op: str, tool: str, against: str, what: str) -> float:
+        # Each round runs both back to back, so a round's ratio compares like with like on a shared
+        # machine; the median over rounds is the figure, the spread shows how noisy it was.
+        ratios = [o / a for o, a in zip(walls[(op, tool)], walls[(op, against)], strict=True)]
         ratio = statistics.median(ratios)
-        met &= ratio <= 1
-        verdict = "at least as fast as age" if ratio <= 1 else "SLOWER than age"
-        name = "ours" if tool == "ours" else tool
-        spread = f"rounds {min(ratios):.2f}..{max(ratios):.2f}"
+        verdict = "at least as fast" if ratio <= 1 else "SLOWER"
         print(
-            f"{op}: {name}/age -{op[0]} time, median of {len(ratios)} rounds = {ratio:.2f}"
-            f" ({spread}; {1 / ratio:.2f}x age's speed: {verdict})"
+            f"{op}: {tool}/{what} time, median of {len(ratios)} rounds = {ratio:.2f}"
+            f" (rounds {min(ratios):.2f}..{max(ratios):.2f}; {1 / ratio:.2f}x its speed: {verdict})"
+        )
+        return ratio
+
+    print("The issue's figures: ours and bidtool against the age CLI")
+    met &= ratio_line("encrypt", "ours", "age", "age -e") <= 1
+    met &= ratio_line("decrypt", "ours", "age", "age -d") <= 1
+    if not args.no_bidtool:
+        seal_ratio = ratio_line("encrypt", "bidtool seal", "age", "age -e")
+        met &= seal_ratio <= 1
+        met &= ratio_line("decrypt", "bidtool open", "age", "age -d") <= 1
+        print("For information:")
+        ratio_line("encrypt", "bidtool seal --sync", "age", "age -e")
+        ratio_line("encrypt", "bidtool seal", "tools (same)", "the same work by outside tools")
+        ratio_line("decrypt", "bidtool open", "tools (same)", "the same work by outside tools")
+        print(
+            "  (same work, encrypt: openssl dgst -sha256 of the file beside tar | age -e | tee | openssl"
+            " dgst; decrypt: age -d | tee >(openssl dgst) | tar -x)"
         )
     if ceiling:
         print(
@@ -292,23 +347,35 @@ def main(argv: list[str] | None = None) -> int:
             f" ({args.size_mib * MIB / (ceiling * 1e6):.2f} s for {args.size_mib} MiB)"
         )
     cipher, sha = primitive_seconds()
-    age_cpu = statistics.median(cpu[("encrypt", "age")])
+    age_wall = statistics.median(walls[("encrypt", "age")])
     floor = args.size_mib * (cipher + 2 * sha)
     print(
-        f"CPU floor of a seal: ChaCha20-Poly1305 {args.size_mib * cipher:.2f} s + 2 x SHA-256"
-        f" {args.size_mib * sha:.2f} s = {floor:.2f} CPU s before any I/O, i.e. {floor / cpus:.2f} s on"
-        f" {cpus} idle cores, against {age_cpu:.2f} CPU s for all of age -e (one core)"
+        f"CPU floor of a seal, measured in this process: ChaCha20-Poly1305 {args.size_mib * cipher:.2f} s"
+        f" + SHA-256 of the files {args.size_mib * sha:.2f} s + SHA-256 of the ciphertext"
+        f" {args.size_mib * sha:.2f} s = {floor:.2f} CPU s before any I/O or start-up"
     )
+    if not args.no_bidtool:
+        fixed = statistics.median(fixed_seal)
+        print(
+            f"  + bidtool seal's fixed cost (a 1-byte part: start-up, unlocking the signing key,"
+            f" signing) {fixed:.2f} s"
+        )
+        best = floor / cpus + fixed
+        print(
+            f"  => on {cpus} cores, with nothing else to do and perfect parallelism, a seal takes at least"
+            f" {best:.2f} s: {best / age_wall:.2f}x the median age -e ({age_wall:.2f} s), which does one"
+            " cipher pass and no hashing"
+        )
+        if seal_ratio > 1 and best > age_wall:
+            print(
+                "  so 'bidtool seal at least as fast as age -e' cannot be met on this machine with the bid"
+                " format's two SHA-256 passes; compare bidtool seal with the same work by outside tools"
+            )
     print(
         "(CPU s is user+sys of the whole process, all threads: ours spreads the cipher over the CPUs, so"
         " it is only faster end to end when a second core is free)"
     )
-    if not args.no_bidtool:
-        print(
-            "(bidtool seal also hashes every byte twice, the files for the manifest and the ciphertext for"
-            " the outer signature, and fsyncs before its rename; bidtool open unpacks and hashes the files)"
-        )
-    ours = [key for key in rss if key[1] != "age"]
+    ours = [key for key in rss if key[1] not in ("age", "tools (same)")]
     peak = max(rss[key] for key in ours) / 1024
     for op, tool in ours:
         name = tool if tool.startswith("bidtool") else f"{tool} {op}"

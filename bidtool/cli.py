@@ -19,7 +19,7 @@ import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from cryptography import x509
@@ -27,11 +27,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 import bidtool
-from bidtool import client, messages
+from bidtool import messages
 from bidtool.keys import encrypt_private_key_pem
 from bidtool.messages import t
 from crypto import age, bidpack, ca, cms, receipts, selection
 from crypto.fingerprint import fingerprint_sha256, identifiers
+
+if TYPE_CHECKING:
+    from bidtool import client
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -170,7 +173,10 @@ def _classify(exc: BaseException) -> tuple[str, int] | None:
         return exc.code, EXIT_REFUSED
     if isinstance(exc, selection.ProofError):
         return exc.code, EXIT_REFUSED
-    if isinstance(exc, client.ApiError):
+    # The API client (urllib, http.client, email) is imported only by the commands that talk to the
+    # platform: the offline ones, sealing and opening above all, start that much sooner.
+    api_client = sys.modules.get("bidtool.client")
+    if api_client is not None and isinstance(exc, api_client.ApiError):
         return exc.code, EXIT_IO if exc.code == "server_unreachable" else EXIT_REFUSED
     if isinstance(exc, Refused):
         return exc.code, EXIT_REFUSED
@@ -545,6 +551,7 @@ def keygen(directory: str, org: str, credit_code: str, person: str, passphrase_f
     "--price-sheet", cls=_Option, type=click.Path(dir_okay=False, exists=True), help="help.price_sheet"
 )
 @click.option("--force", cls=_Option, is_flag=True, help="help.force")
+@click.option("--sync", cls=_Option, is_flag=True, help="help.sync")
 @click.option("--passphrase-file", cls=_Option, type=click.Path(dir_okay=False), help="help.passphrase_file")
 @click.pass_context
 def seal(
@@ -559,6 +566,7 @@ def seal(
     part: str,
     price_sheet: str | None,
     force: bool,
+    sync: bool,
     passphrase_file: str | None,
 ) -> None:
     if part == "commercial" and price_sheet is None:
@@ -589,6 +597,7 @@ def seal(
             tool_version=bidtool.version(),
             overwrite=force,
             progress=progress,
+            sync=sync,
         )
     click.echo(t("seal.done", count=len(result.manifest["files"]), out=result.out_path))
     click.echo(t("seal.signature", sig=result.sig_path))
@@ -819,6 +828,8 @@ def verify_draw(proof: str) -> None:
 @_passphrase_file_option
 @click.argument("nonce")
 def login_sign(key_dir: str, cert_path: str, passphrase_file: str | None, nonce: str) -> None:
+    from bidtool import client
+
     key = _load_signing_key(os.path.join(key_dir, "signing-key.pem"), passphrase_file)
     certificate = _load_certificate(cert_path)
     click.echo(client.login_code(certificate.public_bytes(serialization.Encoding.PEM).decode(), key, nonce))
@@ -859,6 +870,8 @@ def _part_files(parts: tuple[str, ...], *, with_signature: bool) -> dict[str, Pa
 
 def _signed_in(server: str, key_dir: str, cert_path: str, passphrase_file: str | None) -> client.Api:
     """Certificate sign-in: the signing key proves who is calling, no password is involved."""
+    from bidtool import client
+
     key = _load_signing_key(os.path.join(key_dir, "signing-key.pem"), passphrase_file)
     api = client.Api(server)
     client.certificate_sign_in(api, _load_certificate(cert_path), key)
@@ -898,6 +911,8 @@ def submit(
         if done >= total:
             bar.__exit__(None, None, None)
 
+    from bidtool import client
+
     receipt = client.submit_bid(api, tender, lot, files, progress)
     payload = json.loads(receipt)["receipt"]
     target = receipt_path or f"receipt-{payload['bid_id']}.json"
@@ -925,6 +940,8 @@ def decrypt(
     with open(os.path.join(key_dir, "identity.txt"), encoding="ascii") as f:
         identities = age.parse_identities(f.read())
     api = _signed_in(server, key_dir, cert_path, passphrase_file)
+    from bidtool import client
+
     answer = client.decrypt_online(api, tender, bid_id, sealed, identities)
     failed = False
     for result in answer["results"]:
@@ -957,6 +974,8 @@ def custodian() -> None:
 def release(server: str, token: str, identity_path: str, tender: str) -> None:
     with open(identity_path, encoding="ascii") as f:
         identities = age.parse_identities(f.read())
+    from bidtool import client
+
     answer = client.release_share(client.Api(server, token), tender, identities)
     click.echo(t("release.ok", role=answer["role"]))
 

@@ -95,6 +95,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Price sheet (JSON, amounts in integer fen); required for the commercial part.",
     ),
     "help.force": ("覆盖已存在的 OUT 和 OUT.sig。", "Overwrite an existing OUT and OUT.sig."),
+    "help.sync": (
+        "返回前把 OUT 和 OUT.sig 强制写入磁盘（fsync），适用于随即拔出的移动存储。"
+        "默认不强制：断电后未写全的文件会因摘要不符被 verify 和上传拒绝，重新封装即可。",
+        "Force OUT and OUT.sig to disk (fsync) before returning, e.g. on a removable disk that will be "
+        "pulled out at once. Off by default: after a power cut an incomplete file fails its digest in "
+        "verify and at upload, and is sealed again.",
+    ),
     "help.verify": (
         "校验 OUT 与其外层签名 OUT.sig：密文摘要、签名、证书链、有效期和吊销状态。",
         "Verify OUT against its outer signature OUT.sig: ciphertext digest, signature, certificate "

@@ -75,6 +75,7 @@ __all__ = [
     "Stanza",
     "TrailingDataError",
     "UnsupportedVersionError",
+    "available_cpus",
     "decrypt",
     "decrypt_file",
     "decrypt_with_file_key",
@@ -657,12 +658,16 @@ def unwrap_file_key(
 # --------------------------------------------------------------------------------------------- payload
 
 
-def _default_workers() -> int:
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask where the platform has one)."""
     try:
-        cpus = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(4, cpus))
+        return os.cpu_count() or 1
+
+
+def _default_workers() -> int:
+    return max(1, min(4, available_cpus()))
 
 
 def _nonce(counter: int, last: bool) -> bytes:
@@ -918,18 +923,20 @@ def _run_blocks(
 ) -> tuple[int, int]:
     """Feed ``src`` through ``fn`` block by block, writing results to ``dst`` in order.
 
-    A single block, or ``workers=1``, is done on the calling thread. Otherwise the work is spread
+    A single block, or ``workers=0``, is done on the calling thread. Otherwise the work is spread
     so that no stage waits for another while there is anything to do: the calling thread only
-    reads, a pool seals or opens blocks, and one output thread writes them in order. What ``dst``
-    does with the data (the bid tools hash it, unpack it, write it to disk) therefore runs beside
-    the reading and the cipher instead of after them, which is what lets two cores beat one. At most
-    ``4 * workers`` blocks are in flight, which bounds memory.
+    reads, ``workers`` threads seal or open blocks, and one output thread writes them in order.
+    What ``dst`` does with the data (the bid tools hash it, unpack it, write it to disk) therefore
+    runs beside the reading and the cipher instead of after them, which is what lets two cores beat
+    one. At most ``4 * workers`` blocks (at least 8) are in flight, which bounds memory.
     """
-    workers = _default_workers() if workers is None else max(1, workers)
-    pool = _Pool(in_block, out_block, max(3, 4 * workers))
+    workers = _default_workers() if workers is None else max(0, workers)
+    # Eight blocks at least: the output thread holds one while ``dst`` hashes and writes it, and
+    # the reader one ahead; fewer, and the cipher waits for buffers (measured: a third slower).
+    pool = _Pool(in_block, out_block, max(8, 4 * workers))
     blocks = iter(_blocks(src, pool, in_block))
     head = next(blocks)
-    if workers == 1 or head[3]:
+    if workers == 0 or head[3]:
         written = processed = 0
         for buffers, n, first, final in itertools.chain([head], blocks):
             out_len, plain_len = fn(cipher, buffers[0], n, buffers[1], first, final)
@@ -1047,8 +1054,9 @@ def encrypt(
 ) -> EncryptResult:
     """Encrypt ``src`` to ``recipients`` as an age v1 file written to ``dst``, streaming.
 
-    ``progress`` is called with the number of plaintext bytes done so far. ``workers`` caps the
-    cipher threads (default: up to 4, bounded by the CPUs available). The file key is returned only
+    ``progress`` is called with the number of plaintext bytes done so far. ``workers`` is the
+    number of cipher threads (default: the CPUs available, up to 4; 0 does everything on the
+    calling thread). The file key is returned only
     with ``expose_file_key=True``; anyone holding it can read the file.
     """
     recipients = list(recipients)

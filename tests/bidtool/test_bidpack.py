@@ -542,6 +542,36 @@ def test_seal_refuses_a_file_that_changes(
     assert not (tmp_path / "o.age").exists() and leftovers(tmp_path) == []
 
 
+@pytest.mark.parametrize("sync", [True, False])
+def test_seal_sync_forces_both_files_and_the_folder_to_disk(
+    keys: Keys, setup: Setup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sync: bool
+) -> None:
+    """``--sync`` makes OUT, OUT.sig and their names durable before seal returns; without it
+    nothing is forced (as with age), and a part cut short by a power cut is caught by its .sig."""
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    out = tmp_path / "o.age"
+    result = keys.seal(setup.src, out, sync=sync)
+    monkeypatch.undo()
+    # Written under temporary names, then renamed: the fsyncs name the temporary files.
+    kinds = sorted(
+        "folder" if path == str(tmp_path) else "sig" if ".o.age.sig." in path else "out" for path in synced
+    )
+    assert kinds == (["folder", "out", "sig"] if sync else [])
+    assert bidpack.verify_envelope(out, chain=setup.bundle.chain, crl=keys.crl, at=setup.now)
+    # What a power cut can leave of an unsynced OUT: the name, with the data short or missing.
+    with open(out, "r+b") as f:
+        f.truncate(result.ciphertext_size // 2)
+    with pytest.raises(bidpack.BidCiphertextMismatch):
+        bidpack.verify_envelope(out, chain=setup.bundle.chain, crl=keys.crl, at=setup.now)
+
+
 def test_seal_checks_its_arguments(keys: Keys, setup: Setup, tmp_path: Path) -> None:
     src = setup.src / "run.sh"
     with pytest.raises(bidpack.PriceSheetInvalid):

@@ -221,6 +221,7 @@ def test_round_trip(size: int, ident: Identity) -> None:
     header = read_header(ciphertext)
     assert len(ciphertext) == header.size + 16 + size + 16 * expected_chunks
     assert unseal(ciphertext, [ident]) == data
+    assert unseal(ciphertext, [ident], workers=0) == data
     assert unseal(ciphertext, [ident], workers=1) == data
 
 
