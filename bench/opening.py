@@ -14,7 +14,10 @@ starts at the deadline. Then, timed:
   hashed against the manifest, the inner CMS signature checked against the platform CA and CRL,
   the results recorded and audited, one commit per bid as the API does);
 * ``age -d`` on the same stored envelopes, one process per part with the tenderer's own identity,
-  writing beside the opened area.
+  writing beside the opened area, each output then fsynced: the platform records a part as opened
+  only once its files are on disk (``open_part(sync=True)``), so the figure compares the same
+  durable work. Plain ``age -d``, which leaves its output in the page cache, is timed too and its
+  ratio printed for information: the difference is the disk's write speed, not the code's.
 
 Unwrapping the file keys happens on the tenderers' machines and is not timed. Rounds alternate the
 order; between rounds the opened area and the decryption results are cleared so the platform opens
@@ -207,7 +210,7 @@ def run(folder: Path, args: argparse.Namespace, age_bin: str) -> int:
         usage = resource.getrusage(who)
         return usage.ru_utime + usage.ru_stime
 
-    used: dict[str, list[float]] = {"platform": [], "age -d": []}
+    used: dict[str, list[float]] = {"platform": [], "age -d": [], "age -d + fsync": []}
 
     def platform() -> float:
         session.execute(delete(PartOpening))
@@ -224,7 +227,7 @@ def run(folder: Path, args: argparse.Namespace, age_bin: str) -> int:
         used["platform"].append(cpu(resource.RUSAGE_SELF) - cpu_began)
         return time.perf_counter() - began
 
-    def age_cli() -> float:
+    def age_cli(durable: bool) -> float:
         shutil.rmtree(by_age, ignore_errors=True)
         by_age.mkdir()
         os.sync()
@@ -233,32 +236,51 @@ def run(folder: Path, args: argparse.Namespace, age_bin: str) -> int:
             for part, path in parts.items():
                 out = by_age / f"{bid_id}-{part}.tar"
                 subprocess.run([age_bin, "-d", "-i", identity, "-o", str(out), path], check=True)
-        used["age -d"].append(cpu(resource.RUSAGE_CHILDREN) - cpu_began)
+                if durable:
+                    fd = os.open(out, os.O_RDONLY)
+                    os.fsync(fd)
+                    os.close(fd)
+        if durable:
+            fd = os.open(by_age, os.O_RDONLY)
+            os.fsync(fd)
+            os.close(fd)
+        used["age -d + fsync" if durable else "age -d"].append(cpu(resource.RUSAGE_CHILDREN) - cpu_began)
         return time.perf_counter() - began
 
-    ratios = []
+    ratios, plain = [], []
     for rnd in range(args.repeat):
-        order = [("platform", platform), ("age -d", age_cli)]
+        order = [
+            ("platform", platform),
+            ("age -d + fsync", lambda: age_cli(durable=True)),
+            ("age -d", lambda: age_cli(durable=False)),
+        ]
         if rnd % 2:
             order.reverse()
         times = {}
         for name, fn in order:
             times[name] = fn()
-        ratios.append(times["platform"] / times["age -d"])
+        ratios.append(times["platform"] / times["age -d + fsync"])
+        plain.append(times["platform"] / times["age -d"])
         print(
-            f"  round {rnd + 1}: platform {times['platform']:.2f} s, age -d {times['age -d']:.2f} s,"
-            f" ratio {ratios[-1]:.2f} ({total / times['platform'] / 1e6:.0f} MB/s of ciphertext)"
+            f"  round {rnd + 1}: platform {times['platform']:.2f} s, age -d + fsync"
+            f" {times['age -d + fsync']:.2f} s, ratio {ratios[-1]:.2f}; age -d {times['age -d']:.2f} s,"
+            f" ratio {plain[-1]:.2f} ({total / times['platform'] / 1e6:.0f} MB/s of ciphertext)"
         )
     ratio = statistics.median(ratios)
     met = ratio <= TARGET
     print(
-        f"opening {len(rows)} bids ({total / MIB:.0f} MiB): platform/age -d time, median of"
+        f"opening {len(rows)} bids ({total / MIB:.0f} MiB): platform/(age -d + fsync) time, median of"
         f" {len(ratios)} rounds = {ratio:.2f} (target <= {TARGET}) -> {'met' if met else 'NOT met'}"
+    )
+    print(
+        f"for information: platform/age -d (no fsync) = {statistics.median(plain):.2f}; the platform"
+        " forces the opened files to disk before it records them, age -d leaves them in the page cache"
     )
     # On a busy machine the wall-clock ratio drifts towards the CPU ratio: our threads then get no
     # more of the cores than age's single one does.
     print(
         f"CPU s (user+sys, median): platform {statistics.median(used['platform']):.2f},"
+        f" age -d + fsync {statistics.median(used['age -d + fsync']):.2f},"
         f" age -d {statistics.median(used['age -d']):.2f}"
     )
     print(f"load average after: {os.getloadavg()[0]:.2f}")

@@ -191,6 +191,8 @@ def _open_part(
             tender=str(tender.id),
             lot=bid.lot_number,
             part=part.part,
+            # The outcome is committed right after: the files it vouches for must be on disk first.
+            sync=True,
         )
     except (bidpack.BidError, age.AgeError, ca.CertificateError) as exc:
         result = PartOpening(part_id=part.id, status="failed", failure_code=getattr(exc, "code", "failed"))

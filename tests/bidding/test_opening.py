@@ -3,6 +3,7 @@ decryption by file key within the window, and the signed opening record (R-B7)."
 
 import base64
 import json
+import os
 import threading
 from datetime import timedelta
 
@@ -120,6 +121,33 @@ def test_online_decryption_and_the_signed_opening_record(client, people, cast, s
     assert first["price_fen"] == 987654321 and first["deposit"]["status"] == "held"
     third = rows[bidder.user.organization.credit_code]
     assert third["price_fen"] is None and third["failures"] == ["header_mac_mismatch"]
+
+
+def test_r_b6_a_part_is_recorded_as_opened_only_once_its_files_are_on_disk(
+    client, people, cast, session, tender, tmp_path, monkeypatch
+):
+    bidders = [submit(client, people, session, tender, tmp_path, f"durable{n}") for n in range(3)]
+    assert start(client, people, cast, tender).get_json()["status"] == "decrypting"
+    bidder, bid_id, sealed = bidders[0]
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    response = client.post(
+        f"/api/v1/tenders/{tender.id}/bids/{bid_id}/decrypt",
+        json={"file_keys": file_keys(bidder, sealed)},
+        headers=auth(people, client, bidder.user),
+    )
+    monkeypatch.undo()
+    assert {r["status"] for r in response.get_json()["results"]} == {"ok"}
+    # Every part's manifest was forced to disk in the opened area before the outcome was committed.
+    opened = [path for path in synced if path.endswith("manifest.json")]
+    assert len(opened) == len(sealed)
+    assert all(f"{os.sep}{bid_id}{os.sep}" in path for path in opened)
 
 
 def test_decryption_window_and_ownership(client, people, cast, session, tender, tmp_path):

@@ -572,6 +572,38 @@ def test_seal_sync_forces_both_files_and_the_folder_to_disk(
         bidpack.verify_envelope(out, chain=setup.bundle.chain, crl=keys.crl, at=setup.now)
 
 
+def test_open_sync_makes_every_file_and_folder_durable_before_the_rename(
+    keys: Keys, setup: Setup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the platform asks for before it records a part as opened (R-B6's outcome must not
+    outlive the files it vouches for)."""
+    out = tmp_path / "o.age"
+    keys.seal(setup.src, out)
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    keys.open(out, tmp_path / "plain", sync=True)
+    monkeypatch.undo()
+    # Relative to the temporary folder the files were extracted into, before its rename.
+    temporary = os.path.dirname(next(p for p in synced if p.endswith("manifest.json")))
+    inside = {os.path.relpath(p, temporary) for p in synced if p.startswith(temporary)}
+    files = {str(p.relative_to(setup.src)) for p in setup.src.rglob("*") if p.is_file()}
+    folders = {str(p.relative_to(setup.src)) for p in setup.src.rglob("*") if p.is_dir()}
+    assert inside == files | folders | {".", "manifest.json", "manifest.json.p7s"}
+    assert synced[-1] == str(tmp_path)  # the rename itself, last
+    # Without sync nothing is forced, as with age -d.
+    monkeypatch.setattr(os, "fsync", fsync)
+    synced.clear()
+    keys.open(out, tmp_path / "plain2")
+    monkeypatch.undo()
+    assert synced == []
+
+
 def test_seal_checks_its_arguments(keys: Keys, setup: Setup, tmp_path: Path) -> None:
     src = setup.src / "run.sh"
     with pytest.raises(bidpack.PriceSheetInvalid):
