@@ -1056,8 +1056,8 @@ def encrypt(
 
     ``progress`` is called with the number of plaintext bytes done so far. ``workers`` is the
     number of cipher threads (default: the CPUs available, up to 4; 0 does everything on the
-    calling thread). The file key is returned only
-    with ``expose_file_key=True``; anyone holding it can read the file.
+    calling thread). The file key is returned only with ``expose_file_key=True``; anyone holding
+    it can read the file.
     """
     recipients = list(recipients)
     if not recipients:

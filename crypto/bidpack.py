@@ -1253,7 +1253,7 @@ class SealResult:
 
 
 class _HashingWriter:
-    """The ciphertext's way to disk, hashed on the side while the write runs.
+    """The ciphertext's way to disk, hashed as it is written (on the output thread).
 
     With ``sync``, OUT is fsynced before it is renamed into place. Left to the end, that flush of
     the whole file costs about as long again as the encryption; so every ``_WRITEBACK`` bytes the

@@ -124,28 +124,20 @@ def test_online_decryption_and_the_signed_opening_record(client, people, cast, s
 
 
 def test_r_b6_a_part_is_recorded_as_opened_only_once_its_files_are_on_disk(
-    client, people, cast, session, tender, tmp_path, monkeypatch
+    client, people, cast, session, tender, tmp_path, fsynced
 ):
     bidders = [submit(client, people, session, tender, tmp_path, f"durable{n}") for n in range(3)]
     assert start(client, people, cast, tender).get_json()["status"] == "decrypting"
     bidder, bid_id, sealed = bidders[0]
-    synced: list[str] = []
-    real_fsync = os.fsync
-
-    def fsync(fd: int) -> None:
-        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
-        real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", fsync)
+    fsynced.clear()  # the uploads before were fsynced too; only the decryption counts here
     response = client.post(
         f"/api/v1/tenders/{tender.id}/bids/{bid_id}/decrypt",
         json={"file_keys": file_keys(bidder, sealed)},
         headers=auth(people, client, bidder.user),
     )
-    monkeypatch.undo()
     assert {r["status"] for r in response.get_json()["results"]} == {"ok"}
     # Every part's manifest was forced to disk in the opened area before the outcome was committed.
-    opened = [path for path in synced if path.endswith("manifest.json")]
+    opened = [path for path in fsynced if path.endswith("manifest.json")]
     assert len(opened) == len(sealed)
     assert all(f"{os.sep}{bid_id}{os.sep}" in path for path in opened)
 

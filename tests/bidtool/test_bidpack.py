@@ -544,21 +544,13 @@ def test_seal_refuses_a_file_that_changes(
 
 @pytest.mark.parametrize("sync", [True, False])
 def test_seal_sync_forces_both_files_and_the_folder_to_disk(
-    keys: Keys, setup: Setup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sync: bool
+    keys: Keys, setup: Setup, tmp_path: Path, fsynced: list[str], sync: bool
 ) -> None:
     """``--sync`` makes OUT, OUT.sig and their names durable before seal returns; without it
     nothing is forced (as with age), and a part cut short by a power cut is caught by its .sig."""
-    synced: list[str] = []
-    real_fsync = os.fsync
-
-    def fsync(fd: int) -> None:
-        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
-        real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", fsync)
     out = tmp_path / "o.age"
     result = keys.seal(setup.src, out, sync=sync)
-    monkeypatch.undo()
+    synced = list(fsynced)
     # Written under temporary names, then renamed: the fsyncs name the temporary files.
     kinds = sorted(
         "folder" if path == str(tmp_path) else "sig" if ".o.age.sig." in path else "out" for path in synced
@@ -573,22 +565,15 @@ def test_seal_sync_forces_both_files_and_the_folder_to_disk(
 
 
 def test_open_sync_makes_every_file_and_folder_durable_before_the_rename(
-    keys: Keys, setup: Setup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    keys: Keys, setup: Setup, tmp_path: Path, fsynced: list[str]
 ) -> None:
     """What the platform asks for before it records a part as opened (R-B6's outcome must not
     outlive the files it vouches for)."""
     out = tmp_path / "o.age"
     keys.seal(setup.src, out)
-    synced: list[str] = []
-    real_fsync = os.fsync
-
-    def fsync(fd: int) -> None:
-        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
-        real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", fsync)
+    fsynced.clear()
     keys.open(out, tmp_path / "plain", sync=True)
-    monkeypatch.undo()
+    synced = list(fsynced)
     # Relative to the temporary folder the files were extracted into, before its rename.
     temporary = os.path.dirname(next(p for p in synced if p.endswith("manifest.json")))
     inside = {os.path.relpath(p, temporary) for p in synced if p.startswith(temporary)}
@@ -597,11 +582,9 @@ def test_open_sync_makes_every_file_and_folder_durable_before_the_rename(
     assert inside == files | folders | {".", "manifest.json", "manifest.json.p7s"}
     assert synced[-1] == str(tmp_path)  # the rename itself, last
     # Without sync nothing is forced, as with age -d.
-    monkeypatch.setattr(os, "fsync", fsync)
-    synced.clear()
+    fsynced.clear()
     keys.open(out, tmp_path / "plain2")
-    monkeypatch.undo()
-    assert synced == []
+    assert fsynced == []
 
 
 def test_seal_checks_its_arguments(keys: Keys, setup: Setup, tmp_path: Path) -> None:
