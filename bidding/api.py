@@ -360,8 +360,8 @@ def upload_part(tender_id: uuid.UUID, bid_id: uuid.UUID, part: str):
             client_ip(),
         )
     except DomainError:
-        db.session.rollback()  # before the body is read to its end: no lock or connection held meanwhile
-        bids.discard_rest(request.stream)
+        # Before core.bodies reads the rest of the refused body: no lock or connection held meanwhile.
+        db.session.rollback()
         raise
     db.session.commit()
     return jsonify({"part": row.part, "sha256": row.sha256, "size": row.size}), 201

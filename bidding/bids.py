@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import uuid
 from datetime import datetime
 from typing import BinaryIO
@@ -22,7 +21,6 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import ClientDisconnected
 
 import audit
 from accounts import pki
@@ -30,6 +28,7 @@ from accounts.models import User
 from bidding import ledger
 from bidding.models import Bid, BidPart, Deposit, Tender
 from core import clock
+from core.bodies import LARGEST_UPLOAD
 from core.db import has_written
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from core.keys import instance_secret, random_key
@@ -38,7 +37,7 @@ from core.storage import FileStore, StoredFile
 from credit.services import refuse_if_debarred
 from crypto import age, bidpack, ca, cms, receipts
 
-MAX_PART_SIZE = 4 * 1024**3
+MAX_PART_SIZE = LARGEST_UPLOAD
 MAX_SIGNATURE_HEADER = 64 * 1024
 
 
@@ -215,17 +214,6 @@ def receive_part(
         ip,
     )
     return row
-
-
-def discard_rest(stream: BinaryIO, limit: int = MAX_PART_SIZE + 1024**2) -> None:
-    """Read what is left of a refused upload's body, without keeping it (R-B3: the tenderer must learn
-    why). A client such as bidtool sends the whole body before it reads the answer; closing the
-    connection on unread data resets it, and the client saw a broken pipe instead of, say,
-    deadline_passed. ``limit`` bounds the work for a body that never ends."""
-    read = 0
-    with contextlib.suppress(OSError, ValueError, ClientDisconnected):  # nobody is left to tell
-        while read < limit and (chunk := stream.read(1024**2)):
-            read += len(chunk)
 
 
 def _still_open(bid: Bid) -> None:

@@ -15,7 +15,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from core import clock
+from core import bodies, clock
 from core import config as config_module
 from core.auth import is_api_request
 from core.db import db
@@ -71,6 +71,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     _register_errors(app)
     _register_hooks(app)
+    bodies.register(app)
 
     from core import cli
 

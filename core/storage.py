@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from core.errors import Invalid, TooLarge
+from crypto.durable import fsync_dir
 
 CHUNK = 1024 * 1024
 WRITE_BACK_EVERY = 16 * CHUNK
@@ -83,7 +84,7 @@ class FileStore:
             final = self.path_for(sha)
             _make_folders(final.parent)
             os.replace(tmp_name, final)
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
             return StoredFile(sha, size)
         except BaseException:
             _unlink_quietly(tmp_name)
@@ -145,15 +146,7 @@ def _make_folders(folder: Path) -> None:
         if not level.is_dir():
             with contextlib.suppress(FileExistsError):  # another upload made it meanwhile
                 level.mkdir()
-            _fsync_dir(level.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+            fsync_dir(level.parent)
 
 
 def _unlink_quietly(path: str | os.PathLike) -> None:

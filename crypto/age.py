@@ -54,6 +54,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from crypto.durable import fsync_dir
+
 if TYPE_CHECKING:
     from typing import BinaryIO
 
@@ -1178,25 +1180,11 @@ class _AtomicOutput:
             self.file.close()
             if exc_type is None:
                 os.replace(self.tmp, self.path)
-                _fsync_dir(self.dir)
+                fsync_dir(self.dir)
         finally:
             self.file.close()
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.tmp)
-
-
-def _fsync_dir(path: str) -> None:
-    # The rename is only durable once the directory entry is on disk too.
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
 
 
 def encrypt_file(

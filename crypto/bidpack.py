@@ -59,6 +59,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 
 from crypto import age, ca, cms
 from crypto.canonical import canonical_json
+from crypto.durable import fsync_dir
 
 __all__ = [
     "MANIFEST_NAME",
@@ -1293,20 +1294,6 @@ def _temp_beside(path: str) -> tuple[str, BinaryIO]:
     return tmp, open(fd, "wb")
 
 
-def _fsync_dir(path: str) -> None:
-    # The renames are durable only once the directory entry is on disk; Windows has no directory fds.
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _opening_workers(workers: int | None) -> int:
     """Cipher threads for opening a part: one core is left to the output thread.
 
@@ -1439,7 +1426,7 @@ def seal(
             os.unlink(out)
             raise
         if sync:
-            _fsync_dir(os.path.dirname(out))
+            fsync_dir(os.path.dirname(out))
     except BaseException:
         for path in (tmp_out, tmp_sig):
             if path is not None and os.path.exists(path):
@@ -1611,10 +1598,10 @@ def open_part(
                     os.fsync(f.fileno())
         if sync:
             for folder in reversed(unpacker.folders):
-                _fsync_dir(folder)
+                fsync_dir(folder)
         os.rename(tmp, dest)
         if sync:
-            _fsync_dir(parent)
+            fsync_dir(parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -603,3 +603,37 @@ def test_r_b2_bidtool_asks_again_when_the_answer_to_its_submission_is_lost(
     session.rollback()
     [bid] = session.scalars(select(Bid)).all()
     assert str(bid.id) == payload["bid_id"] and bid.status == "submitted" and bid.receipt.encode() == receipt
+
+
+@pytest.mark.parametrize("refusal", ["signed_out", "wrong_role", "no_such_route"])
+def test_r_b3_a_part_refused_before_its_handler_still_tells_bidtool_why(
+    app, client, people, session, tender, tmp_path, server, refusal
+):
+    """R-B3: the tenderer must learn why an upload failed. A refusal that comes before the upload
+    handler reads the body (an expired sign-in, a token of the wrong role, a mistyped bid id) used to
+    close the connection on unread data, and bidtool, which sends the whole part before it reads the
+    answer, saw a broken pipe (server_unreachable) instead of the platform's error."""
+    from bidtool import client as bidtool
+
+    bidder = Tenderer(people, session, "refusedline")
+    headers = auth(people, client, bidder.user)
+    bid_id = new_bid(client, headers, tender)
+    token = headers["Authorization"][7:]
+    if refusal == "signed_out":
+        token = "expired-or-forged"
+    elif refusal == "wrong_role":
+        token = auth(people, client, people.user(Role.AGENCY, "uploadingagent"))["Authorization"][7:]
+    else:
+        bid_id = "not-a-bid-id"
+    out, sig = tmp_path / "part.age", tmp_path / "part.age.sig"
+    out.write_bytes(os.urandom(32 * MIB))  # refused before anyone looks at it
+    sig.write_bytes(b"unchecked")
+    server.start()
+    api = bidtool.Api(server.url, token=token)
+    with pytest.raises(bidtool.ApiError) as refused:
+        bidtool.upload_part(api, str(tender.id), bid_id, "technical", out, sig)
+    expected = {"signed_out": 401, "wrong_role": 403, "no_such_route": 404}[refusal]
+    assert refused.value.status == expected, refused.value
+    assert refused.value.code != "server_unreachable"
+    session.rollback()
+    assert session.scalars(select(BidPart)).all() == []
