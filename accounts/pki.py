@@ -118,11 +118,14 @@ def current_crl(session: Session) -> x509.CertificateRevocationList:
 
 
 def _publish_crl(
-    session: Session, row: CertificateAuthority, now: datetime
+    session: Session, row: CertificateAuthority, now: datetime, *, current: bool = True
 ) -> x509.CertificateRevocationList:
+    """Publish the CRL as of ``now``: the certificates revoked by then. Only :func:`crl_at` passes a
+    past moment (``current=False``), to rebuild the CRL that moment should have had: it is kept in
+    the history, and the current CRL stays as it is."""
     revoked = session.execute(
         select(Certificate.serial, Certificate.revoked_at, Certificate.revocation_reason).where(
-            Certificate.revoked_at.is_not(None)
+            Certificate.revoked_at.is_not(None), Certificate.revoked_at <= now
         )
     ).all()
     # Two processes may publish at once: take the CA row's lock and its latest number first, so CRL
@@ -136,25 +139,35 @@ def _publish_crl(
         now + CRL_LIFETIME,
         number=row.crl_number,
     )
-    row.crl_pem = crl.public_bytes(serialization.Encoding.PEM).decode()
-    row.crl_next_update = now + CRL_LIFETIME
-    session.add(
-        CrlRecord(number=row.crl_number, this_update=now, next_update=now + CRL_LIFETIME, pem=row.crl_pem)
-    )
+    pem = crl.public_bytes(serialization.Encoding.PEM).decode()
+    if current:
+        row.crl_pem, row.crl_next_update = pem, now + CRL_LIFETIME
+    session.add(CrlRecord(number=row.crl_number, this_update=now, next_update=now + CRL_LIFETIME, pem=pem))
     session.flush()
     return crl
 
 
 def crl_at(session: Session, at: datetime) -> x509.CertificateRevocationList:
-    """The CRL that was in force at ``at`` (the latest published by then and still fresh); the
-    current one when none was kept from then (records from before the history began)."""
+    """The CRL in force at ``at``: the latest kept one that was published by then and still fresh.
+
+    A bid part is judged at receipt and again at the opening by this same rule, as at the moment its
+    upload completed (R-B6). When no kept CRL covers that moment (the last one lapsed and no refresh
+    ran since, or records from before the history began), one is published as of ``at`` from the
+    revocations recorded by then: the CRL published at the check itself would be dated after the
+    moment checked and refuse a sound bid (crl_invalid).
+    """
     row = session.scalar(
         select(CrlRecord)
         .where(CrlRecord.this_update <= at, CrlRecord.next_update > at)
         .order_by(CrlRecord.number.desc())
         .limit(1)
     )
-    return x509.load_pem_x509_crl(row.pem.encode()) if row else current_crl(session)
+    if row is not None:
+        return x509.load_pem_x509_crl(row.pem.encode())
+    now = clock.now()
+    if at >= now:
+        return current_crl(session)
+    return _publish_crl(session, get_ca(session), at, current=False)
 
 
 def _subject_for(user: User) -> ca.SubjectInfo:

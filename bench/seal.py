@@ -376,7 +376,8 @@ def main(argv: list[str] | None = None) -> int:
         if seal_ratio > 1 and best > age_wall:
             print(
                 "  so 'bidtool seal at least as fast as age -e' cannot be met on this machine with the bid"
-                " format's two SHA-256 passes; bidtool seal is measured against the same work by outside tools"
+                " format's two SHA-256 passes; bidtool seal is measured against the same work by outside"
+                " tools"
             )
     print(
         "(CPU s is user+sys of the whole process, all threads: ours spreads the cipher over the CPUs, so"

@@ -16,6 +16,7 @@ from bidding.serializers import money, tender_json
 from core import clock
 from core.api import json_body, paginate
 from core.auth import roles_required
+from core.bodies import allow_upload_up_to
 from core.db import db
 from core.errors import DomainError, Invalid, NotFound
 from core.extensions import client_ip
@@ -346,6 +347,7 @@ def upload_part(tender_id: uuid.UUID, bid_id: uuid.UUID, part: str):
     from bidding import bids
     from core.app import storage
 
+    allow_upload_up_to(bids.MAX_PART_SIZE)
     try:
         tender, bid = bids.own_bid(db.session, current_user, tender_id, bid_id)
         row = bids.receive_part(

@@ -175,8 +175,9 @@ def receive_part(
             envelope.cms_der,
             envelope.statement_bytes(),
             chain=pki.chain(authority),
-            crl=pki.current_crl(session),
-            at=clock.now(),
+            # As the opening will judge the inner signature: at completion, by the CRL in force then.
+            crl=pki.crl_at(session, completed_at),
+            at=completed_at,
             profile=ca.Profile.TENDERER_SIGNING,
         )
         if signer.certificate != envelope.certificate:

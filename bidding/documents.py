@@ -28,13 +28,14 @@ from bidding import permissions
 from bidding.calendar import SHANGHAI, Calendar, local_date
 from bidding.models import DocumentDownload, Tender, TenderDocument
 from core import clock
+from core.bodies import LARGEST_FILE
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.notifications import notify
 from core.roles import Role
 from core.storage import FileStore
 from crypto import ca, canonical, cms, receipts
 
-MAX_DOCUMENT_SIZE = 200 * 1024 * 1024  # the signature check reads the file whole
+MAX_DOCUMENT_SIZE = LARGEST_FILE  # the signature check reads the file whole
 CLARIFICATION_DAYS = 15  # R-T3
 STATEMENT_TYPE = "sunbid-tender-document"
 

@@ -147,12 +147,15 @@ def _register_errors(app: Flask) -> None:
         messages = {
             404: _l("Not found."),
             405: _l("This method is not allowed here."),
-            413: _l("The upload is too large."),
+            413: _l("The upload is too large: the platform takes at most %(size)s.", size=_limit_text()),
             400: _l("The request could not be understood."),
             401: _l("Sign in first."),
             403: _l("You may not do this."),
         }
         status = err.code or 500
+        session = g.get("_sunbid_session")
+        if session is not None:  # a refusal changes nothing, and holds no transaction meanwhile
+            session.rollback()
         return _error_response(codes.get(status, "http_error"), messages.get(status, err.description), status)
 
     @app.errorhandler(Exception)
@@ -164,6 +167,11 @@ def _register_errors(app: Flask) -> None:
         return _error_response(
             "internal_error", _l("Something went wrong on our side. It has been logged."), 500
         )
+
+
+def _limit_text() -> str:
+    limit = bodies.request_limit()
+    return bodies.format_size(limit) if limit else "?"
 
 
 def _register_hooks(app: Flask) -> None:

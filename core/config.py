@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from core import bodies
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -73,7 +75,8 @@ class Config:
             "BABEL_DEFAULT_LOCALE": _env("DEFAULT_LOCALE", "zh_CN"),
             "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
             "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "translations"),
-            "MAX_CONTENT_LENGTH": None,
+            # Larger bodies are refused before they are read; the bid part upload raises its own.
+            "MAX_CONTENT_LENGTH": bodies.BODY_LIMIT,
             "SESSION_COOKIE_HTTPONLY": True,
             "SESSION_COOKIE_SAMESITE": "Lax",
             "SESSION_COOKIE_NAME": "sunbid_session",

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 import audit
 from accounts.models import User
 from core import clock
+from core.bodies import LARGEST_FILE
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.roles import Role
 from core.storage import FileStore
@@ -66,7 +67,7 @@ SUBJECT_LABELS = {
     "agency": _l("Agency"),
     "expert": _l("Expert"),
 }
-MAX_EVIDENCE_SIZE = 200 * 1024**2
+MAX_EVIDENCE_SIZE = LARGEST_FILE
 MAX_FACTS = 10_000
 MAX_PENALTY = 2_000
 POINTS_YEARS = 3  # records older than this stop counting towards penalty points

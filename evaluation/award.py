@@ -18,6 +18,7 @@ from bidding import ledger
 from bidding.calendar import Calendar
 from bidding.models import Bid, Deposit, Objection, Tender
 from core import clock
+from core.bodies import LARGEST_FILE
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.notifications import notify
 from core.roles import Role
@@ -276,7 +277,7 @@ def record_contract(
         raise Invalid(
             _l("Amounts are whole fen (integers)."), code="invalid_amount", details={"field": "amount"}
         )
-    stored = store.put_stream(stream, max_size=200 * 1024 * 1024)
+    stored = store.put_stream(stream, max_size=LARGEST_FILE)
     if stored.size == 0:
         raise Invalid(_l("The file is empty."), code="empty_file")
     now = clock.now()

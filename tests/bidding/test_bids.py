@@ -4,6 +4,7 @@ receipt at once (R-B2), replace and withdraw before the deadline (R-B4), and con
 import base64
 import hashlib
 import io
+import os
 import uuid
 from datetime import timedelta
 
@@ -290,3 +291,54 @@ def test_receiving_a_part_never_rolls_back_unsaved_work(people, session, tender,
             session, bidder.user, tender, bid, "technical", io.BytesIO(body), signature, storage()
         )
     assert session.get(Bid, bid.id) is not None  # the new bid is still there to commit
+
+
+def test_bodies_over_the_limit_are_refused_unread_but_bid_parts_have_their_own(
+    app, client, people, session, tender, tmp_path, cast, monkeypatch
+):
+    """A body larger than the platform takes is refused with 413 too_large before any view reads it
+    (nothing is spooled or stored), while a sealed bid part may be as large as bid parts may be."""
+    from bidding import bids, documents
+    from core.app import storage
+    from credit import services as conduct
+
+    # Every ordinary file fits within the default limit, multipart framing included; a bid part need not.
+    largest_file = max(documents.MAX_DOCUMENT_SIZE, conduct.MAX_EVIDENCE_SIZE)
+    assert largest_file < app.config["MAX_CONTENT_LENGTH"] < bids.MAX_PART_SIZE
+    bidder = Tenderer(people, session, "largepart")  # before any request: auth() leaves a snapshot open
+    store = storage(app)
+    before = set(store.root.glob("??/??/*"))
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 64 * 1024)
+    agent = auth(people, client, cast["agent"])
+    too_big = os.urandom(64 * 1024 + 1)
+    raw = client.post(
+        f"/api/v1/tenders/{tender.id}/documents?filename=drawings.pdf",
+        data=too_big,
+        headers={**agent, "Content-Type": "application/pdf"},
+    )
+    assert raw.status_code == 413 and raw.get_json()["error"]["code"] == "too_large"
+    form = client.post(
+        f"/api/v1/tenders/{tender.id}/documents",
+        data={"file": (io.BytesIO(too_big), "drawings.pdf")},
+        headers=agent,
+    )
+    assert form.status_code == 413 and form.get_json()["error"]["code"] == "too_large"
+    # Within the limit the same request reaches its view, which refuses it for its own reason.
+    late = client.post(
+        f"/api/v1/tenders/{tender.id}/documents?filename=drawings.pdf",
+        data=too_big[:1024],
+        headers={**agent, "Content-Type": "application/pdf"},
+    )
+    assert late.status_code == 409 and late.get_json()["error"]["code"] == "tender_not_draft"
+
+    headers = auth(people, client, bidder.user)
+    bid_id = new_bid(client, headers, tender)
+    body, signature = bidder.seal(tmp_path, tender, "technical", content=os.urandom(256 * 1024))
+    assert len(body) > 64 * 1024
+    response = client.put(
+        f"/api/v1/tenders/{tender.id}/bids/{bid_id}/parts/technical",
+        data=body,
+        headers={**headers, "X-Bid-Signature": signature},
+    )
+    assert response.status_code == 201, response.get_json()
+    assert set(store.root.glob("??/??/*")) - before == {store.path_for(hashlib.sha256(body).hexdigest())}

@@ -430,3 +430,52 @@ def test_r_b6_a_certificate_revoked_after_the_bid_was_received_does_not_fail_it(
     )
     assert response.status_code == 200, response.get_json()
     assert {r["status"] for r in response.get_json()["results"]} == {"ok"}
+
+
+def test_r_b6_a_bid_received_while_the_crl_had_lapsed_opens_as_it_was_accepted(
+    client, people, cast, session, tender, tmp_path
+):
+    """With no CRL refresh for a while (the beat job down), the upload that finds the last CRL stale
+    must be judged at receipt and at the opening by the same CRL. The CRL published at that check is
+    dated after the upload completed, and judged by it at the opening a sound bid failed with
+    crl_invalid (seen on the demo tender whenever its bidding day began after the CRL lapsed)."""
+    from datetime import UTC, datetime
+
+    from accounts import pki
+
+    pki.current_crl(session)
+    session.commit()
+    bidders = [submit(client, people, session, tender, tmp_path, f"lapsed{n}") for n in range(2)]
+    late = Tenderer(people, session, "lapsed-late")
+    pay(session, late.user, tender)
+    headers = auth(people, client, late.user)
+    bid_id = new_bid(client, headers, tender)
+    sealed = {part: late.seal(tmp_path, tender, part) for part in bidpack.PARTS}
+    session.commit()
+    moment = clock.advance(pki.CRL_LIFETIME + timedelta(hours=1))
+    assert moment < tender.bid_deadline
+    clock.freeze(None)  # the clock runs during the uploads, as it does in service
+    clock.set_offset(moment - datetime.now(UTC))
+    try:
+        for part, (body, signature) in sealed.items():
+            response = client.put(
+                f"/api/v1/tenders/{tender.id}/bids/{bid_id}/parts/{part}",
+                data=body,
+                headers={**headers, "X-Bid-Signature": signature},
+            )
+            assert response.status_code == 201, response.get_json()
+        submitted = client.post(f"/api/v1/tenders/{tender.id}/bids/{bid_id}/submit", headers=headers)
+        assert submitted.status_code == 201
+    finally:
+        clock.set_offset(timedelta(0))
+        clock.freeze(moment + timedelta(minutes=1))
+    bidders.append((late, bid_id, {part: body for part, (body, _) in sealed.items()}))
+    start(client, people, cast, tender)
+    for bidder, bid, parts in bidders:
+        response = client.post(
+            f"/api/v1/tenders/{tender.id}/bids/{bid}/decrypt",
+            json={"file_keys": file_keys(bidder, parts)},
+            headers=auth(people, client, bidder.user),
+        )
+        assert response.status_code == 200, response.get_json()
+        assert [r["status"] for r in response.get_json()["results"]] == ["ok"] * len(bidpack.PARTS)

@@ -48,3 +48,42 @@ def test_supervisor_records_and_publishes_and_the_public_sees_it(page, people, t
     row.locator("a").click()
     expect(page.locator("#debarment")).to_contain_text("2027-11-22")
     expect(page.locator("#evidence-link")).to_have_count(0)
+
+
+def test_a_file_over_the_upload_limit_is_stopped_in_the_browser_before_it_is_sent(
+    page, people, tmp_path, app, monkeypatch, session
+):
+    """The page knows the platform's body limit: a file over it is refused with the limit in words,
+    even on a form whose own checks are left to the server (novalidate), and nothing is recorded."""
+    from sqlalchemy import func, select
+
+    from credit.models import ConductRecord
+
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 2 * 1024)
+    offender = people.org("tenderer", "超大证据建设有限公司")
+    supervisor = people.user(Role.SUPERVISOR, "credit-limit-e2e")
+    evidence = tmp_path / "录像.bin"
+    evidence.write_bytes(b"\0" * 4096)
+    sign_in(page, people, supervisor)
+    page.click("#nav-credit")
+    page.click("#new-record")
+    form_url = page.url
+    page.select_option("#subject_kind", "tenderer")
+    page.fill("#subject", offender.credit_code)
+    page.select_option("#category", "collusion")
+    page.fill("#facts", "与其他投标人串通报价。")
+    page.fill("#penalty", "警告。")
+    page.set_input_files("#evidence", str(evidence))
+    assert page.eval_on_selector("#evidence", "e => e.validationMessage") == (
+        "该文件超过平台可接收的大小：最多 2 KiB。"
+    )
+    page.click("#record-form button[type=submit]")
+    page.wait_for_timeout(300)
+    assert page.url == form_url
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(ConductRecord)) == 0
+    # A file within the limit clears the refusal.
+    small = tmp_path / "照片.bin"
+    small.write_bytes(b"\0" * 100)
+    page.set_input_files("#evidence", str(small))
+    assert page.eval_on_selector("#evidence", "e => e.validationMessage") == ""
