@@ -28,7 +28,6 @@ from accounts.models import User
 from bidding import ledger
 from bidding.models import Bid, BidPart, Deposit, Tender
 from core import clock
-from core.bodies import LARGEST_UPLOAD
 from core.db import has_written
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from core.keys import instance_secret, random_key
@@ -37,7 +36,7 @@ from core.storage import FileStore, StoredFile
 from credit.services import refuse_if_debarred
 from crypto import age, bidpack, ca, cms, receipts
 
-MAX_PART_SIZE = LARGEST_UPLOAD
+MAX_PART_SIZE = bidpack.MAX_PART_SIZE
 MAX_SIGNATURE_HEADER = 64 * 1024
 
 

@@ -23,6 +23,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from crypto import bidpack
+
 LOGIN_CONTEXT = b"sunbid-cert-login-v1\n"  # must match accounts.certlogin on the server
 CHUNK = 1024 * 1024
 SUBMIT_ATTEMPTS = 3
@@ -142,6 +144,14 @@ def upload_part(
     progress: Callable[[int, int], object] | None = None,
 ) -> dict:
     size = os.path.getsize(out)
+    if size > bidpack.MAX_PART_SIZE:
+        # The platform refuses such a body unread; sent anyway, it would only end in a reset connection.
+        raise ApiError(
+            413,
+            "file_too_large",
+            f"{out} is {size} bytes; the platform takes a part of at most {bidpack.MAX_PART_SIZE}",
+            {"max_size": bidpack.MAX_PART_SIZE},
+        )
     signature = base64.b64encode(sig.read_bytes()).decode()
     with out.open("rb") as f:
         _status, payload = api.request(

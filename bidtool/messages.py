@@ -327,6 +327,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "密文文件与签名不符（被修改、截断或替换）",
         "The sealed file is not the one that was signed (altered, truncated or swapped)",
     ),
+    "error.file_too_large": (
+        "密封文件超过平台可接收的大小（每个分册最多 4 GiB）：请精简或压缩投标文件后重新密封",
+        "The sealed part is larger than the platform takes (4 GiB per part): trim or compress the"
+        " bid files and seal again",
+    ),
     "error.bid_part_mismatch": (
         "招标项目、标段或分册与预期不符",
         "Tender, lot or part differ from what was expected",

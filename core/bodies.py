@@ -20,11 +20,13 @@ from typing import BinaryIO
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
+from crypto.bidpack import MAX_PART_SIZE
+
 MIB = 1024**2
 # The largest file an ordinary upload takes (tender documents, conduct evidence, contracts).
 LARGEST_FILE = 200 * MIB
-# The largest body any endpoint takes: a sealed bid part (bidding.bids.MAX_PART_SIZE).
-LARGEST_UPLOAD = 4 * 1024**3
+# The largest body any endpoint takes: a sealed bid part.
+LARGEST_UPLOAD = MAX_PART_SIZE
 # Room over a file for multipart framing and form fields.
 _SLACK = MIB
 BODY_LIMIT = LARGEST_FILE + _SLACK

@@ -63,6 +63,7 @@ from crypto.durable import fsync_dir
 
 __all__ = [
     "MANIFEST_NAME",
+    "MAX_PART_SIZE",
     "PARTS",
     "SIGNATURE_NAME",
     "Assurance",
@@ -103,6 +104,8 @@ STATEMENT_TYPE = "sunbid-bid-envelope"
 SIGNATURE_FILE_TYPE = "sunbid-bid-envelope-signature"
 
 # Bounds that keep a hostile tar from costing memory; a real bid is far below each.
+# The largest sealed part (OUT) the platform takes; bidtool checks it before uploading.
+MAX_PART_SIZE = 4 * 1024**3
 MAX_FILES = 50_000
 MAX_MANIFEST = 16 * 1024 * 1024
 MAX_SIGNATURE = 1024 * 1024

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, load_pem_priv
 
 from bidtool import cli, messages
 from bidtool.keys import PBKDF2_ITERATIONS
-from crypto import age, ca, receipts
+from crypto import age, bidpack, ca, receipts
 from crypto.canonical import canonical_json
 from crypto.fingerprint import fingerprint_sha256
 
@@ -675,3 +675,20 @@ def test_bidtool_imports_nothing_of_the_platform() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert result.stdout.strip() == ""
+
+
+def test_a_part_over_the_platforms_limit_is_refused_before_anything_is_sent(tmp_path):
+    """The platform refuses a body over its limit unread, and a client still sending it sees only a
+    reset connection: bidtool says why instead, before it connects at all."""
+    from bidtool import client
+
+    out, sig = tmp_path / "huge.age", tmp_path / "huge.age.sig"
+    with out.open("wb") as f:
+        f.truncate(bidpack.MAX_PART_SIZE + 1)  # sparse: no disk used
+    sig.write_bytes(b"unchecked")
+    api = client.Api("http://127.0.0.1:9", token="unused")  # the discard port: nothing listens
+    with pytest.raises(client.ApiError) as refused:
+        client.upload_part(api, "tender", "bid", "technical", out, sig)
+    assert refused.value.code == "file_too_large"
+    assert refused.value.details == {"max_size": bidpack.MAX_PART_SIZE}
+    assert messages.error_text("file_too_large") != messages.error_text("bid_error")
