@@ -170,7 +170,7 @@ def _register_errors(app: Flask) -> None:
 
 
 def _limit_text() -> str:
-    limit = bodies.request_limit()
+    limit = request.max_content_length  # this request's own, if its view raised it
     return bodies.format_size(limit) if limit else "?"
 
 

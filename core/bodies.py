@@ -3,7 +3,8 @@
 Limits: a request body is at most ``BODY_LIMIT`` (the largest file a form or API takes, tender
 documents, evidence and contracts, plus room for multipart framing); Werkzeug refuses a larger one
 with 413 before reading it, instead of spooling it to disk for a view to refuse. Only the bid part
-upload raises its own request's limit, to ``LARGEST_UPLOAD`` (:func:`allow_upload_up_to`).
+upload raises its own request's limit (:func:`allow_upload_up_to`), to 4 GiB
+(``crypto.bidpack.MAX_PART_SIZE``).
 
 Draining: a client that streams a large body (bidtool sending a bid part) writes all of it before it
 reads the answer. When the platform answers early (signed out, wrong role, no such bid, deadline
@@ -25,8 +26,6 @@ from crypto.bidpack import MAX_PART_SIZE
 MIB = 1024**2
 # The largest file an ordinary upload takes (tender documents, conduct evidence, contracts).
 LARGEST_FILE = 200 * MIB
-# The largest body any endpoint takes: a sealed bid part.
-LARGEST_UPLOAD = MAX_PART_SIZE
 # Room over a file for multipart framing and form fields.
 _SLACK = MIB
 BODY_LIMIT = LARGEST_FILE + _SLACK
@@ -41,11 +40,6 @@ def format_size(size: int) -> str:
         if size >= scale:
             return f"{format_decimal(size / scale, '#,##0.#')} {unit}"
     return f"{size} B"
-
-
-def request_limit() -> int | None:
-    """The largest body this request may have (its own limit if the view raised it)."""
-    return request.max_content_length
 
 
 def allow_upload_up_to(size: int) -> None:
@@ -74,7 +68,8 @@ def register(app: Flask) -> None:
     def read_what_is_left(response: Response) -> Response:
         announced = request.content_length
         chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
-        limit = request.max_content_length or LARGEST_UPLOAD + _SLACK
+        # No configured limit: nothing the platform takes is larger than a bid part.
+        limit = request.max_content_length or MAX_PART_SIZE + _SLACK
         if (announced or chunked) and (announced or 0) <= limit:
             stream = request.stream  # bounded by Content-Length
             if not getattr(stream, "is_exhausted", False):

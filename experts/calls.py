@@ -73,38 +73,22 @@ def _call(session: Session, draw: Draw, code: str, position: int, expert_id: str
         f"You are called to an evaluation on {when} (Beijing time) at {draw.evaluation_place}. "
         f"Answer by {answer_by} on the platform (/experts/calls/{call.id})."
     )
-    subject = "评标邀请 / Evaluation call"
-    if expert.email:
+    spoken = (
+        f"您好，这里是阳光招采平台。您被抽取参加评标，时间是北京时间{when}，地点是{draw.evaluation_place}。"
+        f"请在{answer_by}之前登录平台答复是否参加。"
+    )
+    messages = [("email", expert.email, body)] if expert.email else []
+    if expert.phone:
+        by_phone = (("sms", body), ("voice", spoken))
+        messages += [(channel, expert.phone, text) for channel, text in by_phone if channel in CHANNELS]
+    for channel, to, text in messages:
+        # Sealed at rest in the outbox (R-E4): who is called is known only while sending.
         queue(
             session,
-            channel="email",
-            to=expert.email,
-            subject=subject,
-            body=body,
-            user_id=expert.user_id,
-            confidential=True,
-        )
-    if expert.phone and "sms" in CHANNELS:
-        queue(
-            session,
-            channel="sms",
-            to=expert.phone,
-            subject=subject,
-            body=body,
-            user_id=expert.user_id,
-            confidential=True,
-        )
-    if expert.phone and "voice" in CHANNELS:
-        spoken = (
-            f"您好，这里是阳光招采平台。您被抽取参加评标，时间是北京时间{when}，地点是{draw.evaluation_place}。"
-            f"请在{answer_by}之前登录平台答复是否参加。"
-        )
-        queue(
-            session,
-            channel="voice",
-            to=expert.phone,
-            subject=subject,
-            body=spoken,
+            channel=channel,
+            to=to,
+            subject="评标邀请 / Evaluation call",
+            body=text,
             user_id=expert.user_id,
             confidential=True,
         )

@@ -55,6 +55,17 @@ def file_keys(bidder, sealed):
     }
 
 
+def decrypt(client, people, tender, bidder, bid_id, keys):
+    """Online decryption as `bidtool decrypt` does it: the bidder sends its parts' file keys."""
+    response = client.post(
+        f"/api/v1/tenders/{tender.id}/bids/{bid_id}/decrypt",
+        json={"file_keys": keys},
+        headers=auth(people, client, bidder.user),
+    )
+    clock.advance(timedelta(seconds=31))  # the bidder's next sign-in falls in a fresh TOTP step
+    return response
+
+
 def start(client, people, cast, tender):
     clock.freeze(tender.bid_deadline)
     response = client.post(
@@ -86,23 +97,14 @@ def test_online_decryption_and_the_signed_opening_record(client, people, cast, s
     bidders = [submit(client, people, session, tender, tmp_path, f"bidder{n}") for n in range(3)]
     assert start(client, people, cast, tender).get_json()["status"] == "decrypting"
     for bidder, bid_id, sealed in bidders[:2]:
-        response = client.post(
-            f"/api/v1/tenders/{tender.id}/bids/{bid_id}/decrypt",
-            json={"file_keys": file_keys(bidder, sealed)},
-            headers=auth(people, client, bidder.user),
-        )
+        response = decrypt(client, people, tender, bidder, bid_id, file_keys(bidder, sealed))
         assert response.status_code == 200, response.get_json()
         assert {r["status"] for r in response.get_json()["results"]} == {"ok"}
-        clock.advance(timedelta(seconds=31))
     # the third sends a wrong key for its commercial part: that part fails with the age error's code
     bidder, bid_id, sealed = bidders[2]
     keys = file_keys(bidder, sealed)
     keys["commercial"] = base64.b64encode(b"\x00" * 16).decode()
-    response = client.post(
-        f"/api/v1/tenders/{tender.id}/bids/{bid_id}/decrypt",
-        json={"file_keys": keys},
-        headers=auth(people, client, bidder.user),
-    )
+    response = decrypt(client, people, tender, bidder, bid_id, keys)
     results = {r["part"]: r for r in response.get_json()["results"]}
     assert (
         results["commercial"]["status"] == "failed"
@@ -130,11 +132,7 @@ def test_r_b6_a_part_is_recorded_as_opened_only_once_its_files_are_on_disk(
     assert start(client, people, cast, tender).get_json()["status"] == "decrypting"
     bidder, bid_id, sealed = bidders[0]
     fsynced.clear()  # the uploads before were fsynced too; only the decryption counts here
-    response = client.post(
-        f"/api/v1/tenders/{tender.id}/bids/{bid_id}/decrypt",
-        json={"file_keys": file_keys(bidder, sealed)},
-        headers=auth(people, client, bidder.user),
-    )
+    response = decrypt(client, people, tender, bidder, bid_id, file_keys(bidder, sealed))
     assert {r["status"] for r in response.get_json()["results"]} == {"ok"}
     # Every part's manifest was forced to disk in the opened area before the outcome was committed.
     opened = [path for path in fsynced if path.endswith("manifest.json")]
@@ -147,18 +145,10 @@ def test_decryption_window_and_ownership(client, people, cast, session, tender, 
     start(client, people, cast, tender)
     bidder, bid_id, sealed = bidders[0]
     rival = bidders[1][0]
-    stolen = client.post(
-        f"/api/v1/tenders/{tender.id}/bids/{bid_id}/decrypt",
-        json={"file_keys": file_keys(bidder, sealed)},
-        headers=auth(people, client, rival.user),
-    )
+    stolen = decrypt(client, people, tender, rival, bid_id, file_keys(bidder, sealed))
     assert stolen.status_code == 404
     clock.advance(timedelta(minutes=31))
-    late = client.post(
-        f"/api/v1/tenders/{tender.id}/bids/{bid_id}/decrypt",
-        json={"file_keys": file_keys(bidder, sealed)},
-        headers=auth(people, client, bidder.user),
-    )
+    late = decrypt(client, people, tender, bidder, bid_id, file_keys(bidder, sealed))
     assert late.status_code == 409 and late.get_json()["error"]["code"] == "decryption_window_closed"
     outsider = people.user("tenderer", "outsider")
     clock.advance(timedelta(seconds=31))
@@ -253,12 +243,7 @@ def test_r_b8_collusion_signals_for_the_supervisor(client, people, cast, session
     ]
     start(client, people, cast, tender)
     for bidder, bid_id, sealed in bidders:
-        client.post(
-            f"/api/v1/tenders/{tender.id}/bids/{bid_id}/decrypt",
-            json={"file_keys": file_keys(bidder, sealed)},
-            headers=auth(people, client, bidder.user),
-        )
-        clock.advance(timedelta(seconds=31))
+        decrypt(client, people, tender, bidder, bid_id, file_keys(bidder, sealed))
     refused = client.get(
         f"/api/v1/tenders/{tender.id}/opening/signals", headers=auth(people, client, cast["agent"])
     )
@@ -296,12 +281,7 @@ def test_the_record_and_signals_on_the_tender_page(client, people, cast, session
     bidders = [submit(client, people, session, tender, tmp_path, f"page{n}") for n in range(3)]
     start(client, people, cast, tender)
     bidder, bid_id, sealed = bidders[0]
-    client.post(
-        f"/api/v1/tenders/{tender.id}/bids/{bid_id}/decrypt",
-        json={"file_keys": file_keys(bidder, sealed)},
-        headers=auth(people, client, bidder.user),
-    )
-    clock.advance(timedelta(seconds=31))
+    decrypt(client, people, tender, bidder, bid_id, file_keys(bidder, sealed))
     supervisor = cast["supervisor"]
     client.post("/sign-in", data={"username": supervisor.username, "password": PASSWORD})
     client.post("/sign-in/code", data={"code": people.code(supervisor)})
@@ -314,16 +294,6 @@ def test_the_record_and_signals_on_the_tender_page(client, people, cast, session
     )  # anonymous
 
 
-def _decrypt(client, people, tender, bidder, bid_id, keys):
-    response = client.post(
-        f"/api/v1/tenders/{tender.id}/bids/{bid_id}/decrypt",
-        json={"file_keys": keys},
-        headers=auth(people, client, bidder.user),
-    )
-    clock.advance(timedelta(seconds=31))
-    return response
-
-
 def test_r_b6_closing_classifies_failures_and_r_b7_objections_go_into_the_record(
     client, people, cast, session, tender, tmp_path
 ):
@@ -332,10 +302,10 @@ def test_r_b6_closing_classifies_failures_and_r_b7_objections_go_into_the_record
         for name in ("fine", "wrong", "silent", "unlucky")
     ]
     assert start(client, people, cast, tender).get_json()["status"] == "decrypting"
-    assert _decrypt(client, people, tender, ok[0], ok[1], file_keys(ok[0], ok[2])).status_code == 200
+    assert decrypt(client, people, tender, ok[0], ok[1], file_keys(ok[0], ok[2])).status_code == 200
     keys = file_keys(wrong[0], wrong[2])
     keys["technical"] = base64.b64encode(b"\x01" * 16).decode()
-    _decrypt(client, people, tender, wrong[0], wrong[1], keys)
+    decrypt(client, people, tender, wrong[0], wrong[1], keys)
     # A bidder objects at the opening (R-B7); the opening cannot close before the answer.
     objected = client.post(
         f"/api/v1/tenders/{tender.id}/objections",
@@ -389,7 +359,7 @@ def test_r_b6_closing_classifies_failures_and_r_b7_objections_go_into_the_record
     again = client.get(f"/api/v1/tenders/{tender.id}/opening/record", headers=agent())
     clock.advance(timedelta(seconds=31))
     assert again.data == closed.data
-    late = _decrypt(client, people, tender, silent[0], silent[1], file_keys(silent[0], silent[2]))
+    late = decrypt(client, people, tender, silent[0], silent[1], file_keys(silent[0], silent[2]))
     assert late.status_code == 409 and late.get_json()["error"]["code"] == "opening_not_decrypting"
 
 
@@ -423,11 +393,7 @@ def test_r_b6_a_certificate_revoked_after_the_bid_was_received_does_not_fail_it(
     start(client, people, cast, tender)  # the opening publishes a fresh CRL listing the revocation
     session.rollback()
     assert session.scalars(select(CrlRecord)).all()  # every published CRL is kept
-    response = client.post(
-        f"/api/v1/tenders/{tender.id}/bids/{bid_id}/decrypt",
-        json={"file_keys": file_keys(first, sealed)},
-        headers=auth(people, client, first.user),
-    )
+    response = decrypt(client, people, tender, first, bid_id, file_keys(first, sealed))
     assert response.status_code == 200, response.get_json()
     assert {r["status"] for r in response.get_json()["results"]} == {"ok"}
 
@@ -472,10 +438,6 @@ def test_r_b6_a_bid_received_while_the_crl_had_lapsed_opens_as_it_was_accepted(
     bidders.append((late, bid_id, {part: body for part, (body, _) in sealed.items()}))
     start(client, people, cast, tender)
     for bidder, bid, parts in bidders:
-        response = client.post(
-            f"/api/v1/tenders/{tender.id}/bids/{bid}/decrypt",
-            json={"file_keys": file_keys(bidder, parts)},
-            headers=auth(people, client, bidder.user),
-        )
+        response = decrypt(client, people, tender, bidder, bid, file_keys(bidder, parts))
         assert response.status_code == 200, response.get_json()
         assert [r["status"] for r in response.get_json()["results"]] == ["ok"] * len(bidpack.PARTS)

@@ -11,7 +11,7 @@ from core import clock
 from evaluation.formulas import coefficient_seed, draw_coefficient
 from evaluation.models import ScoringScheme
 from evaluation.scheme import parse_scheme, scheme_json
-from tests.bidding.test_opening import file_keys, start, submit
+from tests.bidding.test_opening import decrypt, file_keys, start, submit
 from tests.bidding.test_tenders import auth
 from tests.evaluation.test_scheme import works_average
 
@@ -41,13 +41,8 @@ def test_coefficient_is_drawn_after_the_decryption_window_and_can_be_recomputed(
     bidders = [submit(client, people, session, tender, tmp_path, f"bidder{n}") for n in range(3)]
     assert start(client, people, cast, tender).get_json()["status"] == "decrypting"
     for bidder, bid_id, sealed in bidders:
-        response = client.post(
-            f"/api/v1/tenders/{tender.id}/bids/{bid_id}/decrypt",
-            json={"file_keys": file_keys(bidder, sealed)},
-            headers=auth(people, client, bidder.user),
-        )
+        response = decrypt(client, people, tender, bidder, bid_id, file_keys(bidder, sealed))
         assert response.status_code == 200, response.get_json()
-        clock.advance(timedelta(seconds=31))
     url = f"/api/v1/tenders/{tender.id}/scoring-scheme"
     assert "coefficient_draw" not in client.get(url).get_json()  # the window is still open
 

@@ -17,7 +17,7 @@ from crypto import bidpack
 from evaluation import room
 from tests.bidding.test_bids import Tenderer, new_bid
 from tests.bidding.test_ledger import pay
-from tests.bidding.test_opening import file_keys, start
+from tests.bidding.test_opening import decrypt, file_keys, start
 from tests.bidding.test_tenders import auth
 
 
@@ -60,13 +60,8 @@ def opened(client, people, cast, session, tender, tmp_path):
     ]
     start(client, people, cast, tender)
     for bidder, bid_id, sealed in submitted:
-        response = client.post(
-            f"/api/v1/tenders/{tender.id}/bids/{bid_id}/decrypt",
-            json={"file_keys": file_keys(bidder, sealed)},
-            headers=auth(people, client, bidder.user),
-        )
+        response = decrypt(client, people, tender, bidder, bid_id, file_keys(bidder, sealed))
         assert response.status_code == 200
-        clock.advance(timedelta(seconds=31))
     closed = client.post(
         f"/api/v1/tenders/{tender.id}/opening/close", json={}, headers=auth(people, client, cast["agent"])
     )
