@@ -5,15 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from flask import Blueprint, current_app, g, jsonify
+from flask import Blueprint, current_app, g, jsonify, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
-from accounts import services
+from accounts import services, verification
 from accounts.models import ApiToken, User
 from core import clock, sandbox
 from core.api import json_body
+from core.app import storage
 from core.auth import login_required, roles_required
 from core.db import db
 from core.errors import Invalid, NotFound
@@ -163,7 +164,12 @@ def register_organization():
     db.session.commit()
     return jsonify(
         {
-            "organization": {"id": str(org.id), "name": org.name, "credit_code": org.credit_code},
+            "organization": {
+                "id": str(org.id),
+                "name": org.name,
+                "credit_code": org.credit_code,
+                "verified": org.verified_at is not None,
+            },
             "user": user_json(user),
         }
     ), 201
@@ -335,3 +341,97 @@ def set_custodian_key():
     services.set_custodian_key(db.session, current_user, str(data["recipient"]), client_ip())
     db.session.commit()
     return jsonify({"recipient": current_user.custodian_recipient})
+
+
+# -- company verification (accounts.verification) -------------------------------------------------
+
+
+def _verification_json(row) -> dict:
+    return {
+        "id": str(row.id),
+        "organization": str(row.organization_id),
+        "credit_code": row.credit_code,
+        "legal_representative": row.legal_representative,
+        "status": row.status,
+        "submitted_at": row.submitted_at.isoformat(),
+        "decided_at": row.decided_at.isoformat() if row.decided_at else None,
+        "reason": row.reason,
+    }
+
+
+@bp.get("/organizations/mine/verification")
+@roles_required(Role.TENDERER)
+def my_verification():
+    """Whether your company is verified (it must be, to get a signing certificate and bid)."""
+    org = current_user.organization
+    row = verification.latest(db.session, org)
+    return jsonify(
+        {
+            "verified": org.verified_at is not None,
+            "verified_at": org.verified_at.isoformat() if org.verified_at else None,
+            "request": _verification_json(row) if row else None,
+        }
+    )
+
+
+@bp.post("/organizations/mine/verification")
+@roles_required(Role.TENDERER)
+@api_doc(responses={201: "the request, pending the centre's decision"})
+def request_verification():
+    """Ask the centre to verify your company: multipart form with legal_representative and licence."""
+    upload = request.files.get("licence")
+    if upload is None:
+        raise Invalid(_l("Attach the business licence."), code="missing_fields", details={"field": "licence"})
+    row = verification.submit(
+        db.session,
+        current_user,
+        legal_representative=request.form.get("legal_representative", ""),
+        stream=upload.stream,
+        filename=upload.filename or "licence",
+        content_type=upload.mimetype,
+        store=storage(),
+        ip=client_ip(),
+    )
+    db.session.commit()
+    return jsonify(_verification_json(row)), 201
+
+
+@bp.get("/verifications")
+@roles_required(Role.ADMIN)
+def pending_verifications():
+    """Requests waiting for the centre, each with the other registrations under its credit code."""
+    items = []
+    for row in verification.pending_requests(db.session):
+        body = _verification_json(row)
+        body["claims"] = [
+            {"organization": str(o.id), "name": o.name, "verified": o.verified_at is not None}
+            for o in verification.claims(db.session, row.credit_code)
+        ]
+        items.append(body)
+    return jsonify({"items": items})
+
+
+@bp.post("/verifications/<uuid:request_id>/decision")
+@roles_required(Role.ADMIN)
+@api_doc(
+    request={
+        "type": "object",
+        "required": ["approve"],
+        "properties": {"approve": {"type": "boolean"}, "reason": STRING},
+    }
+)
+def decide_verification(request_id: uuid.UUID):
+    """The centre's decision; approving takes the code from any other verified registration."""
+    data = json_body(("approve",))
+    if not isinstance(data["approve"], bool):
+        raise Invalid(_l("approve is true or false."), code="invalid_field", details={"field": "approve"})
+    row = verification.decide(
+        db.session,
+        current_user,
+        request_id,
+        approve=data["approve"],
+        reason=str(data.get("reason") or ""),
+        ip=client_ip(),
+    )
+    db.session.commit()
+    return jsonify(_verification_json(row))

@@ -8,12 +8,13 @@ import json
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_user
+from flask_login import current_user
 from sqlalchemy import select
 
-from accounts import certlogin, pki, services
+from accounts import certlogin, pki
 from accounts.forms import CertificateSignInForm, CsrForm, EmptyForm, RecipientForm
 from accounts.models import Certificate
+from accounts.views import begin_session
 from core.auth import login_required
 from core.db import db
 from core.errors import DomainError, Invalid
@@ -43,12 +44,10 @@ def sign_in():
         try:
             certificate, nonce, signature = parse_login_code(form.login_code.data)
             user = certlogin.sign_in(db.session, certificate, nonce, signature, client_ip())
-            services.complete_sign_in(db.session, user, method="certificate", ip=client_ip())
         except DomainError as err:
             flash_error(err)
         else:
-            db.session.commit()
-            login_user(user)
+            begin_session(user, "certificate")
             return redirect(url_for("web.dashboard"))
     nonce, challenge = certlogin.create_challenge(db.session)
     db.session.commit()

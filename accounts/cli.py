@@ -28,7 +28,13 @@ def create_admin(username: str, email: str, org_name: str, credit_code: str, pas
         org = session.scalar(select(Organization).where(Organization.kind == "platform"))
         if org is None:
             org = services.create_organization(
-                session, None, name=org_name, credit_code=credit_code, kind="platform", ip="cli"
+                session,
+                None,
+                name=org_name,
+                credit_code=credit_code,
+                kind="platform",
+                verified=True,
+                ip="cli",
             )
         services.create_user(
             session,

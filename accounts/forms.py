@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField, TextAreaField
+from flask_wtf.file import FileField, FileRequired
+from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from core.forms import options
@@ -80,3 +81,24 @@ class RecipientForm(FlaskForm):
         _l("Encryption recipient (age1..., from bidtool keygen: recipient.txt)"),
         validators=[DataRequired(), Length(max=200)],
     )
+
+
+class VerificationForm(FlaskForm):
+    """A tenderer asks the centre to verify its company (营业执照 and legal representative)."""
+
+    legal_representative = StringField(
+        _l("Legal representative (as on the licence)"), validators=[DataRequired(), Length(min=2, max=50)]
+    )
+    licence = FileField(
+        _l("Business licence (scan or photo: PDF, JPEG or PNG, at most 20 MB)"),
+        validators=[FileRequired()],
+        render_kw={"accept": "application/pdf,image/jpeg,image/png"},
+    )
+
+
+class DecisionForm(FlaskForm):
+    reason = TextAreaField(
+        _l("Reason (required to refuse; the company is told)"), validators=[Optional(), Length(max=2000)]
+    )
+    approve = SubmitField(_l("Verify the company"))
+    reject = SubmitField(_l("Refuse"))

@@ -5,14 +5,25 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, Text, Uuid
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    Uuid,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core import clock
 from core.db import Base, UtcDateTime, UuidPK
 from core.roles import Role
 
-ORG_KINDS = ("tenderer", "agency", "tenderee", "authority", "platform")
+ORG_KINDS = ("tenderer", "agency", "tenderee", "authority", "notary", "platform")
 ROLES = tuple(r.value for r in Role)
 CERT_PROFILES = ("tenderer_signing", "tenderer_encryption", "expert", "staff", "service")
 
@@ -22,6 +33,7 @@ ROLE_ORG_KIND = {
     Role.AGENCY: "agency",
     Role.TENDEREE: "tenderee",
     Role.SUPERVISOR: "authority",
+    Role.NOTARY: "notary",
     Role.ADMIN: "platform",
 }
 
@@ -30,17 +42,37 @@ class Organization(UuidPK, Base):
     """A company or body: tenderer, agency, tenderee, supervising authority or the platform itself."""
 
     __tablename__ = "organizations"
-    __table_args__ = (CheckConstraint(f"kind IN {ORG_KINDS!r}", name="kind"),)
+    __table_args__ = (
+        CheckConstraint(f"kind IN {ORG_KINDS!r}", name="kind"),
+        # A credit code belongs to one verified organisation; unverified claims may share it until the
+        # centre decides (a stranger registering a real company's code first wins nothing).
+        Index(
+            "uq_organizations_verified_credit_code",
+            "credit_code",
+            unique=True,
+            sqlite_where=text("verified_at IS NOT NULL"),
+            postgresql_where=text("verified_at IS NOT NULL"),
+        ),
+        Index("ix_organizations_credit_code", "credit_code"),
+    )
 
     name: Mapped[str] = mapped_column(String(200))
-    credit_code: Mapped[str] = mapped_column(String(18), unique=True)
+    credit_code: Mapped[str] = mapped_column(String(18))
     kind: Mapped[str] = mapped_column(String(16))
+    # Identity proven (the centre checked the business licence, or a recognised CA's certificate, or
+    # the centre created the organisation itself): only then may it get a signing certificate and bid.
+    verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    verification_method: Mapped[str | None] = mapped_column(String(16), default=None)
     # 基本账户: deposits in money must come from here (R-D1).
     basic_account_bank: Mapped[str | None] = mapped_column(String(100), default=None)
     basic_account_no: Mapped[str | None] = mapped_column(String(40), default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
 
     users: Mapped[list[User]] = relationship(back_populates="organization")
+
+    @property
+    def verified(self) -> bool:
+        return self.verified_at is not None
 
 
 class User(UuidPK, Base):
@@ -186,3 +218,70 @@ class AuthChallenge(UuidPK, Base):
     nonce_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+
+VERIFICATION_METHODS = ("licence", "centre", "grandfathered")
+
+
+class CompanyVerification(UuidPK, Base):
+    """A company's request to be verified: the scan of its business licence (营业执照) and its legal
+    representative's name, for the centre to check against the national enterprise credit register.
+
+    Several organisations may claim one credit code; the centre's decision on these requests settles
+    which one it belongs to (the losing claimant is told why; a verified holder that loses it is
+    unverified and its signing certificates are revoked).
+    """
+
+    __tablename__ = "company_verifications"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="status"),
+        Index("ix_company_verifications_status", "status", "submitted_at"),
+        Index("ix_company_verifications_org", "organization_id", "submitted_at"),
+    )
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id"))
+    credit_code: Mapped[str] = mapped_column(String(18))
+    legal_representative: Mapped[str] = mapped_column(String(50))
+    # The licence scan in the file store (content-addressed).
+    document_sha256: Mapped[str] = mapped_column(String(64))
+    document_name: Mapped[str] = mapped_column(String(200))
+    document_type: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    submitted_by_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
+    submitted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+    decided_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    organization: Mapped[Organization] = relationship()
+
+
+class UserSession(Base):
+    """A signed-in browser session, kept on the server so that signing out (or being disabled, or a
+    password change) ends it everywhere: the cookie only names it. Only the id's SHA-256 is stored."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user", "user_id", "ended_at"),)
+
+    id_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    end_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    ip: Mapped[str | None] = mapped_column(String(64), default=None)
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins counted per (user name as typed, address) and per address, never per account
+    alone: a stranger guessing passwords slows down only their own address, and the answer is the
+    same whether the user name exists or not. ``key`` is a SHA-256 of what is counted."""
+
+    __tablename__ = "sign_in_throttle"
+
+    key: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import audit
+from accounts import verification
 from accounts.models import Certificate, CertificateAuthority, CrlRecord, User
 from core import clock
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
@@ -41,6 +42,7 @@ ROLE_SIGNING_PROFILE = {
     Role.AGENCY: ca.Profile.STAFF,
     Role.TENDEREE: ca.Profile.STAFF,
     Role.SUPERVISOR: ca.Profile.STAFF,
+    Role.NOTARY: ca.Profile.STAFF,
     Role.ADMIN: ca.Profile.STAFF,
 }
 
@@ -225,6 +227,8 @@ def issue_signing_certificate(
     """Certify the P-256 key in ``csr_pem`` for ``user``; the subject comes from the account."""
     row = get_ca(session)
     profile = ROLE_SIGNING_PROFILE[user.role_enum]
+    if user.role_enum is Role.TENDERER:  # a company's signature binds it: identity first
+        verification.require_verified(user.organization)
     try:
         cert = ca.issue_from_csr(
             _issuer(row), csr_pem.encode(), profile, subject_override=_subject_for(user), now=clock.now()
@@ -240,6 +244,7 @@ def issue_encryption_certificate(
     """Bind a tenderer's age recipient (X25519) to its organisation (tenderer encryption profile)."""
     if user.role_enum is not Role.TENDERER:
         raise Forbidden(_l("Only tenderers hold encryption certificates."), code="role_forbidden")
+    verification.require_verified(user.organization)
     try:
         public = x25519.X25519PublicKey.from_public_bytes(age.Recipient.parse(recipient.strip()).public_bytes)
     except age.AgeError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -19,15 +19,14 @@ from sqlalchemy.orm import Session
 
 import audit
 from accounts import credit_code as ccode
-from accounts import passwords, totp
+from accounts import passwords, sessions, throttle, totp
 from accounts.models import ROLE_ORG_KIND, ApiToken, Organization, User
 from core import clock
-from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, RateLimited, Unauthorized
+from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized
 from core.keys import ColumnCipher
-from core.roles import Role
+from core.roles import CUSTODIAN_ROLES, Role
 
 TOKEN_PREFIX = "sbt_"  # noqa: S105 (a marker, not a secret)
-FAILURE_ACTIONS = ("accounts.sign_in_failed", "accounts.totp_failed")
 
 
 def _cipher() -> ColumnCipher:
@@ -54,21 +53,35 @@ def validate_credit_code(code: str) -> str:
 
 
 def create_organization(
-    session: Session, actor: User | None, *, name: str, credit_code: str, kind: str, ip: str | None = None
+    session: Session,
+    actor: User | None,
+    *,
+    name: str,
+    credit_code: str,
+    kind: str,
+    verified: bool = False,
+    ip: str | None = None,
 ) -> Organization:
+    """Register an organisation. ``verified`` when the centre itself vouches for it (it created it, or
+    checked it): only one verified organisation may hold a credit code; unverified claims may share one
+    until the centre decides (accounts.verification)."""
     name = (name or "").strip()
     if not 2 <= len(name) <= 200:
         raise Invalid(
             _l("Give the organisation's registered name."), code="invalid_name", details={"field": "name"}
         )
     code = validate_credit_code(credit_code)
-    if session.scalar(select(Organization.id).where(Organization.credit_code == code)):
+    if verified and session.scalar(
+        select(Organization.id).where(Organization.credit_code == code, Organization.verified_at.is_not(None))
+    ):
         raise Conflict(
             _l("An organisation with this credit code is already registered."),
             code="duplicate_credit_code",
             details={"field": "credit_code"},
         )
     org = Organization(name=name, credit_code=code, kind=kind)
+    if verified:
+        org.verified_at, org.verification_method = clock.now(), "centre"
     session.add(org)
     session.flush()
     audit.record(
@@ -76,7 +89,7 @@ def create_organization(
         actor,
         "accounts.organization_created",
         org,
-        {"name": name, "credit_code": code, "kind": kind},
+        {"name": name, "credit_code": code, "kind": kind, "verified": verified},
         ip,
     )
     return org
@@ -155,7 +168,11 @@ def register_tenderer(
     phone: str | None = None,
     ip: str | None = None,
 ) -> tuple[Organization, User]:
-    """Free self-registration of a tenderer company with its first user."""
+    """Free and immediate self-registration of a tenderer company with its first user (企业入库零门槛).
+
+    The company starts unverified: it may browse and download, and bids once the centre has checked its
+    licence (accounts.verification). A code already registered is not refused, and the answer does not
+    say whether it was: the centre decides between claims."""
     org = create_organization(session, None, name=org_name, credit_code=credit_code, kind="tenderer", ip=ip)
     user = create_user(
         session,
@@ -179,69 +196,31 @@ def set_role(session: Session, actor: User, user: User, role: Role, ip: str | No
         raise Invalid(_l("This role needs an organisation of the matching kind."), code="role_org_mismatch")
     user.role = str(role)
     user.session_version += 1
-    session.flush()
+    end_access(session, user, "role_changed")
     audit.record(session, actor, "accounts.role_changed", user, {"from": old, "to": str(role)}, ip)
 
 
 # -- sign-in -------------------------------------------------------------------------------------------
 
 
-def locked_until(session: Session, user: User) -> datetime | None:
-    """End of the lockout, if ``user`` had too many recent failures (counted from the audit log)."""
-    window = timedelta(minutes=_config("LOGIN_LOCKOUT_MINUTES"))
-    since = clock.now() - window
-    if user.last_sign_in_at and user.last_sign_in_at > since:
-        since = user.last_sign_in_at
-    limit = _config("LOGIN_MAX_FAILURES")
-    times = session.scalars(
-        select(audit.AuditEntry.created_at)
-        .where(
-            audit.AuditEntry.target_type == "users",
-            audit.AuditEntry.target_id == str(user.id),
-            audit.AuditEntry.action.in_(FAILURE_ACTIONS),
-            audit.AuditEntry.created_at > since,
-        )
-        .order_by(audit.AuditEntry.created_at.desc())
-        .limit(limit)
-    ).all()
-    if len(times) < limit:
-        return None
-    return times[-1] + window
-
-
 def _refuse(error: DomainError, action: str, user: User | None, data: dict, ip: str | None) -> DomainError:
     return error.keep(lambda s: audit.record(s, None, action, user, data, ip))
 
 
-def _ensure_not_locked(session: Session, user: User, ip: str | None) -> None:
-    until = locked_until(session, user)
-    if until:
-        raise _refuse(
-            RateLimited(
-                _l(
-                    "Too many failed attempts: this account is locked until %(t)s.",
-                    t=clock.local(until).strftime("%Y-%m-%d %H:%M"),
-                ),
-                code="account_locked",
-                details={"locked_until": until.isoformat()},
-            ),
-            "accounts.sign_in_locked",
-            user,
-            {},
-            ip,
-        )
-
-
 def check_password(session: Session, username: str, password: str, ip: str | None = None) -> User:
-    """First factor. Raises ``invalid_credentials`` without saying which part was wrong."""
+    """First factor. Raises ``invalid_credentials`` without saying which part was wrong, and the same
+    throttle answer for a user name that exists and one that does not (accounts.throttle)."""
+    keys = throttle.password_keys(username, ip)
+    throttle.refuse_if_blocked(session, keys)
     user = session.scalar(select(User).where(func.lower(User.username) == (username or "").strip().lower()))
     invalid = Unauthorized(_l("The user name or password is wrong."), code="invalid_credentials")
+    invalid.keep(lambda s: throttle.count_failure(s, keys))
     if user is None:
         passwords.burn_time(password or "")
         raise _refuse(invalid, "accounts.sign_in_failed", None, {"username": (username or "")[:64]}, ip)
-    _ensure_not_locked(session, user, ip)
     if not passwords.verify_password(user.password_hash, password or "") or not user.active:
         raise _refuse(invalid, "accounts.sign_in_failed", user, {"reason": "password"}, ip)
+    throttle.clear(session, keys[:1])  # the address-wide count stays: one good account resets nothing
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     return user
@@ -254,8 +233,10 @@ def second_factor_required(user: User) -> bool:
 def check_totp(
     session: Session, user: User, code: str, ip: str | None = None, purpose: str = "sign_in"
 ) -> int:
-    """Second factor: a valid code for a time step later than any accepted before (replay guard)."""
-    _ensure_not_locked(session, user, ip)
+    """Second factor: a valid code for a time step later than any accepted before (replay guard).
+    Wrong codes are counted per account: only someone who has the password can make them."""
+    keys = throttle.code_keys(user)
+    throttle.refuse_if_blocked(session, keys, second_factor=True)
     if not user.totp_enabled:
         raise Forbidden(_l("Set up your authenticator app first."), code="totp_enrolment_required")
     secret = _cipher().open("totp", user.totp_secret).decode()
@@ -267,7 +248,9 @@ def check_totp(
             )
         else:
             error = Unauthorized(_l("The code from your authenticator app is wrong."), code="totp_invalid")
+        error.keep(lambda s: throttle.count_failure(s, keys))
         raise _refuse(error, "accounts.totp_failed", user, {"purpose": purpose, "replayed": replayed}, ip)
+    throttle.clear(session, keys)
     user.totp_last_step = step
     session.flush()
     return step
@@ -327,14 +310,34 @@ def reset_totp(session: Session, actor: User, user: User, ip: str | None = None)
     user.totp_secret = None
     user.totp_pending_secret = None
     user.session_version += 1
-    session.flush()
+    end_access(session, user, "second_factor_reset")
     audit.record(session, actor, "accounts.totp_reset", user, {}, ip)
 
 
 # -- passwords -------------------------------------------------------------------------------------
 
 
-def change_password(session: Session, user: User, old: str, new: str, ip: str | None = None) -> None:
+def end_access(session: Session, user: User, reason: str, *, keep_session: str | None = None) -> None:
+    """Every way in that ``user`` had ends now: browser sessions (but ``keep_session``, the one making
+    the change) and API tokens. Used on password change, role change, second-factor reset, disable."""
+    sessions.end_all(session, user, reason, keep=keep_session)
+    now = clock.real_now()
+    for row in session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    ):
+        row.revoked_at = now
+    session.flush()
+
+
+def change_password(
+    session: Session,
+    user: User,
+    old: str,
+    new: str,
+    ip: str | None = None,
+    *,
+    keep_session: str | None = None,
+) -> None:
     if not passwords.verify_password(user.password_hash, old or ""):
         raise _refuse(
             Unauthorized(_l("The current password is wrong."), code="invalid_credentials"),
@@ -347,8 +350,8 @@ def change_password(session: Session, user: User, old: str, new: str, ip: str | 
     user.password_hash = passwords.hash_password(new)
     user.password_changed_at = clock.now()
     user.session_version += 1
-    session.flush()
-    audit.record(session, user, "accounts.password_changed", user, {}, ip)
+    end_access(session, user, "password_changed", keep_session=keep_session)
+    audit.record(session, user, "accounts.password_changed", user, {"sessions_ended": True}, ip)
 
 
 # -- API tokens ------------------------------------------------------------------------------------
@@ -426,9 +429,9 @@ def set_custodian_key(session: Session, user: User, recipient: str, ip: str | No
     """Register the age recipient under which this person holds opening-key shares."""
     from crypto import age
 
-    if user.role_enum not in (Role.AGENCY, Role.SUPERVISOR, Role.ADMIN):
+    if user.role_enum not in CUSTODIAN_ROLES:
         raise Forbidden(
-            _l("Only agency staff, supervisors and administrators hold opening-key shares."),
+            _l("Only agency staff, supervisors and notaries hold opening-key shares."),
             code="role_forbidden",
         )
     try:

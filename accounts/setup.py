@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Flask, g, request
+from flask import Flask, g, request, session
 
+from accounts import sessions
 from core.db import db
 from core.errors import DomainError
 from core.extensions import login_manager
@@ -23,6 +24,9 @@ def _load_session_user(user_id: str):
     except (ValueError, TypeError):
         return None
     if user is None or str(user.session_version) != version or not user.active:
+        return None
+    # The cookie names a server-side session: signed out, idle or ended elsewhere means signed out here.
+    if sessions.alive(db.session, user, session.get(sessions.COOKIE_KEY)) is None:
         return None
     return user
 
@@ -42,14 +46,36 @@ def _load_token_user(req):
     return user
 
 
+def _company_panel():
+    """A tenderer's to-do while its company is not verified."""
+    from flask_login import current_user
+
+    from accounts import verification
+
+    org = current_user.organization
+    row = verification.latest(db.session, org) if org else None
+    return "accounts/panel_company.html", {"org": org, "pending": row is not None and row.status == "pending"}
+
+
+def _verifications_panel():
+    from accounts import verification
+
+    return "accounts/panel_verifications.html", {"count": len(verification.pending_requests(db.session))}
+
+
 def init_app(app: Flask) -> None:
-    from accounts import admin, api, cert_views, views
+    from accounts import admin, api, cert_views, verification_views, views
 
     login_manager.user_loader(_load_session_user)
     login_manager.request_loader(_load_token_user)
+    from core.web import register_panel
+
+    register_panel(app, "tenderer", _company_panel)
+    register_panel(app, "admin", _verifications_panel)
     app.register_blueprint(views.bp)
     app.register_blueprint(cert_views.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(verification_views.bp)
     app.register_blueprint(api.bp)
     from accounts import ca_cli, cli, tasks
 

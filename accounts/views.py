@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
-from accounts import services, totp
+from accounts import services, sessions, totp
 from accounts.forms import CodeForm, EmptyForm, PasswordChangeForm, RegisterForm, SignInForm, TokenForm
 from accounts.models import ApiToken, User
 from core import clock
@@ -51,13 +51,23 @@ def _pending_user() -> tuple[User | None, str]:
     return user, data["next"]
 
 
-def _finish(user: User, method: str, next_url: str):
+def begin_session(user: User, method: str) -> None:
+    """Sign ``user`` in to this browser: the sign-in is logged and a server-side session started, which
+    the cookie names (accounts.sessions: sign-out, idle time and password changes end it)."""
     services.complete_sign_in(db.session, user, method=method, ip=client_ip())
+    token = sessions.start(db.session, user, client_ip(), request.headers.get("User-Agent"))
     db.session.commit()
-    session.pop(PENDING, None)
-    session.pop("lang", None) if user.locale else None
+    lang = session.get("lang") if not user.locale else None
+    session.clear()  # nothing from before the sign-in carries over (session fixation)
+    if lang:
+        session["lang"] = lang
     login_user(user)
+    session[sessions.COOKIE_KEY] = token
     session.permanent = False
+
+
+def _finish(user: User, method: str, next_url: str):
+    begin_session(user, method)
     return redirect(safe_next(next_url, url_for("web.dashboard")))
 
 
@@ -135,6 +145,7 @@ def enrol_at_sign_in():
 @login_required
 def sign_out():
     services.sign_out(db.session, current_user, client_ip())
+    sessions.end(db.session, session.get(sessions.COOKIE_KEY), "signed_out")
     db.session.commit()
     logout_user()
     session.clear()
@@ -167,7 +178,13 @@ def register():
                 form[field].errors = [str(err.message)]
             return render_template("accounts/register.html", form=form), err.status
         db.session.commit()
-        flash(_("Your company is registered. Sign in to continue."), "success")
+        flash(
+            _(
+                "Your company is registered. Sign in to read tenders; to bid, submit your business licence "
+                "for the centre to verify (Account → Company verification)."
+            ),
+            "success",
+        )
         return redirect(url_for("accounts.sign_in"))
     return render_template("accounts/register.html", form=form)
 
@@ -204,7 +221,14 @@ def change_password():
     form = PasswordChangeForm(prefix="pw")
     if form.validate_on_submit():
         try:
-            services.change_password(db.session, current_user, form.old.data, form.new.data, client_ip())
+            services.change_password(
+                db.session,
+                current_user,
+                form.old.data,
+                form.new.data,
+                client_ip(),
+                keep_session=session.get(sessions.COOKIE_KEY),
+            )
         except DomainError as err:
             flash_error(err)
             return redirect(url_for("accounts.settings"))

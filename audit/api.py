@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from audit import log
+from audit import log, seals
 from audit.models import AuditEntry
 from audit.queries import entries_query, parse_time
 from core.api import paginate
@@ -46,6 +46,22 @@ def entries():
         until=parse_time(request.args.get("to"), "to"),
     )
     return jsonify(paginate(db.session, query, log.entry_json))
+
+
+@bp.get("/entries/<int:index>")
+@login_required
+def entry(index: int):
+    """One entry: for supervisors once readable, and always for its own actor and organisation.
+
+    A sealed entry (R-B4, R-E4) carries ``sealed``: the content whose SHA-256 its leaf commits to.
+    """
+    row = db.session.get(AuditEntry, index)
+    supervisor = current_user.role == Role.SUPERVISOR
+    if row is None or not (
+        (supervisor and seals.may_read(db.session, row, None)) or seals.is_own(row, current_user)
+    ):
+        raise NotFound(_l("No such entry."), code="entry_not_found")
+    return jsonify(log.entry_json(row))
 
 
 @bp.get("/checkpoint")

@@ -8,7 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from audit import dbverify, log
-from audit.verify import CHECKPOINTS, ENTRIES, NOTE_TERMINATOR, PUBLIC_KEY
+from audit.verify import CHECKPOINTS, DISCLOSED, ENTRIES, NOTE_TERMINATOR, PUBLIC_KEY
 from core.db import db
 
 audit_cli = AppGroup("audit", help="The tamper-evident audit log.")
@@ -26,7 +26,9 @@ def verify() -> None:
 @audit_cli.command("export")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def export(directory: Path) -> None:
-    """Write entries.jsonl, checkpoints.txt and log.pub for `python -m audit.verify DIR`."""
+    """Write entries.jsonl, disclosed.jsonl, checkpoints.txt and log.pub for `python -m audit.verify DIR`.
+
+    Sealed entries whose time has not come stay commitments: the export can be handed to anyone."""
     session = db.session
     log.keep_checkpoint(session)  # so the export ends on a signed checkpoint covering everything
     session.commit()
@@ -36,12 +38,17 @@ def export(directory: Path) -> None:
         for leaf in dbverify.leaves(session):
             out.write(leaf + b"\n")
             count += 1
+    disclosed = 0
+    with (directory / DISCLOSED).open("wb") as out:
+        for content in dbverify.disclosed_contents(session):
+            out.write(content + b"\n")
+            disclosed += 1
     notes = dbverify.stored_notes(session)
     with (directory / CHECKPOINTS).open("wb") as out:
         for note_text in notes:
             out.write(note_text.encode() + NOTE_TERMINATOR)
     (directory / PUBLIC_KEY).write_text(log.verifier().key_string() + "\n")
-    click.echo(f"exported {count} entries and {len(notes)} checkpoints to {directory}")
+    click.echo(f"exported {count} entries ({disclosed} sealed ones disclosed) and {len(notes)} checkpoints")
 
 
 @audit_cli.command("checkpoint")

@@ -11,7 +11,9 @@ When a signed root disagrees, the stored leaf hashes narrow the blame down to th
 from __future__ import annotations
 
 import bisect
+import hashlib
 import itertools
+import json
 import multiprocessing
 import os
 from collections.abc import Iterator
@@ -23,9 +25,10 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from audit import log
+from audit import log, seals
 from audit.models import AuditCheckpoint, AuditEntry
 from audit.verify import CheckpointProblem, Report, open_checkpoints
+from core import clock
 from core.db import make_engine
 from crypto import merkle
 
@@ -119,6 +122,17 @@ def leaves(session: Session) -> Iterator[bytes]:
         yield from _as_bytes(list(map(_first, rows)))
 
 
+def disclosed_contents(session: Session) -> Iterator[bytes]:
+    """The content of every sealed entry already revealed, in log order (for the export)."""
+    rows = session.execute(
+        select(AuditEntry.sealed)
+        .where(AuditEntry.seal_scope.in_(seals.revealed_scopes(clock.now())))
+        .order_by(AuditEntry.index)
+    )
+    for (sealed,) in rows:
+        yield bytes(sealed)
+
+
 def stored_notes(session: Session) -> list[str]:
     return list(session.scalars(select(AuditCheckpoint.note).order_by(AuditCheckpoint.size)))
 
@@ -132,6 +146,25 @@ def _first_altered_leaf(session: Session, start: int, end: int) -> int | None:
     for index, leaf, stored in rows:
         if merkle.leaf_hash(leaf) != stored:
             return index
+    return None
+
+
+def _first_unopened_seal(session: Session) -> tuple[int, str] | None:
+    """A sealed leaf commits to the content kept beside it (audit.seals): every one must open its
+    commitment, at its own index and time, or what supervisors are shown at the reveal is not what
+    was logged."""
+    rows = session.execute(
+        select(AuditEntry.index, AuditEntry.leaf, AuditEntry.sealed)
+        .where(AuditEntry.seal_scope.is_not(None))
+        .order_by(AuditEntry.index)
+    )
+    for index, leaf, sealed in rows:
+        public = json.loads(leaf)
+        if sealed is None or hashlib.sha256(bytes(sealed)).hexdigest() != public.get("sealed"):
+            return index, "the sealed content does not match its commitment"
+        content = json.loads(sealed)
+        if content.get("i") != index or content.get("time") != public.get("time"):
+            return index, "the sealed content names another index or time"
     return None
 
 
@@ -194,6 +227,16 @@ def verify_database(session: Session, workers: int = 1) -> Report:
             )
     if head.size != frontier.size or head.root() != frontier.root():
         return blame(frontier.size, f"the head (size {head.size}) does not match the stored entries")
+    opening = _first_unopened_seal(session)
+    if opening is not None:
+        index, what = opening
+        return Report(
+            ok=False,
+            entries=frontier.size,
+            checkpoints=next_cp,
+            bad_leaf=index,
+            problem=f"leaf {index}: {what}",
+        )
     if not sizes:
         return Report(
             ok=frontier.size == 0,

@@ -11,6 +11,9 @@ the change the entries describe.
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -160,28 +163,40 @@ def record(
     target: Any = None,
     data: dict | None = None,
     ip: str | None = None,
+    *,
+    sealed: str | None = None,
 ) -> Recorded:
     """Append one entry describing ``action`` by ``actor`` on ``target``, in the caller's transaction.
 
     ``target`` is an ORM object with an ``id`` (its table name is the type), a ``(type, id)`` pair, or
     None. ``data`` must be JSON made of strings, integers, booleans and null (no secrets!).
+
+    ``sealed`` names a seal scope (``audit.seals``) for an entry that must not be read before its time
+    (who bid, before the deadline: R-B4; who evaluates, before the result: R-E4). Its leaf then holds
+    only the time and a commitment to the content; the content is kept beside it and shown once the
+    scope is revealed, when anyone can check it against the commitment in the signed tree.
     """
     state = _begin(session)
     index = state.frontier.size
     now = clock.now()
     target_type, target_id = _target(target)
+    time = now.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
     leaf_obj = {
         "v": 1,
         "i": index,
-        "time": now.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        "time": time,
         **_actor_fields(actor),
         "ip": ip,
         "action": action,
         "target": {"type": target_type, "id": target_id} if target_type else None,
         "data": data or {},
     }
+    content = None
     try:
-        leaf = canonical_json(leaf_obj)
+        if sealed is None:
+            leaf = canonical_json(leaf_obj)
+        else:
+            content, leaf = seal_leaf(leaf_obj)
     except ValueError as exc:
         raise Invalid(code="audit_data_invalid", details={"reason": str(exc)}) from exc
     leaf_hash = merkle.leaf_hash(leaf)
@@ -200,6 +215,8 @@ def record(
                 "ip": ip,
                 "leaf": leaf,
                 "leaf_hash": leaf_hash,
+                "seal_scope": sealed,
+                "sealed": content,
             }
         ),
     )
@@ -211,6 +228,19 @@ def record(
     cursor.close()
     state.appended += 1
     return Recorded(index, leaf_hash, now)
+
+
+def seal_leaf(leaf_obj: dict[str, Any]) -> tuple[bytes, bytes]:
+    """The content (the leaf as it would have been, plus a random nonce that makes the commitment
+    hiding) and the public leaf that commits to it: ``{"v", "i", "time", "sealed": sha256 hex}``."""
+    content = canonical_json({**leaf_obj, "nonce": secrets.token_hex(16)})
+    public = {
+        "v": 1,
+        "i": leaf_obj["i"],
+        "time": leaf_obj["time"],
+        "sealed": hashlib.sha256(content).hexdigest(),
+    }
+    return content, canonical_json(public)
 
 
 def _target(target: Any) -> tuple[str | None, str | None]:
@@ -351,10 +381,19 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def entry_json(entry: AuditEntry) -> dict[str, Any]:
-    import json
+def content(entry: AuditEntry) -> dict[str, Any]:
+    """What the entry says: its leaf, or for a sealed entry the committed content (show it only to
+    those ``audit.seals`` lets read it)."""
+    return json.loads(entry.sealed if entry.sealed is not None else entry.leaf)
 
-    return {"index": entry.index, "leaf": json.loads(entry.leaf), "leaf_hash": b64(entry.leaf_hash)}
+
+def entry_json(entry: AuditEntry) -> dict[str, Any]:
+    """An entry for the API. A sealed entry also carries ``sealed``, the content whose SHA-256 its
+    leaf commits to (nonce included, so that anyone can check it); callers list only readable ones."""
+    out = {"index": entry.index, "leaf": json.loads(entry.leaf), "leaf_hash": b64(entry.leaf_hash)}
+    if entry.sealed is not None:
+        out["sealed"] = json.loads(entry.sealed)
+    return out
 
 
 def actor_uuid(value: str | None) -> uuid.UUID | None:

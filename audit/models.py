@@ -23,6 +23,7 @@ class AuditEntry(Base):
         Index("ix_audit_entries_actor", "actor_id", "created_at"),
         Index("ix_audit_entries_action", "action", "created_at"),
         Index("ix_audit_entries_created", "created_at"),
+        Index("ix_audit_entries_seal_scope", "seal_scope"),
     )
 
     index: Mapped[int] = mapped_column(
@@ -37,6 +38,11 @@ class AuditEntry(Base):
     ip: Mapped[str | None] = mapped_column(String(64), default=None)
     leaf: Mapped[bytes] = mapped_column(LargeBinary)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # A sealed entry (one that would tell who bid, or who evaluates, before its time): ``leaf`` holds
+    # only a commitment, ``sealed`` the committed content with its nonce, shown once ``seal_scope``
+    # is revealed (audit.seals). The filter columns above describe the content, for after the reveal.
+    seal_scope: Mapped[str | None] = mapped_column(String(80), default=None)
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
 
 
 class AuditNode(Base):
@@ -87,3 +93,16 @@ class AuditCheckpoint(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     note: Mapped[str] = mapped_column(Text)
+
+
+class AuditSealScope(Base):
+    """When the sealed entries of one scope (a tender's bids, a draw's names) become readable.
+
+    ``reveal_at`` NULL means not yet known (a committee is named only once the result is determined);
+    a scope with no row is sealed. The time can move (an amended deadline) until it has passed.
+    """
+
+    __tablename__ = "audit_seal_scopes"
+
+    scope: Mapped[str] = mapped_column(String(80), primary_key=True)
+    reveal_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)

@@ -7,6 +7,7 @@ from datetime import datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select
 
+from audit import seals
 from audit.models import AuditEntry
 from core.errors import Invalid
 
@@ -38,7 +39,8 @@ def entries_query(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> Select:
-    query = select(AuditEntry).order_by(AuditEntry.index.desc())
+    """Entries matching the filters, newest first; sealed entries only once revealed (audit.seals)."""
+    query = select(AuditEntry).where(seals.readable_condition()).order_by(AuditEntry.index.desc())
     if actor_id:
         query = query.where(AuditEntry.actor_id == actor_id)
     if action:

@@ -18,6 +18,12 @@ Export format, all files in DIR:
     note may not contain control characters, so the form feed never occurs inside one, and an
     exporter can append a note without rewriting what is already there.
 
+``disclosed.jsonl`` (optional)
+    The content of every sealed entry whose time has come (who bid, once the deadline passed; who
+    evaluated, once the result is known), one canonical JSON object per line, each naming its leaf
+    in ``"i"``. A sealed leaf is ``{"v", "i", "time", "sealed"}`` where ``"sealed"`` is the hex SHA-256
+    of that exact line: the verifier checks every disclosed line against its leaf's commitment.
+
 ``log.pub``
     The log's verifier key string, ``name+keyid+base64key``, on one line. Used only without ``--key``,
     and then only with a warning: a key taken from the export shows that the export is consistent
@@ -34,6 +40,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import hashlib
 import json
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -54,6 +61,7 @@ from crypto.note import (
 )
 
 ENTRIES = "entries.jsonl"
+DISCLOSED = "disclosed.jsonl"
 CHECKPOINTS = "checkpoints.txt"
 PUBLIC_KEY = "log.pub"
 NOTE_TERMINATOR = b"\f\n"
@@ -77,6 +85,7 @@ class Report:
     bad_leaf: int | None = None
     bad_range: tuple[int, int] | None = None
     bad_checkpoint: int | None = None
+    disclosed: int = 0
 
     @property
     def uncovered(self) -> int:
@@ -89,9 +98,10 @@ class Report:
         if not self.ok:
             return f"FAIL: {self.problem}"
         root = base64.b64encode(self.latest_root or b"").decode()
+        disclosed = f", {self.disclosed} sealed entries disclosed and checked" if self.disclosed else ""
         return (
             f"OK: {self.entries} entries, {self.checkpoints} checkpoints, "
-            f"latest size {self.latest_size} root {root}"
+            f"latest size {self.latest_size} root {root}{disclosed}"
         )
 
 
@@ -304,7 +314,7 @@ def verify_export(path: str | Path, verifier: Verifier) -> Report:
         return Report(ok=False, problem=f"cannot read {path / ENTRIES}: {e.strerror}")
     last = entries.unterminated
     if last is None:
-        return report
+        return _check_disclosed(path, report) if report.ok else report
     if (report.bad_leaf is not None and report.bad_leaf < last) or (
         report.bad_range is not None and report.bad_range[1] <= last
     ):
@@ -314,6 +324,44 @@ def verify_export(path: str | Path, verifier: Verifier) -> Report:
     if not report.ok:
         problem = f"{problem}; {report.problem}"
     return Report(ok=False, entries=last, checkpoints=report.checkpoints, problem=problem, bad_leaf=last)
+
+
+def _check_disclosed(path: Path, report: Report) -> Report:
+    """Each disclosed content must hash to its sealed leaf's commitment, with the leaf's index and time."""
+    disclosed = path / DISCLOSED
+    if not disclosed.exists():
+        return report
+    wanted: dict[int, tuple[str, str | None]] = {}
+    with disclosed.open("rb") as lines:
+        for number, line in enumerate(lines, start=1):
+            body = line.rstrip(b"\n")
+            try:
+                content = json.loads(body)
+                index = content["i"]
+            except (ValueError, KeyError, TypeError):
+                return _failed(report, None, f"{DISCLOSED} line {number}: not a sealed entry's content")
+            wanted[index] = (hashlib.sha256(body).hexdigest(), content.get("time"))
+    with (path / ENTRIES).open("rb") as leaves:
+        for index, leaf in enumerate(leaves):
+            if index not in wanted:
+                continue
+            public = json.loads(leaf)
+            digest, time = wanted.pop(index)
+            if public.get("sealed") != digest or public.get("time") != time:
+                return _failed(
+                    report, index, f"leaf {index}: the disclosed content does not match its commitment"
+                )
+    if wanted:
+        index = min(wanted)
+        return _failed(report, index, f"leaf {index}: disclosed, but the log has no such sealed leaf")
+    disclosed_count = sum(1 for _ in disclosed.open("rb"))
+    return Report(**{**report.__dict__, "disclosed": disclosed_count})
+
+
+def _failed(report: Report, index: int | None, problem: str) -> Report:
+    return Report(
+        ok=False, entries=report.entries, checkpoints=report.checkpoints, problem=problem, bad_leaf=index
+    )
 
 
 def _load_verifier(source: str) -> Verifier:

@@ -88,7 +88,7 @@ def platform(folder: Path, database_url: str) -> Platform:
     cast = {
         "agent": people.user(Role.AGENCY, "agent"),
         "supervisor": people.user(Role.SUPERVISOR, "watcher"),
-        "notary": people.user(Role.SUPERVISOR, "notary"),
+        "notary": people.user(Role.NOTARY, "notary"),
         "tenderee": people.org("tenderee", "市人民医院"),
     }
     for name in ("agent", "supervisor", "notary"):

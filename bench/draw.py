@@ -63,7 +63,7 @@ def make_app(folder: Path):
 
 def populate(session, n_experts: int, rng: random.Random) -> dict:
     from accounts.models import Organization, User
-    from bidding.models import Bid, Tender
+    from bidding.models import Bid, Tender, TenderAssignment
     from core import clock
     from demo.accounts import credit_code
     from experts.models import Employment, Expert, ExpertSpecialty, Leave, Specialty
@@ -114,6 +114,12 @@ def populate(session, n_experts: int, rng: random.Random) -> dict:
     )
     session.add(tender)
     session.flush()
+    session.add_all(
+        [
+            TenderAssignment(tender_id=tender.id, user_id=agent["id"], kind="agency"),
+            TenderAssignment(tender_id=tender.id, user_id=supervisor["id"], kind="supervisor"),
+        ]
+    )
     session.execute(
         insert(Bid),
         [

@@ -78,7 +78,7 @@ def build(folder: Path, bids: int, size_mib: int):
 
     agent = people.user(Role.AGENCY, "agent")
     cast = {"agent": agent, "tenderee": people.org("tenderee", "市人民医院")}
-    for user in (agent, people.user(Role.SUPERVISOR, "watcher"), people.user(Role.SUPERVISOR, "notary")):
+    for user in (agent, people.user(Role.SUPERVISOR, "watcher"), people.user(Role.NOTARY, "notary")):
         accounts.set_custodian_key(session, user, str(age.generate_identity().recipient))
     pki.ensure_ca(session)
     session.commit()

@@ -11,7 +11,7 @@ from flask_login import current_user
 from sqlalchemy import func, or_, select
 
 from accounts.models import User
-from bidding import services
+from bidding import permissions, services
 from bidding.serializers import money, tender_json
 from core import clock
 from core.api import json_body, paginate
@@ -21,7 +21,7 @@ from core.db import db
 from core.errors import DomainError, Invalid, NotFound
 from core.extensions import client_ip
 from core.openapi import api_doc
-from core.roles import Role
+from core.roles import CUSTODIAN_ROLES, Role
 
 bp = Blueprint("bidding_api", __name__, url_prefix="/api/v1")
 
@@ -44,16 +44,18 @@ TENDER_BODY = {
 }
 
 
-def _user_by(ref: str | None, role: Role) -> User | None:
+def _user_by(ref: str | None, field: str, *roles: Role) -> User | None:
     if not ref:
         return None
     condition = func.lower(User.username) == ref.lower()
     with contextlib.suppress(ValueError):  # a user id works as well as a user name
         condition = or_(condition, User.id == uuid.UUID(ref))
-    user = db.session.scalar(select(User).where(condition, User.role == role))
+    user = db.session.scalar(select(User).where(condition, User.role.in_([str(r) for r in roles])))
     if user is None:
         raise Invalid(
-            _l("No such %(role)s.", role=str(role)), code="invalid_custodian", details={"user": ref}
+            _l("No such custodian: %(user)s.", user=ref),
+            code="invalid_custodian",
+            details={"field": field, "user": ref},
         )
     return user
 
@@ -84,20 +86,21 @@ def update_tender(tender_id: uuid.UUID):
 @api_doc(
     request={
         "type": "object",
-        "required": ["supervisor"],
+        "required": ["supervisor", "notary"],
         "properties": {"supervisor": {"type": "string"}, "notary": {"type": "string"}},
     }
 )
 def publish_tender(tender_id: uuid.UUID):
-    """Publish: checks the timeline (R-T1, R-T2, R-T3, R-T4, R-T6) and splits the opening key."""
-    data = json_body(("supervisor",))
+    """Publish: checks the timeline (R-T1, R-T2, R-T3, R-T4, R-T6) and splits the opening key 2-of-3
+    among the agency, a supervisor and a notary (or a supervisor of another authority)."""
+    data = json_body(("supervisor", "notary"))
     tender = services.manageable(db.session, current_user, tender_id)
     services.publish(
         db.session,
         current_user,
         tender,
-        supervisor=_user_by(data["supervisor"], Role.SUPERVISOR),
-        notary=_user_by(data.get("notary"), Role.SUPERVISOR) if data.get("notary") else None,
+        supervisor=_user_by(str(data["supervisor"]), "supervisor", Role.SUPERVISOR),
+        notary=_user_by(str(data["notary"]), "notary", Role.NOTARY, Role.SUPERVISOR),
         ip=client_ip(),
     )
     db.session.commit()
@@ -119,7 +122,7 @@ def get_tender(tender_id: uuid.UUID):
     """One notice; drafts only for their agency and tenderee."""
     actor = current_user if current_user.is_authenticated else None
     tender = services.visible(db.session, actor, tender_id)
-    manager = actor is not None and actor.organization_id in (tender.agency_id, tender.tenderee_id)
+    manager = permissions.runs(db.session, actor, tender) or permissions.is_tenderee(actor, tender)
     return jsonify(tender_json(tender, clock.now(), manager=manager))
 
 
@@ -243,7 +246,7 @@ def list_deposits(tender_id: uuid.UUID):
     from bidding.permissions import Scope, sealed_scope
 
     tender = services.visible(db.session, None, tender_id)
-    scope = sealed_scope(current_user, tender)
+    scope = sealed_scope(db.session, current_user, tender)
     if scope is Scope.SEALED:
         return jsonify({"items": [], "hidden_until": tender.bid_deadline.isoformat()})
     query = select(Deposit).where(Deposit.tender_id == tender.id).order_by(Deposit.created_at)
@@ -402,7 +405,7 @@ def list_bids(tender_id: uuid.UUID):
     from bidding.permissions import Scope, sealed_scope
 
     tender = services.visible(db.session, None, tender_id)
-    scope = sealed_scope(current_user, tender)
+    scope = sealed_scope(db.session, current_user, tender)
     if scope is Scope.SEALED:
         return jsonify({"items": [], "hidden_until": tender.bid_deadline.isoformat()})
     query = select(Bid).where(Bid.tender_id == tender.id).order_by(Bid.created_at)
@@ -483,27 +486,32 @@ def opening_record(tender_id: uuid.UUID):
 
 
 @bp.get("/tenders/<uuid:tender_id>/opening/shares/mine")
-@roles_required(Role.AGENCY, Role.SUPERVISOR, Role.ADMIN)
+@roles_required(*CUSTODIAN_ROLES)
 def my_share(tender_id: uuid.UUID):
-    """Your sealed share of the tender's opening key (age, to your custodian key), to open on your machine."""
+    """Your share of the tender's opening key, sealed to your custodian key, to open on your machine.
+
+    Handed over only at or after the bid deadline (R-B4); every request, granted or refused, is logged.
+    """
     import base64
 
-    from bidding import opening
+    from bidding import custodians
 
-    share = opening.my_share(db.session, current_user, services.visible(db.session, None, tender_id))
+    tender = services.visible(db.session, None, tender_id)
+    share, sealed = custodians.fetch_sealed_share(db.session, current_user, tender, client_ip())
+    db.session.commit()
     return jsonify(
         {
             "role": share.role,
             "x": share.x,
             "share_sha256": share.share_sha256,
-            "sealed": base64.b64encode(share.sealed).decode(),
+            "sealed": base64.b64encode(sealed).decode(),
             "released_at": share.released_at.isoformat() if share.released_at else None,
         }
     )
 
 
 @bp.post("/tenders/<uuid:tender_id>/opening/shares")
-@roles_required(Role.AGENCY, Role.SUPERVISOR, Role.ADMIN)
+@roles_required(*CUSTODIAN_ROLES)
 @api_doc(request={"type": "object", "required": ["share"], "properties": {"share": {"type": "string"}}})
 def release_share(tender_id: uuid.UUID):
     """Release your opening-key share once the opening has started; it must match its published hash."""
@@ -554,6 +562,78 @@ def collusion_signals(tender_id: uuid.UUID):
     from bidding.models import Opening
 
     tender = services.visible(db.session, None, tender_id)
+    permissions.require_oversees(db.session, current_user, tender)
     if db.session.get(Opening, tender.id) is None:
         raise NotFound(_l("The opening has not started."), code="opening_not_started")
     return jsonify({"signals": collusion.signals(db.session, tender)})
+
+
+def _team_json(tender) -> dict:
+    return {
+        "items": [
+            {
+                "user": str(user.id),
+                "username": user.username,
+                "name": user.display_name,
+                "kind": row.kind,
+                "assigned_at": row.assigned_at.isoformat(),
+            }
+            for row, user in permissions.team(db.session, tender)
+        ]
+    }
+
+
+def _require_on_team(tender) -> None:
+    """Only people already assigned (or administrators) see or change who acts on a tender."""
+    if current_user.role == Role.ADMIN:
+        return
+    if current_user.role == Role.AGENCY:
+        permissions.require_runs(db.session, current_user, tender)
+    else:
+        permissions.require_oversees(db.session, current_user, tender)
+
+
+@bp.get("/tenders/<uuid:tender_id>/team")
+@roles_required(Role.AGENCY, Role.SUPERVISOR, Role.ADMIN)
+def get_team(tender_id: uuid.UUID):
+    """The people assigned to the tender: for them and administrators (rights are per person)."""
+    tender = services.visible(db.session, current_user, tender_id)
+    _require_on_team(tender)
+    return jsonify(_team_json(tender))
+
+
+@bp.post("/tenders/<uuid:tender_id>/team")
+@roles_required(Role.AGENCY, Role.SUPERVISOR, Role.ADMIN)
+@api_doc(
+    request={
+        "type": "object",
+        "required": ["username"],
+        "properties": {"username": {"type": "string"}, "kind": {"enum": ["agency", "supervisor"]}},
+    }
+)
+def assign_to_tender(tender_id: uuid.UUID):
+    """Assign a colleague (agency staff or supervisors, of the assigner's own organisation) to the tender."""
+    data = json_body(("username",))
+    tender = services.visible(db.session, current_user, tender_id)
+    _require_on_team(tender)
+    user = db.session.scalar(select(User).where(func.lower(User.username) == str(data["username"]).lower()))
+    if user is None:
+        raise Invalid(_l("No such user."), code="invalid_assignee", details={"field": "username"})
+    kind = permissions.AGENCY if user.role == Role.AGENCY else permissions.SUPERVISOR
+    permissions.assign(db.session, current_user, tender, user, str(data.get("kind", kind)), client_ip())
+    db.session.commit()
+    return jsonify(_team_json(tender)), 201
+
+
+@bp.delete("/tenders/<uuid:tender_id>/team/<uuid:user_id>")
+@roles_required(Role.AGENCY, Role.SUPERVISOR, Role.ADMIN)
+def unassign_from_tender(tender_id: uuid.UUID, user_id: uuid.UUID):
+    """Take a colleague off the tender (at least one person of each kind stays)."""
+    tender = services.visible(db.session, current_user, tender_id)
+    _require_on_team(tender)
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(_l("This person is not assigned to the tender."), code="assignment_not_found")
+    permissions.unassign(db.session, current_user, tender, user, client_ip())
+    db.session.commit()
+    return jsonify(_team_json(tender))

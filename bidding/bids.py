@@ -23,10 +23,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import audit
-from accounts import pki
+from accounts import pki, verification
 from accounts.models import User
 from bidding import ledger
 from bidding.models import Bid, BidPart, Deposit, Tender
+from bidding.permissions import bid_scope
 from core import clock
 from core.db import has_written
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
@@ -78,6 +79,7 @@ def _not_paused(tender: Tender) -> None:
 def _tenderer(actor: User) -> None:
     if actor.role != Role.TENDERER or actor.organization_id is None:
         raise Forbidden(_l("Only tenderers submit bids."), code="role_forbidden")
+    verification.require_verified(actor.organization)  # identity before bidding
 
 
 def open_bid(session: Session, actor: User, tender: Tender, lot_number: int, ip: str | None = None) -> Bid:
@@ -95,7 +97,15 @@ def open_bid(session: Session, actor: User, tender: Tender, lot_number: int, ip:
     )
     session.add(bid)
     session.flush()
-    audit.record(session, actor, "bidding.bid_opened", bid, {"tender": str(tender.id), "lot": lot_number}, ip)
+    audit.record(
+        session,
+        actor,
+        "bidding.bid_opened",
+        bid,
+        {"tender": str(tender.id), "lot": lot_number},
+        ip,
+        sealed=bid_scope(tender.id),
+    )
     return bid
 
 
@@ -212,6 +222,7 @@ def receive_part(
         bid,
         {"part": part, "sha256": stored.sha256, "size": stored.size, "signer": row.signer_serial},
         ip,
+        sealed=bid_scope(tender.id),
     )
     return row
 
@@ -279,6 +290,7 @@ def submit(session: Session, actor: User, tender: Tender, bid: Bid, ip: str | No
             "parts": [{"part": p.part, "sha256": p.sha256, "size": p.size} for p in bid.parts],
         },
         ip,
+        sealed=bid_scope(tender.id),
     )
     payload = receipts.build_receipt(
         tender_id=str(tender.id),
@@ -305,7 +317,13 @@ def withdraw(session: Session, actor: User, tender: Tender, bid: Bid, ip: str | 
     bid.withdrawn_at = clock.now()
     session.flush()
     audit.record(
-        session, actor, "bidding.bid_withdrawn", bid, {"tender": str(tender.id), "lot": bid.lot_number}, ip
+        session,
+        actor,
+        "bidding.bid_withdrawn",
+        bid,
+        {"tender": str(tender.id), "lot": bid.lot_number},
+        ip,
+        sealed=bid_scope(tender.id),
     )
     still_bidding = session.scalar(
         select(Bid.id).where(

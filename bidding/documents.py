@@ -27,7 +27,7 @@ from accounts.models import Organization, User
 from bidding import permissions
 from bidding.calendar import SHANGHAI, Calendar, local_date
 from bidding.models import DocumentDownload, Tender, TenderDocument
-from core import clock
+from core import clock, filenames
 from core.bodies import LARGEST_FILE
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.notifications import notify
@@ -40,14 +40,13 @@ CLARIFICATION_DAYS = 15  # R-T3
 STATEMENT_TYPE = "sunbid-tender-document"
 
 
-def _own_agency(actor: User, tender: Tender) -> None:
-    if actor.role != Role.AGENCY or actor.organization_id != tender.agency_id:
-        raise NotFound(_l("No such tender."), code="tender_not_found")
+def _own_agency(session: Session, actor: User, tender: Tender) -> None:
+    permissions.require_runs(session, actor, tender)
 
 
 def _filename(name: str | None) -> str:
-    clean = (name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
-    if not clean or clean in (".", "..") or len(clean) > 200 or any(ord(c) < 32 for c in clean):
+    clean = filenames.clean(name, max_length=1000)
+    if not clean or len(clean) > filenames.MAX_LENGTH:
         raise Invalid(
             _l("Give the file a name of at most 200 characters."),
             code="invalid_filename",
@@ -112,7 +111,7 @@ def upload(
     ip: str | None = None,
 ) -> TenderDocument:
     """Add a file to a draft tender's documents (issued together at publication)."""
-    _own_agency(actor, tender)
+    _own_agency(session, actor, tender)
     if tender.status != "draft":
         raise Conflict(
             _l("After publication, documents change only through a clarification or amendment."),
@@ -233,7 +232,7 @@ def issue_change(
     """Issue a clarification or amendment: R-T3 extension, signed statement, downloaders told."""
     from bidding import opening as openings
 
-    _own_agency(actor, tender)
+    _own_agency(session, actor, tender)
     if kind not in ("amendment", "clarification"):
         raise Invalid(_l("The kind is amendment or clarification."), code="invalid_kind")
     if tender.status != "published" or session.get(openings.Opening, tender.id) is not None:
@@ -270,6 +269,7 @@ def issue_change(
         if new_deadline is not None:  # R-T3
             document.deadline_before, document.deadline_after = tender.bid_deadline, new_deadline
             tender.bid_deadline = new_deadline
+            permissions.reveal_with_deadline(session, tender)  # bidders stay secret until the new one
             if tender.documents_to and tender.documents_to > new_deadline:
                 tender.documents_to = new_deadline
     session.add(document)
@@ -327,8 +327,9 @@ def documents(session: Session, tender: Tender, *, issued_only: bool = True) -> 
 
 def visible_documents(session: Session, actor: User | None, tender: Tender) -> list[TenderDocument]:
     """Issued documents for everyone; drafts too for the agency and tenderee of a draft tender."""
-    org = getattr(actor, "organization_id", None)
-    if tender.status == "draft" and org in (tender.agency_id, tender.tenderee_id):
+    if tender.status == "draft" and (
+        permissions.is_tenderee(actor, tender) or permissions.runs(session, actor, tender)
+    ):
         return documents(session, tender, issued_only=False)
     return documents(session, tender)
 
@@ -360,22 +361,30 @@ def record_download(
         tender,
         {"document": str(row.id), "version": row.version},
         ip,
+        # Who downloads is secret until the deadline (R-T2, R-B4); a committee member, until the result.
+        sealed=permissions.committee_scope(tender.id)
+        if actor.role == Role.EXPERT
+        else permissions.bid_scope(tender.id),
     )
     return download
 
 
 def downloads(session: Session, actor: User | None, tender: Tender) -> list[dict]:
     """Who downloaded what and when: agency and tenderee only before the deadline (R-T2)."""
-    if not permissions.may_see_downloads(actor, tender):
+    if not permissions.may_see_downloads(session, actor, tender):
         raise Forbidden(_l("Only the agency and the tenderee see who downloaded."), code="role_forbidden")
-    rows = session.execute(
+    query = (
         select(DocumentDownload, TenderDocument.version, Organization.name, User.display_name)
         .join(TenderDocument, TenderDocument.id == DocumentDownload.document_id)
         .join(User, User.id == DocumentDownload.user_id)
         .outerjoin(Organization, Organization.id == DocumentDownload.organization_id)
         .where(DocumentDownload.tender_id == tender.id)
         .order_by(DocumentDownload.downloaded_at, DocumentDownload.id)
-    ).all()
+    )
+    if actor.role != Role.SUPERVISOR and not permissions.committee_disclosed(session, tender):
+        # A committee member reading the documents would name them (R-E4).
+        query = query.where(User.role != Role.EXPERT)
+    rows = session.execute(query).all()
     return [
         {
             "document": str(d.document_id),

@@ -107,7 +107,11 @@ class TenderForm(FlaskForm):
 
 class PublishForm(FlaskForm):
     supervisor = SelectField(_l("Supervising custodian"), choices=[], validators=[DataRequired()])
-    notary = SelectField(_l("Third custodian (optional)"), choices=[], validators=[Optional()])
+    notary = SelectField(
+        _l("Third custodian (a notary, or a supervisor of another authority)"),
+        choices=[],
+        validators=[DataRequired()],
+    )
 
 
 class CustodianKeyForm(FlaskForm):

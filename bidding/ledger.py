@@ -23,9 +23,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import audit
+from accounts import verification
 from accounts.models import Organization, User
 from bidding.calendar import Calendar, local_date, start_of_local_day
 from bidding.models import Deposit, InterestRate, LedgerLine, LedgerTransaction, Tender
+from bidding.permissions import bid_scope
 from bidding.services import DEPOSIT_CAP_PERCENT
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid
@@ -79,6 +81,7 @@ def _lot(tender: Tender, number: int):
 def _check_open(tender: Tender, actor: User, now: datetime) -> None:
     if actor.role != Role.TENDERER or actor.organization_id is None:
         raise Forbidden(_l("Only tenderers pay deposits."), code="role_forbidden")
+    verification.require_verified(actor.organization)  # identity before bidding
     if tender.status != "published" or now >= tender.bid_deadline:
         raise Conflict(_l("Deposits are accepted only until the bid deadline."), code="deposit_closed")
 
@@ -179,6 +182,7 @@ def record_payment(
             "payer_account": org.basic_account_no,
         },
         ip,
+        sealed=bid_scope(deposit.tender_id),
     )
     return deposit
 
@@ -238,6 +242,7 @@ def record_guarantee(
             "file_sha256": file_sha256,
         },
         ip,
+        sealed=bid_scope(deposit.tender_id),
     )
     return deposit
 
@@ -277,6 +282,7 @@ def schedule_refund(
         deposit,
         {"reason": reason, "due_at": deposit.refund_due_at.isoformat()},
         ip,
+        sealed=bid_scope(deposit.tender_id),
     )
     return deposit
 
@@ -377,6 +383,7 @@ def execute_refund(
             "on_time": deposit.refund_due_at is None or now <= deposit.refund_due_at,
         },
         ip,
+        sealed=bid_scope(deposit.tender_id),
     )
     return deposit
 
@@ -398,7 +405,15 @@ def forfeit(
         )
     deposit.status = "forfeited"
     session.flush()
-    audit.record(session, actor, "bidding.deposit_forfeited", deposit, {"reason": reason}, ip)
+    audit.record(
+        session,
+        actor,
+        "bidding.deposit_forfeited",
+        deposit,
+        {"reason": reason},
+        ip,
+        sealed=bid_scope(deposit.tender_id),
+    )
     return deposit
 
 

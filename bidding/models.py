@@ -390,3 +390,23 @@ class Objection(UuidPK, Base):
     answer: Mapped[str | None] = mapped_column(Text, default=None)
     answered_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
     answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+
+class TenderAssignment(Base):
+    """A person assigned to a tender: agency staff who run it, supervisors who oversee it.
+
+    Rights on a tender are per person, not per organisation: a colleague at the same agency who is not
+    assigned has none (ARCHITECTURE "Confidentiality by phase"; bidding.permissions decides).
+    """
+
+    __tablename__ = "tender_assignments"
+    __table_args__ = (
+        CheckConstraint("kind IN ('agency', 'supervisor')", name="kind"),
+        Index("ix_tender_assignments_user", "user_id", "tender_id"),
+    )
+
+    tender_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenders.id"), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    assigned_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+    assigned_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 import audit
 from accounts.models import User
+from bidding import permissions
 from bidding.calendar import Calendar
 from bidding.models import Bid, Objection, Opening, Tender
 from core import clock
@@ -112,7 +113,7 @@ def raise_objection(
 def answer(
     session: Session, actor: User, tender: Tender, objection: Objection, text: str, ip: str | None = None
 ) -> Objection:
-    if actor.role != Role.AGENCY or actor.organization_id != tender.agency_id:
+    if not permissions.runs(session, actor, tender):
         raise Forbidden(_l("The tender's agency answers objections."), code="role_forbidden")
     if objection.tender_id != tender.id:
         raise NotFound(_l("No such objection."), code="objection_not_found")
@@ -174,9 +175,7 @@ def listing(session: Session, actor: User | None, tender: Tender) -> list[dict]:
     (they are in the opening record anyway). Objectors are named only to the agency and supervisors."""
     if actor is None:
         return []
-    staff = actor.role == Role.SUPERVISOR or (
-        actor.role == Role.AGENCY and actor.organization_id == tender.agency_id
-    )
+    staff = permissions.oversees(session, actor, tender) or permissions.runs(session, actor, tender)
     bidder = actor.role == Role.TENDERER and session.scalar(
         select(Bid.id).where(
             Bid.tender_id == tender.id,

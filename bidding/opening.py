@@ -19,11 +19,10 @@ from sqlalchemy.orm import Session
 import audit
 from accounts import pki
 from accounts.models import Organization, User
-from bidding import bids, ledger
+from bidding import bids, custodians, ledger, permissions
 from bidding.models import Bid, BidPart, Deposit, Objection, Opening, PartOpening, Tender
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid, NotFound
-from core.roles import Role
 from crypto import age, bidpack, ca, canonical, receipts
 
 MIN_BIDS = 3  # R-B5
@@ -46,7 +45,7 @@ def submitted(session: Session, tender: Tender) -> list[Bid]:
 
 def start(session: Session, actor: User, tender: Tender, ip: str | None = None) -> Opening:
     """R-T5 the opening happens at the deadline, online; R-B5 fewer than three bids fail the tender."""
-    if actor.role != Role.AGENCY or actor.organization_id != tender.agency_id:
+    if not permissions.runs(session, actor, tender):
         raise Forbidden(_l("Only the tender's agency runs its opening."), code="role_forbidden")
     if tender.status != "published" or clock.now() < tender.bid_deadline:
         raise Conflict(
@@ -300,24 +299,11 @@ def _cipher():
     return ColumnCipher(current_app.config["DATA_KEY"])
 
 
-def my_share(session: Session, actor: User, tender: Tender):
-    from bidding.models import CustodianShare
-
-    share = session.scalar(
-        select(CustodianShare).where(
-            CustodianShare.tender_id == tender.id, CustodianShare.custodian_id == actor.id
-        )
-    )
-    if share is None:
-        raise NotFound(_l("You hold no share of this tender's opening key."), code="share_not_found")
-    return share
-
-
 def release_share(session: Session, actor: User, tender: Tender, text: str, ip: str | None = None):
     """A custodian releases its opening-key share after the deadline; it must match the published hash."""
     from crypto import opening as opening_keys
 
-    share = my_share(session, actor, tender)
+    share = custodians.share_of(session, actor, tender)
     opening = session.get(Opening, tender.id)
     if opening is None or opening.status == "failed":
         raise Conflict(
@@ -352,7 +338,7 @@ def open_with_opening_key(
     from crypto import opening as opening_keys
     from crypto import shamir
 
-    if actor.role != Role.AGENCY or actor.organization_id != tender.agency_id:
+    if not permissions.runs(session, actor, tender):
         raise Forbidden(_l("Only the tender's agency runs its opening."), code="role_forbidden")
     opening = session.get(Opening, tender.id)
     if opening is None or opening.status != "decrypting":
@@ -417,7 +403,7 @@ def close(
     keys sent in time, wrong keys, a bad signature or manifest) unless the agency records that it
     failed through no fault of the tenderer (e.g. the platform was down), when it counts as withdrawn
     (撤回) and its deposit is refunded (R-B6). The others' opening goes on regardless."""
-    if actor.role != Role.AGENCY or actor.organization_id != tender.agency_id:
+    if not permissions.runs(session, actor, tender):
         raise Forbidden(_l("Only the tender's agency runs its opening."), code="role_forbidden")
     opening = session.get(Opening, tender.id)
     if opening is None or opening.status != "decrypting":

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 import audit
 from accounts.models import User
-from bidding import documents
+from bidding import documents, permissions
 from bidding.models import Question, Tender, TenderDocument
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -47,7 +47,15 @@ def ask(session: Session, actor: User, tender: Tender, text: str, ip: str | None
     )
     session.add(question)
     session.flush()
-    audit.record(session, actor, "bidding.question_asked", tender, {"question": str(question.id)}, ip)
+    audit.record(
+        session,
+        actor,
+        "bidding.question_asked",
+        tender,
+        {"question": str(question.id)},
+        ip,
+        sealed=permissions.bid_scope(tender.id),  # the asker stays anonymous until the deadline
+    )
     return question
 
 
@@ -95,7 +103,7 @@ def listing(session: Session, actor: User | None, tender: Tender) -> list[dict]:
     rows = session.scalars(
         select(Question).where(Question.tender_id == tender.id).order_by(Question.asked_at)
     )
-    agency = actor is not None and actor.role == Role.AGENCY and actor.organization_id == tender.agency_id
+    agency = permissions.runs(session, actor, tender)
     out = []
     for q in rows:
         mine = actor is not None and q.asked_by_id == getattr(actor, "id", None)

@@ -15,12 +15,13 @@ from sqlalchemy.orm import Session
 
 import audit
 from accounts.models import User
+from bidding import custodians, permissions
 from bidding.calendar import Calendar, local_date
 from bidding.models import TRACKS, CustodianShare, Lot, OpeningKeyRecord, Tender, TenderCounter
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.roles import Role
-from crypto import age, opening
+from crypto import opening
 
 TIMELINE = ("documents_from", "documents_to", "clarification_deadline", "objection_deadline", "bid_deadline")
 DEPOSIT_CAP_PERCENT = 2  # R-D1: at most 2% of the estimated price (条例26)
@@ -28,7 +29,6 @@ MIN_BID_DAYS = 20  # R-T1
 MIN_DOCUMENT_DAYS = 5  # R-T2
 OBJECTION_DAYS = 10  # R-T4
 CLARIFICATION_DAYS = 15  # R-T3
-OPENING_THRESHOLD = 2
 
 
 @dataclass
@@ -219,6 +219,7 @@ def create_draft(session: Session, actor: User, data: TenderInput, ip: str | Non
     audit.record(
         session, actor, "bidding.tender_drafted", tender, {"code": tender.code, "title": tender.title}, ip
     )
+    permissions.assign(session, None, tender, actor, permissions.AGENCY, ip)  # who drafts it runs it
     return tender
 
 
@@ -236,10 +237,11 @@ def _apply(tender: Tender, data: TenderInput) -> None:
 
 
 def manageable(session: Session, actor: User, tender_id: uuid.UUID) -> Tender:
-    """A tender the acting agency user may manage (404 for anyone else: drafts are not public)."""
+    """A tender the acting agency user is assigned to run (bidding.permissions.require_runs)."""
     tender = session.get(Tender, tender_id)
-    if tender is None or actor.role != Role.AGENCY or tender.agency_id != actor.organization_id:
+    if tender is None:
         raise NotFound(_l("No such tender."), code="tender_not_found")
+    permissions.require_runs(session, actor, tender)
     return tender
 
 
@@ -323,8 +325,8 @@ def publish(
     actor: User,
     tender: Tender,
     *,
-    supervisor: User,
-    notary: User | None = None,
+    supervisor: User | None,
+    notary: User | None,
     ip: str | None = None,
 ) -> Tender:
     """Check the timeline, create the opening key split among custodians, and publish the notice."""
@@ -340,26 +342,11 @@ def publish(
             code="timeline_invalid",
             details={"problems": problems},
         )
-    custodians = [("agency", actor), ("supervisor", supervisor)] + ([("notary", notary)] if notary else [])
-    if supervisor.role != Role.SUPERVISOR:
-        raise Invalid(
-            _l("Choose a supervisor as custodian."), code="invalid_custodian", details={"role": "supervisor"}
-        )
-    if len({user.id for _role, user in custodians}) != len(custodians):
-        raise Invalid(_l("Each custodian must be a different person."), code="invalid_custodian")
-    recipients = []
-    for role, user in custodians:
-        if not user.custodian_recipient:
-            raise Invalid(
-                _l("%(name)s has no custodian key yet (account settings).", name=user.display_name),
-                code="custodian_key_missing",
-                details={"custodian": role, "user": user.username},
-            )
-        recipients.append((role, age.Recipient.parse(user.custodian_recipient)))
-    key = opening.create_opening_key(recipients, OPENING_THRESHOLD)
+    chosen = custodians.choose(session, actor, supervisor, notary)
+    key = opening.create_opening_key(custodians.recipients(chosen), custodians.THRESHOLD)
     record = OpeningKeyRecord(tender_id=tender.id, recipient=str(key.recipient), threshold=key.k)
     session.add(record)
-    users = dict(custodians)
+    users = {c.kind: c.user for c in chosen}
     for sealed in key.shares:
         session.add(
             CustodianShare(
@@ -367,12 +354,14 @@ def publish(
                 custodian_id=users[sealed.custodian].id,
                 role=sealed.custodian,
                 x=sealed.x,
-                sealed=sealed.ciphertext,
+                sealed=custodians.seal_at_rest(sealed.ciphertext),
                 share_sha256=sealed.share_sha256,
             )
         )
     tender.status = "published"
     tender.published_at = clock.now()
+    permissions.reveal_with_deadline(session, tender)
+    permissions.assign(session, None, tender, users[custodians.SUPERVISOR], permissions.SUPERVISOR, ip)
     issued = documents.issue_with_notice(session, tender)
     session.flush()
     audit.record(
@@ -432,18 +421,8 @@ def visible(session: Session, actor: User | None, tender_id: uuid.UUID) -> Tende
     tender = session.get(Tender, tender_id)
     if tender is None:
         raise NotFound(_l("No such tender."), code="tender_not_found")
-    if tender.status == "draft":
-        org = getattr(actor, "organization_id", None)
-        if org is None or org not in (tender.agency_id, tender.tenderee_id):
-            raise NotFound(_l("No such tender."), code="tender_not_found")
+    if tender.status == "draft" and not (
+        permissions.is_tenderee(actor, tender) or permissions.runs(session, actor, tender)
+    ):
+        raise NotFound(_l("No such tender."), code="tender_not_found")
     return tender
-
-
-def custodian_candidates(session: Session, role: Role) -> list[User]:
-    return list(
-        session.scalars(
-            select(User)
-            .where(User.role == role, User.custodian_recipient.is_not(None))
-            .order_by(User.display_name)
-        )
-    )

@@ -39,13 +39,14 @@ def _agency_panel():
     from sqlalchemy import select
 
     from bidding.models import Tender
+    from bidding.permissions import assigned_tenders
     from bidding.services import phase
     from core import clock
     from core.db import db
 
     rows = db.session.scalars(
         select(Tender)
-        .where(Tender.agency_id == current_user.organization_id)
+        .where(Tender.id.in_(assigned_tenders(current_user)))
         .order_by(Tender.created_at.desc())
         .limit(10)
     ).all()

@@ -10,19 +10,20 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from accounts import services as account_services
+from accounts.forms import EmptyForm
 from accounts.models import Organization, User
-from bidding import collusion, opening, services
+from bidding import collusion, custodians, opening, permissions, services
 from bidding.forms import CustodianKeyForm, PublishForm, TenderForm
 from bidding.models import Opening, Tender
 from bidding.permissions import may_see_opening_record
 from core import clock
 from core.auth import login_required, roles_required
 from core.db import db
-from core.errors import DomainError
+from core.errors import DomainError, Invalid
 from core.extensions import client_ip
 from core.forms import options
 from core.roles import Role
-from core.uow import flash_error
+from core.uow import attempt, flash_error
 
 bp = Blueprint("bidding", __name__)
 
@@ -54,11 +55,11 @@ def portal():
 def notice(tender_id: uuid.UUID):
     actor = current_user if current_user.is_authenticated else None
     tender = services.visible(db.session, actor, tender_id)
-    manager = actor is not None and actor.role == Role.AGENCY and actor.organization_id == tender.agency_id
+    manager = permissions.runs(db.session, actor, tender)
     record = signals = None
     if db.session.get(Opening, tender.id) is not None and may_see_opening_record(db.session, actor, tender):
         record = opening.record(db.session, tender)  # R-B7: shown to every bidder, the agency, supervisors
-        if actor.role == Role.SUPERVISOR:
+        if permissions.oversees(db.session, actor, tender):
             signals = collusion.signals(db.session, tender)  # R-B8
     return render_template(
         "bidding/tender.html",
@@ -70,6 +71,26 @@ def notice(tender_id: uuid.UUID):
         signals=signals,
         **_notice_context(actor, tender, manager),
     )
+
+
+def _team_context(actor, tender: Tender) -> dict | None:
+    """The people assigned to the tender, for those assigned: with colleagues they may add."""
+    mine = permissions.assignment(db.session, actor, tender)
+    if mine is None:
+        return None
+    members = permissions.team(db.session, tender)
+    taken = {user.id for _row, user in members}
+    colleagues = db.session.scalars(
+        select(User)
+        .where(
+            User.organization_id == actor.organization_id,
+            User.role == actor.role,
+            User.active,
+            User.id.not_in(taken),
+        )
+        .order_by(User.display_name)
+    ).all()
+    return {"members": members, "kind": mine.kind, "colleagues": colleagues, "form": EmptyForm()}
 
 
 def _notice_context(actor, tender: Tender, manager: bool) -> dict:
@@ -88,7 +109,7 @@ def _notice_context(actor, tender: Tender, manager: bool) -> dict:
         "timeline_svg": timeline.svg(timeline.events(db.session, tender)) if tender.status != "draft" else "",
         "documents": documents.visible_documents(db.session, actor, tender),
         "downloads": documents.downloads(db.session, actor, tender)
-        if may_see_downloads(actor, tender)
+        if may_see_downloads(db.session, actor, tender)
         else None,
         "questions": questions.listing(db.session, actor, tender),
         "objections": objections.listing(db.session, actor, tender),
@@ -106,6 +127,7 @@ def _notice_context(actor, tender: Tender, manager: bool) -> dict:
             "documents" if published and tender.documents_from <= now < tender.objection_deadline else None
         ),
         "objection_answer_form": f.ObjectionAnswerForm() if manager else None,
+        "team": _team_context(actor, tender),
         "close_form": f.CloseOpeningForm()
         if manager and running is not None and running.status == "decrypting"
         else None,
@@ -136,11 +158,17 @@ def _tender_form(tender: Tender | None = None) -> TenderForm:
     return form
 
 
+def _custodian_label(user: User) -> str:
+    org = user.organization.name if user.organization else ""
+    return f"{user.display_name}（{org}）" if org else user.display_name
+
+
 def _publish_form() -> PublishForm:
     form = PublishForm()
-    supervisors = services.custodian_candidates(db.session, Role.SUPERVISOR)
-    form.supervisor.choices = options((s.username, s.display_name) for s in supervisors)
-    form.notary.choices = options([("", "—")] + [(s.username, s.display_name) for s in supervisors])
+    supervisors = custodians.candidates(db.session, Role.SUPERVISOR)
+    third = custodians.candidates(db.session, Role.NOTARY, Role.SUPERVISOR)
+    form.supervisor.choices = options((s.username, _custodian_label(s)) for s in supervisors)
+    form.notary.choices = options([("", "—")] + [(s.username, _custodian_label(s)) for s in third])
     return form
 
 
@@ -149,7 +177,7 @@ def _publish_form() -> PublishForm:
 def agency_tenders():
     rows = db.session.scalars(
         select(Tender)
-        .where(Tender.agency_id == current_user.organization_id)
+        .where(Tender.id.in_(permissions.assigned_tenders(current_user)))
         .order_by(Tender.created_at.desc())
     ).all()
     return render_template("bidding/agency_tenders.html", tenders=rows, now=clock.now(), phase=services.phase)
@@ -201,11 +229,7 @@ def publish(tender_id: uuid.UUID):
     form = _publish_form()
     if form.validate_on_submit():
         supervisor = db.session.scalar(select(User).where(User.username == form.supervisor.data))
-        notary = (
-            db.session.scalar(select(User).where(User.username == form.notary.data))
-            if form.notary.data
-            else None
-        )
+        notary = db.session.scalar(select(User).where(User.username == form.notary.data))
         try:
             services.publish(
                 db.session, current_user, tender, supervisor=supervisor, notary=notary, ip=client_ip()
@@ -229,6 +253,10 @@ def publish(tender_id: uuid.UUID):
                 _("%(code)s is published; its opening key is split among the custodians.", code=tender.code),
                 "success",
             )
+    else:
+        for field, errors in form.errors.items():
+            for message in errors:
+                flash(f"{form[field].label.text}：{message}", "error")
     return redirect(url_for("bidding.notice", tender_id=tender.id))
 
 
@@ -246,3 +274,36 @@ def custodian_key():
             flash(_("Your custodian key is registered."), "success")
             return redirect(url_for("accounts.settings"))
     return render_template("bidding/custodian_key.html", form=form)
+
+
+@bp.post("/tenders/<uuid:tender_id>/team")
+@roles_required(Role.AGENCY, Role.SUPERVISOR)
+def assign_colleague(tender_id: uuid.UUID):
+    """Assign a colleague of one's own organisation to the tender (rights per person)."""
+    tender = services.visible(db.session, current_user, tender_id)
+    if EmptyForm().validate_on_submit():
+        user = db.session.scalar(select(User).where(User.username == request.form.get("username", "")))
+        kind = permissions.AGENCY if current_user.role == Role.AGENCY else permissions.SUPERVISOR
+
+        def action():
+            if user is None:
+                raise Invalid(
+                    _("Choose a colleague."), code="invalid_assignee", details={"field": "username"}
+                )
+            permissions.assign(db.session, current_user, tender, user, kind, client_ip())
+
+        attempt(action, _("%(name)s is assigned to this tender.", name=user.display_name if user else ""))
+    return redirect(url_for("bidding.notice", tender_id=tender.id) + "#team")
+
+
+@bp.post("/tenders/<uuid:tender_id>/team/<uuid:user_id>/remove")
+@roles_required(Role.AGENCY, Role.SUPERVISOR)
+def unassign_colleague(tender_id: uuid.UUID, user_id: uuid.UUID):
+    tender = services.visible(db.session, current_user, tender_id)
+    user = db.session.get(User, user_id)
+    if EmptyForm().validate_on_submit() and user is not None:
+        attempt(
+            lambda: permissions.unassign(db.session, current_user, tender, user, client_ip()),
+            _("%(name)s no longer acts on this tender.", name=user.display_name),
+        )
+    return redirect(url_for("bidding.notice", tender_id=tender.id) + "#team")

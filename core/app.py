@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(config_module.load(overrides))
     app.instance_path = app.config["INSTANCE_PATH"]
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    _private_instance(app)
     _embedded_secrets(app)
     hops = int(app.config.get("PROXY_HOPS") or 0)
     if hops:
@@ -60,9 +61,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     init_celery(app)
     if app.config.get("VOICE_SPOOL"):
         from core.notifications import register_channel
-        from core.voice import VoiceSpool
+        from core.voice import VoiceSpool, gateway_recipient
 
-        register_channel(app, "voice", VoiceSpool(app.config["VOICE_SPOOL"]))
+        register_channel(app, "voice", VoiceSpool(app.config["VOICE_SPOOL"], gateway_recipient(app.config)))
 
     from core import api, i18n, web
 
@@ -100,6 +101,23 @@ def _embedded_secrets(app: Flask) -> None:
         app.config["SECRET_KEY"] = instance_secret(inst, "secret_key", random_key)
     if not app.config.get("DATA_KEY"):
         app.config["DATA_KEY"] = instance_secret(inst, "data_key", random_key)
+
+
+def _private_instance(app: Flask) -> None:
+    """The instance folder holds the database, keys and sealed bids: owner-only (0700), and an embedded
+    SQLite database file 0600 before SQLite first opens it (its -wal and -shm files copy its mode)."""
+    folder = Path(app.instance_path)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    url = str(app.config.get("DATABASE_URL") or "")
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        path = Path(url.removeprefix("sqlite:///"))
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        for suffix in ("", "-wal", "-shm"):
+            candidate = path.with_name(path.name + suffix)
+            if candidate.exists():
+                candidate.chmod(0o600)
 
 
 def storage(app: Flask | None = None) -> FileStore:

@@ -25,6 +25,12 @@ def now() -> datetime:
     return datetime.now(UTC) + _offset
 
 
+def real_now() -> datetime:
+    """Wall-clock time, whatever the sandbox offset: for security limits (sessions, sign-in throttles)
+    that nobody may move, and for second-factor codes, which phones compute from real time."""
+    return datetime.now(UTC)
+
+
 def freeze(at: datetime | None) -> None:
     """Stop the clock at ``at`` (tests); ``None`` lets it run again."""
     global _frozen

@@ -68,10 +68,18 @@ class Config:
             "MAIL_FROM": _env("MAIL_FROM", "SunBid <noreply@sunbid.local>"),
             # Where spoken calls are left for the telephony gateway (core.voice); empty: no voice calls.
             "VOICE_SPOOL": _env("VOICE_SPOOL", str(instance / "voice")),
+            # The gateway's age recipient: spooled calls are sealed to it (embedded: generated once).
+            "VOICE_GATEWAY_RECIPIENT": _env("VOICE_GATEWAY_RECIPIENT"),
             "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),
             "LOGIN_LOCKOUT_MINUTES": _int("LOGIN_LOCKOUT_MINUTES", 15),
             "LOGIN_RATE_LIMIT": _env("LOGIN_RATE_LIMIT", "30 per minute"),
             "API_TOKEN_DAYS": _int("API_TOKEN_DAYS", 30),
+            # Browser sessions (accounts.sessions): idle limits for staff/experts and for everyone else,
+            # and an absolute lifetime; sign-in throttling per user name and address, and per address.
+            "SESSION_IDLE_MINUTES_STAFF": _int("SESSION_IDLE_MINUTES_STAFF", 30),
+            "SESSION_IDLE_MINUTES": _int("SESSION_IDLE_MINUTES", 120),
+            "SESSION_MAX_HOURS": _int("SESSION_MAX_HOURS", 12),
+            "LOGIN_ADDRESS_MAX_FAILURES": _int("LOGIN_ADDRESS_MAX_FAILURES", 30),
             "BABEL_DEFAULT_LOCALE": _env("DEFAULT_LOCALE", "zh_CN"),
             "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
             "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "translations"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote, urlsplit
+
 from flask import Blueprint, current_app, g, has_request_context, redirect, request, session, url_for
 
 LOCALES = ("zh_CN", "en")
@@ -30,10 +32,26 @@ def select_locale() -> str:
 
 
 def safe_next(target: str | None, fallback: str) -> str:
-    """Only same-site relative paths: an open redirect would help phishing for credentials."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return fallback
+    """Only this site's own paths: an open redirect would help phishing for credentials.
+
+    Browsers forgive a lot in a Location header: they drop tabs and newlines, read ``\\`` as ``/`` and
+    percent-decode before some of that, so ``/\t/evil.example`` or ``/%5Cevil.example`` would leave the
+    site. A target passes only as a plain absolute path whose decoded form has no scheme, no host, no
+    control character and no backslash, and does not start with two slashes.
+    """
+    if not target or not target.startswith("/"):
+        return fallback
+    decoded = target
+    for _ in range(3):  # doubly encoded payloads decode twice
+        decoded = unquote(decoded)
+    if any(ch in decoded for ch in "\\") or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in decoded):
+        return fallback
+    if decoded.startswith("//"):
+        return fallback
+    parts = urlsplit(decoded)
+    if parts.scheme or parts.netloc:
+        return fallback
+    return target
 
 
 @bp.post("/lang/<code>")

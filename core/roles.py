@@ -13,6 +13,7 @@ class Role(StrEnum):
     TENDEREE = "tenderee"
     EXPERT = "expert"
     SUPERVISOR = "supervisor"
+    NOTARY = "notary"
     ADMIN = "admin"
 
     @property
@@ -30,8 +31,13 @@ ROLE_LABELS = {
     Role.TENDEREE: _l("Tenderee"),
     Role.EXPERT: _l("Expert"),
     Role.SUPERVISOR: _l("Supervisor"),
+    Role.NOTARY: _l("Notary"),
     Role.ADMIN: _l("Administrator"),
 }
 
 # People who run procedures, evaluate or oversee must prove a second factor (issue 2).
-SECOND_FACTOR_ROLES = frozenset({Role.AGENCY, Role.EXPERT, Role.SUPERVISOR, Role.ADMIN})
+SECOND_FACTOR_ROLES = frozenset({Role.AGENCY, Role.EXPERT, Role.SUPERVISOR, Role.NOTARY, Role.ADMIN})
+
+# People who may hold a share of a tender's opening key (R-B4, R-B6): the agency, a supervising
+# authority, and an independent notary (or a second authority).
+CUSTODIAN_ROLES = frozenset({Role.AGENCY, Role.SUPERVISOR, Role.NOTARY})

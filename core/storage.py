@@ -36,7 +36,8 @@ class FileStore:
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
         self.tmp = self.root / "tmp"
-        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.tmp.mkdir(mode=0o700, parents=True, exist_ok=True)  # sealed bids: owner only
+        self.root.chmod(0o700)
 
     def path_for(self, sha256: str) -> Path:
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
@@ -145,7 +146,7 @@ def _make_folders(folder: Path) -> None:
     for level in (folder.parent, folder):
         if not level.is_dir():
             with contextlib.suppress(FileExistsError):  # another upload made it meanwhile
-                level.mkdir()
+                level.mkdir(mode=0o700)
             fsync_dir(level.parent)
 
 

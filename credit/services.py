@@ -10,7 +10,6 @@ draw or a refusal can be re-checked later with the answer it had at the time.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from sqlalchemy.orm import Session
 
 import audit
 from accounts.models import User
-from core import clock
+from core import clock, filenames
 from core.bodies import LARGEST_FILE
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.roles import Role
@@ -265,7 +264,7 @@ def record_conduct(
         if stored.size == 0:
             raise Invalid(_l("The evidence file is empty."), code="evidence_empty")
         record.evidence_sha256, record.evidence_size = stored.sha256, stored.size
-        record.evidence_name = os.path.basename((name or "").replace("\\", "/")).strip()[:200] or "evidence"
+        record.evidence_name = filenames.clean(name) or "evidence"
     session.add(record)
     session.flush()
     audit.record(

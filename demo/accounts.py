@@ -39,6 +39,7 @@ def credit_code(division: str, serial: int) -> str:
 ORGS = [
     ("platform", "阳光招采平台运营中心", "110108", 10000001),
     ("authority", "市公共资源交易监督管理局", "110108", 10000002),
+    ("notary", "市公证处", "110101", 10000003),
     ("agency", "华信工程招标代理有限公司", "110105", 20000001),
     ("tenderee", "市第一人民医院", "110102", 30000001),
     ("tenderer", "北京建工集团有限公司", "110106", 40000001),
@@ -49,12 +50,13 @@ ORGS = [
 USERS = [
     ("admin", "平台管理员 Admin", Role.ADMIN, 0),
     ("supervisor", "监督员 王敏", Role.SUPERVISOR, 1),
-    ("agency1", "代理 李强", Role.AGENCY, 2),
-    ("agency2", "代理 赵芳", Role.AGENCY, 2),
-    ("tenderee", "招标人 陈静", Role.TENDEREE, 3),
-    ("tenderer1", "投标人 张伟", Role.TENDERER, 4),
-    ("tenderer2", "投标人 刘洋", Role.TENDERER, 5),
-    ("tenderer3", "投标人 杨磊", Role.TENDERER, 6),
+    ("notary", "公证员 何静", Role.NOTARY, 2),
+    ("agency1", "代理 李强", Role.AGENCY, 3),
+    ("agency2", "代理 赵芳", Role.AGENCY, 3),
+    ("tenderee", "招标人 陈静", Role.TENDEREE, 4),
+    ("tenderer1", "投标人 张伟", Role.TENDERER, 5),
+    ("tenderer2", "投标人 刘洋", Role.TENDERER, 6),
+    ("tenderer3", "投标人 杨磊", Role.TENDERER, 7),
 ] + [
     (f"expert{n}", f"专家 {name}", Role.EXPERT, None)
     for n, name in enumerate(["周建国", "吴秀英", "郑海涛", "孙丽华", "马志强", "胡晓梅", "林国栋"], start=1)
@@ -67,7 +69,13 @@ def seed(session: Session, data_key: str) -> list[User]:
         return []
     orgs = [
         services.create_organization(
-            session, None, name=name, credit_code=credit_code(div, serial), kind=kind, ip="demo"
+            session,
+            None,
+            name=name,
+            credit_code=credit_code(div, serial),
+            kind=kind,
+            verified=True,  # the demo companies are known to the demo centre
+            ip="demo",
         )
         for kind, name, div, serial in ORGS
     ]

@@ -110,8 +110,12 @@ def run(
     demo_experts.seed(session)
     pki.ensure_ca(session)
     session.commit()
-    agent, supervisor = _user(session, "agency1"), _user(session, "supervisor")
-    for custodian in (agent, supervisor):
+    agent, supervisor, notary = (
+        _user(session, "agency1"),
+        _user(session, "supervisor"),
+        _user(session, "notary"),
+    )
+    for custodian in (agent, supervisor, notary):
         identity = _identity(folder, custodian.username)
         if custodian.custodian_recipient != str(identity.recipient):
             accounts.set_custodian_key(session, custodian, str(identity.recipient), "demo")
@@ -154,7 +158,7 @@ def run(
         store=store,
         ip="demo",
     )
-    services.publish(session, agent, tender, supervisor=supervisor, ip="demo")
+    services.publish(session, agent, tender, supervisor=supervisor, notary=notary, ip="demo")
     session.commit()
     echo(
         f"published {tender.code}: documents from {start:%Y-%m-%d %H:%M}, deadline {deadline:%Y-%m-%d %H:%M}"

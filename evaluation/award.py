@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 import audit
 from accounts.models import Organization, User
-from bidding import ledger
+from bidding import ledger, permissions
 from bidding.calendar import Calendar
 from bidding.models import Bid, Deposit, Objection, Tender
 from core import clock
@@ -31,14 +31,20 @@ OBJECTION_ANSWER_DAYS = 3  # R-A1
 CONTRACT_DAYS = 30  # R-A3
 
 
-def _agency(actor: User, tender: Tender) -> None:
-    if actor.role != Role.AGENCY or actor.organization_id != tender.agency_id:
+def _agency(session: Session, actor: User, tender: Tender) -> None:
+    if not permissions.runs(session, actor, tender):
         raise Forbidden(_l("The tender's agency runs the award steps."), code="role_forbidden")
+
+
+def require_contract_party(session: Session, actor: User, tender: Tender) -> None:
+    """The tenderee or the agency staff running the tender record its contract (R-A3)."""
+    if not (permissions.runs(session, actor, tender) or permissions.is_tenderee(actor, tender)):
+        raise Forbidden(_l("The tenderee or its agency records the contract."), code="role_forbidden")
 
 
 def publish_candidates(session: Session, actor: User, tender: Tender, ip: str | None = None) -> Publicity:
     """Publish the report's candidates for at least 3 days (R-A1)."""
-    _agency(actor, tender)
+    _agency(session, actor, tender)
     report = session.get(EvaluationReport, tender.id)
     if report is None or report.status != "signed":
         raise Conflict(_l("Candidates are published from a signed report."), code="report_not_signed")
@@ -263,11 +269,7 @@ def record_contract(
     ip: str | None = None,
 ) -> Award:
     """The signed contract (its file hash and amount); all remaining deposits are refunded (R-D3)."""
-    if actor.organization_id not in (tender.agency_id, tender.tenderee_id) or actor.role not in (
-        Role.AGENCY,
-        Role.TENDEREE,
-    ):
-        raise Forbidden(_l("The tenderee or its agency records the contract."), code="role_forbidden")
+    require_contract_party(session, actor, tender)
     award = session.get(Award, tender.id)
     if award is None:
         raise Conflict(_l("The award is not decided yet."), code="award_not_found")

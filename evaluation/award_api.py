@@ -82,6 +82,7 @@ def record_contract(tender_id: uuid.UUID):
     from core.app import storage
 
     tender = tenders.visible(db.session, current_user, tender_id)
+    award.require_contract_party(db.session, current_user, tender)  # before a byte of the file is read
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("file")
         stream, amount = (upload.stream if upload else None), request.form.get("amount_fen")

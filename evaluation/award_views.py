@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
+from bidding import permissions
 from bidding import services as tenders
 from core import clock
 from core.auth import roles_required
@@ -31,7 +32,7 @@ def award_page(tender_id: uuid.UUID):
     publicity = db.session.get(Publicity, tender.id)
     report = db.session.get(EvaluationReport, tender.id)
     row = db.session.get(Award, tender.id)
-    if publicity is None and not (actor and actor.organization_id == tender.agency_id):
+    if publicity is None and not permissions.runs(db.session, actor, tender):
         raise NotFound(_("No candidates are published."), code="publicity_not_found")
     role = getattr(actor, "role", None)
     return render_template(
@@ -42,8 +43,8 @@ def award_page(tender_id: uuid.UUID):
         award=award.award_json(db.session, row) if row else None,
         now=clock.now(),
         form=FlaskForm(),
-        is_agency=role == Role.AGENCY and actor.organization_id == tender.agency_id,
-        is_tenderee=role == Role.TENDEREE and actor.organization_id == tender.tenderee_id,
+        is_agency=permissions.runs(db.session, actor, tender),
+        is_tenderee=permissions.is_tenderee(actor, tender),
         is_tenderer=role == Role.TENDERER,
     )
 

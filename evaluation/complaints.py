@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 import audit
 from accounts.models import User
+from bidding import permissions
 from bidding.calendar import Calendar
 from bidding.models import Bid, Tender
 from core import clock
@@ -93,10 +94,10 @@ def file(
     return complaint
 
 
-def _answerer(actor: User, tender: Tender, complaint: Complaint) -> bool:
+def _answerer(session: Session, actor: User, tender: Tender, complaint: Complaint) -> bool:
     if complaint.kind == "complaint":  # 投诉: the supervising authority
-        return actor.role == Role.SUPERVISOR
-    return actor.role == Role.AGENCY and actor.organization_id == tender.agency_id  # 质疑: the agency
+        return permissions.oversees(session, actor, tender)
+    return permissions.runs(session, actor, tender)  # 质疑: the agency
 
 
 def answer(
@@ -105,7 +106,7 @@ def answer(
     complaint = session.get(Complaint, complaint_id)
     if complaint is None or complaint.tender_id != tender.id:
         raise NotFound(_l("No such complaint."), code="complaint_not_found")
-    if not _answerer(actor, tender, complaint):
+    if not _answerer(session, actor, tender, complaint):
         raise Forbidden(
             _l("Complaints go to the supervisor; challenges to the agency."), code="role_forbidden"
         )
@@ -130,9 +131,7 @@ def answer(
 
 
 def listing(session: Session, actor: User, tender: Tender) -> list[dict]:
-    staff = actor.role == Role.SUPERVISOR or (
-        actor.role == Role.AGENCY and actor.organization_id == tender.agency_id
-    )
+    staff = permissions.oversees(session, actor, tender) or permissions.runs(session, actor, tender)
     rows = session.scalars(
         select(Complaint).where(Complaint.tender_id == tender.id).order_by(Complaint.raised_at)
     )

@@ -20,10 +20,10 @@ import audit
 from accounts import pki
 from accounts import services as accounts
 from accounts.models import Organization, User
+from bidding import permissions
 from bidding.models import Tender
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid, NotFound
-from core.roles import Role
 from crypto import ca, canonical, cms
 from evaluation import report_pdf, room, scoring
 from evaluation.models import EvaluationReport, EvaluationRoom, ReportSignature, RoomMember
@@ -84,6 +84,7 @@ def draft(session: Session, actor: User, tender: Tender, ip: str | None = None) 
             "candidates": content["candidates"],
         },
         ip,
+        sealed=permissions.committee_scope(tender.id),
     )
     return report
 
@@ -162,6 +163,7 @@ def sign(
         tender,
         {"decision": decision, "counted_as": counted, "content_sha256": report.content_sha256, "cms": serial},
         ip,
+        sealed=permissions.committee_scope(tender.id),
     )
     return signature
 
@@ -231,12 +233,9 @@ def _report(session: Session, tender: Tender) -> EvaluationReport:
 def readable(session: Session, actor: User, tender: Tender) -> EvaluationReport:
     """Committee and supervisors always; the agency and the tenderee only once it is signed."""
     report = _report(session, tender)
-    if actor.role == Role.SUPERVISOR:
+    if permissions.oversees(session, actor, tender):
         return report
-    if actor.role in (Role.AGENCY, Role.TENDEREE) and actor.organization_id in (
-        tender.agency_id,
-        tender.tenderee_id,
-    ):
+    if permissions.runs(session, actor, tender) or permissions.is_tenderee(actor, tender):
         seat = session.scalar(
             select(RoomMember).where(RoomMember.tender_id == tender.id, RoomMember.user_id == actor.id)
         )

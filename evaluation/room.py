@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 import audit
 from accounts import services as accounts
 from accounts.models import Organization, User
+from bidding import permissions
 from bidding.models import Bid, Opening, Tender
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -125,7 +126,7 @@ def open_room(
 ) -> EvaluationRoom:
     """The agency seats the committee the draw formed (nobody names an expert, R-E2), with the
     tenderee's representative when the draw allowed one."""
-    if actor.role != Role.AGENCY or actor.organization_id != tender.agency_id:
+    if not permissions.runs(session, actor, tender):
         raise Forbidden(_l("The tender's agency opens the evaluation."), code="role_forbidden")
     experts, representatives = committee_from_draws(session, tender)
     members = [(u, "expert") for u in experts]
@@ -176,7 +177,13 @@ def check_in(session: Session, actor: User, tender: Tender, code: str, ip: str |
     session.flush()
     # Remote evaluation: each check-in is logged with the address it came from.
     audit.record(
-        session, actor, "evaluation.checked_in", tender, {"member": str(seat_.id), "kind": seat_.kind}, ip
+        session,
+        actor,
+        "evaluation.checked_in",
+        tender,
+        {"member": str(seat_.id), "kind": seat_.kind},
+        ip,
+        sealed=permissions.committee_scope(tender.id),
     )
     return seat_
 
@@ -218,6 +225,7 @@ def declare_conflict(
         tender,
         {"member": str(seat_.id), "bids": sorted(str(b) for b in bid_ids), "rule": "R-E5"},
         ip,
+        sealed=permissions.committee_scope(tender.id),
     )
     for agent in session.scalars(
         select(User).where(User.organization_id == tender.agency_id, User.role == Role.AGENCY)
@@ -252,12 +260,26 @@ def vote_chair(
     session.flush()
     tally = Counter(session.scalars(select(ChairVote.candidate_id).where(ChairVote.tender_id == tender.id)))
     leader, votes = tally.most_common(1)[0]
-    audit.record(session, actor, "evaluation.chair_vote", tender, {"candidate": str(candidate_id)}, ip)
+    audit.record(
+        session,
+        actor,
+        "evaluation.chair_vote",
+        tender,
+        {"candidate": str(candidate_id)},
+        ip,
+        sealed=permissions.committee_scope(tender.id),
+    )
     if votes * 2 > len(sitting):
         room.chair_id = leader
         session.flush()
         audit.record(
-            session, actor, "evaluation.chair_elected", tender, {"chair": str(leader), "votes": votes}, ip
+            session,
+            actor,
+            "evaluation.chair_elected",
+            tender,
+            {"chair": str(leader), "votes": votes},
+            ip,
+            sealed=permissions.committee_scope(tender.id),
         )
     return room.chair_id
 
@@ -358,7 +380,7 @@ def overview(session: Session, actor: User, tender: Tender) -> dict:
     """The sitting for members and supervisors: who sits (names: R-E4 ends once the committee sits
     for its members; supervisors always), check-ins, the chair, who has submitted a sheet."""
     room = session.get(EvaluationRoom, tender.id)
-    if actor.role != Role.SUPERVISOR:
+    if not permissions.oversees(session, actor, tender):
         member(session, actor, tender, sitting=False)
     members = session.scalars(select(RoomMember).where(RoomMember.tender_id == tender.id)).all()
     submitted = set(
@@ -380,7 +402,7 @@ def overview(session: Session, actor: User, tender: Tender) -> dict:
                 "checked_in": m.checked_in_at is not None,
                 "replaced": m.replaced_at is not None,
                 "submitted": m.id in submitted,
-                **({"check_in_ip": m.check_in_ip} if actor.role == Role.SUPERVISOR else {}),
+                **({"check_in_ip": m.check_in_ip} if permissions.oversees(session, actor, tender) else {}),
             }
             for m in members
         ],

@@ -13,6 +13,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from accounts.models import Organization, User
+from bidding import permissions
 from core.auth import roles_required
 from core.db import db
 from core.errors import Conflict, Forbidden
@@ -52,7 +53,8 @@ def room_page(tender_id: uuid.UUID):
             "evaluation/report_only.html", tender=tender, report=report.report_json(db.session, signed)
         )
     overview = room.overview(db.session, actor, tender)
-    seat = None if actor.role == Role.SUPERVISOR else room.member(db.session, actor, tender, sitting=False)
+    overseer = permissions.oversees(db.session, actor, tender)
+    seat = None if overseer else room.member(db.session, actor, tender, sitting=False)
     context = {"tender": tender, "room": evaluation, "overview": overview, "seat": seat, "form": FlaskForm()}
     if seat is not None and seat.checked_in_at is not None and seat.replaced_at is None:
         context["bidders"] = [
@@ -74,7 +76,7 @@ def room_page(tender_id: uuid.UUID):
         context["spread"], context["ranking"] = charts.score_spread(result), charts.ranking(result)
     row = db.session.get(EvaluationReport, tender.id)
     context["report"] = report.report_json(db.session, row) if row else None
-    if actor.role == Role.SUPERVISOR and row is not None and row.status == "signed":
+    if overseer and row is not None and row.status == "signed":
         context["review_rows"] = _review_rows(tender)
     context["signed_by_me"] = bool(
         row and seat and db.session.get(ReportSignature, (tender.id, seat.id)) is not None

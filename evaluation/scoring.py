@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 
 import audit
 from accounts.models import Organization, User
+from bidding import permissions
 from bidding.models import PartOpening, Tender
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid
-from core.roles import Role
 from evaluation import aggregation, formulas, room, services
 from evaluation.models import BlindCode, ScoreReview, ScoreSheet, ScoringScheme
 
@@ -195,6 +195,7 @@ def save(
         tender,
         {"member": str(seat.id), "entries": sum(len(v) for v in sheet.points.values())},
         ip,
+        sealed=permissions.committee_scope(tender.id),
     )
     return sheet
 
@@ -339,13 +340,21 @@ def record_review(
     row.diff = diff
     session.add(row)
     session.flush()
-    audit.record(session, actor, "evaluation.score_reviewed", tender, diff, ip)
+    audit.record(
+        session,
+        actor,
+        "evaluation.score_reviewed",
+        tender,
+        diff,
+        ip,
+        sealed=permissions.committee_scope(tender.id),
+    )
     return row
 
 
 def results(session: Session, actor: User, tender: Tender) -> dict:
     """The aggregation for the committee and supervisors, once every member has submitted."""
-    if actor.role != Role.SUPERVISOR:
+    if not permissions.oversees(session, actor, tender):
         room.member(session, actor, tender)
     result, sheets, void = aggregate_room(session, tender)
     _by_code, codes = blind_addresses(session, tender)

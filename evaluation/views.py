@@ -9,6 +9,7 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from bidding import permissions
 from bidding import services as bidding
 from core.auth import roles_required
 from core.db import db
@@ -26,8 +27,7 @@ bp = Blueprint("evaluation", __name__)
 def _editable(tender) -> bool:
     return (
         current_user.is_authenticated
-        and current_user.role == Role.AGENCY
-        and current_user.organization_id == tender.agency_id
+        and permissions.runs(db.session, current_user, tender)
         and tender.status == "draft"
     )
 

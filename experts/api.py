@@ -113,7 +113,9 @@ def draw_members(draw_id: uuid.UUID):
 def draw_proof(draw_id: uuid.UUID):
     """Everything needed to re-run the draw offline (`bidtool verify-draw`), once the result is determined."""
     actor = current_user if current_user.is_authenticated else None
-    return jsonify(draws.proof(db.session, actor, draw_id))
+    proof = draws.proof(db.session, actor, draw_id, client_ip())
+    db.session.commit()  # a supervisor's look before disclosure is logged (R-E4)
+    return jsonify(proof)
 
 
 @bp.post("/calls/<uuid:call_id>/answer")

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 import audit
 from accounts.models import User
+from bidding import permissions
 from core import clock
 from core.clock import local
 from core.errors import Conflict, Invalid, NotFound
@@ -195,7 +196,15 @@ def answer(
     if not accept and not reason:
         raise Invalid(_l("Give a reason for declining."), code="decline_reason_required")
     call.status, call.answered_at, call.reason = ("accepted" if accept else "declined"), now, reason
-    audit.record(session, actor, "experts.call_answered", call, {"accepted": accept}, ip)
+    audit.record(
+        session,
+        actor,
+        "experts.call_answered",
+        call,
+        {"accepted": accept},
+        ip,
+        sealed=permissions.committee_scope(draw.tender_id),
+    )
     if accept:
         _check_formed(session, draw, actor, ip)
     else:

@@ -26,6 +26,8 @@ from sqlalchemy.orm import Session
 
 import audit
 from accounts.models import User
+from audit import seals
+from bidding import permissions
 from bidding.models import Bid, CustodianShare, Tender
 from core import clock
 from core.db import new_id
@@ -99,7 +101,8 @@ def parse_criteria(session: Session, data: dict[str, Any]) -> tuple[Criteria, in
 
 
 def supervisor_for(session: Session, tender: Tender, ref: str | None) -> User:
-    """The witnessing supervisor: the one named, else the tender's supervisor custodian."""
+    """The witnessing supervisor: the one named (who must oversee the tender), else the tender's
+    supervisor custodian."""
     if ref:
         query = select(User).where(User.role == Role.SUPERVISOR)
         try:
@@ -112,8 +115,10 @@ def supervisor_for(session: Session, tender: Tender, ref: str | None) -> User:
             .join(CustodianShare, CustodianShare.custodian_id == User.id)
             .where(CustodianShare.tender_id == tender.id, CustodianShare.role == "supervisor")
         )
-    if user is None or not user.active:
-        raise Invalid(_l("Name the supervisor who witnesses the draw."), code="supervisor_required")
+    if user is None or not user.active or not permissions.oversees(session, user, tender):
+        raise Invalid(
+            _l("Name a supervisor assigned to this tender to witness the draw."), code="supervisor_required"
+        )
     return user
 
 
@@ -274,8 +279,8 @@ def _loggable(details: dict) -> dict:
 # -- contributions and the run ----------------------------------------------------------------------
 
 
-def contribution_role(actor: User, draw: Draw, tender: Tender) -> str | None:
-    if actor.role == Role.AGENCY and actor.organization_id == tender.agency_id:
+def contribution_role(session: Session, actor: User, draw: Draw, tender: Tender) -> str | None:
+    if permissions.runs(session, actor, tender):
         return "agency"
     if actor.role == Role.SUPERVISOR and actor.id == draw.supervisor_id:
         return "supervisor"
@@ -285,7 +290,7 @@ def contribution_role(actor: User, draw: Draw, tender: Tender) -> str | None:
 def contribute(session: Session, actor: User, draw: Draw, value: str, ip: str | None = None) -> Draw:
     """Take the agency's or the witnessing supervisor's random value; the second one runs the draw."""
     tender = session.get(Tender, draw.tender_id)
-    side = contribution_role(actor, draw, tender)
+    side = contribution_role(session, actor, draw, tender)
     if side is None:
         raise Forbidden(
             _l("Only the tender's agency and the witnessing supervisor contribute."),
@@ -363,12 +368,12 @@ def get_draw(session: Session, draw_id: uuid.UUID) -> Draw:
 
 
 def is_party(session: Session, actor: User | None, tender: Tender) -> bool:
-    """The tender's agency and tenderee, its bidders and any supervisor."""
+    """The tender's agency staff and supervisors, its tenderee and its bidders."""
     if actor is None:
         return False
-    if actor.role == Role.SUPERVISOR:
+    if permissions.oversees(session, actor, tender) or permissions.runs(session, actor, tender):
         return True
-    if actor.organization_id in (tender.agency_id, tender.tenderee_id):
+    if permissions.is_tenderee(actor, tender):
         return True
     return actor.role == Role.TENDERER and (
         session.scalar(
@@ -384,9 +389,7 @@ def visible_draw(session: Session, actor: User, draw_id: uuid.UUID) -> tuple[Dra
     """The draw's status is for the tender's agency and supervisors; others get 404 (R-E4)."""
     draw = get_draw(session, draw_id)
     tender = session.get(Tender, draw.tender_id)
-    allowed = actor.role == Role.SUPERVISOR or (
-        actor.role == Role.AGENCY and actor.organization_id == tender.agency_id
-    )
+    allowed = permissions.oversees(session, actor, tender) or permissions.runs(session, actor, tender)
     if not allowed and not (draw.disclosed_at and is_party(session, actor, tender)):
         raise NotFound(_l("No such draw."), code="draw_not_found")
     return draw, tender
@@ -398,9 +401,9 @@ def members(session: Session, actor: User, draw_id: uuid.UUID, ip: str | None = 
     logged."""
     draw = get_draw(session, draw_id)
     tender = session.get(Tender, draw.tender_id)
-    supervisor = actor.role == Role.SUPERVISOR
+    supervisor = permissions.oversees(session, actor, tender)
     if not supervisor and not (draw.disclosed_at and is_party(session, actor, tender)):
-        agency = actor.role == Role.AGENCY and actor.organization_id == tender.agency_id
+        agency = permissions.runs(session, actor, tender)
         error = (
             Forbidden(
                 _l("The committee stays confidential until the result is determined."),
@@ -441,21 +444,25 @@ def disclose(session: Session, actor: User | None, draw: Draw, ip: str | None = 
     if draw.status != "drawn":
         raise Conflict(_l("Only a draw that has run can be disclosed."), code="draw_not_run")
     draw.status, draw.disclosed_at = "disclosed", clock.now()
+    seals.set_reveal(session, permissions.committee_scope(draw.tender_id), draw.disclosed_at)
     secret = expert_pool.cipher().open(SECRET_PURPOSE, draw.secret_sealed)
     audit.record(session, actor, "experts.draw_disclosed", draw, {"secret": secret.hex()}, ip)
     session.flush()
     return draw
 
 
-def proof(session: Session, actor: User | None, draw_id: uuid.UUID) -> dict[str, Any]:
+def proof(session: Session, actor: User | None, draw_id: uuid.UUID, ip: str | None = None) -> dict[str, Any]:
     """Everything needed to re-run the draw (crypto.selection.verify, ``bidtool verify-draw``):
     anyone once disclosed; supervisors as soon as it has run."""
     draw = get_draw(session, draw_id)
-    supervisor = actor is not None and actor.role == Role.SUPERVISOR
+    tender = session.get(Tender, draw.tender_id)
+    supervisor = permissions.oversees(session, actor, tender)
     if draw.disclosed_at is None and not (supervisor and draw.status == "drawn"):
         raise NotFound(
             _l("The proof is published once the result is determined."), code="proof_not_available"
         )
+    if draw.disclosed_at is None:  # the selected experts' ids name the committee (R-E4): logged
+        audit.record(session, actor, "experts.draw_proof_viewed", draw, {}, ip)
     outcome = result(draw)
     return {
         "version": selection.VERSION,

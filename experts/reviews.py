@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 
 import audit
 from accounts.models import User
+from bidding import permissions
 from bidding.models import Tender
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid
-from core.roles import Role
 from experts.models import REVIEW_ASPECTS, Expert, ExpertReview
 
 POOR = 2.5  # a review averaging below this is poor
@@ -43,8 +43,8 @@ def record(
     notes: str = "",
     ip: str | None = None,
 ) -> ExpertReview:
-    if actor.role != Role.SUPERVISOR:
-        raise Forbidden(_l("Supervisors review experts."), code="role_forbidden")
+    if not permissions.oversees(session, actor, tender):
+        raise Forbidden(_l("The tender's supervisors review its experts."), code="role_forbidden")
     facts = _facts(session, tender, expert)
     if facts is None:
         raise Conflict(_l("This expert did not sit on this tender's committee."), code="not_on_committee")

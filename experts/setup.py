@@ -76,13 +76,14 @@ def _agency_panel():
     from sqlalchemy import select
 
     from bidding.models import Tender
+    from bidding.permissions import assigned_tenders
     from core import clock
     from core.db import db
 
     tenders = db.session.scalars(
         select(Tender)
         .where(
-            Tender.agency_id == current_user.organization_id,
+            Tender.id.in_(assigned_tenders(current_user)),
             Tender.status == "published",
             Tender.bid_deadline <= clock.now(),
         )

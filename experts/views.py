@@ -10,9 +10,9 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
 
 from accounts.models import User
+from bidding import permissions
 from bidding import services as tenders
 from core import clock
 from core.auth import roles_required
@@ -339,9 +339,11 @@ def draw_new(tender_id: uuid.UUID):
         except DomainError as err:
             flash_error(err)
             error = err
-    supervisors = db.session.scalars(
-        select(User).where(User.role == Role.SUPERVISOR, User.active).order_by(User.display_name)
-    ).all()
+    supervisors = [
+        user
+        for row, user in permissions.team(db.session, tender)
+        if row.kind == permissions.SUPERVISOR and user.active
+    ]
     page = render_template(
         "experts/draw_new.html",
         tender=tender,
@@ -359,10 +361,10 @@ def draw_new(tender_id: uuid.UUID):
 def draw_page(draw_id: uuid.UUID):
     draw, tender = draws.visible_draw(db.session, current_user, draw_id)
     rows = None
-    if request.args.get("names") and current_user.role == Role.SUPERVISOR:
+    if request.args.get("names") and permissions.oversees(db.session, current_user, tender):
         rows = draws.members(db.session, current_user, draw_id, client_ip())  # R-E4: logged
         db.session.commit()
-    side = draws.contribution_role(current_user, draw, tender)
+    side = draws.contribution_role(db.session, current_user, draw, tender)
     return render_template(
         "experts/draw.html",
         draw=draw,

@@ -32,6 +32,12 @@ def run_migrations() -> None:
     with app.app_context():
         engine = app.extensions["sunbid.db"]["engine"]
         with engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                # Batch migrations rebuild a table by copy-and-rename; with foreign keys enforced, dropping
+                # a referenced table fails. Off for the migration (it must be set outside a transaction),
+                # then every reference is checked before it is switched back on.
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
             context.configure(
                 connection=connection,
                 target_metadata=target_metadata,
@@ -40,6 +46,12 @@ def run_migrations() -> None:
             )
             with context.begin_transaction():
                 context.run_migrations()
+            if sqlite:
+                raw = connection.connection.driver_connection
+                broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+                raw.execute("PRAGMA foreign_keys=ON")
+                if broken:
+                    raise RuntimeError(f"the migration left broken references: {broken[:5]}")
 
 
 run_migrations()

@@ -122,6 +122,19 @@ def frozen_clock():
 
 
 @pytest.fixture
+def wall(monkeypatch):
+    """Real (wall-clock) time under the test's control: sessions and sign-in throttles run on it, not on
+    the platform clock. Call the fixture's value with a timedelta to move it."""
+    moment = {"now": clock.real_now()}
+    monkeypatch.setattr(clock, "real_now", lambda: moment["now"])
+
+    def advance(delta):
+        moment["now"] += delta
+
+    return advance
+
+
+@pytest.fixture
 def config(tmp_path, database_url) -> dict:
     return base_config(tmp_path / "instance", database_url)
 

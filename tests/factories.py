@@ -18,6 +18,7 @@ ROLE_KIND = {
     Role.AGENCY: "agency",
     Role.TENDEREE: "tenderee",
     Role.SUPERVISOR: "authority",
+    Role.NOTARY: "notary",
     Role.ADMIN: "platform",
 }
 
@@ -28,7 +29,9 @@ class People:
         self.session = session
         self.secrets: dict[str, str] = {}
 
-    def org(self, kind: str = "tenderer", name: str | None = None, *, commit: bool = True) -> Organization:
+    def org(
+        self, kind: str = "tenderer", name: str | None = None, *, commit: bool = True, verified: bool = True
+    ) -> Organization:
         serial = next(_serial)
         org = services.create_organization(
             self.session,
@@ -36,6 +39,7 @@ class People:
             name=name or f"测试{kind}公司{serial}",
             credit_code=credit_code("110108", serial),
             kind=kind,
+            verified=verified,
         )
         if commit:  # a test's open transaction would hold SQLite's write lock against its own requests
             self.session.commit()

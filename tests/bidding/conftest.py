@@ -19,7 +19,7 @@ def cast(session, people):
     """An agency user and a supervisor with custodian keys, a tenderee, and their identities."""
     agent = people.user(Role.AGENCY, "agent")
     supervisor = people.user(Role.SUPERVISOR, "watcher")
-    notary = people.user(Role.SUPERVISOR, "notary")
+    notary = people.user(Role.NOTARY, "notary")
     tenderee = people.org("tenderee", "市人民医院")
     identities = {}
     for user in (agent, supervisor, notary):

@@ -12,6 +12,7 @@ from bidding import services
 from bidding.calendar import Calendar
 from bidding.models import CalendarDay, CustodianShare, Tender
 from core import clock
+from core.keys import ColumnCipher
 from core.roles import Role
 from crypto import age, opening
 
@@ -78,14 +79,14 @@ def draft(client, people, cast, *, with_documents=True, **kwargs):
 def publish(client, people, cast, tender_id, **extra):
     response = client.post(
         f"/api/v1/tenders/{tender_id}/publish",
-        json={"supervisor": "watcher", **extra},
+        json={"supervisor": "watcher", "notary": "notary", **extra},
         headers=auth(people, client, cast["agent"]),
     )
     clock.advance(timedelta(seconds=31))
     return response
 
 
-def test_agency_drafts_and_publishes_with_a_split_opening_key(client, people, cast, session):
+def test_agency_drafts_and_publishes_with_a_split_opening_key(app, client, people, cast, session):
     tender = draft(client, people, cast)
     assert tender["code"].startswith("ZB-2026-") and tender["status"] == "draft"
     assert client.get(f"/api/v1/tenders/{tender['id']}").status_code == 404  # drafts are not public
@@ -105,12 +106,20 @@ def test_agency_drafts_and_publishes_with_a_split_opening_key(client, people, ca
         select(CustodianShare).where(CustodianShare.tender_id == Tender.id).order_by(CustodianShare.x)
     ).all()
     by_role = {s.role: s for s in shares}
+    # At rest each share is sealed to its custodian and wrapped again with the platform's data key.
+    cipher = ColumnCipher(app.config["DATA_KEY"])
     opened = [
         opening.open_share(
-            opening.SealedShare(s.role, s.x, s.sealed, s.share_sha256), cast["identities"][name]
+            opening.SealedShare(s.role, s.x, cipher.open("custodian-share", s.sealed), s.share_sha256),
+            cast["identities"][name],
         )
         for s, name in ((by_role["agency"], "agent"), (by_role["notary"], "notary"))
     ]
+    with pytest.raises(age.AgeError):  # a copy of the database alone opens no share
+        opening.open_share(
+            opening.SealedShare("agency", 1, by_role["agency"].sealed, by_role["agency"].share_sha256),
+            cast["identities"]["agent"],
+        )
     identity = opening.reconstruct(opened, age.Recipient.parse(key["recipient"]))
     assert str(identity.recipient) == key["recipient"]
     with pytest.raises(Exception, match="share"):

@@ -27,8 +27,9 @@ def local(moment):
 def test_agency_drafts_edits_and_publishes_in_the_pages(client, people, session):
     agent = people.user(Role.AGENCY, "page-agent")
     supervisor = people.user(Role.SUPERVISOR, "page-sup")
+    notary = people.user(Role.NOTARY, "page-notary")
     tenderee = people.org("tenderee", "县教育局")
-    for user in (agent, supervisor):
+    for user in (agent, supervisor, notary):
         accounts.set_custodian_key(session, user, str(age.generate_identity().recipient))
     session.commit()
     sign_in(client, people, agent)
@@ -58,7 +59,7 @@ def test_agency_drafts_edits_and_publishes_in_the_pages(client, people, session)
     edit = client.get(f"/agency/tenders/{tender.id}/edit").get_data(as_text=True)
     assert "12345678.90" in edit
     refused = client.post(
-        f"/agency/tenders/{tender.id}/publish", data={"supervisor": "page-sup", "notary": ""}
+        f"/agency/tenders/{tender.id}/publish", data={"supervisor": "page-sup", "notary": "page-notary"}
     )
     flashed = client.get(refused.headers["Location"]).get_data(as_text=True)
     assert re.search(r"documents\W+missing R-T2", flashed), flashed[flashed.find("flash") :][:500]
@@ -68,7 +69,7 @@ def test_agency_drafts_edits_and_publishes_in_the_pages(client, people, session)
         content_type="multipart/form-data",
     )
     response = client.post(
-        f"/agency/tenders/{tender.id}/publish", data={"supervisor": "page-sup", "notary": ""}
+        f"/agency/tenders/{tender.id}/publish", data={"supervisor": "page-sup", "notary": "page-notary"}
     )
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     session.rollback()

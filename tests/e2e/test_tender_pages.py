@@ -29,8 +29,9 @@ def sign_out(page):
 def test_agency_publishes_tenderer_downloads_and_asks(page, people, session, tmp_path):
     agent = people.user(Role.AGENCY, "e2e-agent")
     supervisor = people.user(Role.SUPERVISOR, "e2e-sup")
+    notary = people.user(Role.NOTARY, "e2e-notary")
     people.org("tenderee", "县人民医院")
-    for user in (agent, supervisor):
+    for user in (agent, supervisor, notary):
         accounts.set_custodian_key(session, user, str(age.generate_identity().recipient))
     session.commit()
     tenderer = people.user(Role.TENDERER, "e2e-bidder")
@@ -62,6 +63,7 @@ def test_agency_publishes_tenderer_downloads_and_asks(page, people, session, tmp
     page.click("#document-form button[type=submit]")
     expect(page.locator("#document-list")).to_contain_text("招标文件.pdf")
     page.select_option("#publish-form select[name=supervisor]", "e2e-sup")
+    page.select_option("#publish-form select[name=notary]", "e2e-notary")  # three organisations (R-B4)
     page.click("#publish-form button[type=submit]")
     expect(page.locator("#opening-key")).to_contain_text("age1")
     notice_url = page.url

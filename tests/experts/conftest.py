@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from bidding.models import Bid, Tender
+from bidding.models import Bid, Tender, TenderAssignment
 from core import clock
 from core.roles import Role
 from experts import pool
@@ -102,6 +102,9 @@ def scene(session, people):
     )
     session.add(tender)
     session.flush()
+    # Rights are per person (bidding.permissions): the agent runs the tender, the supervisor oversees it.
+    session.add(TenderAssignment(tender_id=tender.id, user_id=agent.id, kind="agency"))
+    session.add(TenderAssignment(tender_id=tender.id, user_id=supervisor.id, kind="supervisor"))
     for org in bidders:
         session.add(
             Bid(

@@ -83,7 +83,8 @@ def test_r_e2_a_contribution_is_taken_once_per_side_and_only_from_the_parties(cl
         json={"value": SUPERVISOR_VALUE},
         headers=auth(people, client, other),
     )
-    assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "draw_contribution_forbidden"
+    # A supervisor not assigned to the tender does not even see its draw (rights per person).
+    assert refused.status_code == 404 and refused.get_json()["error"]["code"] == "draw_not_found"
     bad = client.post(
         f"/api/v1/draws/{draw_id}/contributions",
         json={"value": "not hex"},
