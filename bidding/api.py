@@ -22,6 +22,7 @@ from core.errors import DomainError, Invalid, NotFound
 from core.extensions import client_ip
 from core.openapi import api_doc
 from core.roles import Role
+from core.storage import file_store
 
 bp = Blueprint("bidding_api", __name__, url_prefix="/api/v1")
 
@@ -345,7 +346,6 @@ def open_bid(tender_id: uuid.UUID):
 def upload_part(tender_id: uuid.UUID, bid_id: uuid.UUID, part: str):
     """Upload one sealed part as the raw request body (streamed), with OUT.sig base64 in X-Bid-Signature."""
     from bidding import bids
-    from core.app import storage
 
     allow_upload_up_to(bids.MAX_PART_SIZE)
     try:
@@ -358,7 +358,7 @@ def upload_part(tender_id: uuid.UUID, bid_id: uuid.UUID, part: str):
             part,
             request.stream,
             request.headers.get("X-Bid-Signature"),
-            storage(),
+            file_store(),
             client_ip(),
         )
     except DomainError:

@@ -29,6 +29,7 @@ from core.errors import Invalid
 from core.extensions import client_ip
 from core.models import Notification
 from core.roles import Role
+from core.storage import file_store
 from core.uow import attempt
 
 bp = Blueprint("notices", __name__)
@@ -48,8 +49,6 @@ def _act(tender_id: uuid.UUID, form, action: Callable[[], object], success: str,
 @bp.post("/agency/tenders/<uuid:tender_id>/documents")
 @roles_required(Role.AGENCY)
 def upload_document(tender_id: uuid.UUID):
-    from core.app import storage
-
     tender = services.manageable(db.session, current_user, tender_id)
     form = DocumentForm()
 
@@ -62,7 +61,7 @@ def upload_document(tender_id: uuid.UUID):
             upload.stream,
             filename=upload.filename,
             title=form.title.data or upload.filename,
-            store=storage(),
+            store=file_store(),
             ip=client_ip(),
         )
 
@@ -74,8 +73,6 @@ def upload_document(tender_id: uuid.UUID):
 @bp.post("/agency/tenders/<uuid:tender_id>/amendments")
 @roles_required(Role.AGENCY)
 def issue_amendment(tender_id: uuid.UUID):
-    from core.app import storage
-
     tender = services.manageable(db.session, current_user, tender_id)
     form = AmendmentForm()
     before = tender.bid_deadline
@@ -90,7 +87,7 @@ def issue_amendment(tender_id: uuid.UUID):
             title=form.title.data,
             body=form.body.data or "",
             affects_bids=form.affects_bids.data,
-            store=storage() if upload else None,
+            store=file_store() if upload else None,
             stream=upload.stream if upload else None,
             filename=upload.filename if upload else None,
             ip=client_ip(),
@@ -113,13 +110,11 @@ def issue_amendment(tender_id: uuid.UUID):
 @bp.get("/tenders/<uuid:tender_id>/documents/<uuid:document_id>")
 @login_required
 def download_document(tender_id: uuid.UUID, document_id: uuid.UUID):
-    from core.app import storage
-
     tender = services.visible(db.session, current_user, tender_id)
     row = documents.document(db.session, current_user, tender, document_id)
     documents.record_download(db.session, current_user, tender, row, client_ip())
     db.session.commit()
-    return send_file(storage().path_for(row.sha256), download_name=row.filename, as_attachment=True)
+    return send_file(file_store().path_for(row.sha256), download_name=row.filename, as_attachment=True)
 
 
 @bp.post("/tenders/<uuid:tender_id>/questions")

@@ -23,7 +23,7 @@ from core.errors import DomainError
 from core.extensions import babel, csrf, limiter, login_manager
 from core.i18n import select_locale
 from core.keys import instance_secret, random_key
-from core.storage import FileStore
+from core.storage import init_store
 from core.tasks import init_celery
 from core.uow import rollback_for
 
@@ -49,7 +49,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     db.init_app(app)
-    app.extensions["sunbid.storage"] = FileStore(app.config["STORAGE_PATH"])
+    init_store(app)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.sign_in"
     login_manager.login_message = _l("Please sign in to continue.")
@@ -100,12 +100,6 @@ def _embedded_secrets(app: Flask) -> None:
         app.config["SECRET_KEY"] = instance_secret(inst, "secret_key", random_key)
     if not app.config.get("DATA_KEY"):
         app.config["DATA_KEY"] = instance_secret(inst, "data_key", random_key)
-
-
-def storage(app: Flask | None = None) -> FileStore:
-    from flask import current_app
-
-    return (app or current_app).extensions["sunbid.storage"]
 
 
 def _error_response(code: str, message: Any, status: int, details: dict | None = None):

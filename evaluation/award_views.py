@@ -17,6 +17,7 @@ from core.db import db
 from core.errors import NotFound
 from core.extensions import client_ip
 from core.roles import Role
+from core.storage import file_store
 from core.uow import attempt
 from evaluation import award
 from evaluation.models import Award, EvaluationReport, Publicity
@@ -100,7 +101,6 @@ def decide(tender_id: uuid.UUID):
 @roles_required(Role.TENDEREE, Role.AGENCY)
 def contract(tender_id: uuid.UUID):
     from bidding.forms import yuan_to_fen
-    from core.app import storage
 
     tender = tenders.visible(db.session, current_user, tender_id)
     upload = request.files.get("file")
@@ -120,7 +120,7 @@ def contract(tender_id: uuid.UUID):
             tender,
             upload.stream,
             amount_fen=amount or 0,
-            store=storage(),
+            store=file_store(),
             ip=client_ip(),
         )
 
