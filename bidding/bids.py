@@ -26,6 +26,7 @@ import audit
 from accounts import pki
 from accounts.models import User
 from bidding import ledger
+from bidding.bidders import has_submitted_bid
 from bidding.models import Bid, BidPart, Deposit, Tender
 from core import clock
 from core.db import has_written
@@ -307,15 +308,7 @@ def withdraw(session: Session, actor: User, tender: Tender, bid: Bid, ip: str | 
     audit.record(
         session, actor, "bidding.bid_withdrawn", bid, {"tender": str(tender.id), "lot": bid.lot_number}, ip
     )
-    still_bidding = session.scalar(
-        select(Bid.id).where(
-            Bid.tender_id == tender.id,
-            Bid.lot_number == bid.lot_number,
-            Bid.organization_id == bid.organization_id,
-            Bid.status == "submitted",
-        )
-    )
-    if still_bidding is None:
+    if not has_submitted_bid(session, tender.id, bid.organization_id, bid.lot_number):
         for deposit in session.scalars(
             select(Deposit).where(
                 Deposit.tender_id == tender.id,

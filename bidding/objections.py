@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 
 import audit
 from accounts.models import User
+from bidding.bidders import has_submitted_bid
 from bidding.calendar import Calendar
-from bidding.models import Bid, Objection, Opening, Tender
+from bidding.models import Objection, Opening, Tender
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.notifications import notify
@@ -60,14 +61,7 @@ def raise_objection(
             raise Conflict(
                 _l("Objections at the opening are raised while it runs."), code="opening_not_decrypting"
             )
-        bidder = session.scalar(
-            select(Bid.id).where(
-                Bid.tender_id == tender.id,
-                Bid.organization_id == actor.organization_id,
-                Bid.status == "submitted",
-            )
-        )
-        if bidder is None:
+        if not has_submitted_bid(session, tender.id, actor.organization_id):
             raise Forbidden(_l("Only bidders object at the opening."), code="not_a_bidder")
         due = opening.decrypt_until
     else:
@@ -177,13 +171,7 @@ def listing(session: Session, actor: User | None, tender: Tender) -> list[dict]:
     staff = actor.role == Role.SUPERVISOR or (
         actor.role == Role.AGENCY and actor.organization_id == tender.agency_id
     )
-    bidder = actor.role == Role.TENDERER and session.scalar(
-        select(Bid.id).where(
-            Bid.tender_id == tender.id,
-            Bid.organization_id == actor.organization_id,
-            Bid.status == "submitted",
-        )
-    )
+    bidder = actor.role == Role.TENDERER and has_submitted_bid(session, tender.id, actor.organization_id)
     rows = session.scalars(
         select(Objection).where(Objection.tender_id == tender.id).order_by(Objection.raised_at)
     )

@@ -10,11 +10,11 @@ from __future__ import annotations
 from enum import Enum
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accounts.models import User
-from bidding.models import Bid, Tender
+from bidding.bidders import has_submitted_bid
+from bidding.models import Tender
 from core import clock
 from core.errors import NotFound
 from core.roles import Role
@@ -45,17 +45,7 @@ def may_see_opening_record(session: Session, actor: User | None, tender: Tender)
         actor.role == Role.AGENCY and actor.organization_id == tender.agency_id
     ):
         return True
-    return (
-        actor.role == Role.TENDERER
-        and session.scalar(
-            select(Bid.id).where(
-                Bid.tender_id == tender.id,
-                Bid.organization_id == actor.organization_id,
-                Bid.status == "submitted",
-            )
-        )
-        is not None
-    )
+    return actor.role == Role.TENDERER and has_submitted_bid(session, tender.id, actor.organization_id)
 
 
 def may_see_downloads(actor: User | None, tender: Tender) -> bool:
