@@ -43,7 +43,7 @@ def _load_token_user(req):
 
 
 def init_app(app: Flask) -> None:
-    from accounts import admin, api, cert_views, views
+    from accounts import admin, api, cert_views, labels, views  # noqa: F401  (labels registers words)
 
     login_manager.user_loader(_load_session_user)
     login_manager.request_loader(_load_token_user)

@@ -20,6 +20,7 @@ from core.bodies import allow_upload_up_to
 from core.db import db
 from core.errors import DomainError, Invalid, NotFound
 from core.extensions import client_ip
+from core.money import parse_money
 from core.openapi import api_doc
 from core.roles import Role
 from core.storage import file_store
@@ -195,7 +196,7 @@ def pay_deposit(tender_id: uuid.UUID):
     lot = data["lot"]
     if not isinstance(lot, int) or isinstance(lot, bool):
         raise Invalid(_l("lot is the lot number."), code="invalid_lot")
-    amount = services.parse_money(data["amount"], "amount")
+    amount = parse_money(data["amount"], "amount")
     if data["kind"] == "money":
         deposit = ledger.record_payment(
             db.session,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from flask import Blueprint, flash, redirect, render_template, send_file, url_for
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -204,6 +204,18 @@ def parse_no_fault(text: str | None) -> dict[str, str]:
     return result
 
 
+def no_fault_reasons(form) -> dict[str, str]:
+    """The close form's reason per bid (``no_fault-<bid id>``); an empty reason means the tenderer's fault."""
+    result = {}
+    for key, value in form.items():
+        if key.startswith("no_fault-") and value.strip():
+            try:
+                result[str(uuid.UUID(key.removeprefix("no_fault-")))] = value.strip()
+            except ValueError as exc:
+                raise Invalid(_("Each line starts with a bid id."), code="invalid_no_fault") from exc
+    return result
+
+
 @bp.post("/agency/tenders/<uuid:tender_id>/opening/close")
 @roles_required(Role.AGENCY)
 def close_opening(tender_id: uuid.UUID):
@@ -216,7 +228,7 @@ def close_opening(tender_id: uuid.UUID):
             db.session,
             current_user,
             tender,
-            parse_no_fault(form.no_fault.data),
+            parse_no_fault(form.no_fault.data) | no_fault_reasons(request.form),
             forfeit_revoked=form.forfeit_revoked.data,
             ip=client_ip(),
         ),
