@@ -37,6 +37,8 @@ register(
         "accounts.password_changed": _l("changed the password"),
         "accounts.role_changed": _l("changed a role"),
         "accounts.sign_in_failed": _l("failed to sign in"),
+        "accounts.sign_in_locked": _l("was refused sign-in while locked"),
+        "accounts.totp_failed": _l("gave a wrong second-factor code"),
         "accounts.signed_in": _l("signed in"),
         "accounts.signed_out": _l("signed out"),
         "accounts.token_issued": _l("created an API token"),
