@@ -64,9 +64,12 @@ def _recorded_actions() -> set[str]:
                     continue
                 for arg in node.args:
                     for leaf in ast.walk(arg):
-                        if isinstance(leaf, ast.Constant) and isinstance(leaf.value, str):
-                            if re.fullmatch(r"[a-z]+\.[a-z_]+", leaf.value):
-                                actions.add(leaf.value)
+                        if (
+                            isinstance(leaf, ast.Constant)
+                            and isinstance(leaf.value, str)
+                            and re.fullmatch(r"[a-z]+\.[a-z_]+", leaf.value)
+                        ):
+                            actions.add(leaf.value)
     return actions | {"accounts.sign_in_failed", "accounts.totp_failed"}
 
 
