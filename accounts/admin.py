@@ -17,6 +17,7 @@ from core.db import db
 from core.errors import DomainError, NotFound
 from core.extensions import client_ip
 from core.forms import options
+from core.labels import label
 from core.roles import Role
 from core.uow import flash_error
 
@@ -35,7 +36,9 @@ def users():
 def new_user():
     form = UserForm()
     orgs = db.session.scalars(select(Organization).order_by(Organization.kind, Organization.name)).all()
-    form.organization.choices = options([("", "—")] + [(str(o.id), f"{o.name} ({o.kind})") for o in orgs])
+    form.organization.choices = options(
+        [("", "—")] + [(str(o.id), f"{o.name} ({label('organizations.kind', o.kind)})") for o in orgs]
+    )
     if form.validate_on_submit():
         org = (
             db.session.get(Organization, uuid.UUID(form.organization.data))

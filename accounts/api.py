@@ -14,13 +14,13 @@ from accounts import services, verification
 from accounts.models import ApiToken, User
 from core import clock, sandbox
 from core.api import json_body
-from core.app import storage
 from core.auth import login_required, roles_required
 from core.db import db
 from core.errors import Invalid, NotFound
 from core.extensions import client_ip, limiter
 from core.openapi import api_doc
 from core.roles import Role
+from core.storage import file_store
 
 bp = Blueprint("accounts_api", __name__, url_prefix="/api/v1")
 
@@ -389,7 +389,7 @@ def request_verification():
         stream=upload.stream,
         filename=upload.filename or "licence",
         content_type=upload.mimetype,
-        store=storage(),
+        store=file_store(),
         ip=client_ip(),
     )
     db.session.commit()

@@ -6,8 +6,11 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, EqualTo, Length, Optional
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 
+from accounts.passwords import check_policy
+from accounts.services import validate_credit_code, validate_username
+from core.errors import DomainError
 from core.forms import options
 from core.roles import ROLE_LABELS
 
@@ -34,14 +37,40 @@ class PasswordChangeForm(FlaskForm):
     )
 
 
+def _service_check(check):
+    """A field validator from a service's own check, so a form shows every problem at once."""
+
+    def validate(form, field):
+        if field.data:
+            try:
+                check(form, field.data)
+            except DomainError as exc:
+                raise ValidationError(str(exc.message)) from exc
+
+    return validate
+
+
 class RegisterForm(FlaskForm):
     org_name = StringField(_l("Company name"), validators=[DataRequired(), Length(max=200)])
-    credit_code = StringField(_l("Unified social credit code"), validators=[DataRequired(), Length(max=18)])
-    username = StringField(_l("User name"), validators=[DataRequired(), Length(max=64)])
+    credit_code = StringField(
+        _l("Unified social credit code"),
+        validators=[DataRequired(), Length(max=18), _service_check(lambda f, v: validate_credit_code(v))],
+    )
+    username = StringField(
+        _l("User name"),
+        validators=[DataRequired(), Length(max=64), _service_check(lambda f, v: validate_username(v))],
+    )
     display_name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=100)])
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=320)])
     phone = StringField(_l("Mobile phone"), validators=[Optional(), Length(max=32)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
+    password = PasswordField(
+        _l("Password"),
+        validators=[
+            DataRequired(),
+            Length(max=256),
+            _service_check(lambda f, v: check_policy(v, username=f.username.data or "")),
+        ],
+    )
     confirm = PasswordField(
         _l("Repeat the password"),
         validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],

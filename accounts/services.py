@@ -52,6 +52,17 @@ def validate_credit_code(code: str) -> str:
     return code
 
 
+def validate_username(username: str | None) -> str:
+    username = (username or "").strip()
+    if not (3 <= len(username) <= 64) or not all(c.isalnum() or c in "._-" for c in username):
+        raise Invalid(
+            _l("User names are 3 to 64 letters, digits, dots, dashes or underscores."),
+            code="invalid_username",
+            details={"field": "username"},
+        )
+    return username
+
+
 def create_organization(
     session: Session,
     actor: User | None,
@@ -109,13 +120,7 @@ def create_user(
     ip: str | None = None,
 ) -> User:
     role = Role(role)
-    username = (username or "").strip()
-    if not (3 <= len(username) <= 64) or not all(c.isalnum() or c in "._-" for c in username):
-        raise Invalid(
-            _l("User names are 3 to 64 letters, digits, dots, dashes or underscores."),
-            code="invalid_username",
-            details={"field": "username"},
-        )
+    username = validate_username(username)
     if "@" not in (email or "") or len(email) > 320:
         raise Invalid(_l("Give a valid e-mail address."), code="invalid_email", details={"field": "email"})
     expected_kind = ROLE_ORG_KIND.get(role)

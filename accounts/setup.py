@@ -64,7 +64,7 @@ def _verifications_panel():
 
 
 def init_app(app: Flask) -> None:
-    from accounts import admin, api, cert_views, verification_views, views
+    from accounts import admin, api, cert_views, labels, verification_views, views  # noqa: F401  (labels registers words)
 
     login_manager.user_loader(_load_session_user)
     login_manager.request_loader(_load_token_user)

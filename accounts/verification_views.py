@@ -11,12 +11,12 @@ from flask_login import current_user
 from accounts import verification
 from accounts.forms import DecisionForm, VerificationForm
 from accounts.models import CompanyVerification, Organization
-from core.app import storage
 from core.auth import roles_required
 from core.db import db
 from core.errors import DomainError, NotFound
 from core.extensions import client_ip
 from core.roles import Role
+from core.storage import file_store
 from core.uow import attempt, flash_error
 
 bp = Blueprint("company", __name__)
@@ -38,7 +38,7 @@ def mine():
                 stream=upload.stream,
                 filename=upload.filename or "licence",
                 content_type=upload.mimetype,
-                store=storage(),
+                store=file_store(),
                 ip=client_ip(),
             )
         except DomainError as err:
@@ -90,7 +90,9 @@ def review(request_id: uuid.UUID):
 def licence(request_id: uuid.UUID):
     row = _request(request_id)
     return send_file(
-        storage().path_for(row.document_sha256), mimetype=row.document_type, download_name=row.document_name
+        file_store().path_for(row.document_sha256),
+        mimetype=row.document_type,
+        download_name=row.document_name,
     )
 
 

@@ -186,7 +186,8 @@ def register():
             "success",
         )
         return redirect(url_for("accounts.sign_in"))
-    return render_template("accounts/register.html", form=form)
+    # Every problem at once, with 422 like any refused input (issue 13).
+    return render_template("accounts/register.html", form=form), 422 if form.is_submitted() else 200
 
 
 @bp.get("/account")

@@ -33,9 +33,11 @@ def parse_time(value: str | None, field: str) -> datetime | None:
 def entries_query(
     *,
     actor_id=None,
+    actor_ids=None,
     action: str | None = None,
     target_type: str | None = None,
     target_id: str | None = None,
+    target_ids=None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> Select:
@@ -43,6 +45,8 @@ def entries_query(
     query = select(AuditEntry).where(seals.readable_condition()).order_by(AuditEntry.index.desc())
     if actor_id:
         query = query.where(AuditEntry.actor_id == actor_id)
+    if actor_ids is not None:
+        query = query.where(AuditEntry.actor_id.in_(actor_ids))
     if action:
         # A prefix such as "accounts." selects a whole domain.
         query = query.where(AuditEntry.action.startswith(action, autoescape=True))
@@ -50,6 +54,8 @@ def entries_query(
         query = query.where(AuditEntry.target_type == target_type)
     if target_id:
         query = query.where(AuditEntry.target_id == target_id)
+    if target_ids is not None:
+        query = query.where(AuditEntry.target_id.in_([str(t) for t in target_ids]))
     if since:
         query = query.where(AuditEntry.created_at >= since)
     if until:

@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from audit import api, cli, tasks, views
+    from audit import api, cli, labels, tasks, views  # noqa: F401  (labels registers words)
 
     app.extensions["celery"].conf.beat_schedule["audit-keep-checkpoint"] = {
         "task": tasks.keep_checkpoint.name,

@@ -2,65 +2,154 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+import csv
+import io
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
-from audit import dbverify, log
+from audit import dbverify, describe, log
 from audit.queries import entries_query, parse_time
 from core.auth import roles_required
 from core.db import db
-from core.errors import DomainError
+from core.errors import DomainError, Invalid
 from core.extensions import client_ip
+from core.labels import choices
+from core.present import error_text, when
 from core.roles import Role
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
 PER_PAGE = 50
+EXPORT_LIMIT = 100_000
+
+
+def _filtered():
+    """The page's filters as a query, with what to show back: tender code, actor, event kind, time."""
+    from accounts.models import User
+
+    args = request.args
+    actor_ids = None
+    target_ids = None
+    error = None
+    try:
+        if args.get("actor", "").strip():
+            name = args["actor"].strip()
+            actor_ids = db.session.scalars(
+                select(User.id).where(
+                    or_(User.username == name, User.display_name.contains(name, autoescape=True))
+                )
+            ).all()
+            if not actor_ids:
+                error = _("No user named %(name)s.", name=name)
+        if args.get("tender", "").strip():
+            tender_id = describe.find_tender(db.session, args["tender"])
+            if tender_id is None:
+                error = _("No tender with the code %(code)s.", code=args["tender"].strip())
+            else:
+                target_ids = describe.tender_target_ids(db.session, tender_id)
+        elif args.get("target"):  # a tender's trail, from the supervisor's dashboard
+            target_ids = {args["target"]}
+        query = entries_query(
+            actor_ids=actor_ids,
+            action=args.get("action") or None,
+            target_ids=target_ids,
+            since=parse_time(args.get("from"), "from"),
+            until=parse_time(args.get("to"), "to"),
+        )
+    except DomainError as exc:
+        error, query = error_text(exc), entries_query()
+    return query, error
+
+
+def _names(entries) -> dict:
+    from accounts.models import User
+
+    actor_ids = {e.actor_id for e in entries if e.actor_id}
+    if not actor_ids:
+        return {}
+    rows = db.session.execute(select(User.id, User.display_name).where(User.id.in_(actor_ids)))
+    return {user_id: name for user_id, name in rows}
 
 
 @bp.get("/")
 @roles_required(Role.SUPERVISOR)
 def index():
-    from accounts.models import User
-
-    args = request.args
-    actor = None
-    error = None
-    try:
-        if args.get("actor"):
-            actor = db.session.scalar(select(User).where(User.username == args["actor"].strip()))
-            if actor is None:
-                error = _("No user named %(name)s.", name=args["actor"])
-        query = entries_query(
-            actor_id=actor.id if actor else None,
-            action=args.get("action") or None,
-            target_id=args.get("target") or None,  # e.g. a tender's trail, from the supervisor's dashboard
-            since=parse_time(args.get("from"), "from"),
-            until=parse_time(args.get("to"), "to"),
-        )
-    except DomainError as exc:
-        error, query = str(exc.message), entries_query()
+    query, error = _filtered()
     page = max(1, request.args.get("page", 1, type=int))
     rows = [] if error else db.session.scalars(query.limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE)).all()
     size, checkpoint = log.current_checkpoint(db.session)
-    actor_ids = {e.actor_id for e in rows if e.actor_id}
-    names = {}
-    if actor_ids:
-        query = select(User.id, User.username).where(User.id.in_(actor_ids))
-        names = {user_id: username for user_id, username in db.session.execute(query)}
+    shown = rows[:PER_PAGE]
     return render_template(
         "audit/index.html",
-        names=names,
-        entries=rows[:PER_PAGE],
+        lines=describe.describe(db.session, shown, _names(shown)),
         has_next=len(rows) > PER_PAGE,
         page=page,
         size=size,
         checkpoint=checkpoint,
         error=error,
         verifier_key=log.verifier().key_string(),
+        kinds=_kinds(),
     )
+
+
+def _kinds() -> list[tuple[str, list[tuple[str, str]]]]:
+    """The event-kind filter's options: each domain, then its actions, in words."""
+    actions = choices("audit.action")
+    return [
+        (prefix, text, [(value, words) for value, words in actions if value.startswith(prefix)])
+        for prefix, text in choices("audit.domain")
+    ]
+
+
+@bp.get("/export.csv")
+@roles_required(Role.SUPERVISOR)
+def export_csv():
+    """The filtered trail as a spreadsheet (UTF-8 with BOM, which Excel needs to read Chinese)."""
+    query, error = _filtered()
+    if error:
+        raise Invalid(error, code="invalid_filter")
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            _("No."),
+            _("Time (Beijing)"),
+            _("Who"),
+            _("Role"),
+            _("What"),
+            _("Tender"),
+            _("Address"),
+            _("Leaf hash"),
+        ]
+    )
+    for chunk in _chunks(db.session.scalars(query.limit(EXPORT_LIMIT)).all(), PER_PAGE):
+        for line in describe.describe(db.session, chunk, _names(chunk)):
+            writer.writerow(
+                [
+                    line.index,
+                    when(line.time, "seconds"),
+                    line.who,
+                    line.role,
+                    line.what,
+                    line.tender_code or "",
+                    line.ip or "",
+                    line.leaf_hash,
+                ]
+            )
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=audit-trail.csv"},
+    )
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 @bp.post("/verify")

@@ -56,6 +56,7 @@ def build(folder: Path, bids: int, size_mib: int):
     from core import clock
     from core.db import db
     from core.roles import Role
+    from core.storage import file_store
     from crypto import age, bidpack
     from tests.bidding.test_bids import PRICE_SHEET, Tenderer, new_bid
     from tests.bidding.test_ledger import pay
@@ -157,9 +158,7 @@ def build(folder: Path, bids: int, size_mib: int):
     clock.advance(timedelta(seconds=31))
     session.expire_all()
 
-    from core.app import storage
-
-    store = storage()
+    store = file_store()
     identities = folder / "identities"
     identities.mkdir()
     rows = []

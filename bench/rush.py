@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         from sqlalchemy import func, select
 
         from bidding.models import Bid, BidPart
-        from core.app import storage
+        from core.storage import file_store
 
         session = p.session
         session.rollback()
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             .select_from(Bid)
             .where(Bid.tender_id == p.tender.id, Bid.status == "submitted")
         )
-        store = storage(p.app)
+        store = file_store(p.app)
         parts = session.scalars(
             select(BidPart).join(Bid).where(Bid.tender_id == p.tender.id, Bid.status == "submitted")
         ).all()

@@ -20,8 +20,10 @@ from core.bodies import allow_upload_up_to
 from core.db import db
 from core.errors import DomainError, Invalid, NotFound
 from core.extensions import client_ip
+from core.money import parse_money
 from core.openapi import api_doc
 from core.roles import CUSTODIAN_ROLES, Role
+from core.storage import file_store
 
 bp = Blueprint("bidding_api", __name__, url_prefix="/api/v1")
 
@@ -197,7 +199,7 @@ def pay_deposit(tender_id: uuid.UUID):
     lot = data["lot"]
     if not isinstance(lot, int) or isinstance(lot, bool):
         raise Invalid(_l("lot is the lot number."), code="invalid_lot")
-    amount = services.parse_money(data["amount"], "amount")
+    amount = parse_money(data["amount"], "amount")
     if data["kind"] == "money":
         deposit = ledger.record_payment(
             db.session,
@@ -348,7 +350,6 @@ def open_bid(tender_id: uuid.UUID):
 def upload_part(tender_id: uuid.UUID, bid_id: uuid.UUID, part: str):
     """Upload one sealed part as the raw request body (streamed), with OUT.sig base64 in X-Bid-Signature."""
     from bidding import bids
-    from core.app import storage
 
     allow_upload_up_to(bids.MAX_PART_SIZE)
     try:
@@ -361,7 +362,7 @@ def upload_part(tender_id: uuid.UUID, bid_id: uuid.UUID, part: str):
             part,
             request.stream,
             request.headers.get("X-Bid-Signature"),
-            storage(),
+            file_store(),
             client_ip(),
         )
     except DomainError:

@@ -26,6 +26,7 @@ import audit
 from accounts import pki, verification
 from accounts.models import User
 from bidding import ledger
+from bidding.bidders import has_submitted_bid
 from bidding.models import Bid, BidPart, Deposit, Tender
 from bidding.permissions import bid_scope
 from core import clock
@@ -325,15 +326,7 @@ def withdraw(session: Session, actor: User, tender: Tender, bid: Bid, ip: str | 
         ip,
         sealed=bid_scope(tender.id),
     )
-    still_bidding = session.scalar(
-        select(Bid.id).where(
-            Bid.tender_id == tender.id,
-            Bid.lot_number == bid.lot_number,
-            Bid.organization_id == bid.organization_id,
-            Bid.status == "submitted",
-        )
-    )
-    if still_bidding is None:
+    if not has_submitted_bid(session, tender.id, bid.organization_id, bid.lot_number):
         for deposit in session.scalars(
             select(Deposit).where(
                 Deposit.tender_id == tender.id,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -16,22 +14,11 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, Optional
 
 from bidding.services import TIMELINE
 from core.forms import options
-
-
-def yuan_to_fen(text: str | None) -> int | None:
-    if text in (None, ""):
-        return None
-    try:
-        value = Decimal(str(text).replace(",", "").strip())
-    except InvalidOperation as exc:
-        raise ValidationError(_l("Type an amount in yuan, e.g. 1234567.89")) from exc
-    if value < 0 or value != value.quantize(Decimal("0.01")):
-        raise ValidationError(_l("Type an amount in yuan with at most two decimals."))
-    return int((value * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+from core.money import AmountError, parse_yuan
 
 
 class Yuan(StringField):
@@ -40,9 +27,9 @@ class Yuan(StringField):
         self.fen = None
         if self.data:
             try:
-                self.fen = yuan_to_fen(self.data)
-            except ValidationError as exc:
-                self.process_errors.append(str(exc))
+                self.fen = parse_yuan(self.data)
+            except AmountError as exc:
+                self.process_errors.append(str(exc.message))
 
 
 class LotForm(FlaskForm):

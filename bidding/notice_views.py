@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from flask import Blueprint, flash, redirect, render_template, send_file, url_for
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -29,6 +29,7 @@ from core.errors import Invalid
 from core.extensions import client_ip
 from core.models import Notification
 from core.roles import Role
+from core.storage import file_store
 from core.uow import attempt
 
 bp = Blueprint("notices", __name__)
@@ -48,8 +49,6 @@ def _act(tender_id: uuid.UUID, form, action: Callable[[], object], success: str,
 @bp.post("/agency/tenders/<uuid:tender_id>/documents")
 @roles_required(Role.AGENCY)
 def upload_document(tender_id: uuid.UUID):
-    from core.app import storage
-
     tender = services.manageable(db.session, current_user, tender_id)
     form = DocumentForm()
 
@@ -62,7 +61,7 @@ def upload_document(tender_id: uuid.UUID):
             upload.stream,
             filename=upload.filename,
             title=form.title.data or upload.filename,
-            store=storage(),
+            store=file_store(),
             ip=client_ip(),
         )
 
@@ -74,8 +73,6 @@ def upload_document(tender_id: uuid.UUID):
 @bp.post("/agency/tenders/<uuid:tender_id>/amendments")
 @roles_required(Role.AGENCY)
 def issue_amendment(tender_id: uuid.UUID):
-    from core.app import storage
-
     tender = services.manageable(db.session, current_user, tender_id)
     form = AmendmentForm()
     before = tender.bid_deadline
@@ -90,7 +87,7 @@ def issue_amendment(tender_id: uuid.UUID):
             title=form.title.data,
             body=form.body.data or "",
             affects_bids=form.affects_bids.data,
-            store=storage() if upload else None,
+            store=file_store() if upload else None,
             stream=upload.stream if upload else None,
             filename=upload.filename if upload else None,
             ip=client_ip(),
@@ -113,13 +110,11 @@ def issue_amendment(tender_id: uuid.UUID):
 @bp.get("/tenders/<uuid:tender_id>/documents/<uuid:document_id>")
 @login_required
 def download_document(tender_id: uuid.UUID, document_id: uuid.UUID):
-    from core.app import storage
-
     tender = services.visible(db.session, current_user, tender_id)
     row = documents.document(db.session, current_user, tender, document_id)
     documents.record_download(db.session, current_user, tender, row, client_ip())
     db.session.commit()
-    return send_file(storage().path_for(row.sha256), download_name=row.filename, as_attachment=True)
+    return send_file(file_store().path_for(row.sha256), download_name=row.filename, as_attachment=True)
 
 
 @bp.post("/tenders/<uuid:tender_id>/questions")
@@ -209,6 +204,18 @@ def parse_no_fault(text: str | None) -> dict[str, str]:
     return result
 
 
+def no_fault_reasons(form) -> dict[str, str]:
+    """The close form's reason per bid (``no_fault-<bid id>``); an empty reason means the tenderer's fault."""
+    result = {}
+    for key, value in form.items():
+        if key.startswith("no_fault-") and value.strip():
+            try:
+                result[str(uuid.UUID(key.removeprefix("no_fault-")))] = value.strip()
+            except ValueError as exc:
+                raise Invalid(_("Each line starts with a bid id."), code="invalid_no_fault") from exc
+    return result
+
+
 @bp.post("/agency/tenders/<uuid:tender_id>/opening/close")
 @roles_required(Role.AGENCY)
 def close_opening(tender_id: uuid.UUID):
@@ -221,7 +228,7 @@ def close_opening(tender_id: uuid.UUID):
             db.session,
             current_user,
             tender,
-            parse_no_fault(form.no_fault.data),
+            parse_no_fault(form.no_fault.data) | no_fault_reasons(request.form),
             forfeit_revoked=form.forfeit_revoked.data,
             ip=client_ip(),
         ),

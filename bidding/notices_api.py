@@ -21,6 +21,7 @@ from core.extensions import client_ip
 from core.models import Notification
 from core.openapi import api_doc
 from core.roles import Role
+from core.storage import file_store
 
 bp = Blueprint("bidding_notices_api", __name__, url_prefix="/api/v1")
 
@@ -69,8 +70,6 @@ def _upload_source():
 def upload_document(tender_id: uuid.UUID):
     """Add a tender document to a draft (multipart `file`, or raw body with `?filename=&title=`);
     optionally the agency's CMS signature over it, base64 DER, in `X-Document-Signature`."""
-    from core.app import storage
-
     tender = services.manageable(db.session, current_user, tender_id)
     stream, filename, fields = _upload_source()
     if stream is None:
@@ -82,7 +81,7 @@ def upload_document(tender_id: uuid.UUID):
         stream,
         filename=filename,
         title=fields.get("title"),
-        store=storage(),
+        store=file_store(),
         signature_b64=request.headers.get("X-Document-Signature") or fields.get("signature"),
         ip=client_ip(),
     )
@@ -117,14 +116,12 @@ def document_statement(tender_id: uuid.UUID, document_id: uuid.UUID):
 @roles_required()
 def download_document(tender_id: uuid.UUID, document_id: uuid.UUID):
     """Download a document's file; the download is recorded (R-T2)."""
-    from core.app import storage
-
     tender = services.visible(db.session, current_user, tender_id)
     row = documents.document(db.session, current_user, tender, document_id)
     documents.record_download(db.session, current_user, tender, row, client_ip())
     db.session.commit()
     response = send_file(
-        storage().path_for(row.sha256), download_name=row.filename, as_attachment=True, conditional=False
+        file_store().path_for(row.sha256), download_name=row.filename, as_attachment=True, conditional=False
     )
     response.headers["X-Content-SHA256"] = row.sha256
     return response
@@ -155,8 +152,6 @@ def list_downloads(tender_id: uuid.UUID):
 )
 def issue_amendment(tender_id: uuid.UUID):
     """Issue an amendment or clarification (JSON, or multipart with a `file`); R-T3 may move the deadline."""
-    from core.app import storage
-
     tender = services.manageable(db.session, current_user, tender_id)
     if request.mimetype == "multipart/form-data":
         stream, filename, fields = _upload_source()
@@ -173,7 +168,7 @@ def issue_amendment(tender_id: uuid.UUID):
         title=data.get("title"),
         body=str(data.get("body") or ""),
         affects_bids=data.get("affects_bids", True) is not False,
-        store=storage() if stream is not None else None,
+        store=file_store() if stream is not None else None,
         stream=stream,
         filename=filename,
         signature_b64=request.headers.get("X-Document-Signature"),

@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 import audit
 from accounts.models import User
 from bidding import permissions
+from bidding.bidders import has_submitted_bid
 from bidding.calendar import Calendar
-from bidding.models import Bid, Objection, Opening, Tender
+from bidding.models import Objection, Opening, Tender
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.notifications import notify
@@ -61,14 +62,7 @@ def raise_objection(
             raise Conflict(
                 _l("Objections at the opening are raised while it runs."), code="opening_not_decrypting"
             )
-        bidder = session.scalar(
-            select(Bid.id).where(
-                Bid.tender_id == tender.id,
-                Bid.organization_id == actor.organization_id,
-                Bid.status == "submitted",
-            )
-        )
-        if bidder is None:
+        if not has_submitted_bid(session, tender.id, actor.organization_id):
             raise Forbidden(_l("Only bidders object at the opening."), code="not_a_bidder")
         due = opening.decrypt_until
     else:
@@ -176,13 +170,7 @@ def listing(session: Session, actor: User | None, tender: Tender) -> list[dict]:
     if actor is None:
         return []
     staff = permissions.oversees(session, actor, tender) or permissions.runs(session, actor, tender)
-    bidder = actor.role == Role.TENDERER and session.scalar(
-        select(Bid.id).where(
-            Bid.tender_id == tender.id,
-            Bid.organization_id == actor.organization_id,
-            Bid.status == "submitted",
-        )
-    )
+    bidder = actor.role == Role.TENDERER and has_submitted_bid(session, tender.id, actor.organization_id)
     rows = session.scalars(
         select(Objection).where(Objection.tender_id == tender.id).order_by(Objection.raised_at)
     )

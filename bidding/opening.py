@@ -23,6 +23,7 @@ from bidding import bids, custodians, ledger, permissions
 from bidding.models import Bid, BidPart, Deposit, Objection, Opening, PartOpening, Tender
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.storage import file_store
 from crypto import age, bidpack, ca, canonical, receipts
 
 MIN_BIDS = 3  # R-B5
@@ -136,9 +137,8 @@ def decrypt(
     keys = _decode_keys(file_keys)
     authority = pki.get_ca(session)
     chain = pki.chain(authority)
-    from core.app import storage
 
-    store = storage()
+    store = file_store()
     results = []
     for part in bid.parts:
         if part.part not in keys or session.get(PartOpening, part.id) is not None:
@@ -359,9 +359,8 @@ def open_with_opening_key(
         ) from exc
     authority = pki.get_ca(session)
     chain = pki.chain(authority)
-    from core.app import storage
 
-    store = storage()
+    store = file_store()
     results = []
     for bid_id in bid_ids:
         bid = session.get(Bid, bid_id)

@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 import audit
 from accounts.models import User
 from audit import seals
-from bidding.models import Bid, Tender, TenderAssignment
+from bidding.bidders import has_submitted_bid
+from bidding.models import Tender, TenderAssignment
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.roles import Role
@@ -210,29 +211,13 @@ def sealed_scope(session: Session, actor: User, tender: Tender) -> Scope:
     return Scope.ALL
 
 
-def has_submitted_bid(session: Session, organization_id: uuid.UUID | None, tender: Tender) -> bool:
-    """The organisation has a submitted bid on the tender."""
-    if organization_id is None:
-        return False
-    return (
-        session.scalar(
-            select(Bid.id)
-            .where(
-                Bid.tender_id == tender.id, Bid.organization_id == organization_id, Bid.status == "submitted"
-            )
-            .limit(1)
-        )
-        is not None
-    )
-
-
 def may_see_opening_record(session: Session, actor: User | None, tender: Tender) -> bool:
     """Bidders, the tender's assigned agency staff and supervisors (R-B7)."""
     if actor is None:
         return False
     if runs(session, actor, tender) or oversees(session, actor, tender):
         return True
-    return actor.role == Role.TENDERER and has_submitted_bid(session, actor.organization_id, tender)
+    return actor.role == Role.TENDERER and has_submitted_bid(session, tender.id, actor.organization_id)
 
 
 def may_see_downloads(session: Session, actor: User | None, tender: Tender) -> bool:

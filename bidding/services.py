@@ -20,6 +20,7 @@ from bidding.calendar import Calendar, local_date
 from bidding.models import TRACKS, CustodianShare, Lot, OpeningKeyRecord, Tender, TenderCounter
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.money import parse_money
 from core.roles import Role
 from crypto import opening
 
@@ -52,18 +53,6 @@ class TenderInput:
     scoring_scheme: dict
     lots: list[LotInput]
     timeline: dict[str, datetime | None]
-
-
-def parse_money(value: Any, field: str) -> int:
-    """API money: {"amount_fen": int, "currency": "CNY"}; integers only, never floats."""
-    amount = value.get("amount_fen") if isinstance(value, dict) else value
-    if isinstance(value, dict) and value.get("currency", "CNY") != "CNY":
-        raise Invalid(_l("Only CNY is supported."), code="unsupported_currency", details={"field": field})
-    if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
-        raise Invalid(
-            _l("Amounts are whole fen (integers)."), code="invalid_amount", details={"field": field}
-        )
-    return amount
 
 
 def parse_time(value: Any, field: str) -> datetime | None:

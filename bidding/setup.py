@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from bidding import admin, api, calendar_cli, notice_views, notices_api, views
+    from bidding import admin, api, calendar_cli, labels, notice_views, notices_api, views  # noqa: F401
     from core.extensions import csrf
     from core.web import register_panel
 
@@ -32,6 +32,12 @@ def init_app(app: Flask) -> None:
         "schedule": 600.0,
     }
     app.cli.add_command(calendar_cli.calendar_cli)
+    from audit import describe
+    from bidding import trail
+
+    describe.register_tender_finder(app, trail.find)
+    describe.register_tender_names(app, trail.codes)
+    describe.register_tender_targets(app, trail.targets)
 
 
 def _agency_panel():

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from audit.models import AuditEntry
 from bidding.models import Tender
 from core import clock
+from core.present import when
 
 # Milestones anyone may see, by audit action; the first occurrence of each is drawn.
 PUBLIC = {
@@ -66,8 +67,10 @@ def svg(items: list[tuple[datetime, str, bool]], now: datetime | None = None) ->
         return left + (width - left - right) * (moment - start).total_seconds() / span
 
     height = 60 + 16 * len(items)
+    summary = "; ".join(f"{label} {when(moment)}" for moment, label, _done in items)
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" class="chart" role="img">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" class="chart" role="img"'
+        f' aria-label="{escape(summary)}">',
         f'<line x1="{left}" y1="30" x2="{width - right}" y2="30" stroke="#9aa5b1" stroke-width="2"/>',
         f'<line x1="{x(now):.1f}" y1="18" x2="{x(now):.1f}" y2="{height}"'
         ' stroke="#d64545" stroke-dasharray="3,3"/>',
@@ -81,7 +84,7 @@ def svg(items: list[tuple[datetime, str, bool]], now: datetime | None = None) ->
             f'<circle cx="{cx:.1f}" cy="30" r="5" fill="{fill}" stroke="#1f6feb" stroke-width="2"/>'
             f'<line x1="{cx:.1f}" y1="35" x2="{cx:.1f}" y2="{ty - 4}" stroke="#d9e2ec"/>'
             f'<text x="{cx + dx:.1f}" y="{ty}" font-size="11" text-anchor="{anchor}">'
-            f"{escape(label)} · {clock.local(moment):%m-%d %H:%M}</text>"
+            f"{escape(label)} · {escape(when(moment, 'short'))}</text>"
         )
     parts.append("</svg>")
     return "".join(parts)

@@ -22,6 +22,7 @@ from core.db import db
 from core.errors import DomainError, Invalid
 from core.extensions import client_ip
 from core.forms import options
+from core.money import yuan_input
 from core.roles import Role
 from core.uow import attempt, flash_error
 
@@ -145,16 +146,16 @@ def _tender_form(tender: Tender | None = None) -> TenderForm:
 
         form.title.data, form.track.data, form.category.data = tender.title, tender.track, tender.category
         form.region.data, form.tenderee_id.data = tender.region, str(tender.tenderee_id)
-        form.estimate.data = f"{tender.estimated_price_fen / 100:.2f}"
-        form.deposit.data = f"{tender.deposit_fen / 100:.2f}"
+        form.estimate.data = yuan_input(tender.estimated_price_fen)
+        form.deposit.data = yuan_input(tender.deposit_fen)
         form.state_controlled.data, form.description.data = tender.state_controlled, tender.description
         for name in services.TIMELINE:
             value = getattr(tender, name)
             getattr(form, name).data = value.astimezone(SHANGHAI).replace(tzinfo=None) if value else None
         for entry, lot in zip(form.lots, tender.lots, strict=False):
             entry.form.name.data = lot.name
-            entry.form.estimate.data = f"{lot.estimated_price_fen / 100:.2f}"
-            entry.form.deposit.data = f"{lot.deposit_fen / 100:.2f}"
+            entry.form.estimate.data = yuan_input(lot.estimated_price_fen)
+            entry.form.deposit.data = yuan_input(lot.deposit_fen)
     return form
 
 

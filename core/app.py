@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, flash, g, jsonify, render_template, request
-from flask_babel import format_datetime, get_locale
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -24,7 +24,8 @@ from core.errors import DomainError
 from core.extensions import babel, csrf, limiter, login_manager
 from core.i18n import select_locale
 from core.keys import instance_secret, random_key
-from core.storage import FileStore
+from core.present import error_text
+from core.storage import init_store
 from core.tasks import init_celery
 from core.uow import rollback_for
 
@@ -50,7 +51,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     db.init_app(app)
-    app.extensions["sunbid.storage"] = FileStore(app.config["STORAGE_PATH"])
+    init_store(app)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.sign_in"
     login_manager.login_message = _l("Please sign in to continue.")
@@ -65,7 +66,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
         register_channel(app, "voice", VoiceSpool(app.config["VOICE_SPOOL"], gateway_recipient(app.config)))
 
-    from core import api, i18n, web
+    from core import api, i18n, present, web
+
+    present.init_app(app)
 
     app.register_blueprint(web.bp)
     app.register_blueprint(i18n.bp)
@@ -120,16 +123,10 @@ def _private_instance(app: Flask) -> None:
                 candidate.chmod(0o600)
 
 
-def storage(app: Flask | None = None) -> FileStore:
-    from flask import current_app
-
-    return (app or current_app).extensions["sunbid.storage"]
-
-
 def _error_response(code: str, message: Any, status: int, details: dict | None = None):
     if is_api_request():
         return jsonify({"error": {"code": code, "message": str(message), "details": details or {}}}), status
-    return render_template("core/error.html", code=code, message=message, status=status), status
+    return render_template("core/error.html", message=message, status=status), status
 
 
 def _register_errors(app: Flask) -> None:
@@ -137,8 +134,9 @@ def _register_errors(app: Flask) -> None:
     def domain_error(err: DomainError):
         rollback_for(err)
         if not is_api_request() and request.method == "POST" and err.status < 500:
-            flash(str(err.message or err.code), "error")
-        return _error_response(err.code, err.message or err.code, err.status, err.details)
+            flash(error_text(err), "error")
+        message = err.message or err.code if is_api_request() else error_text(err)
+        return _error_response(err.code, message, err.status, err.details)
 
     @app.errorhandler(CSRFError)
     def csrf_error(err: CSRFError):
@@ -218,10 +216,6 @@ def _register_hooks(app: Flask) -> None:
         if current_user and current_user.is_authenticated:
             headers["Cache-Control"] = "no-store"
         return response
-
-    @app.template_filter("localtime")
-    def localtime(value, fmt: str = "yyyy-MM-dd HH:mm"):
-        return format_datetime(value, fmt) if value else ""
 
     @app.template_filter("fromjson")
     def fromjson(value):

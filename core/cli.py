@@ -11,6 +11,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup
 
+from core.storage import file_store
+
 ROOT = Path(__file__).resolve().parent.parent
 
 db_cli = AppGroup("db", help="Database schema (Alembic).")
@@ -78,10 +80,8 @@ storage_cli = AppGroup("storage", help="The content-addressed file store.")
 @click.option("--older-than", default=3600, show_default=True, help="grace period in seconds")
 def sweep(older_than: int) -> None:
     """Remove crash leftovers and files no row refers to (after a crash or a refused upload)."""
-    from core.app import storage
-
     referenced: set[str] = set()
     for provider in current_app.extensions.get("sunbid.file_refs", []):
         referenced.update(provider())
-    removed = storage().sweep(referenced, older_than=older_than)
+    removed = file_store().sweep(referenced, older_than=older_than)
     click.echo(f"{len(removed)} unreferenced file(s) removed")

@@ -6,6 +6,8 @@ from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
 
+from core.labels import register
+
 
 class Role(StrEnum):
     TENDERER = "tenderer"
@@ -34,6 +36,9 @@ ROLE_LABELS = {
     Role.NOTARY: _l("Notary"),
     Role.ADMIN: _l("Administrator"),
 }
+
+register("role", {str(role): text for role, text in ROLE_LABELS.items()})
+register("users.role", {str(role): text for role, text in ROLE_LABELS.items()})
 
 # People who run procedures, evaluate or oversee must prove a second factor (issue 2).
 SECOND_FACTOR_ROLES = frozenset({Role.AGENCY, Role.EXPERT, Role.SUPERVISOR, Role.NOTARY, Role.ADMIN})

@@ -19,10 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from flask import Flask, current_app
+
 from core.errors import Invalid, TooLarge
 from crypto.durable import fsync_dir
 
 CHUNK = 1024 * 1024
+_EXTENSION = "sunbid.storage"
 WRITE_BACK_EVERY = 16 * CHUNK
 
 
@@ -130,6 +133,17 @@ class FileStore:
                 else:
                     _unlink_quietly(leftover)
         return removed
+
+
+def init_store(app: Flask) -> FileStore:
+    """Give the app its file store, rooted at STORAGE_PATH (called by create_app)."""
+    store = app.extensions[_EXTENSION] = FileStore(app.config["STORAGE_PATH"])
+    return store
+
+
+def file_store(app: Flask | None = None) -> FileStore:
+    """The file store of ``app`` (default: the current app): views, tasks and commands reach it here."""
+    return (app or current_app).extensions[_EXTENSION]
 
 
 def _start_write_back(fd: int, offset: int, length: int) -> None:

@@ -6,6 +6,7 @@ from flask import flash
 
 from core.db import db
 from core.errors import DomainError
+from core.present import error_text, problem_text
 
 
 def rollback_for(err: DomainError) -> None:
@@ -20,7 +21,7 @@ def rollback_for(err: DomainError) -> None:
 
 def flash_error(err: DomainError) -> None:
     rollback_for(err)
-    flash(str(err.message or err.code), "error")
+    flash(error_text(err), "error")
 
 
 def attempt(action, success: str) -> bool:
@@ -30,9 +31,9 @@ def attempt(action, success: str) -> bool:
         action()
     except DomainError as err:
         flash_error(err)
-        for problem in (err.details or {}).get("problems", []) + (err.details or {}).get("missing", []):
+        for problem in (err.details or {}).get("problems", []):
             if isinstance(problem, dict):
-                flash(" · ".join(f"{k}: {v}" for k, v in problem.items()), "error")
+                flash(problem_text(problem), "error")
         return False
     db.session.commit()
     flash(success, "success")

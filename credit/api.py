@@ -16,6 +16,7 @@ from core.errors import NotFound
 from core.extensions import client_ip
 from core.openapi import api_doc
 from core.roles import Role
+from core.storage import file_store
 from credit import services
 from credit.models import CATEGORIES, SUBJECT_KINDS
 from credit.serializers import record_json
@@ -48,8 +49,6 @@ def _actor():
 @api_doc(request=RECORD_BODY, responses={201: "the draft record"})
 def create_record():
     """Record conduct as a draft (JSON, or multipart/form-data with an `evidence` file); R-R3 bounds."""
-    from core.app import storage
-
     evidence = None
     if request.mimetype == "multipart/form-data":
         data = request.form
@@ -63,7 +62,7 @@ def create_record():
         current_user,
         services.parse_input(data),
         evidence=evidence,
-        store=storage(),
+        store=file_store(),
         ip=client_ip(),
     )
     db.session.commit()
@@ -129,13 +128,11 @@ def evidence(record_id: uuid.UUID):
 
 def evidence_response(record_id: uuid.UUID):
     """The evidence file as a download; shared by this endpoint and the page."""
-    from core.app import storage
-
     record = services.visible(db.session, current_user, record_id)
     if record.evidence_sha256 is None:
         raise NotFound(_l("This record has no evidence file."), code="evidence_not_found")
     return send_file(
-        storage().open(record.evidence_sha256),
+        file_store().open(record.evidence_sha256),
         mimetype="application/octet-stream",
         as_attachment=True,
         download_name=record.evidence_name or "evidence",

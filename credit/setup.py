@@ -8,7 +8,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     from core.db import db
     from core.web import register_panel
-    from credit import api, services, views
+    from credit import api, labels, services, views  # noqa: F401  (labels registers words)
 
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)

@@ -15,6 +15,7 @@ from core.db import db
 from core.errors import DomainError
 from core.extensions import client_ip
 from core.roles import Role
+from core.storage import file_store
 from core.uow import flash_error
 from credit import services
 from credit.api import evidence_response
@@ -76,8 +77,6 @@ def record(record_id: uuid.UUID):
 @bp.route("/records/new", methods=["GET", "POST"])
 @roles_required(Role.SUPERVISOR)
 def new_record():
-    from core.app import storage
-
     form = ConductRecordForm()
     if form.validate_on_submit():
         upload = form.evidence.data
@@ -88,7 +87,7 @@ def new_record():
                 current_user,
                 services.parse_input(form.to_data()),
                 evidence=evidence,
-                store=storage(),
+                store=file_store(),
                 ip=client_ip(),
             )
         except DomainError as err:

@@ -8,6 +8,7 @@ from flask.cli import AppGroup
 
 from accounts import totp
 from core.db import db
+from core.storage import file_store
 from demo import accounts as cast
 
 demo_cli = AppGroup("demo", help="Demo data (embedded and sandbox deployments only).")
@@ -52,12 +53,11 @@ def tender() -> None:
         raise click.ClickException("demo tender moves the platform clock: run it with SUNBID_SANDBOX=1")
     from pathlib import Path
 
-    from core.app import storage
     from demo import tender as sample
 
     row = sample.run(
         db.session,
-        storage(),
+        file_store(),
         Path(current_app.config["INSTANCE_PATH"]),
         current_app.config["DATA_KEY"],
         click.echo,

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 import audit
 from accounts.models import Organization, User
 from bidding import ledger, permissions
+from bidding.bidders import has_submitted_bid
 from bidding.calendar import Calendar
 from bidding.models import Bid, Deposit, Objection, Tender
 from core import clock
@@ -101,14 +102,7 @@ def object_during_publicity(
         raise Conflict(
             _l("Objections to the result are raised during the publicity."), code="not_in_publicity"
         )
-    bidder = session.scalar(
-        select(Bid.id).where(
-            Bid.tender_id == tender.id,
-            Bid.organization_id == actor.organization_id,
-            Bid.status == "submitted",
-        )
-    )
-    if actor.role != Role.TENDERER or bidder is None:
+    if actor.role != Role.TENDERER or not has_submitted_bid(session, tender.id, actor.organization_id):
         raise Forbidden(_l("Bidders object to the result."), code="not_a_bidder")
     objection = Objection(
         tender_id=tender.id,

@@ -17,6 +17,7 @@ from core.errors import Invalid, NotFound
 from core.extensions import client_ip
 from core.openapi import api_doc
 from core.roles import Role
+from core.storage import file_store
 from evaluation import award
 from evaluation.models import Award
 
@@ -79,8 +80,6 @@ def get_award(tender_id: uuid.UUID):
 def record_contract(tender_id: uuid.UUID):
     """Record the signed contract: the file as the raw body (or multipart `file`) and `?amount_fen=`;
     every remaining deposit is refunded (R-D3)."""
-    from core.app import storage
-
     tender = tenders.visible(db.session, current_user, tender_id)
     award.require_contract_party(db.session, current_user, tender)  # before a byte of the file is read
     if request.mimetype == "multipart/form-data":
@@ -95,7 +94,7 @@ def record_contract(tender_id: uuid.UUID):
     except ValueError as exc:
         raise Invalid(_l("Amounts are whole fen (integers)."), code="invalid_amount") from exc
     row = award.record_contract(
-        db.session, current_user, tender, stream, amount_fen=amount_fen, store=storage(), ip=client_ip()
+        db.session, current_user, tender, stream, amount_fen=amount_fen, store=file_store(), ip=client_ip()
     )
     db.session.commit()
     return jsonify(award.award_json(db.session, row)), 201

@@ -17,7 +17,9 @@ from core.auth import roles_required
 from core.db import db
 from core.errors import NotFound
 from core.extensions import client_ip
+from core.money import AmountError, parse_yuan
 from core.roles import Role
+from core.storage import file_store
 from core.uow import attempt
 from evaluation import award
 from evaluation.models import Award, EvaluationReport, Publicity
@@ -100,9 +102,6 @@ def decide(tender_id: uuid.UUID):
 @bp.post("/tenders/<uuid:tender_id>/award/contract")
 @roles_required(Role.TENDEREE, Role.AGENCY)
 def contract(tender_id: uuid.UUID):
-    from bidding.forms import yuan_to_fen
-    from core.app import storage
-
     tender = tenders.visible(db.session, current_user, tender_id)
     upload = request.files.get("file")
 
@@ -112,16 +111,16 @@ def contract(tender_id: uuid.UUID):
         if upload is None or not upload.filename:
             raise Invalid(_("Attach the file."), code="missing_fields")
         try:
-            amount = yuan_to_fen(request.form.get("amount"))
-        except ValueError as exc:
-            raise Invalid(str(exc), code="invalid_amount") from exc
+            amount = parse_yuan(request.form.get("amount"))
+        except AmountError as exc:
+            raise Invalid(exc.message, code="invalid_amount", details={"field": "amount"}) from exc
         award.record_contract(
             db.session,
             current_user,
             tender,
             upload.stream,
             amount_fen=amount or 0,
-            store=storage(),
+            store=file_store(),
             ip=client_ip(),
         )
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from html import escape
 
+from flask_babel import gettext as _
+
 from evaluation.aggregation import Aggregation
 
 WIDTH, LEFT, RIGHT, ROW = 720, 200, 40, 30
@@ -24,8 +26,10 @@ def score_spread(result: Aggregation) -> str:
     flagged = {(f.bid, f.expert) for f in result.flags if f.code == "abnormal_score"}
     rows = [r for r in result.results if r.qualified]
     height = ROW * (len(rows) + 1) + 10
+    summary = _("Spread of the members' scores per bid; the table below gives the totals.")
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" class="chart" role="img">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" class="chart" role="img"'
+        f' aria-label="{escape(summary)}">',
         f'<line x1="{LEFT}" y1="{height - 18}" x2="{WIDTH - RIGHT}" y2="{height - 18}" stroke="#9aa5b1"/>',
     ]
     for tick in range(0, 11):
@@ -67,8 +71,10 @@ def ranking(result: Aggregation) -> str:
     rows = [r for r in result.results if r.rank is not None]
     top = max((r.total for r in rows), default=1) or 1
     height = ROW * len(rows) + 10
+    summary = "; ".join(f"{row.rank}. {row.name} {row.total / 100:.2f}" for row in rows)
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" class="chart" role="img">'
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" class="chart" role="img"'
+        f' aria-label="{escape(summary)}">'
     ]
     for n, row in enumerate(rows):
         y = ROW * n + 5

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 import audit
 from accounts.models import User
 from bidding import permissions
+from bidding.bidders import has_submitted_bid
 from bidding.calendar import Calendar
-from bidding.models import Bid, Tender
+from bidding.models import Tender
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.notifications import notify
@@ -50,14 +51,7 @@ def file(
     learned_at: datetime | None = None,
     ip: str | None = None,
 ) -> Complaint:
-    bidder = session.scalar(
-        select(Bid.id).where(
-            Bid.tender_id == tender.id,
-            Bid.organization_id == actor.organization_id,
-            Bid.status == "submitted",
-        )
-    )
-    if actor.role != Role.TENDERER or bidder is None:
+    if actor.role != Role.TENDERER or not has_submitted_bid(session, tender.id, actor.organization_id):
         raise Forbidden(_l("Bidders complain about the result."), code="not_a_bidder")
     body = (text or "").strip()
     if not 5 <= len(body) <= 8000:

@@ -24,6 +24,7 @@ from bidding import permissions
 from bidding.models import Tender
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.storage import file_store
 from crypto import ca, canonical, cms
 from evaluation import report_pdf, room, scoring
 from evaluation.models import EvaluationReport, EvaluationRoom, ReportSignature, RoomMember
@@ -32,9 +33,7 @@ DECISIONS = ("agree", "dissent", "refused")
 
 
 def _store():
-    from core.app import storage
-
-    return storage()
+    return file_store()
 
 
 def draft(session: Session, actor: User, tender: Tender, ip: str | None = None) -> EvaluationReport:

@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from flask_babel import gettext as _
 
+from core.money import yuan_text
 from evaluation.aggregation import Aggregation, BidResult, Criterion
 from evaluation.formulas import show_points
 
@@ -98,11 +99,6 @@ def report_from(
         tuple(dissent),
         tuple(bid.key for bid in aggregation.bids),
     )
-
-
-def yuan(fen: int) -> str:
-    whole, cents = divmod(fen, 100)
-    return f"{whole:,}.{cents:02d}"
 
 
 def _points_or_dash(value: int | None) -> str:
@@ -206,7 +202,7 @@ def render_report(data: ReportData, font_path: str | None = None) -> bytes:
             5.5,
             _(
                 "Benchmark %(benchmark)s yuan (mean of valid prices x coefficient %(coefficient)s)",
-                benchmark=yuan(data.benchmark_fen),
+                benchmark=yuan_text(data.benchmark_fen),
                 coefficient=str(data.coefficient),
             ),
             **next_line,
@@ -219,7 +215,7 @@ def render_report(data: ReportData, font_path: str | None = None) -> bytes:
             (
                 str(r.rank) + ("*" if r.tied else ""),
                 r.name,
-                yuan(r.price_fen),
+                yuan_text(r.price_fen),
                 show_points(r.technical),
                 show_points(r.commercial),
                 show_points(r.price_score),
@@ -246,13 +242,14 @@ def render_report(data: ReportData, font_path: str | None = None) -> bytes:
             table(head, rows, (50,) + (13,) * len(chunk))
             pdf.ln(2)
     else:
-        rows = [(str(r.rank) + ("*" if r.tied else ""), r.name, yuan(r.price_fen)) for r in ranked]
+        rows = [(str(r.rank) + ("*" if r.tied else ""), r.name, yuan_text(r.price_fen)) for r in ranked]
         table([_("Rank"), _("Tenderer"), _("Price (yuan)")], rows, (20, 110, 50))
 
     heading(_("Candidates"))
     by_key = {r.key: r for r in data.results}
     rows = [
-        (str(n), by_key[k].name, yuan(by_key[k].price_fen)) for n, k in enumerate(data.candidates, start=1)
+        (str(n), by_key[k].name, yuan_text(by_key[k].price_fen))
+        for n, k in enumerate(data.candidates, start=1)
     ]
     table([_("Order"), _("Tenderer"), _("Price (yuan)")], rows or [("-", "-", "-")], (20, 110, 50))
 

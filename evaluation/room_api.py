@@ -16,6 +16,7 @@ from core.errors import Invalid
 from core.extensions import client_ip
 from core.openapi import api_doc
 from core.roles import Role
+from core.storage import file_store
 from evaluation import room, scoring
 
 bp = Blueprint("evaluation_room_api", __name__, url_prefix="/api/v1/tenders/<uuid:tender_id>/evaluation")
@@ -224,13 +225,12 @@ def get_report(tender_id: uuid.UUID):
 @roles_required(*MEMBERS, Role.SUPERVISOR, Role.AGENCY)
 def report_pdf(tender_id: uuid.UUID):
     """The report as a PDF (with its CJK font embedded), as signed."""
-    from core.app import storage
     from evaluation import report
 
     tender, _room = room.room_for(db.session, tender_id)
     row = report.readable(db.session, current_user, tender)
     return send_file(
-        storage().path_for(row.pdf_sha256),
+        file_store().path_for(row.pdf_sha256),
         mimetype="application/pdf",
         download_name=f"{tender.code}-评标报告.pdf",
     )

@@ -7,7 +7,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from core.web import register_panel
-    from experts import api, views
+    from experts import api, labels, views  # noqa: F401  (labels registers words)
 
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
@@ -15,6 +15,9 @@ def init_app(app: Flask) -> None:
     from experts import eligibility
 
     subjects.register("expert", eligibility.subject)  # credit records name experts by profile
+    from audit import describe
+
+    describe.register_tender_targets(app, _tender_targets)
     register_panel(app, "admin", _admin_panel)
     register_panel(app, "expert", _expert_panel)
     register_panel(app, "agency", _agency_panel)
@@ -25,6 +28,19 @@ def init_app(app: Flask) -> None:
         "task": tasks.expire_calls.name,
         "schedule": 60.0,
     }
+
+
+def _tender_targets(session, tender_id) -> list[str]:
+    """A tender's draws and their calls, for the audit page's tender filter."""
+    from sqlalchemy import select
+
+    from experts.models import Call, Draw
+
+    draws = [str(i) for i in session.scalars(select(Draw.id).where(Draw.tender_id == tender_id))]
+    calls = session.scalars(
+        select(Call.id).join(Draw, Call.draw_id == Draw.id).where(Draw.tender_id == tender_id)
+    )
+    return draws + [str(i) for i in calls]
 
 
 def _admin_panel():

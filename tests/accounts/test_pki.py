@@ -2,6 +2,7 @@
 
 import base64
 import json
+import re
 import shutil
 import subprocess
 from datetime import timedelta
@@ -213,7 +214,7 @@ def test_certificate_sign_in_page(client, people, authority):
     user = people.user(Role.TENDERER, "certpage")
     key, body = issue(client, people, user)
     page = client.get("/sign-in/certificate").get_data(as_text=True)
-    nonce = page.split('id="login-command">')[1].split("</pre>")[0].split()[-1]
+    nonce = re.search(r'id="login-command"[^>]*>(.*?)</pre>', page, re.S).group(1).split()[-1]
     signature = base64.b64encode(key.sign(certlogin.message(nonce), ec.ECDSA(hashes.SHA256()))).decode()
     code = base64.b64encode(
         json.dumps({"certificate": body["certificate_pem"], "nonce": nonce, "signature": signature}).encode()
@@ -264,4 +265,6 @@ def test_certificates_page_issues_from_a_csr_and_a_recipient(client, people, ses
     )
     assert bad.status_code == 200 and 'class="flash flash-error"' in bad.get_data(as_text=True)
     page = client.get("/account/certificates").get_data(as_text=True)
-    assert page.count("tenderer_signing") == 1 and page.count("tenderer_encryption") == 1
+    # The kinds in words, never the profile codes (issue 13).
+    assert page.count("签名（投标人）") == 1 and page.count("加密（投标人）") == 1
+    assert "tenderer_signing" not in page

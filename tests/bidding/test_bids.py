@@ -20,6 +20,7 @@ from bidding import bids, ledger
 from bidding.models import Bid, Deposit, TenderDocument
 from core import clock
 from core.roles import Role
+from core.storage import file_store
 from crypto import age, bidpack, cms, receipts
 from crypto.canonical import canonical_json
 from tests.bidding.test_ledger import ACCOUNT, pay
@@ -251,8 +252,6 @@ def test_missing_parts_are_named(client, people, session, tender, tmp_path):
 
 def test_refused_uploads_leave_no_file_after_a_sweep(client, people, session, tender, tmp_path, runner, app):
     """A part refused after streaming leaves its file only until `flask storage sweep` (crash safety)."""
-    from core.app import storage
-
     bidder = Tenderer(people, session, "sweeper")
     headers = auth(people, client, bidder.user)
     bid_id = new_bid(client, headers, tender)
@@ -266,7 +265,7 @@ def test_refused_uploads_leave_no_file_after_a_sweep(client, people, session, te
         ).status_code
         == 422
     )
-    store = storage(app)
+    store = file_store(app)
     assert len(list(store.root.glob("??/??/*"))) == 3  # the tender documents, the part kept, the refused one
     session.rollback()  # the CLI runs in this test's app context and session: start a fresh snapshot
     result = runner.invoke(args=["storage", "sweep", "--older-than", "0"])
@@ -280,15 +279,13 @@ def test_refused_uploads_leave_no_file_after_a_sweep(client, people, session, te
 def test_receiving_a_part_never_rolls_back_unsaved_work(people, session, tender, tmp_path):
     """A part streams in outside any transaction (it ends the one it is given); given one that has
     written, even flushed, it refuses rather than silently lose that work."""
-    from core.app import storage
-
     bidder = Tenderer(people, session, "eager")
     pay(session, bidder.user, tender)
     bid = bids.open_bid(session, bidder.user, tender, 1)  # flushed, not committed
     body, signature = bidder.seal(tmp_path, tender, "technical")
     with pytest.raises(RuntimeError):
         bids.receive_part(
-            session, bidder.user, tender, bid, "technical", io.BytesIO(body), signature, storage()
+            session, bidder.user, tender, bid, "technical", io.BytesIO(body), signature, file_store()
         )
     assert session.get(Bid, bid.id) is not None  # the new bid is still there to commit
 
@@ -299,14 +296,13 @@ def test_bodies_over_the_limit_are_refused_unread_but_bid_parts_have_their_own(
     """A body larger than the platform takes is refused with 413 too_large before any view reads it
     (nothing is spooled or stored), while a sealed bid part may be as large as bid parts may be."""
     from bidding import bids, documents
-    from core.app import storage
     from credit import services as conduct
 
     # Every ordinary file fits within the default limit, multipart framing included; a bid part need not.
     largest_file = max(documents.MAX_DOCUMENT_SIZE, conduct.MAX_EVIDENCE_SIZE)
     assert largest_file < app.config["MAX_CONTENT_LENGTH"] < bids.MAX_PART_SIZE
     bidder = Tenderer(people, session, "largepart")  # before any request: auth() leaves a snapshot open
-    store = storage(app)
+    store = file_store(app)
     before = set(store.root.glob("??/??/*"))
     monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 64 * 1024)
     agent = auth(people, client, cast["agent"])

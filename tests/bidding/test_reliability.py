@@ -28,6 +28,7 @@ from bidding import bids
 from bidding.models import Bid, BidPart, PartOpening
 from core import clock
 from core.roles import Role
+from core.storage import file_store
 from crypto import bidpack, receipts
 from crypto.canonical import canonical_json
 from tests.bidding.test_bids import Tenderer, new_bid
@@ -86,15 +87,13 @@ def test_a_server_killed_mid_upload_leaves_no_part_no_receipt_and_after_a_sweep_
     app, client, people, session, tender, tmp_path, server
 ):
     """R-B3 a bid is received only when complete: a crash mid-stream keeps nothing of it."""
-    from core.app import storage
-
     bidder = Tenderer(people, session, "crashed")
     headers = auth(people, client, bidder.user)
     bid_id = new_bid(client, headers, tender)
     body, signature = bidder.seal(tmp_path, tender, "technical", content=os.urandom(6 * MIB))
     server_clock(session, clock.now())
     server.start()
-    store = storage(app)
+    store = file_store(app)
     conn = start_upload(
         server, part_path(tender, bid_id, "technical"), {**headers, "X-Bid-Signature": signature}, len(body)
     )
@@ -254,7 +253,6 @@ def test_a_receipt_is_sent_only_for_a_bid_that_survives_a_crash(
 ):
     """R-B2: the receipt leaves the server after the commit and the fsynced files; SIGKILL at once."""
     from bidtool import client as bidtool
-    from core.app import storage
 
     bidder = Tenderer(people, session, "durable")
     pay(session, bidder.user, tender)
@@ -278,7 +276,7 @@ def test_a_receipt_is_sent_only_for_a_bid_that_survives_a_crash(
     session.rollback()
     bid = session.get(Bid, uuid.UUID(payload["bid_id"]))
     assert bid.status == "submitted" and bid.receipt.encode() == receipt
-    store = storage(app)
+    store = file_store(app)
     for entry in payload["parts"]:
         with store.open(entry["sha256"]) as f:
             assert hashlib.sha256(f.read()).hexdigest() == entry["sha256"]

@@ -48,7 +48,7 @@ def test_r_r3_supervisor_records_publishes_and_the_public_sees_it(app, client, p
     assert client.post(f"/credit/records/{rid}/publish").status_code == 302
     listing = public.get("/credit/records", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
     assert "北京串标建设有限公司" in listing and offender.credit_code in listing
-    assert "2026-11-23" in listing and "2027-11-22" in listing and "禁止投标中" in listing
+    assert "2026年11月23日" in listing and "2027年11月22日" in listing and "禁止投标中" in listing
     detail = public.get(f"/credit/records/{rid}", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "Collusion" in detail and "debarred" in detail
     assert "evidence-link" not in detail and "publish-form" not in detail  # the file is for supervisors

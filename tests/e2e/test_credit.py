@@ -28,7 +28,7 @@ def test_supervisor_records_and_publishes_and_the_public_sees_it(page, people, t
     page.fill("#debarred_from", "2026-11-23")
     page.fill("#debarred_to", "2028-11-23")  # one day over two years: refused (R-R3)
     page.click("#record-form button[type=submit]")
-    expect(page.locator("#bounds")).to_contain_text("2028-11-22")
+    expect(page.locator("#bounds")).to_contain_text("2028年11月22日")
     page.fill("#debarred_to", "2027-11-22")
     page.set_input_files("#evidence", str(evidence))
     page.click("#record-form button[type=submit]")
@@ -43,10 +43,10 @@ def test_supervisor_records_and_publishes_and_the_public_sees_it(page, people, t
     page.click("#records-search button[type=submit]")
     row = page.locator("#records tbody tr").first
     expect(row).to_contain_text("浏览器串标建设有限公司")
-    expect(row).to_contain_text("2026-11-23 至 2027-11-22")
+    expect(row).to_contain_text("2026年11月23日 至 2027年11月22日")
     expect(row).to_contain_text("禁止投标中")
     row.locator("a").click()
-    expect(page.locator("#debarment")).to_contain_text("2027-11-22")
+    expect(page.locator("#debarment")).to_contain_text("2027年11月22日")
     expect(page.locator("#evidence-link")).to_have_count(0)
 
 

@@ -89,7 +89,7 @@ def test_agency_publishes_tenderer_downloads_and_asks(page, people, session, tmp
     sign_out(page)
 
     sign_in(page, people, tenderer)
-    expect(page.locator("#bell .badge")).to_have_text("1")
+    expect(page.locator("#bell .badge")).to_have_text("1 条未读")
     page.click("#bell")
     expect(page.locator("#notifications")).to_contain_text("保证门诊正常运营")
     page.goto(notice_url)

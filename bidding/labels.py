@@ -1,0 +1,183 @@
+"""Words for the bidding package's values, fields, error codes and audit actions (see core.labels)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from core.labels import register
+
+register(
+    "tenders.status",
+    {
+        "draft": _l("draft"),
+        "published": _l("published"),
+        "failed": _l("failed"),
+        "cancelled": _l("cancelled"),
+    },
+)
+register("tenders.track", {"works": _l("works (工程)"), "procurement": _l("government procurement")})
+register(
+    "phase",
+    {
+        "draft": _l("draft"),
+        "announced": _l("announced"),
+        "bidding": _l("open for bids"),
+        "opening": _l("opening"),
+        "failed": _l("failed"),
+        "cancelled": _l("cancelled"),
+    },
+)
+register(
+    "bids.status",
+    {
+        "uploading": _l("being uploaded"),
+        "submitted": _l("submitted"),
+        "replaced": _l("replaced"),
+        "withdrawn": _l("withdrawn"),
+    },
+)
+register(
+    "bids.outcome",
+    {"opened": _l("opened"), "revoked": _l("revoked (撤销)"), "withdrawn": _l("withdrawn (撤回)")},
+)
+register(
+    "deposits.status",
+    {
+        "held": _l("held"),
+        "refund_due": _l("refund due"),
+        "refunded": _l("refunded"),
+        "forfeited": _l("forfeited"),
+    },
+)
+register("deposits.kind", {"money": _l("paid in money"), "guarantee": _l("e-guarantee")})
+register("calendar_days.kind", {"holiday": _l("holiday"), "workday": _l("working day (调休)")})
+register("interest_rates.kind", {"deposit": _l("bank deposit rate"), "lending": _l("lending rate")})
+register(
+    "objections.stage",
+    {
+        "documents": _l("to the documents"),
+        "opening": _l("at the opening"),
+        "publicity": _l("during publicity"),
+    },
+)
+register(
+    "openings.status",
+    {
+        "failed": _l("failed (fewer than 3 bids, R-B5)"),
+        "decrypting": _l("decrypting"),
+        "closed": _l("closed; record signed"),
+    },
+)
+register(
+    "tender_documents.kind",
+    {"documents": _l("tender documents"), "amendment": _l("amendment"), "clarification": _l("clarification")},
+)
+register(
+    "bid_parts.part",
+    {
+        "qualification": _l("qualification part"),
+        "technical": _l("technical part"),
+        "commercial": _l("commercial part"),
+    },
+)
+register("decryption", {"ok": _l("decrypted"), "failed": _l("failed"), "pending": _l("not yet decrypted")})
+register(
+    "collusion.signal",
+    {
+        "same_payer_account": _l("deposits paid from the same account"),
+        "same_machine": _l("bids prepared on the same machine"),
+        "identical_document": _l("identical bid documents"),
+        "price_pattern": _l("prices in a regular pattern"),
+    },
+)
+register(
+    "refund.reason",
+    {
+        "withdrawal": _l("bid withdrawn"),
+        "contract": _l("contract signed"),
+        "failed": _l("tender failed"),
+        "award": _l("award notice"),
+    },
+)
+register(
+    "field",
+    {
+        "title": _l("Title"),
+        "track": _l("Track"),
+        "category": _l("Category"),
+        "region": _l("Region"),
+        "tenderee_id": _l("Tenderee"),
+        "estimated_price": _l("Estimated price"),
+        "deposit": _l("Deposit"),
+        "lots": _l("Lot"),
+        "documents_from": _l("Documents available from"),
+        "documents_to": _l("Documents available until"),
+        "clarification_deadline": _l("Questions until"),
+        "objection_deadline": _l("Objections until"),
+        "bid_deadline": _l("Bid deadline"),
+        "amount": _l("Amount"),
+        "text": _l("Text"),
+        "file": _l("File"),
+    },
+)
+register(
+    "error",
+    {
+        "missing": _l("This is required."),
+        "in_the_past": _l("This time has already passed."),
+        "too_early": _l("This is too early for the rules."),
+        "after_bid_deadline": _l("This is after the bid deadline."),
+        "out_of_window": _l("This is outside the period the rules allow."),
+        "estimate_required": _l("Give an estimated price above zero."),
+        "deposit_over_cap": _l("The deposit is more than two percent of the estimated price (R-D1)."),
+        "lots_exceed_estimate": _l("The lots add up to more than the tender's estimated price."),
+    },
+)
+register(
+    "audit.action",
+    {
+        "bidding.bid_decrypted": _l("decrypted a bid at the opening"),
+        "bidding.bid_opened": _l("started a bid"),
+        "bidding.bid_opened_by_custodians": _l("had a bid opened by the custodians"),
+        "bidding.bid_part_received": _l("uploaded a sealed bid part"),
+        "bidding.bid_submitted": _l("submitted a bid"),
+        "bidding.bid_withdrawn": _l("withdrew a bid"),
+        "bidding.calendar_day_set": _l("changed the holiday calendar"),
+        "bidding.calendar_imported": _l("imported the holiday calendar"),
+        "bidding.deposit_forfeited": _l("forfeited a deposit"),
+        "bidding.deposit_paid": _l("paid a deposit"),
+        "bidding.deposit_refunded": _l("refunded a deposit"),
+        "bidding.document_downloaded": _l("downloaded the tender documents"),
+        "bidding.document_uploaded": _l("uploaded tender documents"),
+        "bidding.guarantee_filed": _l("filed an e-guarantee"),
+        "bidding.interest_rate_set": _l("set an interest rate"),
+        "bidding.objection_answered": _l("answered an objection"),
+        "bidding.objection_raised": _l("raised an objection"),
+        "bidding.opening_closed": _l("closed the opening and signed the record"),
+        "bidding.opening_started": _l("started the opening"),
+        "bidding.question_asked": _l("asked a question"),
+        "bidding.refund_scheduled": _l("scheduled a deposit refund"),
+        "bidding.share_released": _l("released an opening-key share"),
+        "bidding.share_fetched": _l("fetched an opening-key share"),
+        "bidding.share_refused": _l("was refused an opening-key share before the deadline"),
+        "bidding.person_assigned": _l("assigned a person to the tender"),
+        "bidding.person_unassigned": _l("took a person off the tender"),
+        "bidding.tender_drafted": _l("drafted a tender"),
+        "bidding.tender_published": _l("published the notice"),
+        "bidding.tender_updated": _l("edited the draft"),
+        "bidding.amendment_issued": _l("issued an amendment"),
+        "bidding.clarification_issued": _l("issued a clarification"),
+    },
+)
+register(
+    "tender_assignments.kind", {"agency": _l("runs the tender"), "supervisor": _l("oversees the tender")}
+)
+register(
+    "custodian",
+    {
+        "agency": _l("agency"),
+        "supervisor": _l("supervising authority"),
+        "notary": _l("notary"),
+        "second_authority": _l("second supervising authority"),
+    },
+)
