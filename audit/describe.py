@@ -13,7 +13,6 @@ Which entries a supervisor may see is decided by the query (audit.queries), not 
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy.orm import Session
 
+from audit import log
 from core.labels import label
 
 _FINDER = "sunbid.audit.tender_finder"
@@ -78,7 +78,8 @@ def _tender_of(entry: Any, leaf: dict) -> str | None:
 
 def describe(session: Session, entries: Iterable[Any], names: dict[Any, str]) -> list[Line]:
     """``names``: display names by actor id (the caller looks them up once per page)."""
-    rows = [(entry, json.loads(entry.leaf)) for entry in entries]
+    # A revealed sealed entry is described by its content (the leaf holds only its commitment).
+    rows = [(entry, log.content(entry)) for entry in entries]
     tender_ids = {t for entry, leaf in rows if (t := _tender_of(entry, leaf))}
     codes = (
         current_app.extensions[_NAMES](session, tender_ids)
