@@ -178,3 +178,16 @@ def test_every_api_route_goes_through_the_validation_layer(app):
         source = inspect.getsource(module)
         for by_hand in ("get_json(", "request.json", "request.args"):
             assert by_hand not in source, (module.__name__, by_hand)
+
+
+def test_a_draft_with_lots_can_be_replaced_again(client, agency):
+    # Found by the latency bench: the second PATCH inserted lot 1 before deleting the old lot 1 (500).
+    headers, tenderee = agency
+    lot = {"name": "第一标段", "estimated_price": {"amount_fen": 100_000_000}}
+    body = tender_body(tenderee, lots=[lot, lot | {"name": "第二标段"}])
+    tender = client.post("/api/v1/tenders", json=body, headers=headers).get_json()
+    for names in (["甲", "乙"], ["丙"]):
+        again = tender_body(tenderee, lots=[lot | {"name": name} for name in names])
+        response = client.patch(f"/api/v1/tenders/{tender['id']}", json=again, headers=headers)
+        assert response.status_code == 200, response.get_json()
+        assert [lot["name"] for lot in response.get_json()["lots"]] == names
