@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from flask import Blueprint, current_app, g, jsonify, request
 from flask_babel import lazy_gettext as _l
@@ -12,19 +11,33 @@ from sqlalchemy import select
 
 from accounts import services, verification
 from accounts.models import ApiToken, User
+from accounts.schemas import (
+    CertificateBody,
+    CertificateOut,
+    CertLoginBody,
+    ChallengeOut,
+    ClockBody,
+    CustodianKeyBody,
+    DecisionBody,
+    MeOut,
+    RegistrationBody,
+    RegistrationOut,
+    RevokeBody,
+    TokenBody,
+    TokenOut,
+    VerificationBody,
+)
 from core import clock, sandbox
-from core.api import json_body
 from core.auth import login_required, roles_required
 from core.db import db
 from core.errors import Invalid, NotFound
 from core.extensions import client_ip, limiter
-from core.openapi import api_doc
+from core.openapi import Upload, api_doc
 from core.roles import Role
+from core.schemas import ItemsOut, Out
 from core.storage import file_store
 
 bp = Blueprint("accounts_api", __name__, url_prefix="/api/v1")
-
-STRING = {"type": "string"}
 
 
 def user_json(user: User) -> dict:
@@ -60,29 +73,19 @@ def token_json(row: ApiToken) -> dict:
 
 @bp.post("/auth/token")
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
-@api_doc(
-    public=True,
-    request={
-        "type": "object",
-        "required": ["username", "password"],
-        "properties": {"username": STRING, "password": STRING, "totp": STRING, "name": STRING},
-    },
-    responses={201: {"type": "object", "properties": {"token": STRING, "expires_at": STRING}}},
-)
-def create_token():
+@api_doc(public=True, body=TokenBody, responses={201: TokenOut})
+def create_token(body: TokenBody):
     """Exchange user name, password and (where required) a TOTP code for a bearer token."""
-    data = json_body(("username", "password"))
-    user = services.sign_in_for_token(
-        db.session, str(data["username"]), str(data["password"]), data.get("totp"), client_ip()
-    )
+    user = services.sign_in_for_token(db.session, body.username, body.password, body.totp, client_ip())
     services.complete_sign_in(db.session, user, method="api_token", ip=client_ip())
-    token, row = services.issue_token(db.session, user, name=str(data.get("name") or "api"), ip=client_ip())
+    token, row = services.issue_token(db.session, user, name=body.name or "api", ip=client_ip())
     db.session.commit()
     return jsonify({"token": token, "expires_at": row.expires_at.isoformat(), "id": str(row.id)}), 201
 
 
 @bp.delete("/auth/token")
 @login_required
+@api_doc(responses={204: "revoked"})
 def revoke_current_token():
     """Revoke the token this request was made with."""
     row = g.get("api_token")
@@ -95,6 +98,7 @@ def revoke_current_token():
 
 @bp.get("/auth/tokens")
 @login_required
+@api_doc(responses={200: ItemsOut})
 def list_tokens():
     """Your API tokens (never the token values)."""
     rows = db.session.scalars(
@@ -105,6 +109,7 @@ def list_tokens():
 
 @bp.delete("/auth/tokens/<uuid:token_id>")
 @login_required
+@api_doc(responses={204: "revoked"})
 def revoke_token(token_id: uuid.UUID):
     """Revoke one of your tokens."""
     services.revoke_token(db.session, current_user, token_id, client_ip())
@@ -114,6 +119,7 @@ def revoke_token(token_id: uuid.UUID):
 
 @bp.get("/me")
 @login_required
+@api_doc(responses={200: MeOut})
 def me():
     """The signed-in user and organisation."""
     return jsonify(user_json(current_user))
@@ -121,44 +127,19 @@ def me():
 
 @bp.post("/organizations")
 @limiter.limit("20 per hour")
-@api_doc(
-    public=True,
-    request={
-        "type": "object",
-        "required": ["name", "credit_code", "user"],
-        "properties": {
-            "name": STRING,
-            "credit_code": STRING,
-            "user": {
-                "type": "object",
-                "required": ["username", "password", "email"],
-                "properties": {
-                    "username": STRING,
-                    "password": STRING,
-                    "email": STRING,
-                    "display_name": STRING,
-                    "phone": STRING,
-                },
-            },
-        },
-    },
-    responses={201: "organisation and first user created"},
-)
-def register_organization():
+@api_doc(public=True, body=RegistrationBody, responses={201: RegistrationOut})
+def register_organization(body: RegistrationBody):
     """Register a tenderer company (free) with its first user."""
-    data = json_body(("name", "credit_code", "user"))
-    person = data["user"]
-    if not isinstance(person, dict):
-        raise Invalid(_l("user must be an object."), code="invalid_json")
+    person = body.user
     org, user = services.register_tenderer(
         db.session,
-        org_name=str(data["name"]),
-        credit_code=str(data["credit_code"]),
-        username=str(person.get("username") or ""),
-        display_name=str(person.get("display_name") or ""),
-        email=str(person.get("email") or ""),
-        password=str(person.get("password") or ""),
-        phone=person.get("phone"),
+        org_name=body.name,
+        credit_code=body.credit_code,
+        username=person.username,
+        display_name=person.display_name,
+        email=person.email,
+        password=person.password,
+        phone=person.phone,
         ip=client_ip(),
     )
     db.session.commit()
@@ -177,20 +158,14 @@ def register_organization():
 
 @bp.post("/sandbox/clock")
 @roles_required(Role.ADMIN)
-@api_doc(request={"type": "object", "required": ["now"], "properties": {"now": STRING}})
-def set_clock():
+@api_doc(body=ClockBody, responses={200: Out})
+def set_clock(body: ClockBody):
     """Set the platform clock (admins, sandbox deployments only; 404 elsewhere)."""
     if not current_app.config["SANDBOX"]:
         raise NotFound(_l("Not found."), code="not_found")
     import audit
 
-    data = json_body(("now",))
-    try:
-        target = datetime.fromisoformat(str(data["now"]))
-    except ValueError as exc:
-        raise Invalid(_l("now must be an RFC 3339 time with offset."), code="invalid_time") from exc
-    if target.tzinfo is None:
-        raise Invalid(_l("now must be an RFC 3339 time with offset."), code="invalid_time")
+    target = body.now
     before = clock.now()
     sandbox.set_now(db.session, target)
     audit.record(
@@ -221,7 +196,7 @@ def certificate_json(row) -> dict:
 
 
 @bp.get("/ca")
-@api_doc(public=True)
+@api_doc(public=True, responses={200: Out})
 def ca_info():
     """The platform CA chain (issuing CA first) and its current CRL."""
     from accounts import pki
@@ -244,19 +219,15 @@ def ca_info():
 
 @bp.post("/certificates")
 @login_required
-@api_doc(
-    request={"type": "object", "properties": {"csr_pem": STRING, "recipient": STRING}},
-    responses={201: "the issued certificate (certificate_pem) and the CA chain"},
-)
-def issue_certificate():
+@api_doc(body=CertificateBody, responses={201: CertificateOut})
+def issue_certificate(body: CertificateBody):
     """Get a certificate: a signing one from a CSR (csr_pem), or an encryption one for an age recipient."""
     from accounts import pki
 
-    data = json_body()
-    if data.get("csr_pem"):
-        row = pki.issue_signing_certificate(db.session, current_user, str(data["csr_pem"]), client_ip())
-    elif data.get("recipient"):
-        row = pki.issue_encryption_certificate(db.session, current_user, str(data["recipient"]), client_ip())
+    if body.csr_pem:
+        row = pki.issue_signing_certificate(db.session, current_user, body.csr_pem, client_ip())
+    elif body.recipient:
+        row = pki.issue_encryption_certificate(db.session, current_user, body.recipient, client_ip())
     else:
         raise Invalid(
             _l("Send csr_pem or recipient."), code="missing_fields", details={"fields": ["csr_pem"]}
@@ -268,6 +239,7 @@ def issue_certificate():
 
 @bp.get("/certificates")
 @login_required
+@api_doc(responses={200: ItemsOut})
 def list_certificates():
     """Your certificates."""
     from accounts.models import Certificate
@@ -282,22 +254,19 @@ def list_certificates():
 
 @bp.post("/certificates/<serial>/revoke")
 @login_required
-@api_doc(request={"type": "object", "required": ["reason"], "properties": {"reason": STRING}})
-def revoke_certificate(serial: str):
+@api_doc(body=RevokeBody, responses={200: CertificateOut})
+def revoke_certificate(serial: str, body: RevokeBody):
     """Revoke one of your certificates (administrators: any); the CRL is republished at once."""
     from accounts import pki
 
-    data = json_body(("reason",))
-    row = pki.revoke(db.session, current_user, serial, str(data["reason"]), client_ip())
+    row = pki.revoke(db.session, current_user, serial, body.reason, client_ip())
     db.session.commit()
     return jsonify(certificate_json(row))
 
 
 @bp.post("/auth/challenge")
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
-@api_doc(
-    public=True, responses={201: {"type": "object", "properties": {"nonce": STRING, "expires_at": STRING}}}
-)
+@api_doc(public=True, responses={201: ChallengeOut})
 def challenge():
     """A one-use nonce for certificate sign-in (sign b"sunbid-cert-login-v1\\n" + nonce)."""
     from accounts import certlogin
@@ -309,23 +278,12 @@ def challenge():
 
 @bp.post("/auth/cert-login")
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
-@api_doc(
-    public=True,
-    request={
-        "type": "object",
-        "required": ["certificate_pem", "nonce", "signature_b64"],
-        "properties": {"certificate_pem": STRING, "nonce": STRING, "signature_b64": STRING},
-    },
-    responses={201: {"type": "object", "properties": {"token": STRING, "expires_at": STRING}}},
-)
-def cert_login():
+@api_doc(public=True, body=CertLoginBody, responses={201: TokenOut})
+def cert_login(body: CertLoginBody):
     """Sign in with the tenderer's signing certificate: returns a bearer token."""
     from accounts import certlogin
 
-    data = json_body(("certificate_pem", "nonce", "signature_b64"))
-    user = certlogin.sign_in(
-        db.session, str(data["certificate_pem"]), str(data["nonce"]), str(data["signature_b64"]), client_ip()
-    )
+    user = certlogin.sign_in(db.session, body.certificate_pem, body.nonce, body.signature_b64, client_ip())
     services.complete_sign_in(db.session, user, method="certificate", ip=client_ip())
     token, row = services.issue_token(db.session, user, name="certificate", ip=client_ip())
     db.session.commit()
@@ -334,11 +292,10 @@ def cert_login():
 
 @bp.put("/me/custodian-key")
 @login_required
-@api_doc(request={"type": "object", "required": ["recipient"], "properties": {"recipient": STRING}})
-def set_custodian_key():
+@api_doc(body=CustodianKeyBody, responses={200: Out})
+def set_custodian_key(body: CustodianKeyBody):
     """Register the age recipient you hold opening-key shares under (agency, supervisor, admin)."""
-    data = json_body(("recipient",))
-    services.set_custodian_key(db.session, current_user, str(data["recipient"]), client_ip())
+    services.set_custodian_key(db.session, current_user, body.recipient, client_ip())
     db.session.commit()
     return jsonify({"recipient": current_user.custodian_recipient})
 
@@ -361,6 +318,7 @@ def _verification_json(row) -> dict:
 
 @bp.get("/organizations/mine/verification")
 @roles_required(Role.TENDERER)
+@api_doc(responses={200: Out})
 def my_verification():
     """Whether your company is verified (it must be, to get a signing certificate and bid)."""
     org = current_user.organization
@@ -376,8 +334,8 @@ def my_verification():
 
 @bp.post("/organizations/mine/verification")
 @roles_required(Role.TENDERER)
-@api_doc(responses={201: "the request, pending the centre's decision"})
-def request_verification():
+@api_doc(body=VerificationBody, form=True, upload=Upload("licence", raw=False), responses={201: Out})
+def request_verification(body: VerificationBody):
     """Ask the centre to verify your company: multipart form with legal_representative and licence."""
     upload = request.files.get("licence")
     if upload is None:
@@ -385,7 +343,7 @@ def request_verification():
     row = verification.submit(
         db.session,
         current_user,
-        legal_representative=request.form.get("legal_representative", ""),
+        legal_representative=body.legal_representative,
         stream=upload.stream,
         filename=upload.filename or "licence",
         content_type=upload.mimetype,
@@ -398,6 +356,7 @@ def request_verification():
 
 @bp.get("/verifications")
 @roles_required(Role.ADMIN)
+@api_doc(responses={200: ItemsOut})
 def pending_verifications():
     """Requests waiting for the centre, each with the other registrations under its credit code."""
     items = []
@@ -413,24 +372,15 @@ def pending_verifications():
 
 @bp.post("/verifications/<uuid:request_id>/decision")
 @roles_required(Role.ADMIN)
-@api_doc(
-    request={
-        "type": "object",
-        "required": ["approve"],
-        "properties": {"approve": {"type": "boolean"}, "reason": STRING},
-    }
-)
-def decide_verification(request_id: uuid.UUID):
+@api_doc(body=DecisionBody, responses={200: Out})
+def decide_verification(request_id: uuid.UUID, body: DecisionBody):
     """The centre's decision; approving takes the code from any other verified registration."""
-    data = json_body(("approve",))
-    if not isinstance(data["approve"], bool):
-        raise Invalid(_l("approve is true or false."), code="invalid_field", details={"field": "approve"})
     row = verification.decide(
         db.session,
         current_user,
         request_id,
-        approve=data["approve"],
-        reason=str(data.get("reason") or ""),
+        approve=body.approve,
+        reason=body.reason,
         ip=client_ip(),
     )
     db.session.commit()

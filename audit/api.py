@@ -2,60 +2,53 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from audit import log, seals
 from audit.models import AuditEntry
 from audit.queries import entries_query, parse_time
+from audit.schemas import CheckpointOut, ConsistencyQuery, EntriesQuery, InclusionQuery, ProofOut
 from core.api import paginate
 from core.auth import login_required, roles_required
 from core.db import db
-from core.errors import Forbidden, Invalid, NotFound
+from core.errors import Forbidden, NotFound
 from core.openapi import api_doc
 from core.roles import Role
+from core.schemas import Out, PageOut
 
 bp = Blueprint("audit_api", __name__, url_prefix="/api/v1/audit")
 
 
-def _int_arg(name: str) -> int:
-    try:
-        return int(request.args[name])
-    except (KeyError, ValueError) as exc:
-        raise Invalid(
-            _l("Give %(name)s as an integer.", name=name),
-            code="invalid_parameter",
-            details={"parameter": name},
-        ) from exc
-
-
 @bp.get("/entries")
 @roles_required(Role.SUPERVISOR)
-def entries():
+@api_doc(query=EntriesQuery, responses={200: PageOut})
+def entries(query: EntriesQuery):
     """List log entries (supervisor).
 
     Filters: actor (user id), action (prefix), target_type, target_id, from, to (ISO 8601).
     """
-    query = entries_query(
-        actor_id=log.actor_uuid(request.args.get("actor")),
-        action=request.args.get("action"),
-        target_type=request.args.get("target_type"),
-        target_id=request.args.get("target_id"),
-        since=parse_time(request.args.get("from"), "from"),
-        until=parse_time(request.args.get("to"), "to"),
+    rows = entries_query(
+        actor_id=query.actor,
+        action=query.action,
+        target_type=query.target_type,
+        target_id=query.target_id,
+        since=parse_time(query.since, "from"),
+        until=parse_time(query.until, "to"),
     )
-    return jsonify(paginate(db.session, query, log.entry_json))
+    return jsonify(paginate(db.session, rows, log.entry_json, page=query))
 
 
 @bp.get("/entries/<int:index>")
 @login_required
+@api_doc(responses={200: Out})
 def entry(index: int):
     """One entry: for supervisors once readable, and always for its own actor and organisation.
 
     A sealed entry (R-B4, R-E4) carries ``sealed``: the content whose SHA-256 its leaf commits to.
     """
-    row = db.session.get(AuditEntry, index)
+    row = db.session.get(AuditEntry, index) if 0 <= index < 2**62 else None
     supervisor = current_user.role == Role.SUPERVISOR
     if row is None or not (
         (supervisor and seals.may_read(db.session, row, None)) or seals.is_own(row, current_user)
@@ -65,7 +58,7 @@ def entry(index: int):
 
 
 @bp.get("/checkpoint")
-@api_doc(public=True)
+@api_doc(public=True, responses={200: CheckpointOut})
 def checkpoint():
     """The latest signed checkpoint (C2SP signed note) and the log's verifier key."""
     size, checkpoint = log.current_checkpoint(db.session)
@@ -74,9 +67,10 @@ def checkpoint():
 
 @bp.get("/proofs/inclusion")
 @login_required
-def inclusion():
+@api_doc(query=InclusionQuery, responses={200: ProofOut})
+def inclusion(query: InclusionQuery):
     """Inclusion proof of leaf `index` in the tree of `size` (supervisor, or the entry's actor)."""
-    index, size = _int_arg("index"), _int_arg("size")
+    index, size = query.index, query.size
     entry = db.session.get(AuditEntry, index)
     if entry is None:
         raise NotFound(_l("No such entry."), code="entry_not_found")
@@ -96,9 +90,9 @@ def inclusion():
 
 
 @bp.get("/proofs/consistency")
-@api_doc(public=True)
-def consistency():
+@api_doc(public=True, query=ConsistencyQuery, responses={200: ProofOut})
+def consistency(query: ConsistencyQuery):
     """Consistency proof between tree sizes `from` and `to`."""
-    old, new = _int_arg("from"), _int_arg("to")
+    old, new = query.old, query.new
     proof = log.consistency_proof(db.session, old, new)
     return jsonify({"from": old, "to": new, "proof": [log.b64(h) for h in proof]})

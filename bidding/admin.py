@@ -12,12 +12,14 @@ from sqlalchemy import select
 
 import audit
 from bidding.models import CalendarDay, InterestRate
-from core.api import json_body
+from bidding.schemas import CalendarDayBody, RateBody
 from core.auth import roles_required
 from core.db import db
 from core.errors import DomainError, Invalid
 from core.extensions import client_ip
+from core.openapi import api_doc
 from core.roles import Role
+from core.schemas import ItemsOut, Out
 from core.uow import flash_error
 
 bp = Blueprint("bidding_admin", __name__)
@@ -101,15 +103,16 @@ def calendar_page():
 
 @bp.put("/api/v1/calendar/<day>")
 @roles_required(Role.ADMIN)
-def put_calendar_day(day: str):
+@api_doc(body=CalendarDayBody, responses={200: Out})
+def put_calendar_day(day: str, body: CalendarDayBody):
     """Mark a day as holiday or working day (调休), or back to normal (admin)."""
-    data = json_body(("kind",))
-    set_calendar_day(_day(day, "day"), str(data["kind"]), str(data.get("name") or ""))
+    set_calendar_day(_day(day, "day"), body.kind, body.name)
     db.session.commit()
-    return jsonify({"day": day, "kind": data["kind"]})
+    return jsonify({"day": day, "kind": body.kind})
 
 
 @bp.get("/api/v1/calendar")
+@api_doc(public=True, responses={200: ItemsOut})
 def get_calendar():
     """The holiday calendar's exceptions (public: everyone counts the same days)."""
     rows = db.session.scalars(select(CalendarDay).order_by(CalendarDay.day)).all()
@@ -118,9 +121,9 @@ def get_calendar():
 
 @bp.put("/api/v1/interest-rates/<kind>/<effective_from>")
 @roles_required(Role.ADMIN)
-def put_rate(kind: str, effective_from: str):
+@api_doc(body=RateBody, responses={200: Out})
+def put_rate(kind: str, effective_from: str, body: RateBody):
     """Set the deposit or lending rate (basis points a year) from a date on (admin)."""
-    data = json_body(("annual_bps",))
-    set_rate(kind, _day(effective_from, "effective_from"), data["annual_bps"])
+    set_rate(kind, _day(effective_from, "effective_from"), body.annual_bps)
     db.session.commit()
-    return jsonify({"kind": kind, "effective_from": effective_from, "annual_bps": data["annual_bps"]})
+    return jsonify({"kind": kind, "effective_from": effective_from, "annual_bps": body.annual_bps})

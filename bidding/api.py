@@ -12,38 +12,36 @@ from sqlalchemy import func, or_, select
 
 from accounts.models import User
 from bidding import permissions, services
+from bidding.schemas import (
+    BasicAccountBody,
+    BidOut,
+    DecryptBody,
+    DepositBody,
+    DepositOut,
+    OpenBidBody,
+    OpenWithKeyBody,
+    PublishBody,
+    ShareBody,
+    TeamBody,
+    TenderBody,
+    TenderListQuery,
+    TenderOut,
+)
 from bidding.serializers import money, tender_json
 from core import clock
-from core.api import json_body, paginate
+from core.api import paginate
 from core.auth import roles_required
 from core.bodies import allow_upload_up_to
 from core.db import db
 from core.errors import DomainError, Invalid, NotFound
 from core.extensions import client_ip
 from core.money import parse_money
-from core.openapi import api_doc
+from core.openapi import Raw, Upload, api_doc
 from core.roles import CUSTODIAN_ROLES, Role
+from core.schemas import ItemsOut, Out, PageOut
 from core.storage import file_store
 
 bp = Blueprint("bidding_api", __name__, url_prefix="/api/v1")
-
-MONEY = {"type": "object", "properties": {"amount_fen": {"type": "integer"}, "currency": {"type": "string"}}}
-TENDER_BODY = {
-    "type": "object",
-    "required": ["title", "category", "tenderee_id", "estimated_price"],
-    "properties": {
-        "title": {"type": "string"},
-        "track": {"enum": ["works", "procurement"]},
-        "category": {"type": "string"},
-        "tenderee_id": {"type": "string"},
-        "estimated_price": MONEY,
-        "deposit": MONEY,
-        "lots": {"type": "array"},
-        "timeline": {"type": "object"},
-        "scoring_scheme": {"type": "object"},
-        "state_controlled": {"type": "boolean"},
-    },
-}
 
 
 def _user_by(ref: str | None, field: str, *roles: Role) -> User | None:
@@ -64,45 +62,38 @@ def _user_by(ref: str | None, field: str, *roles: Role) -> User | None:
 
 @bp.post("/tenders")
 @roles_required(Role.AGENCY)
-@api_doc(request=TENDER_BODY, responses={201: "the draft tender"})
-def create_tender():
+@api_doc(body=TenderBody, responses={201: TenderOut})
+def create_tender(body: TenderBody):
     """Create a draft tender (agency)."""
-    tender = services.create_draft(db.session, current_user, services.parse_tender(json_body()), client_ip())
+    tender = services.create_draft(db.session, current_user, services.parse_tender(body.data()), client_ip())
     db.session.commit()
     return jsonify(tender_json(tender, clock.now(), manager=True)), 201
 
 
 @bp.patch("/tenders/<uuid:tender_id>")
 @roles_required(Role.AGENCY)
-@api_doc(request=TENDER_BODY)
-def update_tender(tender_id: uuid.UUID):
+@api_doc(body=TenderBody, responses={200: TenderOut})
+def update_tender(tender_id: uuid.UUID, body: TenderBody):
     """Replace a draft tender's fields (agency, drafts only)."""
     tender = services.manageable(db.session, current_user, tender_id)
-    services.update_draft(db.session, current_user, tender, services.parse_tender(json_body()), client_ip())
+    services.update_draft(db.session, current_user, tender, services.parse_tender(body.data()), client_ip())
     db.session.commit()
     return jsonify(tender_json(tender, clock.now(), manager=True))
 
 
 @bp.post("/tenders/<uuid:tender_id>/publish")
 @roles_required(Role.AGENCY)
-@api_doc(
-    request={
-        "type": "object",
-        "required": ["supervisor", "notary"],
-        "properties": {"supervisor": {"type": "string"}, "notary": {"type": "string"}},
-    }
-)
-def publish_tender(tender_id: uuid.UUID):
+@api_doc(body=PublishBody, responses={200: TenderOut})
+def publish_tender(tender_id: uuid.UUID, body: PublishBody):
     """Publish: checks the timeline (R-T1, R-T2, R-T3, R-T4, R-T6) and splits the opening key 2-of-3
     among the agency, a supervisor and a notary (or a supervisor of another authority)."""
-    data = json_body(("supervisor", "notary"))
     tender = services.manageable(db.session, current_user, tender_id)
     services.publish(
         db.session,
         current_user,
         tender,
-        supervisor=_user_by(str(data["supervisor"]), "supervisor", Role.SUPERVISOR),
-        notary=_user_by(str(data["notary"]), "notary", Role.NOTARY, Role.SUPERVISOR),
+        supervisor=_user_by(body.supervisor, "supervisor", Role.SUPERVISOR),
+        notary=_user_by(body.notary, "notary", Role.NOTARY, Role.SUPERVISOR),
         ip=client_ip(),
     )
     db.session.commit()
@@ -110,16 +101,16 @@ def publish_tender(tender_id: uuid.UUID):
 
 
 @bp.get("/tenders")
-@api_doc(public=True)
-def list_tenders():
+@api_doc(public=True, query=TenderListQuery, responses={200: PageOut})
+def list_tenders(query: TenderListQuery):
     """Published notices, newest first; `q` searches title, code and text (Chinese works), `category`."""
-    query = services.published_query(request.args.get("q"), request.args.get("category"))
+    rows = services.published_query(query.q, query.category)
     now = clock.now()
-    return jsonify(paginate(db.session, query, lambda t: tender_json(t, now)))
+    return jsonify(paginate(db.session, rows, lambda t: tender_json(t, now), page=query))
 
 
 @bp.get("/tenders/<uuid:tender_id>")
-@api_doc(public=True)
+@api_doc(public=True, responses={200: TenderOut})
 def get_tender(tender_id: uuid.UUID):
     """One notice; drafts only for their agency and tenderee."""
     actor = current_user if current_user.is_authenticated else None
@@ -129,7 +120,7 @@ def get_tender(tender_id: uuid.UUID):
 
 
 @bp.get("/tenders/<uuid:tender_id>/opening-key")
-@api_doc(public=True)
+@api_doc(public=True, responses={200: Out})
 def opening_key(tender_id: uuid.UUID):
     """The age recipient to seal bids to, with the custodians' share hashes."""
     tender = services.visible(db.session, None, tender_id)
@@ -170,51 +161,29 @@ def deposit_json(deposit) -> dict:
 
 @bp.post("/tenders/<uuid:tender_id>/deposits")
 @roles_required(Role.TENDERER)
-@api_doc(
-    request={
-        "type": "object",
-        "required": ["kind", "lot", "amount"],
-        "properties": {
-            "kind": {"enum": ["money", "guarantee"]},
-            "lot": {"type": "integer"},
-            "amount": MONEY,
-            "payer_bank": {"type": "string"},
-            "payer_account": {"type": "string"},
-            "payer_name": {"type": "string"},
-            "paid_at": {"type": "string"},
-            "insurer": {"type": "string"},
-            "policy_number": {"type": "string"},
-            "valid_until": {"type": "string"},
-            "file_sha256": {"type": "string"},
-        },
-    },
-    responses={201: "the deposit"},
-)
-def pay_deposit(tender_id: uuid.UUID):
+@api_doc(body=DepositBody, responses={201: DepositOut})
+def pay_deposit(tender_id: uuid.UUID, body: DepositBody):
     """Record a deposit paid from the basic account (R-D1) or an e-guarantee, before the deadline."""
     from bidding import ledger
 
-    data = json_body(("kind", "lot", "amount"))
     tender = services.visible(db.session, None, tender_id)
-    lot = data["lot"]
-    if not isinstance(lot, int) or isinstance(lot, bool):
-        raise Invalid(_l("lot is the lot number."), code="invalid_lot")
-    amount = parse_money(data["amount"], "amount")
-    if data["kind"] == "money":
+    lot = body.lot
+    amount = parse_money(body.amount.model_dump(), "amount")
+    if body.kind == "money":
         deposit = ledger.record_payment(
             db.session,
             current_user,
             tender,
             lot_number=lot,
             amount_fen=amount,
-            payer_bank=str(data.get("payer_bank") or ""),
-            payer_account=str(data.get("payer_account") or ""),
-            payer_name=str(data.get("payer_name") or ""),
-            paid_at=services.parse_time(data.get("paid_at"), "paid_at") or clock.now(),
+            payer_bank=body.payer_bank,
+            payer_account=body.payer_account,
+            payer_name=body.payer_name,
+            paid_at=body.paid_at or clock.now(),
             ip=client_ip(),
         )
-    elif data["kind"] == "guarantee":
-        valid_until = services.parse_time(data.get("valid_until"), "valid_until")
+    else:
+        valid_until = body.valid_until
         if valid_until is None:
             raise Invalid(
                 _l("Give the guarantee's validity."),
@@ -227,20 +196,19 @@ def pay_deposit(tender_id: uuid.UUID):
             tender,
             lot_number=lot,
             amount_fen=amount,
-            insurer=str(data.get("insurer") or ""),
-            policy_number=str(data.get("policy_number") or ""),
+            insurer=body.insurer,
+            policy_number=body.policy_number,
             valid_until=valid_until,
-            file_sha256=str(data.get("file_sha256") or "").lower(),
+            file_sha256=(body.file_sha256 or "").lower(),
             ip=client_ip(),
         )
-    else:
-        raise Invalid(_l("kind is money or guarantee."), code="invalid_kind")
     db.session.commit()
     return jsonify(deposit_json(deposit)), 201
 
 
 @bp.get("/tenders/<uuid:tender_id>/deposits")
 @roles_required(Role.TENDERER, Role.AGENCY, Role.SUPERVISOR)
+@api_doc(responses={200: ItemsOut})
 def list_deposits(tender_id: uuid.UUID):
     """The tender's deposits: a tenderer sees its own; the agency and supervisors see all, but only
     after the bid deadline (before it, who paid would reveal who bids)."""
@@ -259,23 +227,16 @@ def list_deposits(tender_id: uuid.UUID):
 
 @bp.put("/organizations/mine/basic-account")
 @roles_required(Role.TENDERER)
-@api_doc(
-    request={
-        "type": "object",
-        "required": ["bank", "account_no"],
-        "properties": {"bank": {"type": "string"}, "account_no": {"type": "string"}},
-    }
-)
-def set_basic_account():
+@api_doc(body=BasicAccountBody, responses={200: Out})
+def set_basic_account(body: BasicAccountBody):
     """Register your organisation's basic account (基本账户), where deposits must come from (R-D1)."""
     import audit
 
-    data = json_body(("bank", "account_no"))
-    number = "".join(str(data["account_no"]).split())
+    number = "".join(body.account_no.split())
     if not number.isdigit() or not 8 <= len(number) <= 32:
         raise Invalid(_l("An account number is 8 to 32 digits."), code="invalid_account_no")
     org = current_user.organization
-    org.basic_account_bank, org.basic_account_no = str(data["bank"]).strip()[:100], number
+    org.basic_account_bank, org.basic_account_no = body.bank.strip(), number
     audit.record(
         db.session,
         current_user,
@@ -290,6 +251,7 @@ def set_basic_account():
 
 @bp.get("/deposits/statement")
 @roles_required(Role.TENDERER)
+@api_doc(responses={200: ItemsOut})
 def deposit_statement():
     """Your organisation's deposits, refunds and interest."""
     from bidding import ledger
@@ -316,7 +278,7 @@ def bid_json(bid) -> dict:
 
 
 @bp.get("/receipt-key")
-@api_doc(public=True)
+@api_doc(public=True, responses={200: Raw("application/x-pem-file", "the receipt key, PEM")})
 def receipt_public_key():
     """The platform's receipt key (Ed25519, PEM): verify bid receipts offline with it."""
     from bidding import bids
@@ -326,19 +288,13 @@ def receipt_public_key():
 
 @bp.post("/tenders/<uuid:tender_id>/bids")
 @roles_required(Role.TENDERER)
-@api_doc(
-    request={"type": "object", "required": ["lot"], "properties": {"lot": {"type": "integer"}}},
-    responses={201: "the bid, open for its parts"},
-)
-def open_bid(tender_id: uuid.UUID):
+@api_doc(body=OpenBidBody, responses={201: BidOut})
+def open_bid(tender_id: uuid.UUID, body: OpenBidBody):
     """Start a bid for a lot; upload its parts, then submit it (before the deadline)."""
     from bidding import bids
 
-    data = json_body(("lot",))
-    if not isinstance(data["lot"], int) or isinstance(data["lot"], bool):
-        raise Invalid(_l("lot is the lot number."), code="invalid_lot")
     bid = bids.open_bid(
-        db.session, current_user, services.visible(db.session, None, tender_id), data["lot"], client_ip()
+        db.session, current_user, services.visible(db.session, None, tender_id), body.lot, client_ip()
     )
     db.session.commit()
     return jsonify(bid_json(bid)), 201
@@ -346,7 +302,7 @@ def open_bid(tender_id: uuid.UUID):
 
 @bp.put("/tenders/<uuid:tender_id>/bids/<uuid:bid_id>/parts/<part>")
 @roles_required(Role.TENDERER)
-@api_doc(responses={201: "the part was received and checked"})
+@api_doc(upload=Upload(field=None), responses={201: Out})
 def upload_part(tender_id: uuid.UUID, bid_id: uuid.UUID, part: str):
     """Upload one sealed part as the raw request body (streamed), with OUT.sig base64 in X-Bid-Signature."""
     from bidding import bids
@@ -375,7 +331,7 @@ def upload_part(tender_id: uuid.UUID, bid_id: uuid.UUID, part: str):
 
 @bp.post("/tenders/<uuid:tender_id>/bids/<uuid:bid_id>/submit")
 @roles_required(Role.TENDERER)
-@api_doc(responses={201: "the signed receipt (R-B2)"})
+@api_doc(responses={201: Raw("application/json", "the signed receipt (R-B2)", {"type": "object"})})
 def submit_bid(tender_id: uuid.UUID, bid_id: uuid.UUID):
     """Submit a bid whose parts are all uploaded: answers with the platform's signed receipt."""
     from bidding import bids
@@ -388,6 +344,7 @@ def submit_bid(tender_id: uuid.UUID, bid_id: uuid.UUID):
 
 @bp.delete("/tenders/<uuid:tender_id>/bids/<uuid:bid_id>")
 @roles_required(Role.TENDERER)
+@api_doc(responses={200: BidOut})
 def withdraw_bid(tender_id: uuid.UUID, bid_id: uuid.UUID):
     """Withdraw a bid before the deadline (R-B4); its deposit is refunded within 5 days (R-D2)."""
     from bidding import bids
@@ -400,6 +357,7 @@ def withdraw_bid(tender_id: uuid.UUID, bid_id: uuid.UUID):
 
 @bp.get("/tenders/<uuid:tender_id>/bids")
 @roles_required(Role.TENDERER, Role.AGENCY, Role.SUPERVISOR)
+@api_doc(responses={200: ItemsOut})
 def list_bids(tender_id: uuid.UUID):
     """Your own bids; for the agency and supervisors nothing before the deadline, not even a count."""
     from bidding.models import Bid
@@ -422,6 +380,7 @@ def list_bids(tender_id: uuid.UUID):
 
 @bp.post("/tenders/<uuid:tender_id>/opening")
 @roles_required(Role.AGENCY)
+@api_doc(responses={200: Out})
 def start_opening(tender_id: uuid.UUID):
     """Start the opening at/after the deadline (R-T5); fewer than 3 bids fail the tender (R-B5)."""
     from bidding import opening
@@ -440,22 +399,13 @@ def start_opening(tender_id: uuid.UUID):
 
 @bp.post("/tenders/<uuid:tender_id>/bids/<uuid:bid_id>/decrypt")
 @roles_required(Role.TENDERER)
-@api_doc(
-    request={
-        "type": "object",
-        "required": ["file_keys"],
-        "properties": {"file_keys": {"type": "object", "description": "part -> base64 16-byte age file key"}},
-    }
-)
-def decrypt_bid(tender_id: uuid.UUID, bid_id: uuid.UUID):
+@api_doc(body=DecryptBody, responses={200: Out})
+def decrypt_bid(tender_id: uuid.UUID, bid_id: uuid.UUID, body: DecryptBody):
     """Online decryption: send each part's file key, unwrapped on your machine; each part is checked."""
     from bidding import bids, opening
 
-    data = json_body(("file_keys",))
-    if not isinstance(data["file_keys"], dict):
-        raise Invalid(_l("file_keys maps each part to its key."), code="invalid_file_key")
     tender, bid = bids.own_bid(db.session, current_user, tender_id, bid_id)
-    results = opening.decrypt(db.session, current_user, tender, bid, data["file_keys"], client_ip())
+    results = opening.decrypt(db.session, current_user, tender, bid, dict(body.file_keys), client_ip())
     db.session.commit()
     parts = {p.id: p.part for p in bid.parts}
     return jsonify(
@@ -475,6 +425,7 @@ def decrypt_bid(tender_id: uuid.UUID, bid_id: uuid.UUID):
 
 @bp.get("/tenders/<uuid:tender_id>/opening/record")
 @roles_required(Role.TENDERER, Role.AGENCY, Role.SUPERVISOR)
+@api_doc(responses={200: Raw("application/json", "the signed opening record", {"type": "object"})})
 def opening_record(tender_id: uuid.UUID):
     """The opening record signed by the platform: bidders, the agency and supervisors (R-B7)."""
     from bidding import opening
@@ -488,6 +439,7 @@ def opening_record(tender_id: uuid.UUID):
 
 @bp.get("/tenders/<uuid:tender_id>/opening/shares/mine")
 @roles_required(*CUSTODIAN_ROLES)
+@api_doc(responses={200: Out})
 def my_share(tender_id: uuid.UUID):
     """Your share of the tender's opening key, sealed to your custodian key, to open on your machine.
 
@@ -513,17 +465,16 @@ def my_share(tender_id: uuid.UUID):
 
 @bp.post("/tenders/<uuid:tender_id>/opening/shares")
 @roles_required(*CUSTODIAN_ROLES)
-@api_doc(request={"type": "object", "required": ["share"], "properties": {"share": {"type": "string"}}})
-def release_share(tender_id: uuid.UUID):
+@api_doc(body=ShareBody, responses={200: Out})
+def release_share(tender_id: uuid.UUID, body: ShareBody):
     """Release your opening-key share once the opening has started; it must match its published hash."""
     from bidding import opening
 
-    data = json_body(("share",))
     share = opening.release_share(
         db.session,
         current_user,
         services.visible(db.session, None, tender_id),
-        str(data["share"]),
+        body.share,
         client_ip(),
     )
     db.session.commit()
@@ -532,18 +483,13 @@ def release_share(tender_id: uuid.UUID):
 
 @bp.post("/tenders/<uuid:tender_id>/opening/open-with-key")
 @roles_required(Role.AGENCY)
-@api_doc(request={"type": "object", "required": ["bids"], "properties": {"bids": {"type": "array"}}})
-def open_with_key(tender_id: uuid.UUID):
+@api_doc(body=OpenWithKeyBody, responses={200: Out})
+def open_with_key(tender_id: uuid.UUID, body: OpenWithKeyBody):
     """Open bids whose owners could not decrypt through no fault of their own (R-B6) with released shares."""
     from bidding import opening
 
-    data = json_body(("bids",))
-    try:
-        bid_ids = [uuid.UUID(str(b)) for b in data["bids"]]
-    except (ValueError, TypeError) as exc:
-        raise Invalid(_l("bids lists bid ids."), code="invalid_bids") from exc
     tender = services.manageable(db.session, current_user, tender_id)
-    results = opening.open_with_opening_key(db.session, current_user, tender, bid_ids, client_ip())
+    results = opening.open_with_opening_key(db.session, current_user, tender, list(body.bids), client_ip())
     db.session.commit()
     return jsonify(
         {
@@ -557,6 +503,7 @@ def open_with_key(tender_id: uuid.UUID):
 
 @bp.get("/tenders/<uuid:tender_id>/opening/signals")
 @roles_required(Role.SUPERVISOR)
+@api_doc(responses={200: Out})
 def collusion_signals(tender_id: uuid.UUID):
     """Signs of collusion among the opened bids (R-B8), for supervisors: signals, not verdicts."""
     from bidding import collusion
@@ -596,6 +543,7 @@ def _require_on_team(tender) -> None:
 
 @bp.get("/tenders/<uuid:tender_id>/team")
 @roles_required(Role.AGENCY, Role.SUPERVISOR, Role.ADMIN)
+@api_doc(responses={200: ItemsOut})
 def get_team(tender_id: uuid.UUID):
     """The people assigned to the tender: for them and administrators (rights are per person)."""
     tender = services.visible(db.session, current_user, tender_id)
@@ -605,29 +553,23 @@ def get_team(tender_id: uuid.UUID):
 
 @bp.post("/tenders/<uuid:tender_id>/team")
 @roles_required(Role.AGENCY, Role.SUPERVISOR, Role.ADMIN)
-@api_doc(
-    request={
-        "type": "object",
-        "required": ["username"],
-        "properties": {"username": {"type": "string"}, "kind": {"enum": ["agency", "supervisor"]}},
-    }
-)
-def assign_to_tender(tender_id: uuid.UUID):
+@api_doc(body=TeamBody, responses={201: ItemsOut})
+def assign_to_tender(tender_id: uuid.UUID, body: TeamBody):
     """Assign a colleague (agency staff or supervisors, of the assigner's own organisation) to the tender."""
-    data = json_body(("username",))
     tender = services.visible(db.session, current_user, tender_id)
     _require_on_team(tender)
-    user = db.session.scalar(select(User).where(func.lower(User.username) == str(data["username"]).lower()))
+    user = db.session.scalar(select(User).where(func.lower(User.username) == body.username.lower()))
     if user is None:
         raise Invalid(_l("No such user."), code="invalid_assignee", details={"field": "username"})
-    kind = permissions.AGENCY if user.role == Role.AGENCY else permissions.SUPERVISOR
-    permissions.assign(db.session, current_user, tender, user, str(data.get("kind", kind)), client_ip())
+    kind = body.kind or (permissions.AGENCY if user.role == Role.AGENCY else permissions.SUPERVISOR)
+    permissions.assign(db.session, current_user, tender, user, kind, client_ip())
     db.session.commit()
     return jsonify(_team_json(tender)), 201
 
 
 @bp.delete("/tenders/<uuid:tender_id>/team/<uuid:user_id>")
 @roles_required(Role.AGENCY, Role.SUPERVISOR, Role.ADMIN)
+@api_doc(responses={200: ItemsOut})
 def unassign_from_tender(tender_id: uuid.UUID, user_id: uuid.UUID):
     """Take a colleague off the tender (at least one person of each kind stays)."""
     tender = services.visible(db.session, current_user, tender_id)

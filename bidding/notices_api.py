@@ -12,15 +12,25 @@ from sqlalchemy import select
 
 from bidding import documents, objections, questions, services
 from bidding.models import TenderDocument
+from bidding.schemas import (
+    AmendmentBody,
+    AnswerBody,
+    AnswerQuestionsBody,
+    CloseOpeningBody,
+    DocumentOut,
+    ObjectionBody,
+    QuestionBody,
+    UploadQuery,
+)
 from core import clock
-from core.api import json_body
 from core.auth import roles_required
 from core.db import db
 from core.errors import Invalid
 from core.extensions import client_ip
 from core.models import Notification
-from core.openapi import api_doc
+from core.openapi import Raw, Upload, api_doc
 from core.roles import Role
+from core.schemas import ItemsOut, Out
 from core.storage import file_store
 
 bp = Blueprint("bidding_notices_api", __name__, url_prefix="/api/v1")
@@ -52,26 +62,27 @@ def document_json(row: TenderDocument) -> dict:
     }
 
 
-def _upload_source():
+def _upload_source(query: UploadQuery | None = None):
     """A file as multipart/form-data (`file`) or as the raw body (`?filename=`), streamed either way."""
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("file")
         if upload is None or not upload.filename:
             return None, None, request.form
         return upload.stream, upload.filename, request.form
+    fields = query.model_dump(exclude_none=True) if query is not None else {}
     if request.content_length or request.headers.get("Transfer-Encoding"):
-        return request.stream, request.args.get("filename"), request.args
-    return None, None, request.args
+        return request.stream, fields.get("filename"), fields
+    return None, None, fields
 
 
 @bp.post("/tenders/<uuid:tender_id>/documents")
 @roles_required(Role.AGENCY)
-@api_doc(responses={201: "the document, to be issued with the notice"})
-def upload_document(tender_id: uuid.UUID):
+@api_doc(query=UploadQuery, upload=Upload("file"), responses={201: DocumentOut})
+def upload_document(tender_id: uuid.UUID, query: UploadQuery):
     """Add a tender document to a draft (multipart `file`, or raw body with `?filename=&title=`);
     optionally the agency's CMS signature over it, base64 DER, in `X-Document-Signature`."""
     tender = services.manageable(db.session, current_user, tender_id)
-    stream, filename, fields = _upload_source()
+    stream, filename, fields = _upload_source(query)
     if stream is None:
         raise Invalid(_l("Attach the file."), code="missing_fields", details={"fields": ["file"]})
     row = documents.upload(
@@ -90,7 +101,7 @@ def upload_document(tender_id: uuid.UUID):
 
 
 @bp.get("/tenders/<uuid:tender_id>/documents")
-@api_doc(public=True)
+@api_doc(public=True, responses={200: ItemsOut})
 def list_documents(tender_id: uuid.UUID):
     """The documents and every clarification and amendment, in the order issued, with their hashes."""
     actor = _actor()
@@ -101,7 +112,7 @@ def list_documents(tender_id: uuid.UUID):
 
 
 @bp.get("/tenders/<uuid:tender_id>/documents/<uuid:document_id>/statement")
-@api_doc(public=True)
+@api_doc(public=True, responses={200: Raw("application/json", "the signed statement", {"type": "object"})})
 def document_statement(tender_id: uuid.UUID, document_id: uuid.UUID):
     """The platform's signed statement of what was issued and when (Ed25519, like receipts)."""
     actor = _actor()
@@ -114,6 +125,7 @@ def document_statement(tender_id: uuid.UUID, document_id: uuid.UUID):
 
 @bp.get("/tenders/<uuid:tender_id>/documents/<uuid:document_id>/file")
 @roles_required()
+@api_doc(responses={200: Raw("application/octet-stream", "the file")})
 def download_document(tender_id: uuid.UUID, document_id: uuid.UUID):
     """Download a document's file; the download is recorded (R-T2)."""
     tender = services.visible(db.session, current_user, tender_id)
@@ -129,6 +141,7 @@ def download_document(tender_id: uuid.UUID, document_id: uuid.UUID):
 
 @bp.get("/tenders/<uuid:tender_id>/downloads")
 @roles_required(Role.AGENCY, Role.TENDEREE, Role.SUPERVISOR)
+@api_doc(responses={200: ItemsOut})
 def list_downloads(tender_id: uuid.UUID):
     """Who downloaded which version and when: the agency and tenderee; supervisors after the deadline."""
     tender = services.visible(db.session, current_user, tender_id)
@@ -137,37 +150,21 @@ def list_downloads(tender_id: uuid.UUID):
 
 @bp.post("/tenders/<uuid:tender_id>/amendments")
 @roles_required(Role.AGENCY)
-@api_doc(
-    request={
-        "type": "object",
-        "required": ["title"],
-        "properties": {
-            "kind": {"enum": ["amendment", "clarification"]},
-            "title": {"type": "string"},
-            "body": {"type": "string"},
-            "affects_bids": {"type": "boolean"},
-        },
-    },
-    responses={201: "issued; `deadline_after` is set when R-T3 moved the deadline"},
-)
-def issue_amendment(tender_id: uuid.UUID):
+@api_doc(body=AmendmentBody, form=True, upload=Upload("file", raw=False), responses={201: DocumentOut})
+def issue_amendment(tender_id: uuid.UUID, body: AmendmentBody):
     """Issue an amendment or clarification (JSON, or multipart with a `file`); R-T3 may move the deadline."""
     tender = services.manageable(db.session, current_user, tender_id)
+    stream = filename = None
     if request.mimetype == "multipart/form-data":
-        stream, filename, fields = _upload_source()
-        data = dict(fields)
-        data["affects_bids"] = fields.get("affects_bids", "true").lower() in ("1", "true", "on", "yes")
-    else:
-        stream = filename = None
-        data = json_body(("title",))
+        stream, filename, _fields = _upload_source()
     row = documents.issue_change(
         db.session,
         current_user,
         tender,
-        kind=str(data.get("kind") or "amendment"),
-        title=data.get("title"),
-        body=str(data.get("body") or ""),
-        affects_bids=data.get("affects_bids", True) is not False,
+        kind=body.kind,
+        title=body.title,
+        body=body.body,
+        affects_bids=body.affects_bids,
         store=file_store() if stream is not None else None,
         stream=stream,
         filename=filename,
@@ -180,17 +177,17 @@ def issue_amendment(tender_id: uuid.UUID):
 
 @bp.post("/tenders/<uuid:tender_id>/questions")
 @roles_required(Role.TENDERER)
-@api_doc(request={"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}})
-def ask_question(tender_id: uuid.UUID):
+@api_doc(body=QuestionBody, responses={201: Out})
+def ask_question(tender_id: uuid.UUID, body: QuestionBody):
     """Ask a question on the documents (until the clarification deadline); others never learn who asked."""
     tender = services.visible(db.session, current_user, tender_id)
-    row = questions.ask(db.session, current_user, tender, json_body(("text",))["text"], client_ip())
+    row = questions.ask(db.session, current_user, tender, body.text, client_ip())
     db.session.commit()
     return jsonify({"id": str(row.id), "asked_at": row.asked_at.isoformat()}), 201
 
 
 @bp.get("/tenders/<uuid:tender_id>/questions")
-@api_doc(public=True)
+@api_doc(public=True, responses={200: ItemsOut})
 def list_questions(tender_id: uuid.UUID):
     """Answered questions for everyone; pending ones for the agency and for their asker."""
     actor = _actor()
@@ -200,32 +197,17 @@ def list_questions(tender_id: uuid.UUID):
 
 @bp.post("/tenders/<uuid:tender_id>/questions/answer")
 @roles_required(Role.AGENCY)
-@api_doc(
-    request={
-        "type": "object",
-        "required": ["questions", "answer"],
-        "properties": {
-            "questions": {"type": "array", "items": {"type": "string"}},
-            "answer": {"type": "string"},
-            "affects_bids": {"type": "boolean"},
-        },
-    }
-)
-def answer_questions(tender_id: uuid.UUID):
+@api_doc(body=AnswerQuestionsBody, responses={201: DocumentOut})
+def answer_questions(tender_id: uuid.UUID, body: AnswerQuestionsBody):
     """Answer questions in one clarification issued to everyone (R-T3 applies when it affects bids)."""
     tender = services.manageable(db.session, current_user, tender_id)
-    data = json_body(("questions", "answer"))
-    try:
-        ids = [uuid.UUID(str(q)) for q in data["questions"]]
-    except (TypeError, ValueError) as exc:
-        raise Invalid(_l("questions lists question ids."), code="invalid_question") from exc
     row = questions.answer(
         db.session,
         current_user,
         tender,
-        ids,
-        str(data["answer"]),
-        affects_bids=bool(data.get("affects_bids", False)),
+        list(body.questions),
+        body.answer,
+        affects_bids=body.affects_bids,
         ip=client_ip(),
     )
     db.session.commit()
@@ -234,20 +216,11 @@ def answer_questions(tender_id: uuid.UUID):
 
 @bp.post("/tenders/<uuid:tender_id>/objections")
 @roles_required(Role.TENDERER)
-@api_doc(
-    request={
-        "type": "object",
-        "required": ["stage", "text"],
-        "properties": {"stage": {"enum": ["documents", "opening"]}, "text": {"type": "string"}},
-    }
-)
-def raise_objection(tender_id: uuid.UUID):
+@api_doc(body=ObjectionBody, responses={201: Out})
+def raise_objection(tender_id: uuid.UUID, body: ObjectionBody):
     """Object to the documents (R-T4: pauses the tender until answered) or at the opening (R-B7)."""
     tender = services.visible(db.session, current_user, tender_id)
-    data = json_body(("stage", "text"))
-    row = objections.raise_objection(
-        db.session, current_user, tender, str(data["stage"]), data["text"], client_ip()
-    )
+    row = objections.raise_objection(db.session, current_user, tender, body.stage, body.text, client_ip())
     db.session.commit()
     return jsonify(
         {
@@ -260,6 +233,7 @@ def raise_objection(tender_id: uuid.UUID):
 
 @bp.get("/tenders/<uuid:tender_id>/objections")
 @roles_required()
+@api_doc(responses={200: ItemsOut})
 def list_objections(tender_id: uuid.UUID):
     """Objections: your own; all of them for the agency and supervisors; the opening's for bidders."""
     tender = services.visible(db.session, current_user, tender_id)
@@ -273,12 +247,12 @@ def list_objections(tender_id: uuid.UUID):
 
 @bp.post("/tenders/<uuid:tender_id>/objections/<uuid:objection_id>/answer")
 @roles_required(Role.AGENCY)
-@api_doc(request={"type": "object", "required": ["answer"], "properties": {"answer": {"type": "string"}}})
-def answer_objection(tender_id: uuid.UUID, objection_id: uuid.UUID):
+@api_doc(body=AnswerBody, responses={200: Out})
+def answer_objection(tender_id: uuid.UUID, objection_id: uuid.UUID, body: AnswerBody):
     """Answer an objection; the last answered objection to the documents resumes the tender (R-T4)."""
     tender = services.manageable(db.session, current_user, tender_id)
     row = objections.get(db.session, tender, objection_id)
-    objections.answer(db.session, current_user, tender, row, json_body(("answer",))["answer"], client_ip())
+    objections.answer(db.session, current_user, tender, row, body.answer, client_ip())
     db.session.commit()
     return jsonify(
         {
@@ -292,31 +266,20 @@ def answer_objection(tender_id: uuid.UUID, objection_id: uuid.UUID):
 @bp.post("/tenders/<uuid:tender_id>/opening/close")
 @roles_required(Role.AGENCY)
 @api_doc(
-    request={
-        "type": "object",
-        "properties": {
-            "no_fault": {
-                "type": "object",
-                "description": "bid id -> why its decryption failed through no fault of the tenderer",
-            },
-            "forfeit_revoked": {"type": "boolean"},
-        },
-    }
+    body=CloseOpeningBody,
+    responses={200: Raw("application/json", "the signed opening record", {"type": "object"})},
 )
-def close_opening(tender_id: uuid.UUID):
+def close_opening(tender_id: uuid.UUID, body: CloseOpeningBody):
     """Close the opening: classify every bid (R-B6) and sign the record for good (R-B7)."""
     from bidding import opening
 
     tender = services.manageable(db.session, current_user, tender_id)
-    data = request.get_json(silent=True) or {}
-    if not isinstance(data, dict) or not isinstance(data.get("no_fault") or {}, dict):
-        raise Invalid(_l("no_fault maps bid ids to reasons."), code="invalid_no_fault")
     row = opening.close(
         db.session,
         current_user,
         tender,
-        data.get("no_fault") or {},
-        forfeit_revoked=data.get("forfeit_revoked", True) is not False,
+        dict(body.no_fault),
+        forfeit_revoked=body.forfeit_revoked,
         ip=client_ip(),
     )
     db.session.commit()
@@ -325,6 +288,7 @@ def close_opening(tender_id: uuid.UUID):
 
 @bp.get("/notifications")
 @roles_required()
+@api_doc(responses={200: ItemsOut})
 def list_notifications():
     """Your notifications, newest first (unread first in the count)."""
     rows = db.session.scalars(
@@ -352,6 +316,7 @@ def list_notifications():
 
 @bp.post("/notifications/read")
 @roles_required()
+@api_doc(responses={200: Out})
 def mark_notifications_read():
     """Mark all your notifications read."""
     from sqlalchemy import update

@@ -219,10 +219,19 @@ def _apply(tender: Tender, data: TenderInput) -> None:
     tender.state_controlled, tender.scoring_scheme = data.state_controlled, data.scoring_scheme
     for name, value in data.timeline.items():
         setattr(tender, name, value)
-    tender.lots = [
-        Lot(number=n, name=lot.name, estimated_price_fen=lot.estimated_price_fen, deposit_fen=lot.deposit_fen)
-        for n, lot in enumerate(data.lots, start=1)
-    ]
+    # Lots are updated in place by number: a new list would be inserted before the old rows are
+    # deleted, and (tender, number) is unique (a second PATCH of a draft with lots answered 500).
+    existing = {lot.number: lot for lot in tender.lots}
+    lots = []
+    for n, item in enumerate(data.lots, start=1):
+        lot = existing.get(n) or Lot(number=n)
+        lot.name, lot.estimated_price_fen, lot.deposit_fen = (
+            item.name,
+            item.estimated_price_fen,
+            item.deposit_fen,
+        )
+        lots.append(lot)
+    tender.lots = lots
 
 
 def manageable(session: Session, actor: User, tender_id: uuid.UUID) -> Tender:

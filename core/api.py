@@ -1,47 +1,49 @@
-"""Helpers for the JSON API: request bodies, pagination, the OpenAPI document and its page."""
+"""Helpers for the JSON API: pagination, the OpenAPI document and its page. Request bodies and queries
+are declared and validated with ``core.openapi.api_doc`` (see core/schemas.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, render_template, request
-from flask_babel import lazy_gettext as _l
+from flask import Blueprint, current_app, jsonify, render_template
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from core import openapi
-from core.errors import Invalid
+from core.schemas import PageQuery
 
 bp = Blueprint("api_root", __name__)
 
 
-def json_body(required: tuple[str, ...] = ()) -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise Invalid(_l("The request body must be a JSON object."), code="invalid_json")
-    missing = [k for k in required if data.get(k) in (None, "")]
-    if missing:
-        raise Invalid(_l("Required fields are missing."), code="missing_fields", details={"fields": missing})
-    return data
-
-
-def paginate(session: Session, query: Select, serialize, *, max_per_page: int = 200) -> dict[str, Any]:
-    try:
-        page = max(1, int(request.args.get("page", 1)))
-        per_page = min(max_per_page, max(1, int(request.args.get("per_page", 50))))
-    except ValueError as exc:
-        raise Invalid(_l("page and per_page must be integers."), code="invalid_pagination") from exc
+def paginate(session: Session, query: Select, serialize, *, page: PageQuery) -> dict[str, Any]:
+    """One page of ``query`` as API.md's list envelope; ``page`` is the endpoint's validated query."""
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = session.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()
-    return {"items": [serialize(r) for r in rows], "page": page, "per_page": per_page, "total": total}
+    offset = (page.page - 1) * page.per_page
+    rows = session.scalars(query.limit(page.per_page).offset(offset)).all()
+    return {
+        "items": [serialize(r) for r in rows],
+        "page": page.page,
+        "per_page": page.per_page,
+        "total": total,
+    }
+
+
+def _spec() -> dict:
+    # The routes are all registered before the first request: build the document once per app.
+    if "sunbid.openapi" not in current_app.extensions:
+        current_app.extensions["sunbid.openapi"] = openapi.build(current_app)
+    return current_app.extensions["sunbid.openapi"]
 
 
 @bp.get("/api/v1/openapi.json")
+@openapi.api_doc(
+    public=True, responses={200: openapi.Raw("application/json", "this document", {"type": "object"})}
+)
 def openapi_json():
-    return jsonify(openapi.build(current_app))
+    """This OpenAPI 3.1 document."""
+    return jsonify(_spec())
 
 
 @bp.get("/api/docs")
 def docs():
-    spec = openapi.build(current_app)
-    return render_template("core/api_docs.html", spec=spec)
+    return render_template("core/api_docs.html", spec=_spec())

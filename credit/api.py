@@ -9,35 +9,20 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from core import clock
-from core.api import json_body, paginate
+from core.api import paginate
 from core.auth import roles_required
 from core.db import db
 from core.errors import NotFound
 from core.extensions import client_ip
-from core.openapi import api_doc
+from core.openapi import Raw, Upload, api_doc
 from core.roles import Role
+from core.schemas import PageOut
 from core.storage import file_store
 from credit import services
-from credit.models import CATEGORIES, SUBJECT_KINDS
+from credit.schemas import RecordBody, RecordListQuery, RecordOut, RevokeRecordBody
 from credit.serializers import record_json
 
 bp = Blueprint("credit_api", __name__, url_prefix="/api/v1")
-
-RECORD_BODY = {
-    "type": "object",
-    "required": ["subject_kind", "subject", "category", "facts", "penalty"],
-    "properties": {
-        "subject_kind": {"enum": list(SUBJECT_KINDS)},
-        "subject": {"type": "string", "description": "organisation id or credit code; expert id"},
-        "category": {"enum": list(CATEGORIES)},
-        "facts": {"type": "string"},
-        "penalty": {"type": "string"},
-        "tender_code": {"type": "string"},
-        "debarred_from": {"type": "string", "format": "date"},
-        "debarred_to": {"type": "string", "format": "date", "description": "last day, inclusive"},
-        "evidence": {"type": "string", "format": "binary", "description": "multipart/form-data only"},
-    },
-}
 
 
 def _actor():
@@ -46,21 +31,18 @@ def _actor():
 
 @bp.post("/conduct-records")
 @roles_required(Role.SUPERVISOR)
-@api_doc(request=RECORD_BODY, responses={201: "the draft record"})
-def create_record():
+@api_doc(body=RecordBody, form=True, upload=Upload("evidence", raw=False), responses={201: RecordOut})
+def create_record(body: RecordBody):
     """Record conduct as a draft (JSON, or multipart/form-data with an `evidence` file); R-R3 bounds."""
     evidence = None
     if request.mimetype == "multipart/form-data":
-        data = request.form
         upload = request.files.get("evidence")
         if upload is not None and upload.filename:
             evidence = (upload.filename, upload.stream)
-    else:
-        data = json_body()
     record = services.record_conduct(
         db.session,
         current_user,
-        services.parse_input(data),
+        services.parse_input(body.data()),
         evidence=evidence,
         store=file_store(),
         ip=client_ip(),
@@ -70,20 +52,18 @@ def create_record():
 
 
 @bp.get("/conduct-records")
-@api_doc(public=True)
-def list_records():
+@api_doc(public=True, query=RecordListQuery, responses={200: PageOut})
+def list_records(query: RecordListQuery):
     """Published records (revoked ones stay, marked), newest first; `q` name or credit code, `kind`,
     `category`. Supervisors and admins also see drafts."""
     actor = _actor()
-    query = services.listing(
-        actor, request.args.get("q"), request.args.get("kind") or None, request.args.get("category") or None
-    )
+    rows = services.listing(actor, query.q, query.kind, query.category)
     now, manager = clock.now(), services.may_manage(actor)
-    return jsonify(paginate(db.session, query, lambda r: record_json(r, now, manager=manager)))
+    return jsonify(paginate(db.session, rows, lambda r: record_json(r, now, manager=manager), page=query))
 
 
 @bp.get("/conduct-records/<uuid:record_id>")
-@api_doc(public=True)
+@api_doc(public=True, responses={200: RecordOut})
 def get_record(record_id: uuid.UUID):
     """One record: public once published; drafts for supervisors and admins."""
     actor = _actor()
@@ -93,7 +73,7 @@ def get_record(record_id: uuid.UUID):
 
 @bp.post("/conduct-records/<uuid:record_id>/publish")
 @roles_required(Role.SUPERVISOR)
-@api_doc(responses={200: "the published record"})
+@api_doc(responses={200: RecordOut})
 def publish_record(record_id: uuid.UUID):
     """Publish a draft: the penalty and debarment become public and the debarment counts (R-R3)."""
     record = services.visible(db.session, current_user, record_id)
@@ -104,23 +84,18 @@ def publish_record(record_id: uuid.UUID):
 
 @bp.post("/conduct-records/<uuid:record_id>/revoke")
 @roles_required(Role.SUPERVISOR)
-@api_doc(
-    request={"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}},
-    responses={200: "the revoked record, kept with the reason"},
-)
-def revoke_record(record_id: uuid.UUID):
+@api_doc(body=RevokeRecordBody, responses={200: RecordOut})
+def revoke_record(record_id: uuid.UUID, body: RevokeRecordBody):
     """Revoke a record with a reason; it stays visible, marked revoked."""
-    data = json_body()
     record = services.visible(db.session, current_user, record_id)
-    reason = data.get("reason")
-    services.revoke(db.session, current_user, record, reason if isinstance(reason, str) else "", client_ip())
+    services.revoke(db.session, current_user, record, body.reason, client_ip())
     db.session.commit()
     return jsonify(record_json(record, clock.now(), manager=True))
 
 
 @bp.get("/conduct-records/<uuid:record_id>/evidence")
 @roles_required(Role.SUPERVISOR, Role.ADMIN)
-@api_doc(responses={200: "the evidence file"})
+@api_doc(responses={200: Raw("application/octet-stream", "the evidence file")})
 def evidence(record_id: uuid.UUID):
     """Download the evidence file (supervisors and admins)."""
     return evidence_response(record_id)

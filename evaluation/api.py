@@ -8,7 +8,6 @@ import uuid
 from flask import Blueprint, jsonify
 from flask_login import current_user
 
-from core.api import json_body
 from core.auth import roles_required
 from core.db import db
 from core.extensions import client_ip
@@ -16,44 +15,9 @@ from core.openapi import api_doc
 from core.roles import Role
 from evaluation import services
 from evaluation.models import ScoringScheme
+from evaluation.schemas import SchemeBody, SchemeOut
 
 bp = Blueprint("evaluation_api", __name__, url_prefix="/api/v1")
-
-POINTS = {"type": ["string", "number"], "description": "points, at most two decimals"}
-SCHEME_BODY = {
-    "type": "object",
-    "required": ["method", "criteria"],
-    "properties": {
-        "method": {"enum": ["comprehensive", "lowest_price"]},
-        "subject": {"enum": ["goods", "services", "works"]},
-        "criteria": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["key", "name", "part", "kind"],
-                "properties": {
-                    "key": {"type": "string"},
-                    "name": {"type": "string"},
-                    "part": {"enum": ["qualification", "technical", "commercial"]},
-                    "kind": {"enum": ["pass_fail", "subjective", "objective"]},
-                    "min_points": POINTS,
-                    "max_points": POINTS,
-                    "blind": {"type": "boolean"},
-                },
-            },
-        },
-        "price": {
-            "type": "object",
-            "properties": {
-                "formula": {"enum": ["lowest_valid", "average_benchmark"]},
-                "points": POINTS,
-                "coefficients": {"type": "array", "items": {"type": "string"}},
-                "above_per_percent": POINTS,
-                "below_per_percent": POINTS,
-            },
-        },
-    },
-}
 
 
 def scheme_response(record: ScoringScheme) -> dict:
@@ -67,16 +31,17 @@ def scheme_response(record: ScoringScheme) -> dict:
 
 @bp.put("/tenders/<uuid:tender_id>/scoring-scheme")
 @roles_required(Role.AGENCY)
-@api_doc(request=SCHEME_BODY, responses={422: "scheme_invalid: details.problems names each bad item"})
-def put_scheme(tender_id: uuid.UUID):
-    """Define or replace the scoring scheme (the tender's agency, drafts only; R-V2 weights checked)."""
-    record = services.define_scheme(db.session, current_user, tender_id, json_body(), client_ip())
+@api_doc(body=SchemeBody, responses={200: SchemeOut})
+def put_scheme(tender_id: uuid.UUID, body: SchemeBody):
+    """Define or replace the scoring scheme (the tender's agency, drafts only; R-V2 weights checked).
+    A scheme of the right shape that breaks a rule: 422 scheme_invalid, details.problems names each item."""
+    record = services.define_scheme(db.session, current_user, tender_id, body.data(), client_ip())
     db.session.commit()
     return jsonify(scheme_response(record))
 
 
 @bp.get("/tenders/<uuid:tender_id>/scoring-scheme")
-@api_doc(public=True)
+@api_doc(public=True, responses={200: SchemeOut})
 def get_scheme(tender_id: uuid.UUID):
     """The tender's scoring scheme: anyone once published; drafts for their agency and tenderee. For a
     works average-price benchmark, after the opening's decryption window: the drawn coefficient and the

@@ -10,22 +10,24 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from bidding import services as tenders
-from core.api import json_body
 from core.auth import roles_required
 from core.db import db
 from core.errors import Invalid, NotFound
 from core.extensions import client_ip
-from core.openapi import api_doc
+from core.openapi import Upload, api_doc
 from core.roles import Role
+from core.schemas import ItemsOut, Out
 from core.storage import file_store
 from evaluation import award
 from evaluation.models import Award
+from evaluation.schemas import AnswerBody, AwardOut, ComplaintBody, ContractQuery, DecisionBody
 
 bp = Blueprint("evaluation_award_api", __name__, url_prefix="/api/v1/tenders/<uuid:tender_id>")
 
 
 @bp.post("/candidates")
 @roles_required(Role.AGENCY)
+@api_doc(responses={201: Out})
 def publish_candidates(tender_id: uuid.UUID):
     """Publish the signed report's candidates for at least 3 days (R-A1)."""
     tender = tenders.manageable(db.session, current_user, tender_id)
@@ -35,7 +37,7 @@ def publish_candidates(tender_id: uuid.UUID):
 
 
 @bp.get("/candidates")
-@api_doc(public=True)
+@api_doc(public=True, responses={200: Out})
 def get_candidates(tender_id: uuid.UUID):
     """The published candidates, from the publicity on."""
     tender = tenders.visible(db.session, None, tender_id)
@@ -44,28 +46,17 @@ def get_candidates(tender_id: uuid.UUID):
 
 @bp.post("/decision")
 @roles_required(Role.TENDEREE)
-@api_doc(
-    request={
-        "type": "object",
-        "required": ["bid", "reasons"],
-        "properties": {"bid": {"type": "string"}, "reasons": {"type": "string"}},
-    }
-)
-def decide(tender_id: uuid.UUID):
+@api_doc(body=DecisionBody, responses={201: AwardOut})
+def decide(tender_id: uuid.UUID, body: DecisionBody):
     """The tenderee chooses the winner among the candidates with reasons (R-A2); notices go out (R-A3)."""
     tender = tenders.visible(db.session, current_user, tender_id)
-    data = json_body(("bid", "reasons"))
-    try:
-        bid_id = uuid.UUID(str(data["bid"]))
-    except ValueError as exc:
-        raise Invalid(_l("Choose one of the published candidates."), code="not_a_candidate") from exc
-    row = award.decide(db.session, current_user, tender, bid_id, str(data["reasons"]), client_ip())
+    row = award.decide(db.session, current_user, tender, body.bid, body.reasons, client_ip())
     db.session.commit()
     return jsonify(award.award_json(db.session, row)), 201
 
 
 @bp.get("/award")
-@api_doc(public=True)
+@api_doc(public=True, responses={200: AwardOut})
 def get_award(tender_id: uuid.UUID):
     """The award: the winner, when it was decided, the contract deadline and record."""
     tender = tenders.visible(db.session, None, tender_id)
@@ -77,16 +68,18 @@ def get_award(tender_id: uuid.UUID):
 
 @bp.post("/contract")
 @roles_required(Role.TENDEREE, Role.AGENCY)
-def record_contract(tender_id: uuid.UUID):
+@api_doc(query=ContractQuery, upload=Upload("file"), responses={201: AwardOut})
+def record_contract(tender_id: uuid.UUID, query: ContractQuery):
     """Record the signed contract: the file as the raw body (or multipart `file`) and `?amount_fen=`;
     every remaining deposit is refunded (R-D3)."""
     tender = tenders.visible(db.session, current_user, tender_id)
     award.require_contract_party(db.session, current_user, tender)  # before a byte of the file is read
+    amount: object = query.amount_fen
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("file")
-        stream, amount = (upload.stream if upload else None), request.form.get("amount_fen")
+        stream, amount = (upload.stream if upload else None), request.form.get("amount_fen", amount)
     else:
-        stream, amount = request.stream, request.args.get("amount_fen")
+        stream = request.stream
     if stream is None:
         raise Invalid(_l("Attach the file."), code="missing_fields", details={"fields": ["file"]})
     try:
@@ -102,41 +95,20 @@ def record_contract(tender_id: uuid.UUID):
 
 @bp.post("/complaints")
 @roles_required(Role.TENDERER)
-@api_doc(
-    request={
-        "type": "object",
-        "required": ["text"],
-        "properties": {
-            "text": {"type": "string"},
-            "learned_at": {
-                "type": "string",
-                "format": "date-time",
-                "description": "default: the result notice",
-            },
-        },
-    }
-)
-def file_complaint(tender_id: uuid.UUID):
+@api_doc(body=ComplaintBody, responses={201: Out})
+def file_complaint(tender_id: uuid.UUID, body: ComplaintBody):
     """A complaint (works, 10 days) or challenge (procurement, 7 working days) about the result (R-A4)."""
-    from bidding.services import parse_time
     from evaluation import complaints
 
     tender = tenders.visible(db.session, current_user, tender_id)
-    data = json_body(("text",))
-    row = complaints.file(
-        db.session,
-        current_user,
-        tender,
-        str(data["text"]),
-        parse_time(data.get("learned_at"), "learned_at"),
-        client_ip(),
-    )
+    row = complaints.file(db.session, current_user, tender, body.text, body.learned_at, client_ip())
     db.session.commit()
     return jsonify({"id": str(row.id), "kind": row.kind}), 201
 
 
 @bp.get("/complaints")
 @roles_required(Role.TENDERER, Role.AGENCY, Role.SUPERVISOR)
+@api_doc(responses={200: ItemsOut})
 def list_complaints(tender_id: uuid.UUID):
     """Complaints: your own; all for the agency and supervisors."""
     from evaluation import complaints
@@ -147,14 +119,12 @@ def list_complaints(tender_id: uuid.UUID):
 
 @bp.post("/complaints/<uuid:complaint_id>/answer")
 @roles_required(Role.SUPERVISOR, Role.AGENCY)
-@api_doc(request={"type": "object", "required": ["answer"], "properties": {"answer": {"type": "string"}}})
-def answer_complaint(tender_id: uuid.UUID, complaint_id: uuid.UUID):
+@api_doc(body=AnswerBody, responses={200: Out})
+def answer_complaint(tender_id: uuid.UUID, complaint_id: uuid.UUID, body: AnswerBody):
     """Answer a complaint (the supervisor) or a challenge (the agency)."""
     from evaluation import complaints
 
     tender = tenders.visible(db.session, current_user, tender_id)
-    row = complaints.answer(
-        db.session, current_user, tender, complaint_id, json_body(("answer",))["answer"], client_ip()
-    )
+    row = complaints.answer(db.session, current_user, tender, complaint_id, body.answer, client_ip())
     db.session.commit()
     return jsonify({"id": str(row.id), "answered_at": row.answered_at.isoformat()})

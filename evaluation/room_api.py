@@ -9,40 +9,34 @@ from flask import Blueprint, jsonify, send_file
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from core.api import json_body
 from core.auth import roles_required
 from core.db import db
 from core.errors import Invalid
 from core.extensions import client_ip
-from core.openapi import api_doc
+from core.openapi import Raw, api_doc
 from core.roles import Role
+from core.schemas import ItemsOut, Out
 from core.storage import file_store
 from evaluation import room, scoring
+from evaluation.schemas import (
+    ChairBody,
+    CodeBody,
+    ConflictBody,
+    ReviewBody,
+    RoomBody,
+    SheetBody,
+    SignatureBody,
+)
 
 bp = Blueprint("evaluation_room_api", __name__, url_prefix="/api/v1/tenders/<uuid:tender_id>/evaluation")
 
 MEMBERS = (Role.EXPERT, Role.TENDEREE)
 
 
-def _uuid(value, field: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError as exc:
-        raise Invalid(
-            _l("%(field)s is an id.", field=field), code="invalid_id", details={"field": field}
-        ) from exc
-
-
 @bp.post("")
 @roles_required(Role.AGENCY)
-@api_doc(
-    request={
-        "type": "object",
-        "properties": {"representative": {"type": "string", "description": "tenderee user"}},
-    },
-    responses={201: "the seated committee"},
-)
-def open_room(tender_id: uuid.UUID):
+@api_doc(body=RoomBody, responses={201: Out})
+def open_room(tender_id: uuid.UUID, body: RoomBody):
     """Seat the committee the draw formed (with the tenderee's representative if the draw allowed one)."""
     from sqlalchemy import select
 
@@ -50,12 +44,11 @@ def open_room(tender_id: uuid.UUID):
     from bidding import services as tenders
 
     tender = tenders.manageable(db.session, current_user, tender_id)
-    data = json_body()
     representative = None
-    if data.get("representative"):
+    if body.representative:
         representative = db.session.scalar(
             select(User).where(
-                User.id == _uuid(data["representative"], "representative"),
+                User.id == body.representative,
                 User.role == Role.TENDEREE,
                 User.organization_id == tender.tenderee_id,
             )
@@ -69,6 +62,7 @@ def open_room(tender_id: uuid.UUID):
 
 @bp.get("")
 @roles_required(*MEMBERS, Role.SUPERVISOR)
+@api_doc(responses={200: Out})
 def overview(tender_id: uuid.UUID):
     """The sitting: members, check-ins, chair, qualification verdicts (committee and supervisors)."""
     tender, _room = room.room_for(db.session, tender_id)
@@ -77,63 +71,40 @@ def overview(tender_id: uuid.UUID):
 
 @bp.post("/check-in")
 @roles_required(*MEMBERS)
-@api_doc(request={"type": "object", "required": ["code"], "properties": {"code": {"type": "string"}}})
-def check_in(tender_id: uuid.UUID):
+@api_doc(body=CodeBody, responses={200: Out})
+def check_in(tender_id: uuid.UUID, body: CodeBody):
     """Enter the room with a fresh TOTP code, even when signed in; the address is logged."""
     tender, _room = room.room_for(db.session, tender_id)
-    seat = room.check_in(db.session, current_user, tender, json_body(("code",))["code"], client_ip())
+    seat = room.check_in(db.session, current_user, tender, body.code, client_ip())
     db.session.commit()
     return jsonify({"checked_in_at": seat.checked_in_at.isoformat()})
 
 
 @bp.post("/conflicts")
 @roles_required(*MEMBERS)
-@api_doc(
-    request={
-        "type": "object",
-        "required": ["bids", "reason"],
-        "properties": {"bids": {"type": "array", "items": {"type": "string"}}, "reason": {"type": "string"}},
-    }
-)
-def declare_conflict(tender_id: uuid.UUID):
+@api_doc(body=ConflictBody, responses={200: Out})
+def declare_conflict(tender_id: uuid.UUID, body: ConflictBody):
     """Declare a conflict with bidders: you leave the committee and your scores are void (R-E5)."""
     tender, _room = room.room_for(db.session, tender_id)
-    data = json_body(("bids", "reason"))
-    if not isinstance(data["bids"], list):
-        raise Invalid(_l("bids lists bid ids."), code="invalid_bids")
-    room.declare_conflict(
-        db.session,
-        current_user,
-        tender,
-        [_uuid(b, "bids") for b in data["bids"]],
-        str(data["reason"]),
-        client_ip(),
-    )
+    room.declare_conflict(db.session, current_user, tender, list(body.bids), body.reason, client_ip())
     db.session.commit()
     return jsonify({"left": True})
 
 
 @bp.post("/chair")
 @roles_required(*MEMBERS)
-@api_doc(
-    request={"type": "object", "required": ["candidate"], "properties": {"candidate": {"type": "string"}}}
-)
-def vote_chair(tender_id: uuid.UUID):
+@api_doc(body=ChairBody, responses={200: Out})
+def vote_chair(tender_id: uuid.UUID, body: ChairBody):
     """Vote for the chair; a majority of the sitting members elects."""
     tender, _room = room.room_for(db.session, tender_id)
-    chair = room.vote_chair(
-        db.session,
-        current_user,
-        tender,
-        _uuid(json_body(("candidate",))["candidate"], "candidate"),
-        client_ip(),
-    )
+    chair = room.vote_chair(db.session, current_user, tender, body.candidate, client_ip())
     db.session.commit()
     return jsonify({"chair": str(chair) if chair else None})
 
 
 @bp.get("/technical")
 @roles_required(*MEMBERS)
+@api_doc(responses={200: ItemsOut})
 def technical(tender_id: uuid.UUID):
     """Technical parts under their blind codes, with the identity-leak findings; never the bidder."""
     tender, _room = room.room_for(db.session, tender_id)
@@ -142,6 +113,7 @@ def technical(tender_id: uuid.UUID):
 
 @bp.get("/technical/<code>/files/<int:n>")
 @roles_required(*MEMBERS)
+@api_doc(responses={200: Raw("application/octet-stream", "the file")})
 def technical_file(tender_id: uuid.UUID, code: str, n: int):
     """One file of a technical part, named by its code and number only."""
     tender, _room = room.room_for(db.session, tender_id)
@@ -149,42 +121,31 @@ def technical_file(tender_id: uuid.UUID, code: str, n: int):
     return send_file(path, download_name=f"{code}-{n}{path.suffix.lower()}", as_attachment=True)
 
 
-SHEET = {
-    "type": "object",
-    "properties": {
-        "qualification": {"type": "object", "description": "bid id -> criterion -> {pass, reason}"},
-        "scores": {
-            "type": "object",
-            "description": "blind code (blind technical items) or bid id -> criterion -> points",
-        },
-    },
-}
-
-
 @bp.put("/scores")
 @roles_required(*MEMBERS)
-@api_doc(request=SHEET)
-def save_scores(tender_id: uuid.UUID):
+@api_doc(body=SheetBody, responses={200: Out})
+def save_scores(tender_id: uuid.UUID, body: SheetBody):
     """Save your sheet as a draft (partial entries are merged); nothing is visible to others."""
     tender, _room = room.room_for(db.session, tender_id)
-    scoring.save(db.session, current_user, tender, json_body(), submit=False, ip=client_ip())
+    scoring.save(db.session, current_user, tender, body.data(), submit=False, ip=client_ip())
     db.session.commit()
     return jsonify(scoring.my_sheet(db.session, current_user, tender))
 
 
 @bp.post("/scores")
 @roles_required(*MEMBERS)
-@api_doc(request=SHEET, responses={200: "the submitted, locked sheet"})
-def submit_scores(tender_id: uuid.UUID):
+@api_doc(body=SheetBody, responses={200: Out})
+def submit_scores(tender_id: uuid.UUID, body: SheetBody):
     """Submit your sheet (technical bids by code only): complete, in range, then locked (R-V1)."""
     tender, _room = room.room_for(db.session, tender_id)
-    scoring.save(db.session, current_user, tender, json_body(), submit=True, ip=client_ip())
+    scoring.save(db.session, current_user, tender, body.data(), submit=True, ip=client_ip())
     db.session.commit()
     return jsonify(scoring.my_sheet(db.session, current_user, tender))
 
 
 @bp.get("/scores/mine")
 @roles_required(*MEMBERS)
+@api_doc(responses={200: Out})
 def my_scores(tender_id: uuid.UUID):
     """Your own sheet, as you wrote it."""
     tender, _room = room.room_for(db.session, tender_id)
@@ -193,6 +154,7 @@ def my_scores(tender_id: uuid.UUID):
 
 @bp.get("/results")
 @roles_required(*MEMBERS, Role.SUPERVISOR)
+@api_doc(responses={200: Out})
 def results(tender_id: uuid.UUID):
     """Totals, ranking, candidates and flags once every member has submitted (R-V1, R-V3, R-V6)."""
     tender, _room = room.room_for(db.session, tender_id)
@@ -201,6 +163,7 @@ def results(tender_id: uuid.UUID):
 
 @bp.post("/report")
 @roles_required(*MEMBERS)
+@api_doc(responses={201: Out})
 def draft_report(tender_id: uuid.UUID):
     """The chair puts the results to the committee as the report (blocked flags need a review first)."""
     from evaluation import report
@@ -213,6 +176,7 @@ def draft_report(tender_id: uuid.UUID):
 
 @bp.get("/report")
 @roles_required(*MEMBERS, Role.SUPERVISOR, Role.AGENCY)
+@api_doc(responses={200: Out})
 def get_report(tender_id: uuid.UUID):
     """The report and its signatures: committee and supervisors; the agency and tenderee once signed."""
     from evaluation import report
@@ -223,6 +187,7 @@ def get_report(tender_id: uuid.UUID):
 
 @bp.get("/report.pdf")
 @roles_required(*MEMBERS, Role.SUPERVISOR, Role.AGENCY)
+@api_doc(responses={200: Raw("application/pdf", "the report")})
 def report_pdf(tender_id: uuid.UUID):
     """The report as a PDF (with its CJK font embedded), as signed."""
     from evaluation import report
@@ -238,35 +203,20 @@ def report_pdf(tender_id: uuid.UUID):
 
 @bp.post("/report/signatures")
 @roles_required(*MEMBERS)
-@api_doc(
-    request={
-        "type": "object",
-        "required": ["code", "decision"],
-        "properties": {
-            "code": {"type": "string", "description": "a fresh TOTP code"},
-            "decision": {"enum": ["agree", "dissent", "refused"]},
-            "reasons": {"type": "string"},
-            "cms_signature": {
-                "type": "string",
-                "description": "base64 DER over the content's canonical JSON",
-            },
-        },
-    }
-)
-def sign_report(tender_id: uuid.UUID):
+@api_doc(body=SignatureBody, responses={201: Out})
+def sign_report(tender_id: uuid.UUID, body: SignatureBody):
     """Sign the report after a fresh code: agree, dissent with reasons, or refuse (R-V6)."""
     from evaluation import report
 
     tender, _room = room.room_for(db.session, tender_id)
-    data = json_body(("code", "decision"))
     row = report.sign(
         db.session,
         current_user,
         tender,
-        code=str(data["code"]),
-        decision=str(data["decision"]),
-        reasons=str(data.get("reasons") or ""),
-        cms_signature=data.get("cms_signature"),
+        code=body.code,
+        decision=body.decision,
+        reasons=body.reasons,
+        cms_signature=body.cms_signature,
         ip=client_ip(),
     )
     db.session.commit()
@@ -275,6 +225,7 @@ def sign_report(tender_id: uuid.UUID):
 
 @bp.post("/report/close")
 @roles_required(*MEMBERS)
+@api_doc(responses={200: Out})
 def close_report(tender_id: uuid.UUID):
     """The chair closes the report once every member has signed; the result goes to the agency."""
     from evaluation import report
@@ -287,40 +238,20 @@ def close_report(tender_id: uuid.UUID):
 
 @bp.post("/reviews")
 @roles_required(*MEMBERS)
-@api_doc(
-    request={
-        "type": "object",
-        "required": ["reason", "member", "bid", "note"],
-        "properties": {
-            "reason": {
-                "enum": ["summation_error", "score_out_of_range", "objective_inconsistent", "abnormal_score"]
-            },
-            "member": {
-                "type": "string",
-                "description": "the seat (member id) whose score changes, as in the flags",
-            },
-            "bid": {"type": "string", "description": "bid id, or blind code for a blind item"},
-            "criterion": {"type": "string"},
-            "points": {"type": "string"},
-            "note": {"type": "string"},
-        },
-    },
-    responses={201: "the review's diff: scores, totals, ranking and candidates before and after"},
-)
-def record_review(tender_id: uuid.UUID):
+@api_doc(body=ReviewBody, responses={201: Out})
+def record_review(tender_id: uuid.UUID, body: ReviewBody):
     """The chair records a review (复核) for an allowed reason the flags show (R-V4)."""
     tender, _room = room.room_for(db.session, tender_id)
-    data = json_body(("reason", "member", "bid", "note"))
     row = scoring.record_review(
         db.session,
         current_user,
         tender,
-        reason=str(data["reason"]),
-        member_id=_uuid(data["member"], "member"),
-        bid_key=str(data["bid"]),
-        criterion=data.get("criterion"),
-        points=data.get("points"),
-        note=str(data["note"]),
+        reason=body.reason,
+        member_id=body.member,
+        bid_key=body.bid,
+        criterion=body.criterion,
+        points=body.points,
+        note=body.note,
         ip=client_ip(),
     )
     db.session.commit()
@@ -331,6 +262,7 @@ def record_review(tender_id: uuid.UUID):
 
 @bp.get("/facts")
 @roles_required(Role.SUPERVISOR)
+@api_doc(responses={200: ItemsOut})
 def facts(tender_id: uuid.UUID):
     """Each member's facts for the post-evaluation review (一标一评, R-R4): check-in, time taken,
     abnormal-score flags, reviews of their scores, withdrawal, their signature."""

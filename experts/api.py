@@ -4,66 +4,50 @@ post-evaluation reviews (R-R4)."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from bidding import services as tenders
-from core.api import json_body
 from core.auth import login_required, roles_required
 from core.db import db
-from core.errors import Invalid, NotFound
+from core.errors import NotFound
 from core.extensions import client_ip
 from core.openapi import api_doc
 from core.roles import Role
+from core.schemas import ItemsOut, Out
 from experts import calls, draws
+from experts.schemas import (
+    AnswerCallBody,
+    CallOut,
+    ContributionBody,
+    DrawBody,
+    DrawOut,
+    DrawQuery,
+    ReviewBody,
+    ReviewOut,
+)
 
 bp = Blueprint("experts_api", __name__, url_prefix="/api/v1")
-
-DRAW_BODY = {
-    "type": "object",
-    "required": ["specialties", "evaluation_at"],
-    "properties": {
-        "specialties": {"type": "object", "additionalProperties": {"type": "integer"}},
-        "backups": {"type": "integer", "description": "extra candidates per specialty"},
-        "regions": {"type": "array", "items": {"type": "string"}},
-        "tenderee_representatives": {"enum": [0, 1]},
-        "evaluation_at": {"type": "string", "format": "date-time"},
-        "evaluation_place": {"type": "string"},
-        "supervisor": {"type": "string", "description": "user name or id; default: the tender's supervisor"},
-    },
-}
-
-
-def parse_time(value, field: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError as exc:
-        raise Invalid(_l("Not a valid time."), code="invalid_time", details={"field": field}) from exc
-    if parsed.tzinfo is None:
-        raise Invalid(_l("Times need an offset."), code="invalid_time", details={"field": field})
-    return parsed
 
 
 @bp.post("/tenders/<uuid:tender_id>/draws")
 @roles_required(Role.AGENCY)
-@api_doc(request=DRAW_BODY, responses={201: "the committed draw", 422: "criteria the pool cannot meet"})
-def request_draw(tender_id: uuid.UUID):
+@api_doc(body=DrawBody, responses={201: DrawOut})
+def request_draw(tender_id: uuid.UUID, body: DrawBody):
     """Request an expert draw (agency): the pool is checked (R-E3) and the platform commits to its secret."""
-    data = json_body(("specialties", "evaluation_at"))
     tender = tenders.manageable(db.session, current_user, tender_id)
-    criteria, representatives = draws.parse_criteria(db.session, data)
+    criteria, representatives = draws.parse_criteria(db.session, body.data())
     draw = draws.request_draw(
         db.session,
         current_user,
         tender,
         criteria,
         representatives=representatives,
-        supervisor=draws.supervisor_for(db.session, tender, data.get("supervisor")),
-        evaluation_at=parse_time(data["evaluation_at"], "evaluation_at"),
-        evaluation_place=str(data.get("evaluation_place") or ""),
+        supervisor=draws.supervisor_for(db.session, tender, body.supervisor),
+        evaluation_at=body.evaluation_at,
+        evaluation_place=body.evaluation_place,
         ip=client_ip(),
     )
     db.session.commit()
@@ -72,20 +56,19 @@ def request_draw(tender_id: uuid.UUID):
 
 @bp.post("/draws/<uuid:draw_id>/contributions")
 @roles_required(Role.AGENCY, Role.SUPERVISOR)
-@api_doc(request={"type": "object", "required": ["value"], "properties": {"value": {"type": "string"}}})
-def contribute(draw_id: uuid.UUID):
+@api_doc(body=ContributionBody, responses={200: DrawOut})
+def contribute(draw_id: uuid.UUID, body: ContributionBody):
     """Contribute a random value (64 hex characters): the agency and the witnessing supervisor, once each."""
-    data = json_body(("value",))
     draw, tender = draws.visible_draw(db.session, current_user, draw_id)
-    draws.contribute(db.session, current_user, draw, str(data["value"]), client_ip())
+    draws.contribute(db.session, current_user, draw, body.value, client_ip())
     db.session.commit()
     return jsonify(draws.status_json(db.session, draw, tender))
 
 
 @bp.get("/draws/<uuid:draw_id>")
 @login_required
-@api_doc(responses={200: "status and counts; `members` once disclosed, or with ?names=1 for supervisors"})
-def get_draw(draw_id: uuid.UUID):
+@api_doc(query=DrawQuery, responses={200: DrawOut})
+def get_draw(draw_id: uuid.UUID, query: DrawQuery):
     """A draw's status for the tender's agency and supervisors, and for the parties once disclosed.
 
     Names (R-E4) come with it once the result is determined; before, `?names=1` gives them to
@@ -93,7 +76,7 @@ def get_draw(draw_id: uuid.UUID):
     """
     draw, tender = draws.visible_draw(db.session, current_user, draw_id)
     body = draws.status_json(db.session, draw, tender)
-    if draw.disclosed_at or request.args.get("names"):
+    if draw.disclosed_at or query.names:
         body["members"] = draws.members(db.session, current_user, draw_id, client_ip())
         db.session.commit()  # the access line in the audit log
     return jsonify(body)
@@ -101,6 +84,7 @@ def get_draw(draw_id: uuid.UUID):
 
 @bp.get("/draws/<uuid:draw_id>/members")
 @login_required
+@api_doc(responses={200: ItemsOut})
 def draw_members(draw_id: uuid.UUID):
     """The drawn experts by name: supervisors (each access logged), parties after disclosure (R-E4)."""
     rows = draws.members(db.session, current_user, draw_id, client_ip())
@@ -109,7 +93,7 @@ def draw_members(draw_id: uuid.UUID):
 
 
 @bp.get("/draws/<uuid:draw_id>/proof")
-@api_doc(public=True)
+@api_doc(public=True, responses={200: Out})
 def draw_proof(draw_id: uuid.UUID):
     """Everything needed to re-run the draw offline (`bidtool verify-draw`), once the result is determined."""
     actor = current_user if current_user.is_authenticated else None
@@ -120,24 +104,15 @@ def draw_proof(draw_id: uuid.UUID):
 
 @bp.post("/calls/<uuid:call_id>/answer")
 @roles_required(Role.EXPERT)
-@api_doc(
-    request={
-        "type": "object",
-        "required": ["accept"],
-        "properties": {"accept": {"type": "boolean"}, "reason": {"type": "string"}},
-    }
-)
-def answer_call(call_id: uuid.UUID):
+@api_doc(body=AnswerCallBody, responses={200: CallOut})
+def answer_call(call_id: uuid.UUID, body: AnswerCallBody):
     """Accept or decline (with a reason) a call: once, before its deadline, by the called expert only."""
-    data = json_body()
-    if not isinstance(data.get("accept"), bool):
-        raise Invalid(_l("accept is true or false."), code="invalid_answer")
     call = calls.answer(
         db.session,
         current_user,
         call_id,
-        accept=data["accept"],
-        reason=str(data.get("reason") or ""),
+        accept=body.accept,
+        reason=body.reason,
         ip=client_ip(),
     )
     db.session.commit()
@@ -146,33 +121,15 @@ def answer_call(call_id: uuid.UUID):
 
 @bp.post("/experts/<uuid:expert_id>/reviews")
 @roles_required(Role.SUPERVISOR)
-@api_doc(
-    request={
-        "type": "object",
-        "required": ["tender", "punctuality", "independence", "competence", "discipline"],
-        "properties": {
-            "tender": {"type": "string"},
-            "punctuality": {"type": "integer", "minimum": 1, "maximum": 5},
-            "independence": {"type": "integer", "minimum": 1, "maximum": 5},
-            "competence": {"type": "integer", "minimum": 1, "maximum": 5},
-            "discipline": {"type": "integer", "minimum": 1, "maximum": 5},
-            "notes": {"type": "string"},
-        },
-    },
-    responses={201: "the review, with the evaluation's facts attached"},
-)
-def review_expert(expert_id: uuid.UUID):
+@api_doc(body=ReviewBody, responses={201: ReviewOut})
+def review_expert(expert_id: uuid.UUID, body: ReviewBody):
     """一标一评: review an expert after an evaluation they sat on (R-R4)."""
     from bidding.models import Tender
     from experts import reviews
     from experts.models import REVIEW_ASPECTS, Expert
 
-    data = json_body(("tender",))
     expert = db.session.get(Expert, expert_id)
-    try:
-        tender = db.session.get(Tender, uuid.UUID(str(data["tender"])))
-    except ValueError:
-        tender = None
+    tender = db.session.get(Tender, body.tender)
     if expert is None or tender is None:
         raise NotFound(_l("No such expert or tender."), code="not_found")
     row = reviews.record(
@@ -180,8 +137,8 @@ def review_expert(expert_id: uuid.UUID):
         current_user,
         expert,
         tender,
-        {a: data.get(a) for a in REVIEW_ASPECTS},
-        str(data.get("notes") or ""),
+        {a: getattr(body, a) for a in REVIEW_ASPECTS},
+        body.notes,
         client_ip(),
     )
     db.session.commit()
@@ -197,6 +154,7 @@ def review_expert(expert_id: uuid.UUID):
 
 @bp.get("/experts/<uuid:expert_id>/reviews")
 @roles_required(Role.SUPERVISOR, Role.ADMIN, Role.EXPERT)
+@api_doc(responses={200: ItemsOut})
 def expert_reviews(expert_id: uuid.UUID):
     """An expert's reviews and credit score: supervisors and admins, and the expert about themself."""
     from sqlalchemy import select

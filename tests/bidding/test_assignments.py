@@ -23,17 +23,37 @@ def tender_routes(app):
                 yield rule, method, public
 
 
-def sample(schema: dict | None):
-    """A body of the right shape for ``schema`` (required fields of the right types), so that a refusal
-    is about who asks, not about what was sent."""
+def sample(schema: dict | None, defs: dict | None = None):
+    """A body of the right shape for a JSON schema (required fields of the right types), so that a
+    refusal is about who asks, not about what was sent."""
     schema = schema or {}
+    defs = defs if defs is not None else schema.get("$defs", {})
+    if "$ref" in schema:
+        return sample(defs[schema["$ref"].rsplit("/", 1)[-1]], defs)
+    if "anyOf" in schema:
+        options = [o for o in schema["anyOf"] if o.get("type") != "null"]
+        return sample(options[0], defs)
     if "enum" in schema:
         return schema["enum"][0]
+    if "const" in schema:
+        return schema["const"]
     kind = schema.get("type", "object")
     if kind == "object":
         props = schema.get("properties", {})
-        return {name: sample(props.get(name)) for name in schema.get("required", [])}
-    return {"string": "x", "integer": 1, "number": 1, "boolean": True, "array": []}.get(kind, "x")
+        out = {name: sample(props.get(name), defs) for name in schema.get("required", [])}
+        extra = schema.get("additionalProperties")
+        for n in range(schema.get("minProperties", 0) if isinstance(extra, dict) else 0):
+            out[f"k{n}"] = sample(extra, defs)
+        return out
+    if kind == "string":
+        if schema.get("format") == "date-time":
+            return "2027-01-01T09:00:00+08:00"
+        if schema.get("format") == "uuid":
+            return str(uuid.uuid4())
+        return "x" * max(1, schema.get("minLength", 1))
+    if kind == "array":
+        return [sample(schema.get("items"), defs) for _ in range(schema.get("minItems", 0))]
+    return {"integer": max(1, schema.get("minimum", 1)), "number": 1, "boolean": True}.get(kind, "x")
 
 
 def concrete(rule, tender_id) -> str:
@@ -42,8 +62,8 @@ def concrete(rule, tender_id) -> str:
 
 
 def _call(app, client, rule, method, tender, headers=None):
-    view = app.view_functions[rule.endpoint]
-    body = sample((getattr(view, "openapi", None) or {}).get("request"))
+    model = (getattr(app.view_functions[rule.endpoint], "openapi", None) or {}).get("body")
+    body = sample(model.model_json_schema()) if model is not None else {}
     return client.open(concrete(rule, tender.id), method=method, json=body, headers=headers or {})
 
 
