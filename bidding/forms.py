@@ -18,7 +18,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from bidding.services import TIMELINE
+from bidding.periods import TIMELINE
 from core.forms import options
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
@@ -19,7 +18,7 @@ from sqlalchemy.orm import Session
 import audit
 from accounts import pki
 from accounts.models import Organization, User
-from bidding import bids, ledger
+from bidding import bids, ledger, periods
 from bidding.models import Bid, BidPart, Deposit, Objection, Opening, PartOpening, Tender
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -27,7 +26,6 @@ from core.roles import Role
 from crypto import age, bidpack, ca, canonical, receipts
 
 MIN_BIDS = 3  # R-B5
-DECRYPT_WINDOW = timedelta(minutes=30)
 
 
 def _opened_root() -> Path:
@@ -79,7 +77,7 @@ def start(session: Session, actor: User, tender: Tender, ip: str | None = None) 
             started_by_id=actor.id,
             started_at=now,
             status="decrypting",
-            decrypt_until=now + DECRYPT_WINDOW,
+            decrypt_until=periods.decryption_closes(now),
         )
     session.add(opening)
     session.flush()

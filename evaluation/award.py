@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 import audit
 from accounts.models import Organization, User
-from bidding import ledger
+from bidding import ledger, periods
 from bidding.calendar import Calendar
 from bidding.models import Bid, Deposit, Objection, Tender
 from core import clock
@@ -27,7 +27,6 @@ from evaluation.models import Award, EvaluationReport, Publicity
 
 PUBLISH_WITHIN_DAYS = 3  # R-A1
 PUBLICITY_DAYS = 3  # R-A1
-OBJECTION_ANSWER_DAYS = 3  # R-A1
 CONTRACT_DAYS = 30  # R-A3
 
 
@@ -111,7 +110,7 @@ def object_during_publicity(
         organization_id=actor.organization_id,
         text=objections._text(text, "text"),
         raised_at=now,
-        answer_due_at=Calendar.load(session).closes(now, OBJECTION_ANSWER_DAYS),
+        answer_due_at=periods.answer_due(now, Calendar.load(session)),  # R-A1
     )
     session.add(objection)
     session.flush()

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from accounts import services as account_services
+from bidding import periods
 from bidding.models import Deposit, Tender
 from bidtool.cli import cli
 from core import clock
@@ -147,7 +148,11 @@ def test_decryption_window_and_ownership(client, people, cast, session, tender, 
     rival = bidders[1][0]
     stolen = decrypt(client, people, tender, rival, bid_id, file_keys(bidder, sealed))
     assert stolen.status_code == 404
-    clock.advance(timedelta(minutes=31))
+    closes = periods.decryption_closes(tender.bid_deadline)  # 30 minutes from the start (at the deadline)
+    clock.freeze(closes - timedelta(seconds=1))  # the last second of the window
+    _rival, rival_bid, rival_sealed = bidders[1]
+    assert decrypt(client, people, tender, rival, rival_bid, file_keys(rival, rival_sealed)).status_code == 200
+    clock.freeze(closes)
     late = decrypt(client, people, tender, bidder, bid_id, file_keys(bidder, sealed))
     assert late.status_code == 409 and late.get_json()["error"]["code"] == "decryption_window_closed"
     outsider = people.user("tenderer", "outsider")
