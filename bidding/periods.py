@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from flask_babel import lazy_gettext as _l
+
 from bidding.calendar import SHANGHAI, Calendar, local_date
 from bidding.models import Tender
 
@@ -199,3 +201,64 @@ def problems(tender: Tender, calendar: Calendar, now: datetime) -> list[dict]:
             }
         )
     return found
+
+
+def rules() -> tuple[str, list[tuple[str, str]]]:
+    """The timeline's periods in words, for the rules page (the numbers are the ones enforced here)."""
+    items = [
+        (
+            "R-T1",
+            _l(
+                "The bid deadline is at least %(n)s days after the tender documents are first issued.",
+                n=MIN_BID_DAYS,
+            ),
+        ),
+        (
+            "R-T2",
+            _l(
+                "The documents are available for at least %(n)s days. A tenderer obtains them within that "
+                "period and keeps them, and every later clarification and amendment, afterwards.",
+                n=MIN_DOCUMENT_DAYS,
+            ),
+        ),
+        (
+            "R-T3",
+            _l(
+                "A clarification or amendment that can affect bids comes at least %(n)s days before the bid "
+                "deadline; otherwise the deadline moves to make it so, and the periods that hang on it "
+                "(documents, questions, objections) move with it. Questions close at least %(q)s days before "
+                "the deadline, so that the answers need not move it.",
+                n=CHANGE_DAYS,
+                q=QUESTION_DAYS,
+            ),
+        ),
+        (
+            "R-T4",
+            _l(
+                "Objections to the tender documents are accepted until %(n)s days before the bid "
+                "deadline, at the deadline's time of day; when that day is a weekend or holiday, until the "
+                "same time on the next working day. A tender may allow more time, never less. The agency "
+                "answers within %(a)s days, and the tender is paused until it does.",
+                n=OBJECTION_DAYS,
+                a=ANSWER_DAYS,
+            ),
+        ),
+        (
+            "R-T5",
+            _l(
+                "The bids are opened online at the bid deadline; bidders decrypt their own bids within "
+                "%(m)s minutes of the start of the opening.",
+                m=int(DECRYPT_WINDOW.total_seconds() // 60),
+            ),
+        ),
+        (
+            "R-T6",
+            _l(
+                "Days are counted from the day after the event: the first day is not counted and the last "
+                "one is included. A period whose last day is a weekend or holiday ends on the next working "
+                "day, by the holiday calendar (with its working weekends). A period counted in days ends at "
+                "midnight after its last day."
+            ),
+        ),
+    ]
+    return str(_l("Timeline")), [(rule, str(text)) for rule, text in items]

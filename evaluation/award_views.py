@@ -11,6 +11,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from bidding import services as tenders
+from bidding.calendar import last_day
 from core import clock
 from core.auth import roles_required
 from core.db import db
@@ -40,6 +41,8 @@ def award_page(tender_id: uuid.UUID):
         publicity=publicity,
         report_signed=report is not None and report.status == "signed",
         award=award.award_json(db.session, row) if row else None,
+        award_row=row,
+        contract_last_day=last_day(row.contract_due_at) if row else None,
         now=clock.now(),
         form=FlaskForm(),
         is_agency=role == Role.AGENCY and actor.organization_id == tender.agency_id,
