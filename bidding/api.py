@@ -611,11 +611,21 @@ def open_with_key(tender_id: uuid.UUID):
     tender = services.manageable(db.session, current_user, tender_id)
     results = opening.open_with_opening_key(db.session, current_user, tender, bid_ids, client_ip())
     db.session.commit()
+    from bidding.models import BidPart
+
     return jsonify(
         {
             "results": [
-                {"status": r.status, "failure_code": r.failure_code, "price_fen": r.price_fen}
+                {
+                    "bid": str(part.bid_id),
+                    "part": part.part,
+                    "status": r.status,
+                    "failure_code": r.failure_code,
+                    "price_fen": r.price_fen,
+                    "evidence": r.evidence,  # when the opening key failed too: whose fault (R-B1, R-B6)
+                }
                 for r in results
+                for part in [db.session.get(BidPart, r.part_id)]
             ]
         }
     )
