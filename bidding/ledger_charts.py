@@ -42,15 +42,16 @@ def group(account: str) -> str:
 
 def _open(height: int, title: str) -> list[str]:
     return [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" class="chart" role="img"'
-        f' aria-label="{escape(title)}"><title>{escape(title)}</title>'
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" class="chart ledger-chart"'
+        f' role="img" aria-label="{escape(title)}"><title>{escape(title)}</title>'
     ]
 
 
 def balance(tb: TrialBalance, words: dict[str, str]) -> str:
     """``words``: debits, credits, title, and a name for each group in COLOURS."""
     top = max(tb.debit_fen, tb.credit_fen, 1)
-    scale = (WIDTH - LEFT - RIGHT) / top
+    left = 90
+    scale = (WIDTH - left - RIGHT - 130) / top  # room on the right for the totals
     sides = {"debits": {}, "credits": {}}
     for row in tb.rows:
         for side, amount in (("debits", row.debit_fen), ("credits", row.credit_fen)):
@@ -60,9 +61,9 @@ def balance(tb: TrialBalance, words: dict[str, str]) -> str:
     height = 110 + 20 * ((len(used) + 3) // 4)
     parts = _open(height, words["title"])
     for n, (side, total) in enumerate((("debits", tb.debit_fen), ("credits", tb.credit_fen))):
-        y, x = 14 + 40 * n, LEFT
+        y, x = 14 + 40 * n, left
         parts.append(
-            f'<text x="{LEFT - 8}" y="{y + 17}" font-size="13" text-anchor="end">{escape(words[side])}</text>'
+            f'<text x="{left - 8}" y="{y + 17}" font-size="14" text-anchor="end">{escape(words[side])}</text>'
         )
         for name in COLOURS:
             amount = sides[side].get(name)
@@ -75,14 +76,13 @@ def balance(tb: TrialBalance, words: dict[str, str]) -> str:
             )
             x += w
         parts.append(
-            f'<text x="{min(x + 6, WIDTH - RIGHT):.1f}" y="{y + 40 if x > WIDTH - 140 else y + 17}"'
-            f' font-size="12" text-anchor="{"end" if x > WIDTH - 140 else "start"}">{yuan(total)}</text>'
+            f'<text x="{x + 8:.1f}" y="{y + 18}" font-size="14" font-weight="600">{yuan(total)}</text>'
         )
     for n, name in enumerate(used):
-        lx, ly = LEFT + (n % 4) * 150, 104 + 20 * (n // 4)
+        lx, ly = left + (n % 4) * 160, 104 + 22 * (n // 4)
         parts.append(
-            f'<rect x="{lx}" y="{ly - 10}" width="12" height="12" fill="{COLOURS[name]}"/>'
-            f'<text x="{lx + 18}" y="{ly}" font-size="12">{escape(words[name])}</text>'
+            f'<rect x="{lx}" y="{ly - 11}" width="13" height="13" fill="{COLOURS[name]}"/>'
+            f'<text x="{lx + 19}" y="{ly}" font-size="13">{escape(words[name])}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -102,7 +102,7 @@ def escrow(entries: list[Entry], now: datetime, title: str) -> str:
     height, base = 170, 130
 
     def x(moment: datetime) -> float:
-        return 60 + (WIDTH - 60 - RIGHT) * (moment - start).total_seconds() / span
+        return 100 + (WIDTH - 100 - RIGHT) * (moment - start).total_seconds() / span
 
     def y(value: int) -> float:
         return base - 110 * value / top
@@ -114,10 +114,10 @@ def escrow(entries: list[Entry], now: datetime, title: str) -> str:
     path.append(f"L{x(end):.1f},{y(last):.1f}")
     parts = _open(height, title)
     parts.append(
-        f'<line x1="60" y1="{base}" x2="{WIDTH - RIGHT}" y2="{base}" stroke="#9aa5b1"/>'
+        f'<line x1="100" y1="{base}" x2="{WIDTH - RIGHT}" y2="{base}" stroke="#9aa5b1"/>'
         f'<path d="{" ".join(path)}" fill="none" stroke="{COLOURS["escrow"]}" stroke-width="2.5"/>'
-        f'<text x="56" y="{y(top) + 4:.1f}" font-size="11" text-anchor="end">{yuan(top)}</text>'
-        f'<text x="56" y="{base + 4}" font-size="11" text-anchor="end">¥0</text>'
+        f'<text x="94" y="{y(top) + 4:.1f}" font-size="12" text-anchor="end">{yuan(top)}</text>'
+        f'<text x="94" y="{base + 4}" font-size="12" text-anchor="end">¥0</text>'
     )
     for moment, value in points:
         parts.append(
