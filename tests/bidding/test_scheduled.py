@@ -4,8 +4,6 @@ date carries the late charge (R-D4). In-process here; with a real Celery worker 
 the CI's second run."""
 
 import os
-import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -18,7 +16,7 @@ from bidding import ledger, tasks
 from bidding.models import Deposit, InterestRate, Tender
 from core import clock
 from core.roles import Role
-from tests.bidding.test_ledger import ACCOUNT
+from tests.bidding.test_ledger import ACCOUNT, pay, pay_through_api
 from tests.bidding.test_tenders import auth, draft, publish
 
 DEPOSIT_BPS, LENDING_BPS = 35, 345
@@ -64,23 +62,6 @@ def set_sandbox_clock(client, headers, at: datetime) -> None:
     assert response.status_code == 200, response.get_json()
 
 
-def pay_deposit(client, people, tender, bidder) -> uuid.UUID:
-    response = client.post(
-        f"/api/v1/tenders/{tender.id}/deposits",
-        headers=auth(people, client, bidder),
-        json={
-            "kind": "money",
-            "lot": 1,
-            "amount": {"amount_fen": tender.lots[0].deposit_fen, "currency": "CNY"},
-            "payer_bank": "建设银行",
-            "payer_account": ACCOUNT,
-            "payer_name": bidder.organization.name,
-        },
-    )
-    assert response.status_code == 201, response.get_json()
-    return uuid.UUID(response.get_json()["id"])
-
-
 def test_sandbox_refund_job_runs_on_the_platform_clock(app, client, people, cast, session, procurement):
     """R-D3, R-D4: the beat job, in a process that has not seen the sandbox clock, pays at platform time."""
     tender, bidder = procurement
@@ -90,7 +71,7 @@ def test_sandbox_refund_job_runs_on_the_platform_clock(app, client, people, cast
     admin = auth(people, client, people.user(Role.ADMIN, "sandbox-admin"))
     paid_at = tender.documents_from + timedelta(hours=2)
     set_sandbox_clock(client, admin, paid_at)
-    deposit_id = pay_deposit(client, people, tender, bidder)
+    deposit_id = uuid.UUID(pay_through_api(client, auth(people, client, bidder), tender, bidder))
     session.rollback()
     deposit = session.get(Deposit, deposit_id)
     award = paid_at + timedelta(days=60)  # the result notice, two months of platform time later
@@ -121,22 +102,12 @@ def test_sandbox_refund_job_runs_on_the_platform_clock(app, client, people, cast
 def test_sandbox_refund_job_on_a_real_worker(tmp_path, config, client, people, cast, session, procurement):
     """PostgreSQL + Redis: a separate `celery worker` in a sandbox pays the refund at the platform time."""
     from tests.conftest import PG_URL, REDIS_URL
-    from tests.servers import server_clock
+    from tests.servers import celery_worker, server_clock
 
     if not (PG_URL and REDIS_URL):
         pytest.skip("needs SUNBID_TEST_DATABASE_URL and SUNBID_TEST_REDIS_URL (the CI's second run)")
     tender, bidder = procurement
-    deposit = ledger.record_payment(
-        session,
-        bidder,
-        tender,
-        lot_number=1,
-        amount_fen=tender.lots[0].deposit_fen,
-        payer_bank="建设银行",
-        payer_account=ACCOUNT,
-        payer_name=bidder.organization.name,
-        paid_at=clock.now(),
-    )
+    deposit = pay(session, bidder, tender)
     ledger.schedule_refund(session, deposit, "result", clock.now() + timedelta(days=45))
     session.commit()
     deposit_id, paid_at, due = deposit.id, deposit.paid_at, deposit.refund_due_at
@@ -151,45 +122,21 @@ def test_sandbox_refund_job_on_a_real_worker(tmp_path, config, client, people, c
         "SUNBID_SECRET_KEY": "test-secret",
         "SUNBID_SANDBOX": "1",
     }
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "core.worker",
-            "worker",
-            "--pool=solo",
-            "--loglevel=WARNING",
-            "--without-heartbeat",
-            "--without-gossip",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
     refunded = None
-    try:
+    with celery_worker(env):
         from core.app import create_app
 
         sender = create_app({**config, "REDIS_URL": REDIS_URL, "CELERY_EAGER": False})
         with sender.app_context():
             sender.extensions["celery"].send_task(tasks.pay_refunds.name)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        while refunded is None and time.monotonic() < deadline:
+            time.sleep(0.3)
             session.rollback()
             refunded = session.scalar(
                 select(Deposit).where(Deposit.id == deposit_id, Deposit.status == "refunded")
             )
-            if refunded is not None:
-                break
-            time.sleep(0.3)
         assert refunded is not None, "the worker did not pay the refund within 60 s"
-    finally:
-        worker.terminate()
-        output = worker.communicate(timeout=30)[0]
-        if refunded is None:
-            print(output.decode(errors="replace"))
     assert abs(refunded.refunded_at - platform_time) < timedelta(minutes=2)
     interest, late = expected(
         refunded,
