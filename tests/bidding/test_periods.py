@@ -290,3 +290,16 @@ def test_questions_close_at_their_deadline_and_no_later_than_15_days_ahead(clien
 
     assert ask(bj(date(2026, 12, 5), 9, 29), "q-before") == 201
     assert ask(bj(date(2026, 12, 5), 9, 30), "q-at") == 409
+
+
+def test_r_t4_the_publication_page_names_the_earliest_close_in_beijing_time(client, people, cast):
+    from tests.bidding.test_views import sign_in
+
+    tender_id = drafted(client, people, cast, bj(date(2026, 12, 21)), objections=bj(date(2026, 12, 6)))
+    sign_in(client, people, cast["agent"])
+    clock.advance(timedelta(seconds=31))
+    response = client.post(
+        f"/agency/tenders/{tender_id}/publish", data={"supervisor": "watcher", "notary": ""}
+    )
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "R-T4" in page and "2026-12-11 09:30" in page and "2026-12-11T" not in page
