@@ -264,7 +264,7 @@ def statement(session: Session, organization_id: uuid.UUID, now: datetime) -> li
         tender = session.get(Tender, deposit.tender_id)
         if deposit.status == "refunded":
             end, interest, late = deposit.refunded_at, deposit.interest_fen, deposit.late_charge_fen
-            returned = deposit.amount_fen + interest + late if deposit.kind == "money" else 0
+            returned = deposit.amount_fen + interest + late if deposit.kind == "money" else None
         elif deposit.status == "forfeited":
             end, interest, late, returned = _forfeited_at(session, deposit) or now, 0, 0, 0
         else:
