@@ -253,10 +253,84 @@ def set_basic_account(body: BasicAccountBody):
 @roles_required(Role.TENDERER)
 @api_doc(responses={200: ItemsOut})
 def deposit_statement():
-    """Your organisation's deposits, refunds and interest."""
-    from bidding import ledger
+    """Your organisation's deposits, refunds and interest for the days held (R-D3).
 
-    return jsonify({"items": ledger.statement(db.session, current_user.organization_id)})
+    While a deposit is held, `interest_fen` is what it has earned to date; once refunded, what was paid.
+    """
+    from bidding import ledger_view
+
+    rows = ledger_view.statement(db.session, current_user.organization_id, clock.now())
+    return jsonify({"items": [statement_json(row) for row in rows]})
+
+
+def statement_json(row) -> dict:
+    d = row.deposit
+    return {
+        "id": str(d.id),
+        "tender": str(d.tender_id),
+        "tender_code": row.tender.code,
+        "lot": d.lot_number,
+        "kind": d.kind,
+        "status": d.status,
+        "amount_fen": d.amount_fen,
+        "paid_at": d.paid_at.isoformat(),
+        "days_held": row.days_held,
+        "interest_fen": row.interest_fen,
+        "late_charge_fen": row.late_charge_fen,
+        "settled": row.settled,
+        "refund_reason": d.refund_reason,
+        "refund_due_at": d.refund_due_at.isoformat() if d.refund_due_at else None,
+        "refunded_at": d.refunded_at.isoformat() if d.refunded_at else None,
+        "returned_fen": row.returned_fen,
+    }
+
+
+@bp.get("/tenders/<uuid:tender_id>/ledger")
+@roles_required(Role.AGENCY, Role.SUPERVISOR)
+@api_doc(responses={200: "the tender's ledger entries and trial balance"})
+def tender_ledger(tender_id: uuid.UUID):
+    """The tender's deposit ledger: entries and trial balance (its agency, supervisors; R-D3).
+
+    Before the bid deadline it is sealed (who paid a deposit would tell who bids, R-B4): no entries,
+    and `hidden_until` says when.
+    """
+    from bidding import ledger_view
+
+    tender, sealed = ledger_view.ledger_tender(db.session, current_user, tender_id)
+    if sealed:
+        return jsonify(
+            {"entries": [], "trial_balance": None, "hidden_until": tender.bid_deadline.isoformat()}
+        )
+    entries, balance = ledger_view.tender_ledger(db.session, tender)
+    return jsonify(
+        {
+            "entries": [
+                {
+                    "id": str(e.id),
+                    "kind": e.kind,
+                    "booked_at": e.booked_at.isoformat(),
+                    "lines": [
+                        {"account": line.account, "amount": money(line.amount_fen)} for line in e.lines
+                    ],
+                }
+                for e in entries
+            ],
+            "trial_balance": {
+                "accounts": [
+                    {
+                        "account": row.account,
+                        "debit": money(row.debit_fen),
+                        "credit": money(row.credit_fen),
+                        "balance": money(row.balance_fen),
+                    }
+                    for row in balance.rows
+                ],
+                "debits": money(balance.debit_fen),
+                "credits": money(balance.credit_fen),
+                "balanced": balance.balanced,
+            },
+        }
+    )
 
 
 # -- bids ---------------------------------------------------------------------------------------------
@@ -491,11 +565,21 @@ def open_with_key(tender_id: uuid.UUID, body: OpenWithKeyBody):
     tender = services.manageable(db.session, current_user, tender_id)
     results = opening.open_with_opening_key(db.session, current_user, tender, list(body.bids), client_ip())
     db.session.commit()
+    from bidding.models import BidPart
+
     return jsonify(
         {
             "results": [
-                {"status": r.status, "failure_code": r.failure_code, "price_fen": r.price_fen}
+                {
+                    "bid": str(part.bid_id),
+                    "part": part.part,
+                    "status": r.status,
+                    "failure_code": r.failure_code,
+                    "price_fen": r.price_fen,
+                    "evidence": r.evidence,  # when the opening key failed too: whose fault (R-B1, R-B6)
+                }
                 for r in results
+                for part in [db.session.get(BidPart, r.part_id)]
             ]
         }
     )

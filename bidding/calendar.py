@@ -71,3 +71,8 @@ def local_date(moment: datetime) -> date:
 
 def start_of_local_day(day: date) -> datetime:
     return datetime.combine(day, time(0, 0), tzinfo=SHANGHAI)
+
+
+def last_day(closes: datetime) -> date:
+    """The last day of a period that closes at ``closes`` (midnight Beijing time after that day)."""
+    return local_date(closes - timedelta(microseconds=1))

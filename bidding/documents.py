@@ -14,7 +14,6 @@ import base64
 import binascii
 import hashlib
 import uuid
-from datetime import datetime
 from typing import BinaryIO
 
 from flask_babel import lazy_gettext as _l
@@ -24,8 +23,8 @@ from sqlalchemy.orm import Session
 import audit
 from accounts import pki
 from accounts.models import Organization, User
-from bidding import permissions
-from bidding.calendar import SHANGHAI, Calendar, local_date
+from bidding import periods, permissions
+from bidding.calendar import SHANGHAI, Calendar
 from bidding.models import DocumentDownload, Tender, TenderDocument
 from core import clock, filenames
 from core.bodies import LARGEST_FILE
@@ -36,7 +35,6 @@ from core.storage import FileStore
 from crypto import ca, canonical, cms, receipts
 
 MAX_DOCUMENT_SIZE = LARGEST_FILE  # the signature check reads the file whole
-CLARIFICATION_DAYS = 15  # R-T3
 STATEMENT_TYPE = "sunbid-tender-document"
 
 
@@ -205,15 +203,6 @@ def publication_problems(session: Session, tender: Tender) -> list[dict]:
     return [{"field": "documents", "rule": "R-T2", "code": "missing"}]
 
 
-def extended_deadline(tender: Tender, issued_at: datetime, calendar: Calendar) -> datetime | None:
-    """R-T3: the deadline a change issued at ``issued_at`` requires, when later than the current one."""
-    earliest_day = calendar.period_end(local_date(issued_at), CLARIFICATION_DAYS)
-    if local_date(tender.bid_deadline) >= earliest_day:
-        return None
-    local_time = tender.bid_deadline.astimezone(SHANGHAI).timetz()
-    return datetime.combine(earliest_day, local_time).astimezone(tender.bid_deadline.tzinfo)
-
-
 def issue_change(
     session: Session,
     actor: User,
@@ -264,14 +253,14 @@ def issue_change(
         document.signature, document.signer_serial = _agency_signature(
             session, actor, store, stored.sha256, signature_b64
         )
+    moved: dict[str, tuple] = {}
     if document.affects_bids:
-        new_deadline = extended_deadline(tender, now, Calendar.load(session))
-        if new_deadline is not None:  # R-T3
+        calendar = Calendar.load(session)
+        new_deadline = periods.extended_deadline(tender, now, calendar)
+        if new_deadline is not None:  # R-T3, and the periods that hang on the deadline follow it (R-T4)
             document.deadline_before, document.deadline_after = tender.bid_deadline, new_deadline
-            tender.bid_deadline = new_deadline
+            moved = periods.follow_deadline(tender, new_deadline, calendar)
             permissions.reveal_with_deadline(session, tender)  # bidders stay secret until the new one
-            if tender.documents_to and tender.documents_to > new_deadline:
-                tender.documents_to = new_deadline
     session.add(document)
     session.flush()
     _sign_statement(session, tender, document)
@@ -288,6 +277,7 @@ def issue_change(
             "deadline_before": document.deadline_before.isoformat() if document.deadline_before else None,
             "deadline_after": document.deadline_after.isoformat() if document.deadline_after else None,
             "rule": "R-T3" if document.deadline_after else None,
+            "moved": {name: after.isoformat() for name, (_before, after) in moved.items()},
         },
         ip,
     )
@@ -308,8 +298,10 @@ def _tell_downloaders(session: Session, tender: Tender, document: TenderDocument
     if document.deadline_after is not None:
         body += "\n\n" + str(
             _l(
-                "The bid deadline moves to %(deadline)s (R-T3).",
+                "The bid deadline moves to %(deadline)s (R-T3); objections to the documents are accepted "
+                "until %(objections)s (R-T4).",
                 deadline=document.deadline_after.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
+                objections=tender.objection_deadline.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
             )
         )
     for user in session.scalars(select(User).where(User.id.in_(user_ids))):
@@ -344,11 +336,34 @@ def document(session: Session, actor: User | None, tender: Tender, document_id: 
 def record_download(
     session: Session, actor: User, tender: Tender, row: TenderDocument, ip: str | None = None
 ) -> DocumentDownload:
-    """Downloading needs no registration beyond signing in (R-T2); who downloaded is recorded."""
+    """Downloading needs no registration beyond signing in (R-T2); who downloaded is recorded. A
+    tenderer obtains the documents while they are available (``bidding.periods``); one whose
+    organisation obtained them keeps them, and every later change, afterwards."""
     if row.sha256 is None:
         raise NotFound(_l("This notice has no file."), code="document_not_found")
     if actor is None or not getattr(actor, "is_authenticated", False):
         raise Forbidden(_l("Sign in to download the documents."), code="unauthenticated", status=401)
+    if actor.role == Role.TENDERER and not periods.documents_open(tender, clock.now()):
+        obtained = session.scalar(
+            select(DocumentDownload.id).where(
+                DocumentDownload.tender_id == tender.id,
+                DocumentDownload.organization_id == actor.organization_id,
+            )
+        )
+        if obtained is None:  # R-T2
+            raise Conflict(
+                _l(
+                    "The documents are available from %(start)s to %(end)s.",
+                    start=clock.local(tender.documents_from).strftime("%Y-%m-%d %H:%M"),
+                    end=clock.local(tender.documents_to).strftime("%Y-%m-%d %H:%M"),
+                ),
+                code="documents_not_available",
+                details={
+                    "rule": "R-T2",
+                    "from": tender.documents_from.isoformat(),
+                    "to": tender.documents_to.isoformat(),
+                },
+            )
     download = DocumentDownload(
         document_id=row.id, tender_id=tender.id, user_id=actor.id, organization_id=actor.organization_id
     )

@@ -16,7 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional
 
-from bidding.services import TIMELINE
+from bidding.periods import TIMELINE
 from core.forms import options
 from core.money import AmountError, parse_yuan
 

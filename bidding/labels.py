@@ -88,6 +88,8 @@ register(
         "same_machine": _l("bids prepared on the same machine"),
         "identical_document": _l("identical bid documents"),
         "price_pattern": _l("prices in a regular pattern"),
+        "same_project_manager": _l("the same project manager"),
+        "same_agent": _l("the same agent acting for them"),
     },
 )
 register(

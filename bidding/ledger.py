@@ -435,26 +435,3 @@ def balances(session: Session, accounts: list[str] | None = None) -> dict[str, i
 def trial_balance(session: Session) -> int:
     """The sum of every line ever booked: zero when the books balance (tested as an invariant)."""
     return int(session.scalar(select(func.coalesce(func.sum(LedgerLine.amount_fen), 0))))
-
-
-def statement(session: Session, organization_id) -> list[dict]:
-    """A tenderer's deposits with what was paid in and back."""
-    deposits = session.scalars(
-        select(Deposit).where(Deposit.organization_id == organization_id).order_by(Deposit.created_at)
-    ).all()
-    return [
-        {
-            "id": str(d.id),
-            "tender": str(d.tender_id),
-            "lot": d.lot_number,
-            "kind": d.kind,
-            "status": d.status,
-            "amount_fen": d.amount_fen,
-            "paid_at": d.paid_at.isoformat(),
-            "refund_due_at": d.refund_due_at.isoformat() if d.refund_due_at else None,
-            "refunded_at": d.refunded_at.isoformat() if d.refunded_at else None,
-            "interest_fen": d.interest_fen,
-            "late_charge_fen": d.late_charge_fen,
-        }
-        for d in deposits
-    ]

@@ -305,6 +305,11 @@ class PartOpening(Base):
     # The signed manifest (file hashes, machine fingerprint hash): what the collusion signals compare.
     manifest: Mapped[dict | None] = mapped_column(JSON, default=None)
     decrypted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+    # How it was opened: with the file key its owner sent (online decryption) or with the opening key
+    # rebuilt from the custodians' shares; when the opening key failed, what shows whose fault it was
+    # (R-B1, R-B6): the stored envelope re-hashed against the hash the tenderer signed, its recipients.
+    opened_with: Mapped[str | None] = mapped_column(String(12), default=None)
+    evidence: Mapped[dict | None] = mapped_column(JSON, default=None)
 
 
 class TenderDocument(UuidPK, Base):

@@ -1,5 +1,6 @@
-"""Objections (异议). To the documents: accepted until the objection deadline, 10 days before the bid
-deadline; the agency answers within 3 days and the tender is paused until it does (R-T4). At the
+"""Objections (异议). To the documents: accepted until the objection deadline, at the earliest 10 days
+before the bid deadline and moving with it (``bidding.periods``); the agency answers within 3 days and
+the tender is paused until it does (R-T4). At the
 opening: raised by a bidder while the opening runs, answered there, and put in the record (R-B7)."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 
 import audit
 from accounts.models import User
-from bidding import permissions
+from bidding import periods, permissions
 from bidding.bidders import has_submitted_bid
 from bidding.calendar import Calendar
 from bidding.models import Objection, Opening, Tender
@@ -19,7 +20,6 @@ from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.notifications import notify
 from core.roles import Role
 
-ANSWER_DAYS = 3  # R-T4
 MAX_TEXT = 8000
 
 
@@ -44,16 +44,18 @@ def raise_objection(
     if stage == "documents":
         if tender.status != "published" or now < tender.documents_from:
             raise Conflict(_l("Objections open with the documents."), code="tender_not_open")
-        if now >= tender.objection_deadline:  # R-T4
+        calendar = Calendar.load(session)
+        closes = periods.objections_close(tender, calendar)
+        if now >= closes:  # R-T4
             raise Conflict(
                 _l(
-                    "Objections to the documents closed on %(deadline)s.",
-                    deadline=tender.objection_deadline.date(),
+                    "Objections to the documents closed at %(deadline)s.",
+                    deadline=clock.local(closes).strftime("%Y-%m-%d %H:%M"),
                 ),
                 code="objection_deadline_passed",
-                details={"deadline": tender.objection_deadline.isoformat(), "rule": "R-T4"},
+                details={"deadline": closes.isoformat(), "rule": "R-T4"},
             )
-        due = Calendar.load(session).closes(now, ANSWER_DAYS)  # R-T4: within 3 days
+        due = periods.answer_due(now, calendar)  # R-T4: within 3 days
         if tender.paused_at is None:
             tender.paused_at = now
     elif stage == "opening":

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
@@ -19,7 +18,7 @@ from sqlalchemy.orm import Session
 import audit
 from accounts import pki
 from accounts.models import Organization, User
-from bidding import bids, custodians, ledger, permissions
+from bidding import bids, custodians, ledger, periods, permissions
 from bidding.models import Bid, BidPart, Deposit, Objection, Opening, PartOpening, Tender
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -27,7 +26,6 @@ from core.storage import file_store
 from crypto import age, bidpack, ca, canonical, receipts
 
 MIN_BIDS = 3  # R-B5
-DECRYPT_WINDOW = timedelta(minutes=30)
 
 
 def _opened_root() -> Path:
@@ -79,7 +77,7 @@ def start(session: Session, actor: User, tender: Tender, ip: str | None = None) 
             started_by_id=actor.id,
             started_at=now,
             status="decrypting",
-            decrypt_until=now + DECRYPT_WINDOW,
+            decrypt_until=periods.decryption_closes(now),
         )
     session.add(opening)
     session.flush()
@@ -195,6 +193,8 @@ def _open_part(
         )
     except (bidpack.BidError, age.AgeError, ca.CertificateError) as exc:
         result = PartOpening(part_id=part.id, status="failed", failure_code=getattr(exc, "code", "failed"))
+        if identities is not None:  # the rebuilt opening key failed too: keep what shows whose fault
+            result.evidence = _evidence(store, part, str(identities[0].recipient), result.failure_code)
     else:
         sheet = opened.manifest.get("price_sheet")
         result = PartOpening(
@@ -205,8 +205,42 @@ def _open_part(
             price_fen=sheet["total_fen"] if sheet else None,
             manifest_sha256=hashlib.sha256(canonical.canonical_json(opened.manifest)).hexdigest(),
         )
+    result.opened_with = "file_key" if file_key is not None else "opening_key"
     session.add(result)
     return result
+
+
+def _evidence(store, part: BidPart, opening_key: str, failure: str) -> dict:
+    """R-B1, R-B6: the platform cannot see to whom an envelope's stanzas are addressed, so a part sealed to
+    some other key beside the tenderer's own is accepted; if its owner then does not decrypt it and the
+    opening key cannot either, the envelope re-hashed here is the one the tenderer signed, byte for
+    byte: nothing the platform did made it unreadable, and the failure is the tenderer's."""
+    digest = hashlib.sha256()
+    with store.open(part.sha256) as f:
+        while chunk := f.read(1024 * 1024):
+            digest.update(chunk)
+    with store.open(part.sha256) as f:
+        recipients = age.read_header(f).x25519_stanza_count
+    return {
+        "failure": failure,
+        "opening_key": opening_key,
+        "signed_sha256": part.sha256,
+        "stored_sha256": digest.hexdigest(),
+        "x25519_recipients": recipients,
+    }
+
+
+def tenderers_fault(outcomes: list[PartOpening | None]) -> bool:
+    """Established fault (R-B6): a part the rebuilt opening key could not open although the platform
+    still holds exactly what the tenderer signed."""
+    return any(
+        o is not None
+        and o.status == "failed"
+        and o.opened_with == "opening_key"
+        and o.evidence is not None
+        and o.evidence["stored_sha256"] == o.evidence["signed_sha256"]
+        for o in outcomes
+    )
 
 
 def record(session: Session, tender: Tender) -> dict:
@@ -238,6 +272,11 @@ def record(session: Session, tender: Tender) -> dict:
                 "price_fen": commercial.price_fen if commercial and commercial.status == "ok" else None,
                 "decryption": {part: (o.status if o else "pending") for part, o in sorted(outcomes.items())},
                 "failures": sorted({o.failure_code for o in outcomes.values() if o and o.failure_code}),
+                # R-B6: tried with the opening key too, and what that showed (R-B1)
+                "opening_key_evidence": {
+                    part: o.evidence for part, o in sorted(outcomes.items()) if o is not None and o.evidence
+                }
+                or None,
                 "deposit": {"kind": deposit.kind, "status": deposit.status, "amount_fen": deposit.amount_fen}
                 if deposit
                 else None,
@@ -366,6 +405,7 @@ def open_with_opening_key(
         bid = session.get(Bid, bid_id)
         if bid is None or bid.tender_id != tender.id or bid.status != "submitted":
             raise NotFound(_l("No such bid."), code="bid_not_found")
+        parts = {part.id for part in bid.parts}
         for part in bid.parts:
             done = session.get(PartOpening, part.id)
             if done is not None and done.status == "ok":
@@ -379,7 +419,11 @@ def open_with_opening_key(
             actor,
             "bidding.bid_opened_by_custodians",
             bid,
-            {"rule": "R-B6", "parts": [p.part for p in bid.parts]},
+            {
+                "rule": "R-B6",
+                "parts": [p.part for p in bid.parts],
+                "evidence": {r.part_id.hex: r.evidence for r in results if r.evidence and r.part_id in parts},
+            },
             ip,
         )
     session.flush()
@@ -434,6 +478,20 @@ def close(
             _l("Name submitted bids that failed, each with the reason it was no fault of the tenderer."),
             code="invalid_no_fault",
             details={"unknown": sorted(set(no_fault) - known)},
+        )
+    # R-B1, R-B6: a bid the opening key could not open either, from exactly what its tenderer signed, failed
+    # through the tenderer's fault; nobody may record it otherwise.
+    established = sorted(
+        str(bid.id) for bid in received if bid.id not in complete and tenderers_fault(outcomes[bid.id])
+    )
+    if set(established) & set(no_fault):
+        raise Invalid(
+            _l(
+                "The opening key could not open these bids either, although the platform holds exactly what "
+                "their tenderers signed: the failure is the tenderer's, not a case for no fault (R-B6)."
+            ),
+            code="tenderer_at_fault",
+            details={"bids": sorted(set(established) & set(no_fault)), "rule": "R-B6"},
         )
     now = clock.now()
     summary = {}

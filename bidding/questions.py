@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 import audit
 from accounts.models import User
-from bidding import documents, permissions
+from bidding import documents, periods, permissions
 from bidding.models import Question, Tender, TenderDocument
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -36,7 +36,7 @@ def ask(session: Session, actor: User, tender: Tender, text: str, ip: str | None
         raise Forbidden(_l("Only tenderers ask questions on the documents."), code="role_forbidden")
     if tender.status != "published" or clock.now() < tender.documents_from:
         raise Conflict(_l("Questions open with the documents."), code="tender_not_open")
-    if clock.now() >= tender.clarification_deadline:
+    if not periods.questions_open(tender, clock.now()):  # R-T3
         raise Conflict(
             _l("The deadline for questions has passed."),
             code="clarification_deadline_passed",

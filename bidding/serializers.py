@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from bidding.models import Tender
-from bidding.services import TIMELINE, phase
+from bidding.periods import TIMELINE
+from bidding.services import phase
 
 
 def money(fen: int, currency: str = "CNY") -> dict:

@@ -1,12 +1,13 @@
-"""Tender rules: drafts, the timeline checks (R-T1, R-T2, R-T4, R-T6, R-D1), publication with the
-opening key split among custodians (ARCHITECTURE "Sealed bids"), and the phase derived from the clock.
+"""Tender rules: drafts, the deposit cap (R-D1), publication (its timeline checked by ``bidding.periods``:
+R-T1 to R-T4, R-T6) with the opening key split among custodians (ARCHITECTURE "Sealed bids"), and the
+phase derived from the clock.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -15,8 +16,8 @@ from sqlalchemy.orm import Session
 
 import audit
 from accounts.models import User
-from bidding import custodians, permissions
-from bidding.calendar import Calendar, local_date
+from bidding import custodians, periods, permissions
+from bidding.calendar import Calendar
 from bidding.models import TRACKS, CustodianShare, Lot, OpeningKeyRecord, Tender, TenderCounter
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -24,12 +25,7 @@ from core.money import parse_money
 from core.roles import Role
 from crypto import opening
 
-TIMELINE = ("documents_from", "documents_to", "clarification_deadline", "objection_deadline", "bid_deadline")
 DEPOSIT_CAP_PERCENT = 2  # R-D1: at most 2% of the estimated price (条例26)
-MIN_BID_DAYS = 20  # R-T1
-MIN_DOCUMENT_DAYS = 5  # R-T2
-OBJECTION_DAYS = 10  # R-T4
-CLARIFICATION_DAYS = 15  # R-T3
 
 
 @dataclass
@@ -110,7 +106,7 @@ def parse_tender(data: dict) -> TenderInput:
         )
         for n, item in enumerate(raw_lots, start=1)
     ]
-    timeline = {name: parse_time((data.get("timeline") or {}).get(name), name) for name in TIMELINE}
+    timeline = {name: parse_time((data.get("timeline") or {}).get(name), name) for name in periods.TIMELINE}
     scheme = data.get("scoring_scheme") or {}
     if not isinstance(scheme, dict):
         raise Invalid(_l("The scoring scheme is an object."), code="invalid_scoring_scheme")
@@ -256,68 +252,6 @@ def update_draft(
     return tender
 
 
-def timeline_problems(tender: Tender, calendar: Calendar, now: datetime) -> list[dict]:
-    """Every timeline rule the tender breaks, each with its rule id and the earliest allowed date."""
-    t = {name: getattr(tender, name) for name in TIMELINE}
-    missing = [name for name, value in t.items() if value is None]
-    if missing:
-        return [{"field": name, "rule": None, "code": "missing"} for name in missing]
-    problems = []
-    start = local_date(t["documents_from"])
-    if t["documents_from"] < now - timedelta(minutes=5):
-        problems.append({"field": "documents_from", "rule": None, "code": "in_the_past"})
-    earliest_docs_end = calendar.period_end(start, MIN_DOCUMENT_DAYS)  # R-T2 with R-T6
-    if local_date(t["documents_to"]) < earliest_docs_end:
-        problems.append(
-            {
-                "field": "documents_to",
-                "rule": "R-T2",
-                "code": "too_early",
-                "earliest": earliest_docs_end.isoformat(),
-            }
-        )
-    earliest_deadline = calendar.period_end(start, MIN_BID_DAYS)  # R-T1 with R-T6
-    if local_date(t["bid_deadline"]) < earliest_deadline:
-        problems.append(
-            {
-                "field": "bid_deadline",
-                "rule": "R-T1",
-                "code": "too_early",
-                "earliest": earliest_deadline.isoformat(),
-            }
-        )
-    if t["documents_to"] > t["bid_deadline"]:
-        problems.append({"field": "documents_to", "rule": None, "code": "after_bid_deadline"})
-    deadline_day = local_date(t["bid_deadline"])
-    latest_objection = deadline_day - timedelta(days=OBJECTION_DAYS)  # R-T4
-    if (
-        local_date(t["objection_deadline"]) > latest_objection
-        or t["objection_deadline"] < t["documents_from"]
-    ):
-        problems.append(
-            {
-                "field": "objection_deadline",
-                "rule": "R-T4",
-                "code": "out_of_window",
-                "latest": latest_objection.isoformat(),
-            }
-        )
-    latest_questions = deadline_day - timedelta(days=CLARIFICATION_DAYS)  # R-T3: answers 15 days ahead
-    if (
-        local_date(t["clarification_deadline"]) > latest_questions
-        or t["clarification_deadline"] < t["documents_from"]
-    ):
-        problems.append(
-            {
-                "field": "clarification_deadline",
-                "rule": "R-T3",
-                "code": "out_of_window",
-                "latest": latest_questions.isoformat(),
-            }
-        )
-    return problems
-
-
 def publish(
     session: Session,
     actor: User,
@@ -332,7 +266,7 @@ def publish(
         raise Conflict(_l("This tender is already published."), code="tender_not_draft")
     from bidding import documents
 
-    problems = timeline_problems(tender, Calendar.load(session), clock.now())
+    problems = periods.problems(tender, Calendar.load(session), clock.now())
     problems += documents.publication_problems(session, tender)
     if problems:
         raise Invalid(
@@ -369,7 +303,7 @@ def publish(
         tender,
         {
             "code": tender.code,
-            "timeline": {name: getattr(tender, name).isoformat() for name in TIMELINE},
+            "timeline": {name: getattr(tender, name).isoformat() for name in periods.TIMELINE},
             "opening_key": str(key.recipient),
             "threshold": key.k,
             "documents": [{"version": d.version, "sha256": d.sha256} for d in issued],

@@ -6,7 +6,17 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from bidding import admin, api, calendar_cli, labels, notice_views, notices_api, views  # noqa: F401
+    from bidding import (  # noqa: F401  (labels registers words)
+        admin,
+        api,
+        calendar_cli,
+        labels,
+        ledger_cli,
+        ledger_views,
+        notice_views,
+        notices_api,
+        views,
+    )
     from core.extensions import csrf
     from core.web import register_panel
 
@@ -14,11 +24,17 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(notices_api.bp)
     app.register_blueprint(notice_views.bp)
     app.register_blueprint(views.bp)
+    app.register_blueprint(ledger_views.bp)
     app.register_blueprint(admin.bp)
     # The admin blueprint mixes pages and two API routes: those are exempt like every /api blueprint is
     # (core.app), since the API authenticates by bearer token only.
     csrf.exempt(admin.put_calendar_day)
     csrf.exempt(admin.put_rate)
+    from bidding import ledger_view, periods
+    from core.web import register_rules
+
+    register_rules(app, 10, periods.rules)
+    register_rules(app, 20, ledger_view.rules)
     register_panel(app, "agency", _agency_panel)
     register_panel(app, "tenderer", _tenderer_panel)
     register_panel(app, "supervisor", _supervisor_panel)
@@ -38,6 +54,7 @@ def init_app(app: Flask) -> None:
     describe.register_tender_finder(app, trail.find)
     describe.register_tender_names(app, trail.codes)
     describe.register_tender_targets(app, trail.targets)
+    app.cli.add_command(ledger_cli.ledger_cli)
 
 
 def _agency_panel():

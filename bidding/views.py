@@ -12,7 +12,8 @@ from sqlalchemy import select
 from accounts import services as account_services
 from accounts.forms import EmptyForm
 from accounts.models import Organization, User
-from bidding import collusion, custodians, opening, permissions, services
+from bidding import collusion, custodians, opening, periods, permissions, services
+from bidding.calendar import Calendar
 from bidding.forms import CustodianKeyForm, PublishForm, TenderForm
 from bidding.models import Opening, Tender
 from bidding.permissions import may_see_opening_record
@@ -23,6 +24,7 @@ from core.errors import DomainError, Invalid
 from core.extensions import client_ip
 from core.forms import options
 from core.money import yuan_input
+from core.present import problem_text
 from core.roles import Role
 from core.uow import attempt, flash_error
 
@@ -104,6 +106,7 @@ def _notice_context(actor, tender: Tender, manager: bool) -> dict:
     running = db.session.get(Opening, tender.id)
     tenderer = actor is not None and actor.role == Role.TENDERER
     published = tender.status == "published" and running is None
+    calendar = Calendar.load(db.session)
     from bidding import timeline
 
     return {
@@ -118,17 +121,16 @@ def _notice_context(actor, tender: Tender, manager: bool) -> dict:
         "document_form": f.DocumentForm() if manager and tender.status == "draft" else None,
         "amendment_form": f.AmendmentForm() if manager and published else None,
         "question_form": f.QuestionForm()
-        if tenderer and published and tender.documents_from <= now < tender.clarification_deadline
+        if tenderer and published and periods.questions_open(tender, now)
         else None,
         "answer_form": f.AnswerForm() if manager else None,
         "objection_form": f.ObjectionForm() if tenderer else None,
         "objection_stage": "opening"
         if running is not None and running.status == "decrypting"
-        else (
-            "documents" if published and tender.documents_from <= now < tender.objection_deadline else None
-        ),
+        else ("documents" if published and periods.objections_open(tender, now, calendar) else None),
         "objection_answer_form": f.ObjectionAnswerForm() if manager else None,
         "team": _team_context(actor, tender),
+        "objections_close": periods.objections_close(tender, calendar) if tender.bid_deadline else None,
         "close_form": f.CloseOpeningForm()
         if manager and running is not None and running.status == "decrypting"
         else None,
@@ -149,7 +151,7 @@ def _tender_form(tender: Tender | None = None) -> TenderForm:
         form.estimate.data = yuan_input(tender.estimated_price_fen)
         form.deposit.data = yuan_input(tender.deposit_fen)
         form.state_controlled.data, form.description.data = tender.state_controlled, tender.description
-        for name in services.TIMELINE:
+        for name in periods.TIMELINE:
             value = getattr(tender, name)
             getattr(form, name).data = value.astimezone(SHANGHAI).replace(tzinfo=None) if value else None
         for entry, lot in zip(form.lots, tender.lots, strict=False):
@@ -238,16 +240,7 @@ def publish(tender_id: uuid.UUID):
         except DomainError as err:
             flash_error(err)
             for problem in err.details.get("problems", []):
-                flash(
-                    _(
-                        "%(field)s: %(code)s %(rule)s %(limit)s",
-                        field=problem["field"],
-                        code=problem["code"],
-                        rule=problem.get("rule") or "",
-                        limit=problem.get("earliest") or problem.get("latest") or "",
-                    ),
-                    "error",
-                )
+                flash(problem_text(problem), "error")  # the field, the rule and the limit, in words
         else:
             db.session.commit()
             flash(

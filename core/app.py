@@ -193,10 +193,9 @@ def _limit_text() -> str:
 def _register_hooks(app: Flask) -> None:
     @app.before_request
     def sandbox_clock():
-        if app.config["SANDBOX"]:
-            from core import sandbox
+        from core import sandbox
 
-            sandbox.load_offset(db.session)
+        sandbox.follow(app)
 
     @app.after_request
     def security_headers(response):

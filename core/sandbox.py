@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from flask import Flask
 from sqlalchemy.orm import Session
 
 from core import clock
@@ -15,6 +16,14 @@ KEY = "sandbox_clock_offset"
 def load_offset(session: Session) -> None:
     row = session.get(PlatformSetting, KEY)
     clock.set_offset(timedelta(seconds=row.value["seconds"]) if row else timedelta(0))
+
+
+def follow(app: Flask) -> None:
+    """Before each request and each task: in a sandbox, read the clock every process shares."""
+    if app.config["SANDBOX"]:
+        from core.db import db
+
+        load_offset(db.session)
 
 
 def set_now(session: Session, target: datetime) -> timedelta:

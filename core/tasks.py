@@ -20,7 +20,11 @@ _PENDING = "sunbid.after_commit"
 
 class AppContextTask(Task):
     """Runs in a fresh app context (its own session) of the caller's app when called eagerly
-    in-process, else of the Flask app that created this Celery app (the worker's)."""
+    in-process, else of the Flask app that created this Celery app (the worker's).
+
+    Every task reads the platform clock as requests do: in a sandbox the clock's offset is loaded from
+    the database first, so a beat job pays refunds, accrues interest and judges lateness at the time
+    the sandbox clock says (the same hook requests run in ``core.app``)."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         app = current_app._get_current_object() if has_app_context() else self.app.flask_app
@@ -28,6 +32,9 @@ class AppContextTask(Task):
         token = write_intent.set(True)
         try:
             with app.app_context():
+                from core import sandbox
+
+                sandbox.follow(app)
                 return self.run(*args, **kwargs)
         finally:
             write_intent.reset(token)

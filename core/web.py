@@ -27,6 +27,19 @@ def register_panel(app, role: str, panel) -> None:
     app.extensions.setdefault("sunbid.dashboard", {}).setdefault(str(role), []).append(panel)
 
 
+def register_rules(app, order: int, section) -> None:
+    """A section of the rules page: a callable returning ``(title, [(rule id, statement), ...])``, so
+    that each statement is written where the rule is enforced, with the same numbers."""
+    app.extensions.setdefault("sunbid.rules", []).append((order, section))
+
+
+@bp.get("/rules")
+def rules():
+    """The rules and time limits the platform enforces, in words, for everyone."""
+    sections = [section() for _order, section in sorted(current_app.extensions.get("sunbid.rules", []))]
+    return render_template("core/rules.html", sections=sections)
+
+
 @bp.get("/")
 def index():
     if current_user.is_authenticated:

@@ -32,8 +32,8 @@ from sqlalchemy.orm import Session
 from accounts import pki
 from accounts import services as accounts
 from accounts.models import Organization, User
-from bidding import bids, documents, ledger, opening, questions, services
-from bidding.calendar import SHANGHAI
+from bidding import bids, documents, ledger, opening, periods, questions, services
+from bidding.calendar import SHANGHAI, Calendar
 from bidding.models import Bid, Tender
 from core import clock, sandbox
 from core.storage import FileStore
@@ -141,7 +141,9 @@ def run(
                 "documents_from": start.isoformat(),
                 "documents_to": (start + timedelta(days=7)).isoformat(),
                 "clarification_deadline": (deadline - timedelta(days=16)).isoformat(),
-                "objection_deadline": (deadline - timedelta(days=12)).isoformat(),
+                "objection_deadline": periods.statutory_objection_close(
+                    deadline, Calendar.load(session)
+                ).isoformat(),
                 "bid_deadline": deadline.isoformat(),
             },
         }

@@ -5,7 +5,7 @@ the deposit refunds (R-D3; procurement R-D4)."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime
 from typing import BinaryIO
 
 from flask_babel import lazy_gettext as _l
@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 import audit
 from accounts.models import Organization, User
-from bidding import ledger, permissions
+from bidding import ledger, periods, permissions
 from bidding.bidders import has_submitted_bid
-from bidding.calendar import Calendar
+from bidding.calendar import Calendar, last_day
 from bidding.models import Bid, Deposit, Objection, Tender
 from core import clock
 from core.bodies import LARGEST_FILE
@@ -28,8 +28,75 @@ from evaluation.models import Award, EvaluationReport, Publicity
 
 PUBLISH_WITHIN_DAYS = 3  # R-A1
 PUBLICITY_DAYS = 3  # R-A1
-OBJECTION_ANSWER_DAYS = 3  # R-A1
 CONTRACT_DAYS = 30  # R-A3
+
+
+def publication_due(report: EvaluationReport, calendar: Calendar) -> datetime:
+    """R-A1: candidates are published within 3 days of the signed report, counted as R-T6 says (the
+    day of the report not counted; a last day off work runs to the next working day). From this moment
+    an unpublished report is overdue: supervisors see it on their dashboard."""
+    return calendar.closes(report.signed_at, PUBLISH_WITHIN_DAYS)
+
+
+def contract_due(decided_at: datetime, calendar: Calendar) -> datetime:
+    """R-A3: the contract within 30 days of the award notice, in calendar days (the notice's day not
+    counted, the 30th included); when the 30th is not a working day, the end of the next working day
+    (R-T6). Due at midnight Beijing time ending that day (docs/time-limits.md)."""
+    return calendar.closes(decided_at, CONTRACT_DAYS)
+
+
+def overdue(session: Session, now: datetime) -> list[dict]:
+    """Award steps past their time limit, for supervisors: candidates not published within 3 days of
+    the report (R-A1) and contracts not recorded within 30 days of the award notice (R-A3)."""
+    calendar = Calendar.load(session)
+    items = []
+    for report, tender in session.execute(
+        select(EvaluationReport, Tender)
+        .join(Tender, Tender.id == EvaluationReport.tender_id)
+        .outerjoin(Publicity, Publicity.tender_id == EvaluationReport.tender_id)
+        .where(EvaluationReport.status == "signed", Publicity.tender_id.is_(None))
+    ):
+        due = publication_due(report, calendar)
+        if now >= due:
+            items.append(
+                {
+                    "tender": tender,
+                    "rule": "R-A1",
+                    "step": "candidates",
+                    "due": due,
+                    "last_day": last_day(due),
+                }
+            )
+    for row, tender in session.execute(
+        select(Award, Tender)
+        .join(Tender, Tender.id == Award.tender_id)
+        .where(Award.contract_signed_at.is_(None), Award.contract_due_at <= now)
+    ):
+        due = row.contract_due_at
+        items.append(
+            {"tender": tender, "rule": "R-A3", "step": "contract", "due": due, "last_day": last_day(due)}
+        )
+    return sorted(items, key=lambda item: item["due"])
+
+
+def rules() -> tuple[str, list[tuple[str, str]]]:
+    """The award's time limits in words, for the rules page."""
+    publicity = _l(
+        "The candidates are published within %(within)s days of the signed evaluation report, for at "
+        "least %(days)s days; supervisors see a report whose candidates are not published in time as "
+        "overdue. Objections during the publicity are answered within %(answer)s days and pause the award.",
+        within=PUBLISH_WITHIN_DAYS,
+        days=PUBLICITY_DAYS,
+        answer=periods.ANSWER_DAYS,
+    )
+    contract = _l(
+        "The winner receives the award notice and the others a result notice; the contract is signed "
+        "within %(days)s calendar days of the award notice: the notice's day is not counted, and when the "
+        "last day is a weekend or holiday the period runs to the end of the next working day. Supervisors "
+        "see an unsigned contract past that as overdue.",
+        days=CONTRACT_DAYS,
+    )
+    return str(_l("Award")), [("R-A1", str(publicity)), ("R-A3", str(contract))]
 
 
 def _agency(session: Session, actor: User, tender: Tender) -> None:
@@ -70,7 +137,7 @@ def publish_candidates(session: Session, actor: User, tender: Tender, ip: str | 
         candidates=candidates,
         published_at=now,
         ends_at=Calendar.load(session).closes(now, PUBLICITY_DAYS),
-        late=now >= Calendar.load(session).closes(report.signed_at, PUBLISH_WITHIN_DAYS),
+        late=now >= publication_due(report, Calendar.load(session)),
         published_by_id=actor.id,
     )
     session.add(publicity)
@@ -111,7 +178,7 @@ def object_during_publicity(
         organization_id=actor.organization_id,
         text=objections._text(text, "text"),
         raised_at=now,
-        answer_due_at=Calendar.load(session).closes(now, OBJECTION_ANSWER_DAYS),
+        answer_due_at=periods.answer_due(now, Calendar.load(session)),  # R-A1
     )
     session.add(objection)
     session.flush()
@@ -192,7 +259,7 @@ def decide(
         reasons=text[:4000],
         decided_by_id=actor.id,
         decided_at=now,
-        contract_due_at=now + timedelta(days=CONTRACT_DAYS),  # R-A3
+        contract_due_at=contract_due(now, Calendar.load(session)),  # R-A3
     )
     session.add(award)
     session.flush()
@@ -244,7 +311,7 @@ def _notices(session: Session, tender: Tender, award: Award) -> None:
             )
         )
         body = (
-            _l("Sign the contract by %(due)s.", due=clock.local(award.contract_due_at).strftime("%Y-%m-%d"))
+            _l("Sign the contract by the end of %(day)s.", day=last_day(award.contract_due_at).isoformat())
             if won
             else _l("Thank you for bidding. Your deposit is refunded as the rules provide.")
         )
@@ -293,7 +360,7 @@ def record_contract(
         {
             "sha256": stored.sha256,
             "amount_fen": amount_fen,
-            "late": now > award.contract_due_at,
+            "late": now >= award.contract_due_at,  # due at midnight ending the last day
             "rule": "R-A3",
         },
         ip,

@@ -12,6 +12,7 @@ from flask_wtf import FlaskForm
 
 from bidding import permissions
 from bidding import services as tenders
+from bidding.calendar import last_day
 from core import clock
 from core.auth import roles_required
 from core.db import db
@@ -43,6 +44,8 @@ def award_page(tender_id: uuid.UUID):
         publicity=publicity,
         report_signed=report is not None and report.status == "signed",
         award=award.award_json(db.session, row) if row else None,
+        award_row=row,
+        contract_last_day=last_day(row.contract_due_at) if row else None,
         now=clock.now(),
         form=FlaskForm(),
         is_agency=permissions.runs(db.session, actor, tender),

@@ -22,6 +22,10 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(room_api.bp)
     app.register_blueprint(award_api.bp)
     app.extensions.setdefault("sunbid.objection_stages", {})["publicity"] = award.object_during_publicity
+    from core.web import register_panel, register_rules
+
+    register_rules(app, 30, award.rules)
+    register_panel(app, "supervisor", _overdue_panel)
     from evaluation import facts
 
     app.extensions["sunbid.evaluation_facts"] = facts.member_facts  # experts' reviews attach them (R-R4)
@@ -43,3 +47,12 @@ def init_app(app: Flask) -> None:
 
     # Signed reports' PDFs and contracts live in the file store: `flask storage sweep` must keep them.
     app.extensions.setdefault("sunbid.file_refs", []).append(report_files)
+
+
+def _overdue_panel():
+    """Award steps past their time limit (R-A1 candidates, R-A3 contract), for supervisors."""
+    from core import clock
+    from core.db import db
+    from evaluation import award
+
+    return "evaluation/panel_supervisor.html", {"items": award.overdue(db.session, clock.now())}

@@ -11,6 +11,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -136,3 +138,27 @@ def server_clock(session, at: datetime) -> None:
         session.add(row)
     row.value = {"seconds": (at - real_now).total_seconds()}
     session.commit()
+
+
+@contextmanager
+def celery_worker(env: dict) -> Iterator[subprocess.Popen]:
+    """A real ``celery -A core.worker worker`` (solo pool) with ``env``, stopped afterwards; its output is
+    printed when the block fails, to show why the worker did not do its job."""
+    command = ["celery", "-A", "core.worker", "worker", "--pool=solo", "--loglevel=WARNING"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", *command, "--without-heartbeat", "--without-gossip"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    failed = False
+    try:
+        yield proc
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=30)[0]
+        if failed:
+            print(output.decode(errors="replace"))

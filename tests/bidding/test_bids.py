@@ -42,6 +42,11 @@ def _sheet(total_fen: int) -> dict:
     }
 
 
+def _price_sheet(price_fen: int | None, project_manager: str | None) -> dict:
+    sheet = _sheet(price_fen) if price_fen else dict(PRICE_SHEET)
+    return {**sheet, "project_manager": project_manager} if project_manager else sheet
+
+
 class Tenderer:
     """A tenderer with a platform-issued signing certificate and its own age identity."""
 
@@ -73,6 +78,7 @@ class Tenderer:
         recipients=None,
         content=b"bid text",
         price_fen=None,
+        project_manager=None,
     ):
         src = tmp_path / f"src-{part}-{uuid.uuid4().hex[:6]}"
         src.mkdir()
@@ -88,7 +94,7 @@ class Tenderer:
             tender=tender_id or str(tender.id),
             lot=lot,
             part=part,
-            price_sheet=(_sheet(price_fen) if price_fen else PRICE_SHEET) if part == "commercial" else None,
+            price_sheet=_price_sheet(price_fen, project_manager) if part == "commercial" else None,
             machine_fingerprint="a" * 64,
             tool_version="test",
         )

@@ -44,6 +44,24 @@ def pay(session, bidder, tender, **changes):
     return deposit
 
 
+def pay_through_api(client, headers, tender, user) -> str:
+    """A deposit in money from the user's basic account through the API; returns its id."""
+    response = client.post(
+        f"/api/v1/tenders/{tender.id}/deposits",
+        headers=headers,
+        json={
+            "kind": "money",
+            "lot": 1,
+            "amount": {"amount_fen": tender.lots[0].deposit_fen, "currency": "CNY"},
+            "payer_bank": "建设银行",
+            "payer_account": ACCOUNT,
+            "payer_name": user.organization.name,
+        },
+    )
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
 def test_r_d1_money_must_come_from_the_basic_account(session, bidder, tender):
     with pytest.raises(Invalid) as err:
         pay(session, bidder, tender, payer_account="6222000011112222")
@@ -197,19 +215,7 @@ def test_deposit_api_with_basic_account(client, people, session, tender):
         ).status_code
         == 200
     )
-    response = client.post(
-        f"/api/v1/tenders/{tender.id}/deposits",
-        headers=headers,
-        json={
-            "kind": "money",
-            "lot": 1,
-            "amount": {"amount_fen": tender.lots[0].deposit_fen, "currency": "CNY"},
-            "payer_bank": "建设银行",
-            "payer_account": ACCOUNT,
-            "payer_name": user.organization.name,
-        },
-    )
-    assert response.status_code == 201, response.get_json()
+    pay_through_api(client, headers, tender, user)
     statement = client.get("/api/v1/deposits/statement", headers=headers).get_json()
     assert statement["items"][0]["status"] == "held"
     float_amount = client.post(

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from accounts import services as account_services
-from bidding.models import Deposit, Tender
+from bidding import periods
+from bidding.models import Deposit, Opening, Tender
 from bidtool.cli import cli
 from core import clock
 from crypto import age, bidpack, receipts
@@ -21,9 +22,10 @@ from crypto.canonical import canonical_json
 from tests.bidding.test_bids import Tenderer, new_bid
 from tests.bidding.test_ledger import pay
 from tests.bidding.test_tenders import auth
+from tests.bidding.test_views import sign_in
 
 
-def submit(client, people, session, tender, tmp_path, name, price_fen=None):
+def submit(client, people, session, tender, tmp_path, name, price_fen=None, project_manager=None):
     """A tenderer with a deposit and a complete sealed bid; returns it with the bid's part files."""
     bidder = Tenderer(people, session, name)
     pay(session, bidder.user, tender)
@@ -31,7 +33,9 @@ def submit(client, people, session, tender, tmp_path, name, price_fen=None):
     bid_id = new_bid(client, headers, tender)
     sealed = {}
     for part in bidpack.PARTS:
-        body, signature = bidder.seal(tmp_path, tender, part, price_fen=price_fen)
+        body, signature = bidder.seal(
+            tmp_path, tender, part, price_fen=price_fen, project_manager=project_manager
+        )
         sealed[part] = body
         response = client.put(
             f"/api/v1/tenders/{tender.id}/bids/{bid_id}/parts/{part}",
@@ -147,7 +151,13 @@ def test_decryption_window_and_ownership(client, people, cast, session, tender, 
     rival = bidders[1][0]
     stolen = decrypt(client, people, tender, rival, bid_id, file_keys(bidder, sealed))
     assert stolen.status_code == 404
-    clock.advance(timedelta(minutes=31))
+    closes = periods.decryption_closes(tender.bid_deadline)  # 30 minutes from the start (at the deadline)
+    clock.freeze(closes - timedelta(seconds=1))  # the last second of the window
+    _rival, rival_bid, rival_sealed = bidders[1]
+    assert (
+        decrypt(client, people, tender, rival, rival_bid, file_keys(rival, rival_sealed)).status_code == 200
+    )
+    clock.freeze(closes)
     late = decrypt(client, people, tender, bidder, bid_id, file_keys(bidder, sealed))
     assert late.status_code == 409 and late.get_json()["error"]["code"] == "decryption_window_closed"
     outsider = people.user("tenderer", "outsider")
@@ -261,6 +271,60 @@ def test_r_b8_collusion_signals_for_the_supervisor(client, people, cast, session
         100_010_00,
         100_020_00,
     ]
+
+
+def test_r_b8_the_same_project_manager_and_the_same_agent(client, people, cast, session, tender, tmp_path):
+    """Two companies name one project manager (written differently); two act through one person."""
+    bidders = [
+        submit(
+            client, people, session, tender, tmp_path, "pm-a", price_fen=90_000_00, project_manager="李建国"
+        ),
+        submit(
+            client, people, session, tender, tmp_path, "pm-b", price_fen=95_500_00, project_manager=" 李 建国"
+        ),
+        submit(
+            client, people, session, tender, tmp_path, "pm-c", price_fen=99_300_00, project_manager="王强"
+        ),
+    ]
+    # The agent of pm-b's bid and of pm-c's bid is one person: the same mobile, written two ways.
+    bidders[1][0].user.phone, bidders[2][0].user.phone = "138 0013 8000", "+86-13800138000"
+    session.commit()
+    start(client, people, cast, tender)
+    for bidder, bid_id, sealed in bidders:
+        decrypt(client, people, tender, bidder, bid_id, file_keys(bidder, sealed))
+    found = client.get(
+        f"/api/v1/tenders/{tender.id}/opening/signals", headers=auth(people, client, cast["supervisor"])
+    ).get_json()["signals"]
+    names = [b[0].user.organization.name for b in bidders]
+    by_kind = {s["signal"]: s for s in found}
+    manager = by_kind["same_project_manager"]
+    assert manager["rule"] == "R-B8" and manager["organizations"] == sorted(names[:2])
+    assert set(manager["value"].split(" / ")) == {"李建国", "李 建国"}  # as each company wrote it
+    assert by_kind["same_agent"]["value"] == "phone:13800138000"
+    assert by_kind["same_agent"]["organizations"] == sorted(names[1:])
+    assert "price_pattern" not in by_kind  # 90 000, 95 500, 99 300: no regular step
+    # The supervisor reads them on the tender page, in words.
+    clock.advance(timedelta(seconds=31))  # a fresh TOTP step for the sign-in
+    sign_in(client, people, cast["supervisor"])
+    page = client.get(f"/tenders/{tender.id}").get_data(as_text=True)
+    signals = page[page.index('id="collusion-signals"') :]
+    assert "同一项目经理" in signals and "李建国" in signals
+    assert "由同一委托代理人办理" in signals and "手机 13800138000" in signals
+    assert "same_agent</b>" not in signals and "phone:" not in signals
+
+
+def test_r_b8_the_agent_is_the_submitter_and_the_signers():
+    from accounts.models import User
+    from bidding.collusion import contacts, person_name
+
+    assert (
+        person_name("Ｚｈａｎｇ　Wei") == person_name("zhang wei") == "zhangwei"
+    )  # full-width, spaces, case
+    assert contacts(User(phone="+86 138-0013-8000", email=" Agent@Example.CN ")) == [
+        "phone:13800138000",
+        "email:agent@example.cn",
+    ]
+    assert contacts(User(phone="110", email="")) == []  # too short to be a person's number
 
 
 def test_r_b8_price_patterns_only_for_regular_steps():
@@ -441,3 +505,91 @@ def test_r_b6_a_bid_received_while_the_crl_had_lapsed_opens_as_it_was_accepted(
         response = decrypt(client, people, tender, bidder, bid, file_keys(bidder, parts))
         assert response.status_code == 200, response.get_json()
         assert [r["status"] for r in response.get_json()["results"]] == ["ok"] * len(bidpack.PARTS)
+
+
+def release_shares(client, people, cast, tender):
+    """The agency and the supervisor release their opening-key shares (2 of 3: enough)."""
+    for who, name in ((cast["agent"], "agent"), (cast["supervisor"], "watcher")):
+        headers = auth(people, client, who)
+        mine = client.get(f"/api/v1/tenders/{tender.id}/opening/shares/mine", headers=headers).get_json()
+        sealed = opening_keys.SealedShare(
+            mine["role"], mine["x"], base64.b64decode(mine["sealed"]), mine["share_sha256"]
+        )
+        share = opening_keys.open_share(sealed, cast["identities"][name])
+        released = client.post(
+            f"/api/v1/tenders/{tender.id}/opening/shares", json={"share": share.encode()}, headers=headers
+        )
+        assert released.status_code == 200, released.get_json()
+        clock.advance(timedelta(seconds=31))
+
+
+def test_r_b1_a_part_sealed_to_another_key_fails_through_the_tenderers_fault(
+    client, people, cast, session, tender, tmp_path
+):
+    """R-B1: the platform cannot see a stanza's recipient, so a part sealed to some other key plus the
+    tenderer's own is accepted. If its owner does not decrypt it and the rebuilt opening key cannot
+    either, the failure is the tenderer's (revoked, R-B6), with the evidence in the signed record."""
+    honest = [submit(client, people, session, tender, tmp_path, f"b1-{n}") for n in range(3)]
+    sly = Tenderer(people, session, "b1-sly")
+    pay(session, sly.user, tender)
+    headers = auth(people, client, sly.user)
+    bid_id = new_bid(client, headers, tender)
+    elsewhere = age.generate_identity().recipient  # not the tender's opening key
+    for part in bidpack.PARTS:
+        recipients = [elsewhere, sly.identity.recipient] if part == "commercial" else None
+        body, signature = sly.seal(tmp_path, tender, part, recipients=recipients)
+        accepted = client.put(
+            f"/api/v1/tenders/{tender.id}/bids/{bid_id}/parts/{part}",
+            data=body,
+            headers={**headers, "X-Bid-Signature": signature},
+        )
+        assert accepted.status_code == 201, accepted.get_json()  # two stanzas: all the platform can check
+    assert (
+        client.post(f"/api/v1/tenders/{tender.id}/bids/{bid_id}/submit", headers=headers).status_code == 201
+    )
+    clock.advance(timedelta(seconds=31))
+    session.commit()
+
+    start(client, people, cast, tender)
+    for bidder, honest_bid, sealed in honest:
+        assert (
+            decrypt(client, people, tender, bidder, honest_bid, file_keys(bidder, sealed)).status_code == 200
+        )
+    clock.advance(timedelta(minutes=31))  # the window closes; the sly tenderer never decrypted
+    release_shares(client, people, cast, tender)
+    agent = lambda: auth(people, client, cast["agent"])  # noqa: E731 - a fresh token per call (TOTP steps)
+    opened = client.post(
+        f"/api/v1/tenders/{tender.id}/opening/open-with-key", json={"bids": [bid_id]}, headers=agent()
+    )
+    clock.advance(timedelta(seconds=31))
+    assert opened.status_code == 200, opened.get_json()
+    results = {r["part"]: r for r in opened.get_json()["results"]}
+    assert results["commercial"]["failure_code"] == "no_matching_identity"
+    assert {results[p]["status"] for p in ("qualification", "technical")} == {"ok"}
+
+    # Recording it as no fault of the tenderer is refused, and changes nothing.
+    claimed = client.post(
+        f"/api/v1/tenders/{tender.id}/opening/close", json={"no_fault": {bid_id: "网络中断"}}, headers=agent()
+    )
+    clock.advance(timedelta(seconds=31))
+    assert claimed.status_code == 422, claimed.get_json()
+    assert claimed.get_json()["error"]["code"] == "tenderer_at_fault"
+    assert claimed.get_json()["error"]["details"] == {"bids": [bid_id], "rule": "R-B6"}
+    session.rollback()
+    assert session.get(Opening, tender.id).status == "decrypting"
+    session.rollback()
+
+    closed = client.post(f"/api/v1/tenders/{tender.id}/opening/close", json={}, headers=agent())
+    assert closed.status_code == 200, closed.get_json()
+    row = next(r for r in json.loads(closed.data)["record"]["bids"] if r["bid"] == bid_id)
+    assert (row["outcome"], row["outcome_reason"]) == ("revoked", "no_matching_identity")
+    evidence = row["opening_key_evidence"]["commercial"]
+    assert evidence["stored_sha256"] == evidence["signed_sha256"]  # exactly what the tenderer signed
+    assert evidence["x25519_recipients"] == 2 and evidence["opening_key"] == tender.opening_key.recipient
+    assert evidence["failure"] == "no_matching_identity"
+    assert set(row["opening_key_evidence"]) == {"commercial"}
+    session.rollback()
+    deposit = session.scalars(
+        select(Deposit).where(Deposit.organization_id == sly.user.organization_id)
+    ).one()
+    assert deposit.status == "forfeited"

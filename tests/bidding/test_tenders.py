@@ -29,7 +29,7 @@ def body(
     *,
     deadline_days=25,
     docs_days=6,
-    objection_days=12,
+    objection_days=10,
     question_days=16,
     deposit_fen=2_000_000,
     estimate_fen=100_000_000,
@@ -142,10 +142,14 @@ def test_r_t2_documents_available_at_least_5_days(client, people, cast):
     assert [p["rule"] for p in problems] == ["R-T2"]
 
 
-def test_r_t4_objections_close_10_days_before_the_deadline(client, people, cast):
-    tender = draft(client, people, cast, objection_days=9)
-    problems = publish(client, people, cast, tender["id"]).get_json()["error"]["details"]["problems"]
-    assert [p["rule"] for p in problems] == ["R-T4"]
+def test_r_t4_objections_close_no_earlier_than_10_days_before_the_deadline(client, people, cast):
+    # 15 days before the deadline cuts the statutory window short: refused, naming the earliest close.
+    tender = draft(client, people, cast, objection_days=15)
+    (problem,) = publish(client, people, cast, tender["id"]).get_json()["error"]["details"]["problems"]
+    assert (problem["field"], problem["rule"], problem["code"]) == ("objection_deadline", "R-T4", "too_early")
+    # 9 days before gives tenderers more time than the statute: allowed.
+    generous = draft(client, people, cast, objection_days=9)
+    assert publish(client, people, cast, generous["id"]).status_code == 200
 
 
 def test_r_t3_questions_close_15_days_before_the_deadline(client, people, cast):

@@ -45,7 +45,7 @@ def test_agency_drafts_edits_and_publishes_in_the_pages(client, people, session)
         "documents_from": local(start),
         "documents_to": local(start + timedelta(days=7)),
         "clarification_deadline": local(start + timedelta(days=8)),
-        "objection_deadline": local(start + timedelta(days=12)),
+        "objection_deadline": local(start + timedelta(days=14)),
         "bid_deadline": local(start + timedelta(days=24)),
         "lots-0-name": "一标段",
         "lots-0-estimate": "12000000",

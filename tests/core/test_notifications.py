@@ -76,8 +76,6 @@ def test_embedded_mode_without_smtp_keeps_the_outbox(app, session):
 def test_real_worker_delivers_through_redis(tmp_path, config, smtp):
     """PostgreSQL + Redis mode: a separate `celery worker` process sends the mail (issue 2, CI)."""
     import os
-    import subprocess
-    import sys
 
     from tests.conftest import PG_URL, REDIS_URL
 
@@ -93,24 +91,9 @@ def test_real_worker_delivers_through_redis(tmp_path, config, smtp):
         "SUNBID_SMTP_HOST": "127.0.0.1",
         "SUNBID_SMTP_PORT": str(controller.port),
     }
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "core.worker",
-            "worker",
-            "--pool=solo",
-            "--loglevel=WARNING",
-            "--without-heartbeat",
-            "--without-gossip",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+    from tests.servers import celery_worker
+
+    with celery_worker(env):
         from core.app import create_app
 
         app = create_app(
@@ -131,11 +114,6 @@ def test_real_worker_delivers_through_redis(tmp_path, config, smtp):
         while not inbox.messages and time.monotonic() < deadline:
             time.sleep(0.2)
         assert len(inbox.messages) == 1, "the worker did not deliver within 60 s"
-    finally:
-        worker.terminate()
-        output = worker.communicate(timeout=30)[0]
-        if not inbox.messages:
-            print(output.decode(errors="replace"))
 
 
 def test_other_channels_go_through_their_registered_provider_or_wait(app, session):

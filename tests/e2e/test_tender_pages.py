@@ -47,7 +47,7 @@ def test_agency_publishes_tenderer_downloads_and_asks(page, people, session, tmp
         ("documents_from", 0),
         ("documents_to", 7),
         ("clarification_deadline", 8),
-        ("objection_deadline", 12),
+        ("objection_deadline", 14),
         ("bid_deadline", 24),
     ):
         page.fill(f"#{name}", local(start + timedelta(days=days)))

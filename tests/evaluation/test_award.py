@@ -2,15 +2,17 @@
 pause the award (R-A1), the tenderee's decision (R-A2), notices and the 30-day contract (R-A3), and the
 deposit refunds (R-D3)."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
+from bidding.calendar import Calendar, last_day
 from bidding.models import Deposit, Tender
 from core import clock
 from core.models import Notification
 from core.roles import Role
+from evaluation.award import contract_due
 from tests.bidding.test_tenders import auth
 from tests.evaluation.test_scoring import sheet
 
@@ -92,7 +94,10 @@ def test_r_a1_to_r_a3_publicity_objection_decision_contract_refunds(client, peop
     assert decided.status_code == 201, decided.get_json()
     award = decided.get_json()
     assert award["winner"]["bid"] == bids[1][1]
-    assert award["contract_due_at"].startswith((clock.now() + timedelta(days=30)).date().isoformat())  # R-A3
+    # R-A3: 30 calendar days from the day after the notice, to midnight ending the last (working) day
+    due = contract_due(clock.now(), Calendar.load(session))
+    assert datetime.fromisoformat(award["contract_due_at"]) == due
+    assert last_day(due) >= clock.local(clock.now()).date() + timedelta(days=30)
     session.rollback()
     notes = {
         b[0].user.id: session.scalars(select(Notification).where(Notification.user_id == b[0].user.id)).all()

@@ -1,0 +1,158 @@
+"""Scheduled jobs read the platform clock (core.clock), in a sandbox too: refunds are paid at the time the
+sandbox clock says, interest accrues for the platform days held (R-D3), and a refund paid after its due
+date carries the late charge (R-D4). In-process here; with a real Celery worker on PostgreSQL + Redis in
+the CI's second run."""
+
+import os
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
+
+import pytest
+from sqlalchemy import select
+
+from bidding import ledger, tasks
+from bidding.models import Deposit, InterestRate, Tender
+from core import clock
+from core.roles import Role
+from tests.bidding.test_ledger import ACCOUNT, pay, pay_through_api
+from tests.bidding.test_tenders import auth, draft, publish
+
+DEPOSIT_BPS, LENDING_BPS = 35, 345
+
+
+def expected(deposit: Deposit, paid: date, refunded: date, due: date) -> tuple[int, int]:
+    """Interest for the days held, and the late charge for each day from ``due`` (the first day past the
+    last allowed one: the due moment is the midnight that starts it) to the day of the refund (R-D3, R-D4)."""
+    held = (refunded - paid).days
+    late_days = (refunded - due).days + 1
+    interest = int(Fraction(deposit.amount_fen * DEPOSIT_BPS * held, 10000 * 365) + Fraction(1, 2))
+    late = int(
+        Fraction(deposit.amount_fen * LENDING_BPS * late_days, 10000 * 365) * Fraction(12, 10)
+        + Fraction(1, 2)
+    )
+    return interest, late
+
+
+@pytest.fixture
+def procurement(client, people, cast, session):
+    """A published procurement tender (R-D4 applies) and a tenderer with its basic account."""
+    from accounts import pki
+
+    pki.ensure_ca(session)
+    session.add_all(
+        [
+            InterestRate(kind="deposit", effective_from=date(2020, 1, 1), annual_bps=DEPOSIT_BPS),
+            InterestRate(kind="lending", effective_from=date(2020, 1, 1), annual_bps=LENDING_BPS),
+        ]
+    )
+    session.commit()
+    body = draft(client, people, cast, track="procurement")
+    assert publish(client, people, cast, body["id"]).status_code == 200
+    session.rollback()
+    bidder = people.user(Role.TENDERER, "sandbox-bidder")
+    bidder.organization.basic_account_no = ACCOUNT
+    session.commit()
+    return session.get(Tender, uuid.UUID(body["id"])), bidder
+
+
+def set_sandbox_clock(client, headers, at: datetime) -> None:
+    response = client.post("/api/v1/sandbox/clock", json={"now": at.isoformat()}, headers=headers)
+    assert response.status_code == 200, response.get_json()
+
+
+def test_sandbox_refund_job_runs_on_the_platform_clock(app, client, people, cast, session, procurement):
+    """R-D3, R-D4: the beat job, in a process that has not seen the sandbox clock, pays at platform time."""
+    tender, bidder = procurement
+    app.config["SANDBOX"] = True
+    clock.freeze(None)  # the sandbox clock runs, as on a sandbox deployment
+    # One sign-in: the platform clock moves back and forth, and a TOTP code is never taken twice.
+    admin = auth(people, client, people.user(Role.ADMIN, "sandbox-admin"))
+    paid_at = tender.documents_from + timedelta(hours=2)
+    set_sandbox_clock(client, admin, paid_at)
+    deposit_id = uuid.UUID(pay_through_api(client, auth(people, client, bidder), tender, bidder))
+    session.rollback()
+    deposit = session.get(Deposit, deposit_id)
+    award = paid_at + timedelta(days=60)  # the result notice, two months of platform time later
+    ledger.schedule_refund(session, deposit, "result", award)
+    session.commit()
+    due = deposit.refund_due_at
+    refund_time = due + timedelta(days=3, hours=1)  # the job ran three days after the due date
+    set_sandbox_clock(client, admin, refund_time)
+
+    clock.set_offset(timedelta(0))  # as a worker process that has never read the sandbox clock
+    assert abs(clock.now() - datetime.now(UTC)) < timedelta(minutes=1)
+    assert tasks.pay_refunds() == 1
+    session.rollback()
+    session.expire_all()  # the job wrote in its own session
+    deposit = session.get(Deposit, deposit_id)
+    assert deposit.status == "refunded"
+    assert abs(deposit.refunded_at - refund_time) < timedelta(minutes=1)  # platform time, not the real one
+    assert deposit.refunded_at > deposit.paid_at
+    interest, late = expected(
+        deposit, clock.local(deposit.paid_at).date(), clock.local(refund_time).date(), clock.local(due).date()
+    )
+    assert deposit.interest_fen == interest > 0  # R-D3: for the ~63 platform days held
+    assert deposit.late_charge_fen == late > 0  # R-D4: three days late at the lending rate plus 20%
+    assert ledger.trial_balance(session) == 0
+
+
+@pytest.mark.worker
+def test_sandbox_refund_job_on_a_real_worker(tmp_path, config, client, people, cast, session, procurement):
+    """PostgreSQL + Redis: a separate `celery worker` in a sandbox pays the refund at the platform time."""
+    from tests.conftest import PG_URL, REDIS_URL
+    from tests.servers import celery_worker, server_clock
+
+    if not (PG_URL and REDIS_URL):
+        pytest.skip("needs SUNBID_TEST_DATABASE_URL and SUNBID_TEST_REDIS_URL (the CI's second run)")
+    tender, bidder = procurement
+    deposit = pay(session, bidder, tender)
+    ledger.schedule_refund(session, deposit, "result", clock.now() + timedelta(days=45))
+    session.commit()
+    deposit_id, paid_at, due = deposit.id, deposit.paid_at, deposit.refund_due_at
+    platform_time = due + timedelta(days=2, hours=3)  # months after the real date, past the due date
+    server_clock(session, platform_time)
+
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SUNBID_")},
+        "SUNBID_DATABASE_URL": PG_URL,
+        "SUNBID_REDIS_URL": REDIS_URL,
+        "SUNBID_INSTANCE_PATH": config["INSTANCE_PATH"],
+        "SUNBID_SECRET_KEY": "test-secret",
+        "SUNBID_SANDBOX": "1",
+    }
+    refunded = None
+    with celery_worker(env):
+        from core.app import create_app
+
+        sender = create_app({**config, "REDIS_URL": REDIS_URL, "CELERY_EAGER": False})
+        with sender.app_context():
+            sender.extensions["celery"].send_task(tasks.pay_refunds.name)
+        deadline = time.monotonic() + 60
+        while refunded is None and time.monotonic() < deadline:
+            time.sleep(0.3)
+            session.rollback()
+            refunded = session.scalar(
+                select(Deposit).where(Deposit.id == deposit_id, Deposit.status == "refunded")
+            )
+        assert refunded is not None, "the worker did not pay the refund within 60 s"
+    assert abs(refunded.refunded_at - platform_time) < timedelta(minutes=2)
+    interest, late = expected(
+        refunded,
+        clock.local(paid_at).date(),
+        clock.local(refunded.refunded_at).date(),
+        clock.local(due).date(),
+    )
+    assert refunded.interest_fen == interest > 0 and refunded.late_charge_fen == late > 0
+
+
+def test_every_task_and_beat_job_runs_in_the_platform_clock_wrapper(app):
+    """Each task (beat jobs included) goes through AppContextTask, which loads the sandbox clock first."""
+    from core.tasks import AppContextTask
+
+    celery = app.extensions["celery"]
+    ours = {name: task for name, task in celery.tasks.items() if not name.startswith("celery.")}
+    assert {"bidding.pay_refunds", "experts.expire_calls", "accounts.refresh_crl"} <= set(ours)
+    assert all(isinstance(task, AppContextTask) for task in ours.values())
+    assert {job["task"] for job in celery.conf.beat_schedule.values()} <= set(ours)
