@@ -23,7 +23,7 @@ class SignInForm(FlaskForm):
 class CodeForm(FlaskForm):
     code = StringField(
         _l("6-digit code"),
-        validators=[DataRequired(), Length(min=6, max=8)],
+        validators=[DataRequired(), Length(min=6, max=16)],
         render_kw={"inputmode": "numeric", "autocomplete": "one-time-code"},
     )
 
@@ -90,6 +90,14 @@ class UserForm(FlaskForm):
     password = PasswordField(_l("Initial password"), validators=[DataRequired(), Length(max=256)])
 
 
+class FirstPasswordForm(FlaskForm):
+    new = PasswordField(_l("Your new password"), validators=[DataRequired(), Length(max=256)])
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[DataRequired(), EqualTo("new", message=_l("The passwords differ."))],
+    )
+
+
 class EmptyForm(FlaskForm):
     """For buttons that POST: the CSRF token is the only field."""
 
@@ -131,3 +139,31 @@ class DecisionForm(FlaskForm):
     )
     approve = SubmitField(_l("Verify the company"))
     reject = SubmitField(_l("Refuse"))
+
+
+class OrganizationForm(FlaskForm):
+    name = StringField(_l("Registered name"), validators=[DataRequired(), Length(min=2, max=200)])
+    credit_code = StringField(
+        _l("Unified social credit code"), validators=[DataRequired(), Length(min=18, max=18)]
+    )
+    kind = SelectField(_l("Kind of organisation"), choices=[])
+
+
+class ProfileForm(FlaskForm):
+    display_name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=320)])
+    phone = StringField(_l("Mobile phone"), validators=[Optional(), Length(max=32)])
+
+
+class ReasonForm(FlaskForm):
+    reason = TextAreaField(
+        _l("Reason (kept in the log)"), validators=[DataRequired(), Length(min=2, max=500)]
+    )
+
+
+class SetPasswordForm(FlaskForm):
+    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=256)])
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
+    )

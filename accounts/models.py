@@ -63,6 +63,8 @@ class Organization(UuidPK, Base):
     # the centre created the organisation itself): only then may it get a signing certificate and bid.
     verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     verification_method: Mapped[str | None] = mapped_column(String(16), default=None)
+    # A deactivated organisation's people cannot sign in; its records stay (R-R2: 15 years).
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
     # 基本账户: deposits in money must come from here (R-D1).
     basic_account_bank: Mapped[str | None] = mapped_column(String(100), default=None)
     basic_account_no: Mapped[str | None] = mapped_column(String(40), default=None)
@@ -91,6 +93,8 @@ class User(UuidPK, Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     password_changed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set when an administrator chose the password: the person picks their own at the next sign-in.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     locale: Mapped[str | None] = mapped_column(String(8), default=None)
     # TOTP seed, AES-GCM sealed with the data key; the pending one waits for its first code.
     totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
@@ -282,6 +286,22 @@ class SignInThrottle(Base):
     __tablename__ = "sign_in_throttle"
 
     key: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    # SHA-256 of the user name the count is about (none for an address-wide count): an administrator
+    # unlocks a person by name without learning from which addresses the failures came.
+    name_key: Mapped[bytes | None] = mapped_column(LargeBinary(32), default=None, index=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     window_started_at: Mapped[datetime] = mapped_column(UtcDateTime)
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+
+class RecoveryCode(Base):
+    """One-time codes that stand in for the second factor when the phone is lost (shown once, stored as
+    SHA-256: each has 50 random bits). Generating new codes voids the old ones."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (Index("ix_recovery_codes_user", "user_id"),)
+
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)

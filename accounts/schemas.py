@@ -3,11 +3,11 @@ password policy, credit code check and sign-in rules stay in the services."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
-from core.schemas import Body, Out, Text, Time
+from core.schemas import Body, Id, Out, PageQuery, Text, Time
 
 Secret = Text[1, 1024]
 Totp = Text[1, 16]
@@ -109,3 +109,46 @@ class VerificationBody(Body):
 class DecisionBody(Body):
     approve: bool
     reason: Text[2000] = ""
+
+
+class OrganizationBody(Body):
+    kind: Literal["agency", "tenderee", "authority", "notary", "tenderer"]
+    name: Text[1, 200]
+    credit_code: Text[1, 64]
+
+
+class OrganizationQuery(PageQuery):
+    kind: Literal["tenderer", "agency", "tenderee", "authority", "notary", "platform"] | None = None
+    q: Text[200] | None = None
+
+
+class RenameBody(Body):
+    name: Text[1, 200]
+
+
+class ReasonBody(Body):
+    reason: Text[1, 500]
+
+
+class UsersQuery(PageQuery):
+    q: Text[200] | None = None
+    organization: Id | None = None
+
+
+class NewUserBody(Body):
+    organization: Id | None = Field(None, description="none for an expert")
+    role: Literal["tenderer", "agency", "tenderee", "expert", "supervisor", "notary", "admin"]
+    username: Text[1, 64]
+    display_name: Text[1, 100]
+    email: Text[1, 320]
+    password: Secret = Field(description="a first password: they choose their own at the first sign-in")
+
+
+class ProfileBody(Body):
+    display_name: Text[1, 100]
+    email: Text[1, 320]
+    phone: Text[32] | None = None
+
+
+class PasswordBody(Body):
+    password: Secret

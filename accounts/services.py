@@ -143,6 +143,8 @@ def create_user(
         role=str(role),
         organization=organization,
         password_hash=passwords.hash_password(password),
+        # A password an administrator chose is the person's to replace at the first sign-in.
+        must_change_password=actor is not None and actor.role == Role.ADMIN,
     )
     session.add(user)
     session.flush()
@@ -310,15 +312,6 @@ def confirm_totp_enrolment(session: Session, user: User, code: str, ip: str | No
     audit.record(session, user, "accounts.totp_enrolled", user, {}, ip)
 
 
-def reset_totp(session: Session, actor: User, user: User, ip: str | None = None) -> None:
-    """Admin: the user lost the phone; they enrol again at their next sign-in."""
-    user.totp_secret = None
-    user.totp_pending_secret = None
-    user.session_version += 1
-    end_access(session, user, "second_factor_reset")
-    audit.record(session, actor, "accounts.totp_reset", user, {}, ip)
-
-
 # -- passwords -------------------------------------------------------------------------------------
 
 
@@ -427,6 +420,10 @@ def sign_in_for_token(
         if not code:
             raise Unauthorized(_l("Enter the code from your authenticator app."), code="totp_required")
         check_totp(session, user, code, ip, purpose="api_token")
+    if user.must_change_password:
+        raise Forbidden(
+            _l("Sign in on the web once and choose your own password first."), code="password_change_required"
+        )
     return user
 
 

@@ -63,11 +63,35 @@ def _verifications_panel():
     return "accounts/panel_verifications.html", {"count": len(verification.pending_requests(db.session))}
 
 
+_OPEN_TO_FIRST_PASSWORD = {"accounts.first_password", "accounts.sign_out", "i18n.switch", "static"}
+
+
+def _first_password_gate():
+    """Until a person replaces the password an administrator chose, every page leads to that step."""
+    from flask import redirect, url_for
+    from flask_login import current_user
+
+    if request.path.startswith("/api/") or request.endpoint in _OPEN_TO_FIRST_PASSWORD:
+        return None
+    if current_user.is_authenticated and current_user.must_change_password:
+        return redirect(url_for("accounts.first_password"))
+    return None
+
+
 def init_app(app: Flask) -> None:
-    from accounts import admin, api, cert_views, labels, verification_views, views  # noqa: F401  (labels registers words)
+    from accounts import (  # noqa: F401  (labels registers words)
+        admin,
+        admin_api,
+        api,
+        cert_views,
+        labels,
+        verification_views,
+        views,
+    )
 
     login_manager.user_loader(_load_session_user)
     login_manager.request_loader(_load_token_user)
+    app.before_request(_first_password_gate)
     from core.web import register_panel
 
     register_panel(app, "tenderer", _company_panel)
@@ -75,6 +99,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.bp)
     app.register_blueprint(cert_views.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(admin_api.bp)
     app.register_blueprint(verification_views.bp)
     app.register_blueprint(api.bp)
     from accounts import ca_cli, cli, tasks

@@ -13,6 +13,7 @@ in real time (a sandbox clock jump neither lifts nor extends a lock).
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -26,40 +27,54 @@ from core import clock
 from core.errors import RateLimited
 
 
+@dataclass(frozen=True)
+class Count:
+    """What one throttle counts: its row key, its limit, and the user name it is about (if any)."""
+
+    key: bytes
+    limit: int
+    name_key: bytes | None = None
+
+
 def _key(*parts: str) -> bytes:
     return hashlib.sha256("\x1f".join(parts).encode()).digest()
+
+
+def name_key(username: str | None) -> bytes:
+    return _key("name", (username or "").strip().lower())
 
 
 def _window() -> timedelta:
     return timedelta(minutes=int(current_app.config["LOGIN_LOCKOUT_MINUTES"]))
 
 
-def password_keys(username: str | None, ip: str | None) -> list[tuple[bytes, int]]:
+def password_keys(username: str | None, ip: str | None) -> list[Count]:
     name = (username or "").strip().lower()
     config = current_app.config
     return [
-        (_key("name+address", name, ip or ""), int(config["LOGIN_MAX_FAILURES"])),
-        (_key("address", ip or ""), int(config["LOGIN_ADDRESS_MAX_FAILURES"])),
+        Count(_key("name+address", name, ip or ""), int(config["LOGIN_MAX_FAILURES"]), name_key(name)),
+        Count(_key("address", ip or ""), int(config["LOGIN_ADDRESS_MAX_FAILURES"])),
     ]
 
 
-def code_keys(user: User) -> list[tuple[bytes, int]]:
-    return [(_key("second-factor", str(user.id)), int(current_app.config["LOGIN_MAX_FAILURES"]))]
+def code_keys(user: User) -> list[Count]:
+    limit = int(current_app.config["LOGIN_MAX_FAILURES"])
+    return [Count(_key("second-factor", str(user.id)), limit, name_key(user.username))]
 
 
-def blocked_until(session: Session, keys: list[tuple[bytes, int]]) -> datetime | None:
+def blocked_until(session: Session, keys: list[Count]) -> datetime | None:
     now = clock.real_now()
     ends = [
         row.locked_until
-        for key, _limit in keys
-        if (row := session.get(SignInThrottle, key)) is not None
+        for count in keys
+        if (row := session.get(SignInThrottle, count.key)) is not None
         and row.locked_until is not None
         and row.locked_until > now
     ]
     return max(ends) if ends else None
 
 
-def refuse_if_blocked(session: Session, keys: list[tuple[bytes, int]], second_factor: bool = False) -> None:
+def refuse_if_blocked(session: Session, keys: list[Count], second_factor: bool = False) -> None:
     until = blocked_until(session, keys)
     if until is None:
         return
@@ -77,13 +92,14 @@ def refuse_if_blocked(session: Session, keys: list[tuple[bytes, int]], second_fa
     )
 
 
-def count_failure(session: Session, keys: list[tuple[bytes, int]]) -> None:
+def count_failure(session: Session, keys: list[Count]) -> None:
     """One more failure under each key; a key that reaches its limit within the window is blocked."""
     now = clock.real_now()
     window = _window()
     dialect = session.get_bind().dialect.name
-    for key, limit in keys:
-        values = {"key": key, "failures": 0, "window_started_at": now}
+    for count in keys:
+        key, limit = count.key, count.limit
+        values = {"key": key, "failures": 0, "window_started_at": now, "name_key": count.name_key}
         if dialect == "postgresql":
             session.execute(postgresql.insert(SignInThrottle).values(**values).on_conflict_do_nothing())
         elif dialect == "sqlite":
@@ -99,6 +115,13 @@ def count_failure(session: Session, keys: list[tuple[bytes, int]]) -> None:
     session.flush()
 
 
-def clear(session: Session, keys: list[tuple[bytes, int]]) -> None:
+def clear(session: Session, keys: list[Count]) -> None:
     """A success forgets the failures counted under its own keys (not the address-wide count)."""
-    session.execute(delete(SignInThrottle).where(SignInThrottle.key.in_([k for k, _ in keys])))
+    session.execute(delete(SignInThrottle).where(SignInThrottle.key.in_([c.key for c in keys])))
+
+
+def unlock(session: Session, user: User) -> int:
+    """An administrator lifts every lock on ``user``: its name from any address, and its codes."""
+    result = session.execute(delete(SignInThrottle).where(SignInThrottle.name_key == name_key(user.username)))
+    session.flush()
+    return result.rowcount or 0

@@ -9,8 +9,16 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
-from accounts import services, sessions, totp
-from accounts.forms import CodeForm, EmptyForm, PasswordChangeForm, RegisterForm, SignInForm, TokenForm
+from accounts import lifecycle, services, sessions, totp
+from accounts.forms import (
+    CodeForm,
+    EmptyForm,
+    FirstPasswordForm,
+    PasswordChangeForm,
+    RegisterForm,
+    SignInForm,
+    TokenForm,
+)
 from accounts.models import ApiToken, User
 from core import clock
 from core.auth import login_required
@@ -23,6 +31,7 @@ from core.uow import flash_error
 bp = Blueprint("accounts", __name__)
 
 PENDING = "pending_sign_in"
+FIRST_PASSWORD_NEXT = "after_first_password"  # noqa: S105 (a session key, not a secret)
 PENDING_SECONDS = 300
 
 
@@ -68,7 +77,22 @@ def begin_session(user: User, method: str) -> None:
 
 def _finish(user: User, method: str, next_url: str):
     begin_session(user, method)
-    return redirect(safe_next(next_url, url_for("web.dashboard")))
+    target = safe_next(next_url, url_for("web.dashboard"))
+    if user.must_change_password:  # an administrator chose it: the person chooses their own first
+        session[FIRST_PASSWORD_NEXT] = target
+        return redirect(url_for("accounts.first_password"))
+    return redirect(target)
+
+
+def _show_recovery_codes(user: User, next_url: str):
+    """Right after the authenticator is set up: the one-time recovery codes, shown once."""
+    codes = lifecycle.new_recovery_codes(db.session, user, client_ip())
+    db.session.commit()
+    target = safe_next(next_url, url_for("web.dashboard"))
+    if user.must_change_password:
+        session[FIRST_PASSWORD_NEXT] = target
+        target = url_for("accounts.first_password")
+    return render_template("accounts/recovery_codes.html", codes=codes, next_url=target)
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
@@ -104,12 +128,23 @@ def verify_code():
         return redirect(url_for("accounts.sign_in"))
     form = CodeForm()
     if form.validate_on_submit():
+        recovery = lifecycle.looks_like_recovery_code(form.code.data)
         try:
-            services.check_totp(db.session, user, form.code.data, client_ip())
+            if recovery:  # the phone is lost: a one-time recovery code stands in for it
+                lifecycle.use_recovery_code(db.session, user, form.code.data, client_ip())
+            else:
+                services.check_totp(db.session, user, form.code.data, client_ip())
         except DomainError as err:
             flash_error(err)
             return render_template("accounts/code.html", form=form, user=user), err.status
-        return _finish(user, "password+totp", next_url)
+        response = _finish(user, "password+recovery_code" if recovery else "password+totp", next_url)
+        if recovery:
+            left = lifecycle.unused_recovery_codes(db.session, user)
+            flash(
+                _("You signed in with a recovery code; %(n)s are left. Set up your phone again.", n=left),
+                "warning",
+            )
+        return response
     return render_template("accounts/code.html", form=form, user=user)
 
 
@@ -127,7 +162,8 @@ def enrol_at_sign_in():
         except DomainError as err:
             flash_error(err)
         else:
-            return _finish(user, "password+totp_enrolment", next_url)
+            _finish(user, "password+totp_enrolment", next_url)
+            return _show_recovery_codes(user, next_url)
     secret = services.pending_totp_secret(user) if request.method == "POST" else None
     if secret is None:
         secret = services.start_totp_enrolment(db.session, user)
@@ -209,6 +245,8 @@ def _render_settings(new_token: str | None = None):
     return render_template(
         "accounts/settings.html",
         password_form=PasswordChangeForm(prefix="pw"),
+        recovery_form=CodeForm(prefix="rc"),
+        recovery_left=lifecycle.unused_recovery_codes(db.session, current_user),
         token_form=TokenForm(prefix="tok"),
         tokens=tokens,
         button=EmptyForm(),
@@ -257,7 +295,7 @@ def enrol_totp():
         else:
             db.session.commit()
             flash(_("Your authenticator app is set up."), "success")
-            return redirect(url_for("accounts.settings"))
+            return _show_recovery_codes(current_user, url_for("accounts.settings"))
     secret = services.pending_totp_secret(current_user) if request.method == "POST" else None
     if secret is None:
         secret = services.start_totp_enrolment(db.session, current_user)
@@ -294,3 +332,48 @@ def revoke_token(token_id: uuid.UUID):
         db.session.commit()
         flash(_("The token is revoked."), "success")
     return redirect(url_for("accounts.settings"))
+
+
+@bp.post("/account/recovery-codes")
+@login_required
+def new_recovery_codes():
+    """New recovery codes, after proving the second factor again (the old ones stop working)."""
+    form = CodeForm(prefix="rc")
+    if form.validate_on_submit():
+        try:
+            services.check_totp(
+                db.session, current_user, form.code.data, client_ip(), purpose="recovery_codes"
+            )
+        except DomainError as err:
+            flash_error(err)
+            return redirect(url_for("accounts.settings"))
+        return _show_recovery_codes(current_user, url_for("accounts.settings"))
+    flash(_("Enter the code from your authenticator app."), "error")
+    return redirect(url_for("accounts.settings"))
+
+
+@bp.route("/account/password/first", methods=["GET", "POST"])
+@login_required
+def first_password():
+    """Choose your own password in place of the one an administrator set."""
+    if not current_user.must_change_password:
+        return redirect(url_for("web.dashboard"))
+    form = FirstPasswordForm()
+    if form.validate_on_submit():
+        try:
+            lifecycle.change_first_password(
+                db.session,
+                current_user,
+                form.new.data,
+                client_ip(),
+                keep_session=session.get(sessions.COOKIE_KEY),
+            )
+        except DomainError as err:
+            flash_error(err)
+            form.new.errors = [str(err.message)]
+        else:
+            db.session.commit()
+            login_user(current_user._get_current_object())  # the session version changed: keep this one
+            flash(_("Your password is your own now."), "success")
+            return redirect(safe_next(session.pop(FIRST_PASSWORD_NEXT, None), url_for("web.dashboard")))
+    return render_template("accounts/first_password.html", form=form)

@@ -118,6 +118,7 @@ register(
         "objection_deadline": _l("Objections until"),
         "bid_deadline": _l("Bid deadline"),
         "amount": _l("Amount"),
+        "documents": _l("Tender documents"),
         "text": _l("Text"),
         "file": _l("File"),
     },

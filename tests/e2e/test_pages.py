@@ -29,7 +29,7 @@ def test_agency_signs_in_with_totp(page, people):
     page.fill("#username", user.username)
     page.fill("#password", PASSWORD)
     page.click("#sign-in-form button[type=submit]")
-    expect(page.locator("h1")).to_have_text("输入动态验证码")
+    expect(page.locator("h1")).to_have_text("输入动态口令")
     page.fill("#code", "000000" if people.code(user) != "000000" else "111111")
     page.click("#code-form button[type=submit]")
     expect(page.locator(".flash-error")).to_be_visible()
