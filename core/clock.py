@@ -3,6 +3,11 @@
 Tests freeze it; in sandbox deployments an admin may move it (stored as an offset in the database so
 every web worker and Celery worker agrees). Production reads the system clock, which the deployment
 keeps in sync with the national time service.
+
+Two readings: ``now()`` is the platform's time, which drives the tender rules and which the sandbox
+moves; ``real_now()`` is the time outside the platform, which the sandbox never moves: what a phone's
+authenticator app counts its codes from, and what credentials expire by (a sandbox clock jump must not
+refuse every code from a phone, nor void every API token).
 """
 
 from __future__ import annotations
@@ -23,6 +28,14 @@ def now() -> datetime:
     if _frozen is not None:
         return _frozen
     return datetime.now(UTC) + _offset
+
+
+def real_now() -> datetime:
+    """Wall-clock time, tz-aware UTC: the sandbox offset does not apply (a frozen test clock does, as it
+    stands for the whole world's time in a test)."""
+    if _frozen is not None:
+        return _frozen
+    return datetime.now(UTC)
 
 
 def freeze(at: datetime | None) -> None:

@@ -277,10 +277,13 @@ SCHEME = {
 TECHNICAL = {"tenderer1": "26", "tenderer2": "24.5", "tenderer3": "22"}  # what the experts think of each
 
 
-def _code(username: str) -> str:
+def _code(user) -> str:
+    """The member's code, as their phone would show it: codes follow real time (not the sandbox clock)
+    and each is accepted once, so a second use within the same 30 s takes the next step (within drift)."""
     from accounts import totp
 
-    return totp.code_at(cast.demo_totp_secret(username))
+    step = max(totp.current_step(), user.totp_last_step + 1)
+    return totp.code_at(cast.demo_totp_secret(user.username), step)
 
 
 def _evaluate_and_award(session, store, tender, agent, supervisor, deadline, echo) -> None:
@@ -321,7 +324,7 @@ def _evaluate_and_award(session, store, tender, agent, supervisor, deadline, ech
     _set_clock(session, day_after)
     members = [session.get(User, m.user_id) for m in room.sitting_members(session, tender)]
     for member in members:
-        room.check_in(session, member, tender, _code(member.username), "demo")
+        room.check_in(session, member, tender, _code(member), "demo")
     chair = members[0]
     for member in members:  # until a majority has elected the chair
         if room.vote_chair(session, member, tender, chair.id, "demo"):
@@ -345,7 +348,7 @@ def _evaluate_and_award(session, store, tender, agent, supervisor, deadline, ech
     session.commit()
     _set_clock(session, day_after + timedelta(minutes=1))  # fresh second-factor codes to sign with
     for member in members:
-        report.sign(session, member, tender, code=_code(member.username), decision="agree", ip="demo")
+        report.sign(session, member, tender, code=_code(member), decision="agree", ip="demo")
     report.close(session, chair, tender, "demo")
     session.commit()
     echo(f"  evaluated blind by {len(members)} experts; the report is signed; the draw is disclosed")
