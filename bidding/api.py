@@ -26,18 +26,34 @@ from core.roles import Role
 bp = Blueprint("bidding_api", __name__, url_prefix="/api/v1")
 
 MONEY = {"type": "object", "properties": {"amount_fen": {"type": "integer"}, "currency": {"type": "string"}}}
+TIME = {"type": ["string", "null"], "format": "date-time"}
 TENDER_BODY = {
     "type": "object",
     "required": ["title", "category", "tenderee_id", "estimated_price"],
     "properties": {
-        "title": {"type": "string"},
+        "title": {"type": "string", "minLength": 4, "maxLength": 200},
         "track": {"enum": ["works", "procurement"]},
-        "category": {"type": "string"},
-        "tenderee_id": {"type": "string"},
+        "category": {"type": "string", "maxLength": 64},
+        "region": {"type": "string", "maxLength": 64},
+        "description": {"type": "string", "maxLength": 20000},
+        "tenderee_id": {"type": "string", "format": "uuid"},
         "estimated_price": MONEY,
         "deposit": MONEY,
-        "lots": {"type": "array"},
-        "timeline": {"type": "object"},
+        "lots": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": services.MAX_LOTS,
+            "items": {
+                "type": "object",
+                "required": ["estimated_price"],
+                "properties": {
+                    "name": {"type": "string", "maxLength": 200},
+                    "estimated_price": MONEY,
+                    "deposit": MONEY,
+                },
+            },
+        },
+        "timeline": {"type": "object", "properties": {name: TIME for name in services.TIMELINE}},
         "scoring_scheme": {"type": "object"},
         "state_controlled": {"type": "boolean"},
     },
@@ -72,11 +88,28 @@ def create_tender():
 @roles_required(Role.AGENCY)
 @api_doc(request=TENDER_BODY)
 def update_tender(tender_id: uuid.UUID):
-    """Replace a draft tender's fields (agency, drafts only)."""
+    """Change a draft tender's fields (agency, drafts only): the fields sent replace the current ones
+    (`timeline` field by field, `lots` as a whole list); GET returns a body this accepts as it is."""
     tender = services.manageable(db.session, current_user, tender_id)
-    services.update_draft(db.session, current_user, tender, services.parse_tender(json_body()), client_ip())
+    changes = json_body()
+    merged = tender_json(tender, clock.now(), manager=True)
+    timeline = {**merged["timeline"], **services.as_object(changes.get("timeline"), "timeline")}
+    merged.update(changes)
+    merged["timeline"] = timeline
+    services.update_draft(db.session, current_user, tender, services.parse_tender(merged), client_ip())
     db.session.commit()
     return jsonify(tender_json(tender, clock.now(), manager=True))
+
+
+@bp.delete("/tenders/<uuid:tender_id>")
+@roles_required(Role.AGENCY)
+@api_doc(responses={204: "deleted"})
+def delete_tender(tender_id: uuid.UUID):
+    """Delete a draft tender with its lots and documents (agency, drafts only)."""
+    tender = services.manageable(db.session, current_user, tender_id)
+    services.delete_draft(db.session, current_user, tender, client_ip())
+    db.session.commit()
+    return "", 204
 
 
 @bp.post("/tenders/<uuid:tender_id>/publish")

@@ -340,14 +340,54 @@ def document(session: Session, actor: User | None, tender: Tender, document_id: 
     raise NotFound(_l("No such document."), code="document_not_found")
 
 
+def download_refusal(
+    actor: User | None, tender: Tender, row: TenderDocument, now: datetime
+) -> Forbidden | None:
+    """R-T2: tenderers download within the announced window, from ``documents_from`` until
+    ``documents_to``; clarifications and amendments stay available to them until the bid deadline (they
+    are issued to those who hold the documents). The tender's agency and tenderee always may; supervisors
+    and the committee once the documents are out (oversight, evaluation). None when allowed."""
+    org = getattr(actor, "organization_id", None)
+    if actor is not None and actor.role != Role.TENDERER and org in (tender.agency_id, tender.tenderee_id):
+        return None
+    if tender.status == "draft" or tender.documents_from is None or now < tender.documents_from:
+        return Forbidden(
+            _l("The documents can be downloaded from %(start)s.", start=_local(tender.documents_from)),
+            code="documents_not_yet_available",
+            details={"rule": "R-T2", "available_from": _iso(tender.documents_from)},
+        )
+    if actor is not None and actor.role != Role.TENDERER:
+        return None
+    closes = tender.documents_to if row.kind == "documents" else tender.bid_deadline
+    if closes is not None and now >= closes:
+        return Forbidden(
+            _l("The download period closed at %(end)s.", end=_local(closes)),
+            code="documents_no_longer_available",
+            details={"rule": "R-T2", "available_until": _iso(closes)},
+        )
+    return None
+
+
+def _local(moment: datetime | None) -> str:
+    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if moment else "—"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
 def record_download(
     session: Session, actor: User, tender: Tender, row: TenderDocument, ip: str | None = None
 ) -> DocumentDownload:
-    """Downloading needs no registration beyond signing in (R-T2); who downloaded is recorded."""
+    """Downloading needs no registration beyond signing in (R-T2), only within the window (R-T2); who
+    downloaded is recorded."""
     if row.sha256 is None:
         raise NotFound(_l("This notice has no file."), code="document_not_found")
     if actor is None or not getattr(actor, "is_authenticated", False):
         raise Forbidden(_l("Sign in to download the documents."), code="unauthenticated", status=401)
+    refusal = download_refusal(actor, tender, row, clock.now())
+    if refusal is not None:
+        raise refusal
     download = DocumentDownload(
         document_id=row.id, tender_id=tender.id, user_id=actor.id, organization_id=actor.organization_id
     )

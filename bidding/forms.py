@@ -105,6 +105,10 @@ class TenderForm(FlaskForm):
         }
 
 
+class DeleteDraftForm(FlaskForm):
+    """Only the CSRF token: the confirmation page is the question."""
+
+
 class PublishForm(FlaskForm):
     supervisor = SelectField(_l("Supervising custodian"), choices=[], validators=[DataRequired()])
     notary = SelectField(_l("Third custodian (optional)"), choices=[], validators=[Optional()])

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 import audit
@@ -83,23 +83,75 @@ def parse_time(value: Any, field: str) -> datetime | None:
     return moment
 
 
-def parse_tender(data: dict) -> TenderInput:
-    """Validate the shape of a tender from the API or a form (rules on values come later)."""
-    title = str(data.get("title") or "").strip()
-    if not 4 <= len(title) <= 200:
+MAX_LOTS = 50
+TEXT_LIMITS = {"title": (4, 200), "category": (1, 64), "region": (0, 64), "description": (0, 20000)}
+
+
+def _text(data: dict, field: str) -> str:
+    """A text field within its column's length, or a 422 naming the field (never a database error)."""
+    value = data.get(field)
+    if value is not None and not isinstance(value, str):
+        raise Invalid(_l("This field is text."), code="invalid_text", details={"field": field})
+    text = (value or "").strip()
+    low, high = TEXT_LIMITS[field]
+    if not low <= len(text) <= high:
         raise Invalid(
-            _l("Give the tender a title of 4 to 200 characters."),
-            code="invalid_title",
-            details={"field": "title"},
+            _l("%(field)s takes %(low)s to %(high)s characters.", field=field, low=low, high=high),
+            code="invalid_title" if field == "title" else "invalid_length",
+            details={"field": field, "min": low, "max": high},
         )
-    track = str(data.get("track") or "works")
+    return text
+
+
+def as_object(value: Any, field: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Invalid(
+            _l("%(field)s is an object.", field=field), code="invalid_object", details={"field": field}
+        )
+    return value
+
+
+def parse_lots(raw_lots: Any) -> list[LotInput]:
+    if not isinstance(raw_lots, list) or not raw_lots:
+        raise Invalid(_l("A tender has at least one lot."), code="lots_required", details={"field": "lots"})
+    if len(raw_lots) > MAX_LOTS:
+        raise Invalid(
+            _l("A tender has at most %(n)s lots.", n=MAX_LOTS),
+            code="too_many_lots",
+            details={"field": "lots"},
+        )
+    lots = []
+    for n, item in enumerate(raw_lots, start=1):
+        item = as_object(item, f"lots[{n}]")
+        name = item.get("name")
+        if name is not None and not isinstance(name, str):
+            raise Invalid(
+                _l("This field is text."), code="invalid_text", details={"field": f"lots[{n}].name"}
+            )
+        lots.append(
+            LotInput(
+                (name or f"{n}").strip()[:200] or f"{n}",
+                parse_money(item.get("estimated_price"), f"lots[{n}].estimated_price"),
+                parse_money(item.get("deposit") or 0, f"lots[{n}].deposit"),
+            )
+        )
+    return lots
+
+
+def parse_tender(data: dict) -> TenderInput:
+    """Validate the shape of a tender from the API or a form (rules on values come later). Every refusal
+    names its field: what GET /tenders/{id} returns is exactly what this accepts back."""
+    title = _text(data, "title")
+    track = data.get("track") or "works"
     if track not in TRACKS:
         raise Invalid(
             _l("The track is works or procurement."), code="invalid_track", details={"field": "track"}
         )
-    category = str(data.get("category") or "").strip()
-    if not category:
+    if not str(data.get("category") or "").strip():
         raise Invalid(_l("Give a category."), code="missing_fields", details={"fields": ["category"]})
+    category = _text(data, "category")
     try:
         tenderee_id = uuid.UUID(str(data.get("tenderee_id")))
     except ValueError as exc:
@@ -108,33 +160,31 @@ def parse_tender(data: dict) -> TenderInput:
         ) from exc
     estimate = parse_money(data.get("estimated_price"), "estimated_price")
     deposit = parse_money(data.get("deposit") or 0, "deposit")
-    raw_lots = data.get("lots") or [
+    # No lots given: the whole tender is one lot.
+    whole = [
         {"name": title, "estimated_price": data.get("estimated_price"), "deposit": data.get("deposit") or 0}
     ]
-    if not isinstance(raw_lots, list) or not raw_lots:
-        raise Invalid(_l("A tender has at least one lot."), code="lots_required", details={"field": "lots"})
-    lots = [
-        LotInput(
-            str(item.get("name") or f"{n}").strip()[:200],
-            parse_money(item.get("estimated_price"), f"lots[{n}]"),
-            parse_money(item.get("deposit") or 0, f"lots[{n}].deposit"),
+    lots = parse_lots(whole if data.get("lots") is None else data["lots"])
+    raw_timeline = as_object(data.get("timeline"), "timeline")
+    timeline = {name: parse_time(raw_timeline.get(name), f"timeline.{name}") for name in TIMELINE}
+    scheme = as_object(data.get("scoring_scheme"), "scoring_scheme")
+    state_controlled = data.get("state_controlled", False)
+    if not isinstance(state_controlled, bool):
+        raise Invalid(
+            _l("state_controlled is true or false."),
+            code="invalid_boolean",
+            details={"field": "state_controlled"},
         )
-        for n, item in enumerate(raw_lots, start=1)
-    ]
-    timeline = {name: parse_time((data.get("timeline") or {}).get(name), name) for name in TIMELINE}
-    scheme = data.get("scoring_scheme") or {}
-    if not isinstance(scheme, dict):
-        raise Invalid(_l("The scoring scheme is an object."), code="invalid_scoring_scheme")
     return TenderInput(
         title,
         track,
         category,
-        str(data.get("description") or ""),
-        str(data.get("region") or ""),
+        _text(data, "description"),
+        _text(data, "region"),
         tenderee_id,
         estimate,
         deposit,
-        bool(data.get("state_controlled")),
+        state_controlled,
         scheme,
         lots,
         timeline,
@@ -229,10 +279,19 @@ def _apply(tender: Tender, data: TenderInput) -> None:
     tender.state_controlled, tender.scoring_scheme = data.state_controlled, data.scoring_scheme
     for name, value in data.timeline.items():
         setattr(tender, name, value)
-    tender.lots = [
-        Lot(number=n, name=lot.name, estimated_price_fen=lot.estimated_price_fen, deposit_fen=lot.deposit_fen)
-        for n, lot in enumerate(data.lots, start=1)
-    ]
+    # Lots keep their rows by number: replacing the list would insert lot 1 again before deleting the old
+    # one, which the (tender, number) unique constraint refuses.
+    existing = {lot.number: lot for lot in tender.lots}
+    kept = []
+    for number, lot in enumerate(data.lots, start=1):
+        row = existing.get(number) or Lot(number=number)
+        row.name, row.estimated_price_fen, row.deposit_fen = (
+            lot.name,
+            lot.estimated_price_fen,
+            lot.deposit_fen,
+        )
+        kept.append(row)
+    tender.lots = kept
 
 
 def manageable(session: Session, actor: User, tender_id: uuid.UUID) -> Tender:
@@ -254,6 +313,24 @@ def update_draft(
     session.flush()
     audit.record(session, actor, "bidding.tender_updated", tender, {"code": tender.code}, ip)
     return tender
+
+
+def delete_draft(session: Session, actor: User, tender: Tender, ip: str | None = None) -> None:
+    """Delete a draft with its lots and its not yet issued documents; a published tender stays (R-R2)."""
+    from bidding.models import DocumentDownload, TenderDocument
+
+    if tender.status != "draft":
+        raise Conflict(
+            _l("Only a draft can be deleted."),
+            code="tender_not_draft",
+        )
+    code, title, target = tender.code, tender.title, ("tenders", str(tender.id))
+    documents = select(TenderDocument.id).where(TenderDocument.tender_id == tender.id)
+    session.execute(delete(DocumentDownload).where(DocumentDownload.document_id.in_(documents)))
+    session.execute(delete(TenderDocument).where(TenderDocument.tender_id == tender.id))
+    session.delete(tender)
+    session.flush()
+    audit.record(session, actor, "bidding.draft_deleted", target, {"code": code, "title": title}, ip)
 
 
 def timeline_problems(tender: Tender, calendar: Calendar, now: datetime) -> list[dict]:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from accounts import services as account_services
 from accounts.models import Organization, User
 from bidding import collusion, opening, services
-from bidding.forms import CustodianKeyForm, PublishForm, TenderForm
+from bidding.forms import CustodianKeyForm, DeleteDraftForm, PublishForm, TenderForm
 from bidding.models import Opening, Tender
 from bidding.permissions import may_see_opening_record
 from core import clock
@@ -22,7 +22,7 @@ from core.errors import DomainError
 from core.extensions import client_ip
 from core.forms import options
 from core.roles import Role
-from core.uow import flash_error
+from core.uow import attempt, flash_error
 
 bp = Blueprint("bidding", __name__)
 
@@ -84,9 +84,12 @@ def _notice_context(actor, tender: Tender, manager: bool) -> dict:
     published = tender.status == "published" and running is None
     from bidding import timeline
 
+    shown = documents.visible_documents(db.session, actor, tender)
     return {
         "timeline_svg": timeline.svg(timeline.events(db.session, tender)) if tender.status != "draft" else "",
-        "documents": documents.visible_documents(db.session, actor, tender),
+        "documents": shown,
+        # R-T2: why a file cannot be downloaded now (None: it can)
+        "download_refusals": {d.id: documents.download_refusal(actor, tender, d, now) for d in shown},
         "downloads": documents.downloads(db.session, actor, tender)
         if may_see_downloads(actor, tender)
         else None,
@@ -129,6 +132,8 @@ def _tender_form(tender: Tender | None = None) -> TenderForm:
         for name in services.TIMELINE:
             value = getattr(tender, name)
             getattr(form, name).data = value.astimezone(SHANGHAI).replace(tzinfo=None) if value else None
+        while len(form.lots) < min(len(tender.lots) + 1, form.lots.max_entries):
+            form.lots.append_entry()  # every lot, and room for one more
         for entry, lot in zip(form.lots, tender.lots, strict=False):
             entry.form.name.data = lot.name
             entry.form.estimate.data = f"{lot.estimated_price_fen / 100:.2f}"
@@ -192,6 +197,22 @@ def edit_tender(tender_id: uuid.UUID):
         flash(_("Draft %(code)s saved.", code=tender.code), "success")
         return redirect(url_for("bidding.notice", tender_id=tender.id))
     return render_template("bidding/tender_form.html", form=form, tender=tender, error=None)
+
+
+@bp.route("/agency/tenders/<uuid:tender_id>/delete", methods=["GET", "POST"])
+@roles_required(Role.AGENCY)
+def delete_tender(tender_id: uuid.UUID):
+    tender = services.manageable(db.session, current_user, tender_id)
+    form = DeleteDraftForm()
+    if form.validate_on_submit():
+        code = tender.code
+        if attempt(
+            lambda: services.delete_draft(db.session, current_user, tender, client_ip()),
+            _("Draft %(code)s deleted.", code=code),
+        ):
+            return redirect(url_for("bidding.agency_tenders"))
+        return redirect(url_for("bidding.notice", tender_id=tender_id))
+    return render_template("bidding/delete_draft.html", tender=tender, form=form)
 
 
 @bp.post("/agency/tenders/<uuid:tender_id>/publish")
