@@ -134,7 +134,17 @@ def publish_tender(tender_id: uuid.UUID):
         ip=client_ip(),
     )
     db.session.commit()
-    return jsonify(tender_json(tender, clock.now(), manager=True))
+    return jsonify({**tender_json(tender, clock.now(), manager=True), "warnings": _warnings(tender)})
+
+
+def _warnings(tender) -> list[dict]:
+    """What publication went ahead despite: years the holiday calendar does not cover (R-T6)."""
+    from bidding.calendar import Calendar
+
+    return [
+        {**w, "message": str(w["message"])}
+        for w in services.calendar_warnings(tender, Calendar.load(db.session))
+    ]
 
 
 @bp.get("/tenders")

@@ -39,6 +39,17 @@ class CalendarDay(Base):
     name: Mapped[str] = mapped_column(String(100), default="")
 
 
+class CalendarYear(Base):
+    """A year whose official holiday arrangement (国务院办公厅 节假日安排) is loaded: its days in
+    ``calendar_days`` are complete. A year missing here counts as plain weeks, and publication warns."""
+
+    __tablename__ = "calendar_years"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    source: Mapped[str] = mapped_column(String(300))
+    loaded_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+
+
 class TenderCounter(Base):
     """Next number of the human-readable tender code per year (ZB-2026-000123)."""
 

@@ -395,6 +395,26 @@ def timeline_problems(tender: Tender, calendar: Calendar, now: datetime) -> list
     return problems
 
 
+AFTER_DEADLINE_DAYS = 30  # the publicity, award and refund periods follow the deadline (R-A1, R-A3, R-D3)
+
+
+def calendar_warnings(tender: Tender, calendar: Calendar) -> list[dict]:
+    """R-T6 counts working days from the holiday calendar: a year without the State Council's arrangement
+    loaded counts as plain weeks, which publication must say (a warning: the law does not wait for it)."""
+    if tender.documents_from is None or tender.bid_deadline is None:
+        return []
+    last = local_date(tender.bid_deadline) + timedelta(days=AFTER_DEADLINE_DAYS)
+    years = calendar.uncovered_years(local_date(tender.documents_from), last)
+    if not years:
+        return []
+    message = _l(
+        "The holiday calendar has no official arrangement for %(years)s: working days there are counted as "
+        "Monday to Friday until the platform administrator loads it.",
+        years=", ".join(map(str, years)),
+    )
+    return [{"code": "calendar_not_covered", "years": years, "message": message}]
+
+
 def publish(
     session: Session,
     actor: User,
@@ -409,7 +429,8 @@ def publish(
         raise Conflict(_l("This tender is already published."), code="tender_not_draft")
     from bidding import documents
 
-    problems = timeline_problems(tender, Calendar.load(session), clock.now())
+    calendar = Calendar.load(session)
+    problems = timeline_problems(tender, calendar, clock.now())
     problems += documents.publication_problems(session, tender)
     if problems:
         raise Invalid(
@@ -462,6 +483,7 @@ def publish(
             "timeline": {name: getattr(tender, name).isoformat() for name in TIMELINE},
             "opening_key": str(key.recipient),
             "threshold": key.k,
+            "calendar_not_covered": [y for w in calendar_warnings(tender, calendar) for y in w["years"]],
             "documents": [{"version": d.version, "sha256": d.sha256} for d in issued],
             "shares": [
                 {
@@ -514,6 +536,30 @@ def visible(session: Session, actor: User | None, tender_id: uuid.UUID) -> Tende
         if org is None or org not in (tender.agency_id, tender.tenderee_id):
             raise NotFound(_l("No such tender."), code="tender_not_found")
     return tender
+
+
+@dataclass
+class CustodianReadiness:
+    """Who can hold a share of a new tender's opening key now, and who must first make a custodian key."""
+
+    agent_ready: bool
+    supervisors_ready: list[User]
+    supervisors_missing: list[User]
+
+    @property
+    def can_publish(self) -> bool:
+        return self.agent_ready and bool(self.supervisors_ready)
+
+
+def custodian_readiness(session: Session, actor: User) -> CustodianReadiness:
+    supervisors = session.scalars(
+        select(User).where(User.role == Role.SUPERVISOR, User.active.is_(True)).order_by(User.display_name)
+    ).all()
+    return CustodianReadiness(
+        actor.custodian_recipient is not None,
+        [s for s in supervisors if s.custodian_recipient],
+        [s for s in supervisors if not s.custodian_recipient],
+    )
 
 
 def custodian_candidates(session: Session, role: Role) -> list[User]:

@@ -32,6 +32,7 @@ def init_app(app: Flask) -> None:
         "schedule": 600.0,
     }
     app.cli.add_command(calendar_cli.calendar_cli)
+    app.cli.add_command(calendar_cli.official_cli)
 
 
 def _agency_panel():

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from accounts import services as account_services
 from accounts.models import Organization, User
 from bidding import collusion, opening, services
+from bidding.calendar import Calendar
 from bidding.forms import CustodianKeyForm, DeleteDraftForm, PublishForm, TenderForm
 from bidding.models import Opening, Tender
 from bidding.permissions import may_see_opening_record
@@ -66,6 +67,10 @@ def notice(tender_id: uuid.UUID):
         phase=services.phase(tender, clock.now()),
         manager=manager,
         publish_form=_publish_form() if manager else None,
+        custodians=services.custodian_readiness(db.session, actor) if manager else None,
+        calendar_warnings=services.calendar_warnings(tender, Calendar.load(db.session))
+        if manager and tender.status == "draft"
+        else [],
         record=record,
         signals=signals,
         **_notice_context(actor, tender, manager),
@@ -250,6 +255,8 @@ def publish(tender_id: uuid.UUID):
                 _("%(code)s is published; its opening key is split among the custodians.", code=tender.code),
                 "success",
             )
+            for warning in services.calendar_warnings(tender, Calendar.load(db.session)):
+                flash(str(warning["message"]), "warning")
     return redirect(url_for("bidding.notice", tender_id=tender.id))
 
 
