@@ -116,7 +116,7 @@ class PublishForm(FlaskForm):
 
 class CustodianKeyForm(FlaskForm):
     recipient = StringField(
-        _l("Custodian recipient (age1..., from bidtool keygen: recipient.txt)"),
+        _l("Your public key (age1...)"),
         validators=[DataRequired(), Length(max=100)],
     )
 
