@@ -11,7 +11,7 @@ from flask_login import current_user
 from sqlalchemy import func, or_, select
 
 from accounts.models import User
-from bidding import services
+from bidding import bank, services
 from bidding.serializers import money, tender_json
 from core import clock
 from core.api import json_body, paginate
@@ -199,6 +199,7 @@ def deposit_json(deposit) -> dict:
         "payer_account": deposit.payer_account,
         "insurer": deposit.insurer,
         "policy_number": deposit.policy_number,
+        "verification_ref": deposit.verification_ref,
         "refund_due_at": deposit.refund_due_at.isoformat() if deposit.refund_due_at else None,
         "refunded_at": deposit.refunded_at.isoformat() if deposit.refunded_at else None,
         "interest": money(deposit.interest_fen),
@@ -211,70 +212,108 @@ def deposit_json(deposit) -> dict:
 @api_doc(
     request={
         "type": "object",
-        "required": ["kind", "lot", "amount"],
+        "required": ["kind", "lot"],
         "properties": {
             "kind": {"enum": ["money", "guarantee"]},
             "lot": {"type": "integer"},
             "amount": MONEY,
-            "payer_bank": {"type": "string"},
-            "payer_account": {"type": "string"},
-            "payer_name": {"type": "string"},
-            "paid_at": {"type": "string"},
             "insurer": {"type": "string"},
             "policy_number": {"type": "string"},
+            "verification_ref": {"type": "string", "description": "the insurer's verification reference"},
             "valid_until": {"type": "string"},
             "file_sha256": {"type": "string"},
         },
     },
-    responses={201: "the deposit"},
+    responses={201: "the e-guarantee", 202: "money: where to pay, with which reference"},
 )
 def pay_deposit(tender_id: uuid.UUID):
-    """Record a deposit paid from the basic account (R-D1) or an e-guarantee, before the deadline."""
+    """Pay a deposit: `money` answers where to pay and with which reference (202; the deposit is held
+    when the bank's statement shows it paid from the basic account, R-D1); `guarantee` files an
+    e-guarantee with the insurer's verification reference (201)."""
     from bidding import ledger
 
-    data = json_body(("kind", "lot", "amount"))
+    data = json_body(("kind", "lot"))
     tender = services.visible(db.session, None, tender_id)
     lot = data["lot"]
     if not isinstance(lot, int) or isinstance(lot, bool):
-        raise Invalid(_l("lot is the lot number."), code="invalid_lot")
-    amount = services.parse_money(data["amount"], "amount")
+        raise Invalid(_l("lot is the lot number."), code="invalid_lot", details={"field": "lot"})
     if data["kind"] == "money":
-        deposit = ledger.record_payment(
-            db.session,
-            current_user,
-            tender,
-            lot_number=lot,
-            amount_fen=amount,
-            payer_bank=str(data.get("payer_bank") or ""),
-            payer_account=str(data.get("payer_account") or ""),
-            payer_name=str(data.get("payer_name") or ""),
-            paid_at=services.parse_time(data.get("paid_at"), "paid_at") or clock.now(),
-            ip=client_ip(),
+        # Money is held only when the bank's statement shows it (bidding/bank.py): here the tenderer
+        # learns where to pay it and with which reference.
+        bank.issue_reference(db.session, current_user, tender, lot, client_ip())
+        db.session.commit()
+        return jsonify(
+            payment_json(bank.payment_status(db.session, current_user.organization_id, tender), lot)
+        ), 202
+    if data["kind"] != "guarantee":
+        raise Invalid(_l("kind is money or guarantee."), code="invalid_kind", details={"field": "kind"})
+    amount = services.parse_money(data.get("amount"), "amount")
+    valid_until = services.parse_time(data.get("valid_until"), "valid_until")
+    if valid_until is None:
+        raise Invalid(
+            _l("Give the guarantee's validity."), code="missing_fields", details={"fields": ["valid_until"]}
         )
-    elif data["kind"] == "guarantee":
-        valid_until = services.parse_time(data.get("valid_until"), "valid_until")
-        if valid_until is None:
-            raise Invalid(
-                _l("Give the guarantee's validity."),
-                code="missing_fields",
-                details={"fields": ["valid_until"]},
-            )
-        deposit = ledger.record_guarantee(
-            db.session,
-            current_user,
-            tender,
-            lot_number=lot,
-            amount_fen=amount,
-            insurer=str(data.get("insurer") or ""),
-            policy_number=str(data.get("policy_number") or ""),
-            valid_until=valid_until,
-            file_sha256=str(data.get("file_sha256") or "").lower(),
-            ip=client_ip(),
-        )
-    else:
-        raise Invalid(_l("kind is money or guarantee."), code="invalid_kind")
+    deposit = ledger.record_guarantee(
+        db.session,
+        current_user,
+        tender,
+        lot_number=lot,
+        amount_fen=amount,
+        insurer=str(data.get("insurer") or ""),
+        policy_number=str(data.get("policy_number") or ""),
+        verification_ref=str(data.get("verification_ref") or ""),
+        valid_until=valid_until,
+        file_sha256=str(data.get("file_sha256") or "").lower(),
+        ip=client_ip(),
+    )
     db.session.commit()
     return jsonify(deposit_json(deposit)), 201
+
+
+def payment_json(lots: list, only: int | None = None) -> dict | list:
+    """Where and how to pay each lot's deposit, and what the bank has shown so far."""
+    account = bank.deposit_account()
+    items = [
+        {
+            "lot": p.lot_number,
+            "status": p.state,
+            "amount": money(p.required_fen),
+            "reference": p.reference.reference if p.reference else None,
+            "account": {
+                "bank": account.bank,
+                "name": account.name,
+                "number": account.number,
+                "sub_account": p.reference.sub_account,
+            }
+            if p.reference and account
+            else None,
+            "deposit": deposit_json(p.deposit) if p.deposit is not None else None,
+            "received": [
+                {
+                    "amount": money(tx.amount_fen),
+                    "booked_at": tx.booked_at.isoformat(),
+                    "outcome": tx.outcome,
+                    "detail": tx.detail,
+                }
+                for tx in p.received
+            ],
+        }
+        for p in lots
+    ]
+    if only is not None:
+        return next(item for item in items if item["lot"] == only)
+    return items
+
+
+@bp.get("/tenders/<uuid:tender_id>/deposits/payment")
+@roles_required(Role.TENDERER)
+def deposit_payment(tender_id: uuid.UUID):
+    """Your deposit for each lot: the amount, the account and sub-account, your payment reference, and what
+    the bank has shown (held, or a payment that could not be held and is returned)."""
+    tender = services.visible(db.session, None, tender_id)
+    return jsonify(
+        {"items": payment_json(bank.payment_status(db.session, current_user.organization_id, tender))}
+    )
 
 
 @bp.get("/tenders/<uuid:tender_id>/deposits")

@@ -32,13 +32,14 @@ from sqlalchemy.orm import Session
 from accounts import pki
 from accounts import services as accounts
 from accounts.models import Organization, User
-from bidding import bids, documents, ledger, opening, questions, services
+from bidding import bank, bids, documents, official_data, opening, questions, services
 from bidding.calendar import SHANGHAI
 from bidding.models import Bid, Tender
 from core import clock, sandbox
 from core.storage import FileStore
 from crypto import age, bidpack
 from demo import accounts as cast
+from demo import bank as demo_bank
 from demo import experts as demo_experts
 from evaluation import services as evaluation_services
 
@@ -106,6 +107,7 @@ def run(
 ) -> Tender:
     folder = instance / "demo"
     folder.mkdir(parents=True, exist_ok=True)
+    official_data.load(session, ip="demo")  # the holiday calendars and rates (R-T6, R-D3 interest)
     cast.seed(session, data_key)
     demo_experts.seed(session)
     pki.ensure_ca(session)
@@ -162,24 +164,23 @@ def run(
 
     # 2. Bidding: a question answered to everyone, then three sealed bids with deposits and receipts.
     _set_clock(session, start + timedelta(hours=2))
-    bidders = []
+    bidders, transfers = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for username, price in PRICES_FEN.items():
             user = _user(session, username)
             org = session.get(Organization, user.organization_id)
             org.basic_account_bank, org.basic_account_no = "中国工商银行北京分行", BASIC_ACCOUNTS[username]
             session.flush()
-            ledger.record_payment(
-                session,
-                user,
-                tender,
-                lot_number=1,
-                amount_fen=tender.lots[0].deposit_fen,
-                payer_bank="中国工商银行北京分行",
-                payer_account=BASIC_ACCOUNTS[username],
-                payer_name=org.name,
-                paid_at=clock.now(),
-                ip="demo",
+            reference = bank.issue_reference(session, user, tender, 1, "demo")
+            transfers.append(
+                demo_bank.Line(
+                    reference.amount_fen,
+                    org.basic_account_no,
+                    org.name,
+                    f"{reference.reference} 投标保证金",
+                    clock.now(),
+                    sub_account=reference.sub_account,
+                )
             )
             key, cert = _signing_key(session, folder, user)
             identity = _identity(folder, username)
@@ -227,6 +228,18 @@ def run(
                 )
                 session.commit()
                 echo("  a question was asked and answered to everyone (without the asker's name)")
+
+    # The centre's finance staff import the deposit account's statement: the three payments are matched.
+    account = bank.deposit_account()
+    imported = bank.import_statement(
+        session,
+        _user(session, "admin"),
+        filename="deposit-account.csv",
+        data=demo_bank.csv_statement(account.number, account.name, transfers),
+        ip="demo",
+    )
+    session.commit()
+    echo(f"  bank statement imported: {imported.counts.get('matched', 0)} deposits confirmed by the bank")
 
     # 3. The opening at the deadline: every bidder decrypts online, the record is signed.
     _set_clock(session, deadline)
@@ -373,7 +386,22 @@ def _evaluate_and_award(session, store, tender, agent, supervisor, deadline, ech
         ip="demo",
     )
     session.commit()
+    # 7. Refunds (R-D3): one payment file for the bank; the next statement shows them paid.
+    _set_clock(session, clock.now() + timedelta(days=1))
+    admin = _user(session, "admin")
+    batch = bank.create_refund_batch(session, admin, "demo")
+    session.commit()
+    paid = demo_bank.pay_batch(bank.batch_file(batch), clock.now())
+    account = bank.deposit_account()
+    bank.import_statement(
+        session,
+        admin,
+        filename="deposit-account.xml",
+        data=demo_bank.camt053_statement(account.number, account.name, paid, statement_id="DEMO-2"),
+        ip="demo",
+    )
+    session.commit()
     echo(
         f"  awarded to {first['tenderer']} (contract due {decided.contract_due_at:%Y-%m-%d});"
-        " contract recorded; deposits refunding"
+        f" contract recorded; {len(paid)} deposits refunded with interest through the bank ({batch.number})"
     )

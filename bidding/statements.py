@@ -1,0 +1,386 @@
+"""Reading the deposit account's bank statements (对账单): CSV as Chinese banks export them, and ISO 20022
+camt.053 (BankToCustomerStatement). Both become the same rows; nothing here touches the database.
+
+The CSV layout (docs/bank-statements.md) is the "account details" export of Chinese corporate e-banking:
+a few ``key,value`` lines about the account (账号, 户名, 币种, 起止日期), then a header row naming the
+columns, then one line per booked transaction, sometimes a 合计 (total) line at the end. Columns are found
+by their header, in any order, under the names banks use (交易日期 or 记账日期, 贷方发生额 or 收入金额...).
+Files come in GB18030/GBK (most banks) or UTF-8, with or without a byte-order mark. Amounts are yuan with
+two decimals and optional thousands separators; a line has its amount either in the debit (借方, money
+out) or in the credit (贷方, money in) column. Times are Beijing time.
+
+camt.053 (any version .001.02 to .001.13: the namespace is not checked) is read as a stream with
+defusedxml (no entity expansion, no external entities). Each booked entry (``Sts`` BOOK) is one row: the
+bank's reference (``AcctSvcrRef``, the transaction's when given), the booking date, the amount with its
+``CdtDbtInd``, the counterparty (the debtor of a credit, the creditor of a debit) with its account and
+bank, the sub-account credited (``CdtrAcct`` of a credit, when it is not the statement's account), and
+the unstructured remittance information (``Ustrd``) as memo.
+
+A line that cannot be read is reported with its line (CSV) or entry number (camt.053), the field and
+why; the caller refuses the whole file then (nothing is half-imported).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from decimal import Decimal, InvalidOperation
+
+from defusedxml import ElementTree
+from defusedxml.common import DefusedXmlException
+
+from core.clock import SHANGHAI
+
+MAX_LINES = 500_000
+
+
+@dataclass(slots=True)
+class Row:
+    """One booked line: ``amount_fen`` positive for money in (credit), negative for money out (debit)."""
+
+    line: int
+    bank_ref: str
+    booked_at: datetime
+    amount_fen: int
+    currency: str
+    sub_account: str
+    counterparty_account: str
+    counterparty_name: str
+    counterparty_bank: str
+    memo: str
+    booked: bool = True  # camt.053: False for a pending (not yet booked) entry
+    account_no: str = ""  # camt.053: the account of the statement the entry is in (a file may hold several)
+
+
+@dataclass
+class Problem:
+    line: int
+    field: str
+    code: str
+    value: str = ""
+
+    def as_list(self) -> list:
+        return [self.line, self.field, self.code, self.value[:60]]
+
+
+@dataclass
+class Statement:
+    format: str
+    account_no: str
+    currency: str
+    rows: list[Row] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+class UnreadableStatement(ValueError):
+    """The file is neither a statement CSV nor camt.053 (or is not a statement at all)."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(code)
+        self.code, self.detail = code, detail
+
+
+def parse(data: bytes) -> Statement:
+    head = data[:512].lstrip(b"\xef\xbb\xbf").lstrip()
+    if head.startswith(b"<"):
+        return parse_camt053(data)
+    return parse_csv(data)
+
+
+# -- amounts, dates --------------------------------------------------------------------------------------
+
+_CLEAN = re.compile(r"[,\s，¥￥]")
+
+
+def yuan_to_fen(text: str) -> int:
+    """``"1,234.50"`` -> 123450; refuses floats' rounding by reading decimals exactly."""
+    value = Decimal(_CLEAN.sub("", text))
+    if value != value.quantize(Decimal("0.01")) or not value.is_finite():
+        raise InvalidOperation(text)
+    return int(value * 100)
+
+
+def _local(day: str, clock_time: str = "") -> datetime:
+    day = day.strip().replace("/", "-").replace(".", "-")
+    if len(day) == 8 and day.isdigit():
+        day = f"{day[:4]}-{day[4:6]}-{day[6:]}"
+    moment = datetime.fromisoformat(day[:10])
+    clock_time = clock_time.strip().replace(".", ":")
+    if clock_time:
+        if len(clock_time) == 6 and clock_time.isdigit():
+            clock_time = f"{clock_time[:2]}:{clock_time[2:4]}:{clock_time[4:]}"
+        moment = datetime.combine(moment.date(), time.fromisoformat(clock_time))
+    elif len(day) > 10:  # "2026-11-23 10:15:02" in one column
+        moment = datetime.fromisoformat(day)
+    return moment.replace(tzinfo=SHANGHAI)
+
+
+# -- CSV ------------------------------------------------------------------------------------------------
+
+COLUMNS = {
+    "date": ("交易日期", "记账日期", "交易时间戳", "日期"),
+    "time": ("交易时间", "时间"),
+    "bank_ref": ("交易流水号", "流水号", "交易序号", "银行流水号", "凭证号"),
+    "debit": ("借方发生额", "借方金额", "支出金额", "支出"),
+    "credit": ("贷方发生额", "贷方金额", "收入金额", "收入"),
+    "balance": ("余额", "账户余额"),
+    "counterparty_account": ("对方账号", "对方账户", "对方帐号"),
+    "counterparty_name": ("对方户名", "对方账户名称", "对方名称", "对方单位"),
+    "counterparty_bank": ("对方开户行", "对方行名", "对方开户银行"),
+    "sub_account": ("子账号", "虚拟子账号", "子账户", "虚拟账号"),
+    "summary": ("摘要",),
+    "memo": ("附言", "用途", "备注", "交易附言"),
+    "currency": ("币种",),
+}
+REQUIRED = ("date", "bank_ref", "debit", "credit", "counterparty_account", "counterparty_name")
+ACCOUNT_KEYS = ("账号", "帐号", "账户", "查询账号")
+CURRENCY_NAMES = {"人民币": "CNY", "CNY": "CNY", "RMB": "CNY", "156": "CNY"}
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            return data.decode("gb18030")  # a superset of GBK and GB2312
+        except UnicodeDecodeError as exc:
+            raise UnreadableStatement("unknown_encoding") from exc
+
+
+def _header_map(cells: list[str]) -> dict[str, int] | None:
+    names = [c.strip().replace("（", "(").split("(")[0].strip() for c in cells]
+    found = {}
+    for key, aliases in COLUMNS.items():
+        for alias in aliases:
+            if alias in names:
+                found[key] = names.index(alias)
+                break
+    return found if all(k in found for k in REQUIRED) else None
+
+
+def parse_csv(data: bytes) -> Statement:
+    text = _decode(data)
+    reader = csv.reader(io.StringIO(text))
+    statement = Statement("csv", "", "CNY")
+    columns: dict[str, int] | None = None
+    for number, cells in enumerate(reader, start=1):
+        if number > MAX_LINES:
+            raise UnreadableStatement("too_many_lines", str(MAX_LINES))
+        if not cells or not "".join(cells).strip():
+            continue
+        if columns is None:
+            key = cells[0].strip().rstrip(":：")
+            if key in ACCOUNT_KEYS and len(cells) > 1:
+                statement.account_no = "".join(cells[1].split())
+            elif key == "币种" and len(cells) > 1:
+                statement.currency = CURRENCY_NAMES.get(cells[1].strip(), cells[1].strip())
+            else:
+                columns = _header_map(cells)
+            continue
+        first = cells[0].strip()
+        if first.startswith(("合计", "总计", "本页合计", "#")):
+            continue  # the bank's totals line, or a comment
+        row = _csv_row(number, cells, columns, statement)
+        if row is not None:
+            statement.rows.append(row)
+    if columns is None:
+        raise UnreadableStatement(
+            "no_header", "交易日期, 交易流水号, 借方发生额, 贷方发生额, 对方账号, 对方户名"
+        )
+    if not statement.account_no:
+        raise UnreadableStatement("no_account", "账号")
+    return statement
+
+
+def _csv_row(number: int, cells: list[str], columns: dict[str, int], statement: Statement) -> Row | None:
+    def cell(key: str) -> str:
+        index = columns.get(key)
+        return cells[index].strip() if index is not None and index < len(cells) else ""
+
+    problems = statement.problems
+    before = len(problems)
+    bank_ref = cell("bank_ref")
+    if not bank_ref or len(bank_ref) > 64:
+        problems.append(Problem(number, "交易流水号", "missing" if not bank_ref else "too_long", bank_ref))
+    try:
+        booked_at = _local(cell("date"), cell("time") if "time" in columns else "")
+    except ValueError:
+        problems.append(Problem(number, "交易日期", "invalid_date", f"{cell('date')} {cell('time')}".strip()))
+        booked_at = None
+    amounts = {}
+    for key, name in (("debit", "借方发生额"), ("credit", "贷方发生额")):
+        raw = cell(key)
+        if raw in ("", "-", "0", "0.00"):
+            continue
+        try:
+            amounts[key] = yuan_to_fen(raw)
+        except InvalidOperation:
+            problems.append(Problem(number, name, "invalid_amount", raw))
+    if len(problems) == before and (len(amounts) != 1 or next(iter(amounts.values())) <= 0):
+        problems.append(Problem(number, "借方发生额/贷方发生额", "one_amount_needed", ""))
+    raw_currency = cell("currency")
+    currency = CURRENCY_NAMES.get(raw_currency, raw_currency) if raw_currency else statement.currency
+    if len(problems) > before:
+        return None
+    amount = amounts.get("credit") or -amounts["debit"]
+    memo = " ".join(part for part in (cell("memo"), cell("summary")) if part)
+    return Row(
+        number,
+        bank_ref,
+        booked_at,
+        amount,
+        currency,
+        "".join(cell("sub_account").split()),
+        "".join(cell("counterparty_account").split()),
+        cell("counterparty_name")[:200],
+        cell("counterparty_bank")[:100],
+        memo[:300],
+    )
+
+
+# -- camt.053 -------------------------------------------------------------------------------------------
+
+
+def _local_name(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _find(element, *path: str):
+    """The first descendant along ``path`` (local names, any namespace), or None."""
+    current = [element]
+    for name in path:
+        current = [child for parent in current for child in parent if _local_name(child.tag) == name]
+        if not current:
+            return None
+    return current[0]
+
+
+def _text(element, *path: str) -> str:
+    found = _find(element, *path) if path else element
+    return (found.text or "").strip() if found is not None else ""
+
+
+def _account_id(element) -> str:
+    if element is None:
+        return ""
+    return "".join((_text(element, "Id", "Othr", "Id") or _text(element, "Id", "IBAN")).split())
+
+
+def _balance(statement_el, code: str) -> int | None:
+    for bal in statement_el:
+        if _local_name(bal.tag) != "Bal":
+            continue
+        if _text(bal, "Tp", "CdOrPrtry", "Cd") == code:
+            amount = yuan_to_fen(_text(bal, "Amt"))
+            return -amount if _text(bal, "CdtDbtInd") == "DBIT" else amount
+    return None
+
+
+def parse_camt053(data: bytes) -> Statement:
+    statement = Statement("camt053", "", "CNY")
+    entry, account, first_row = 0, "", 0
+    try:
+        for _event, element in ElementTree.iterparse(
+            io.BytesIO(data), events=("end",), forbid_dtd=True, forbid_entities=True
+        ):
+            name = _local_name(element.tag)
+            # Stmt/Acct is the only element named Acct (the parties' are DbtrAcct, CdtrAcct...), and it
+            # comes before the statement's entries.
+            if name == "Acct" and not account:
+                account = _account_id(element)
+                statement.account_no = statement.account_no or account
+                statement.currency = _text(element, "Ccy") or statement.currency
+                first_row = len(statement.rows)
+            elif name == "Ntry":
+                entry += 1
+                if entry > MAX_LINES:
+                    raise UnreadableStatement("too_many_lines", str(MAX_LINES))
+                row = _camt_entry(entry, element, statement)
+                if row is not None:
+                    row.account_no = account
+                    statement.rows.append(row)
+                element.clear()  # streaming: an entry's elements are not kept once read
+            elif name == "Stmt":
+                _check_balances(element, statement, first_row)
+                account = ""
+    except (ElementTree.ParseError, DefusedXmlException) as exc:
+        raise UnreadableStatement("invalid_xml", str(exc)[:200]) from exc
+    except InvalidOperation as exc:
+        raise UnreadableStatement("invalid_balance") from exc
+    if not statement.account_no:
+        raise UnreadableStatement("no_account", "Stmt/Acct/Id")
+    return statement
+
+
+def _check_balances(stmt, statement: Statement, first_row: int) -> None:
+    """The booked entries must add up to the closing balance less the opening one: a statement cut short,
+    or with entries missing, fails here instead of importing a part."""
+    opening, closing = _balance(stmt, "OPBD"), _balance(stmt, "CLBD")
+    if opening is None or closing is None or statement.problems:
+        return
+    total = sum(r.amount_fen for r in statement.rows[first_row:] if r.booked)
+    if opening + total != closing:
+        statement.problems.append(
+            Problem(0, "Bal", "balances_do_not_add_up", f"{(closing - opening - total) / 100:.2f}")
+        )
+
+
+def _camt_entry(number: int, ntry, statement: Statement) -> Row | None:
+    problems = statement.problems
+    before = len(problems)
+    amount_el = _find(ntry, "Amt")
+    try:
+        amount = yuan_to_fen(amount_el.text or "") if amount_el is not None else None
+    except InvalidOperation:
+        amount = None
+    if amount is None or amount <= 0:
+        raw = (amount_el.text or "") if amount_el is not None else ""
+        problems.append(Problem(number, "Amt", "invalid_amount", raw))
+    indicator = _text(ntry, "CdtDbtInd")
+    if indicator not in ("CRDT", "DBIT"):
+        problems.append(Problem(number, "CdtDbtInd", "invalid_indicator", indicator))
+    status = _text(ntry, "Sts", "Cd") or _text(ntry, "Sts")
+    tx = _find(ntry, "NtryDtls", "TxDtls")
+    bank_ref = (_text(tx, "Refs", "AcctSvcrRef") if tx is not None else "") or _text(ntry, "AcctSvcrRef")
+    if not bank_ref or len(bank_ref) > 64:
+        problems.append(Problem(number, "AcctSvcrRef", "missing" if not bank_ref else "too_long", bank_ref))
+    booked_text = _text(ntry, "BookgDt", "DtTm") or _text(ntry, "BookgDt", "Dt")
+    try:
+        booked_at = datetime.fromisoformat(booked_text)
+        booked_at = booked_at if booked_at.tzinfo else booked_at.replace(tzinfo=SHANGHAI)
+    except ValueError:
+        problems.append(Problem(number, "BookgDt", "invalid_date", booked_text))
+        booked_at = None
+    if len(problems) > before:
+        return None
+    credit = indicator == "CRDT"
+    parties = _find(tx, "RltdPties") if tx is not None else None
+    party = "Dbtr" if credit else "Cdtr"
+    name = (_text(parties, party, "Nm") or _text(parties, party, "Pty", "Nm")) if parties is not None else ""
+    account = _account_id(_find(parties, f"{party}Acct")) if parties is not None else ""
+    own = _account_id(_find(parties, "CdtrAcct")) if parties is not None and credit else ""
+    agents = _find(tx, "RltdAgts", f"{party}Agt", "FinInstnId") if tx is not None else None
+    bank = (
+        (_text(agents, "Nm") or _text(agents, "BICFI") or _text(agents, "BIC")) if agents is not None else ""
+    )
+    memo_el = _find(tx, "RmtInf") if tx is not None else None
+    lines = [u for u in (memo_el if memo_el is not None else []) if _local_name(u.tag) == "Ustrd"]
+    memo = " ".join((u.text or "").strip() for u in lines) or _text(ntry, "AddtlNtryInf")
+    return Row(
+        number,
+        bank_ref,
+        booked_at,
+        amount if credit else -amount,
+        amount_el.get("Ccy", statement.currency),
+        own if own != statement.account_no else "",
+        account,
+        name[:200],
+        bank[:100],
+        memo[:300],
+        status in ("", "BOOK"),
+    )
