@@ -345,21 +345,9 @@ def list_deposits(tender_id: uuid.UUID):
 )
 def set_basic_account():
     """Register your organisation's basic account (基本账户), where deposits must come from (R-D1)."""
-    import audit
-
     data = json_body(("bank", "account_no"))
-    number = "".join(str(data["account_no"]).split())
-    if not number.isdigit() or not 8 <= len(number) <= 32:
-        raise Invalid(_l("An account number is 8 to 32 digits."), code="invalid_account_no")
-    org = current_user.organization
-    org.basic_account_bank, org.basic_account_no = str(data["bank"]).strip()[:100], number
-    audit.record(
-        db.session,
-        current_user,
-        "accounts.basic_account_set",
-        org,
-        {"bank": org.basic_account_bank, "account_no": number},
-        client_ip(),
+    org = bank.set_basic_account(
+        db.session, current_user, str(data["bank"]), str(data["account_no"]), client_ip()
     )
     db.session.commit()
     return jsonify({"bank": org.basic_account_bank, "account_no": org.basic_account_no})

@@ -200,6 +200,31 @@ def issue_reference(
     return reference
 
 
+def set_basic_account(
+    session: Session, actor: User, bank_name: str, account_no: str, ip: str | None = None
+) -> Organization:
+    """基本账户: the tenderer's registered main account, the only one its deposits may come from (R-D1)."""
+    if actor.role != Role.TENDERER or actor.organization_id is None:
+        raise Forbidden(_l("Only tenderers register a basic account."), code="role_forbidden")
+    number = _digits(account_no or "")
+    if not number.isdigit() or not 8 <= len(number) <= 32:
+        raise Invalid(
+            _l("An account number is 8 to 32 digits."),
+            code="invalid_account_no",
+            details={"field": "account_no"},
+        )
+    name = (bank_name or "").strip()
+    if not 2 <= len(name) <= 100:
+        raise Invalid(
+            _l("Give the bank and branch of the account."), code="invalid_bank", details={"field": "bank"}
+        )
+    org = session.get(Organization, actor.organization_id)
+    org.basic_account_bank, org.basic_account_no = name, number
+    session.flush()
+    audit.record(session, actor, "accounts.basic_account_set", org, {"bank": name, "account_no": number}, ip)
+    return org
+
+
 @dataclass
 class LotPayment:
     """What a tenderer sees for one lot: what to pay, where, with which reference, and what arrived."""
@@ -584,6 +609,11 @@ def import_statement(
         session.execute(insert(BankTransaction), matcher.transactions)
     if matcher.reference_updates:
         session.execute(update(DepositReference), matcher.reference_updates)
+        # A bulk update leaves objects already loaded as they were: let them read the new deposit.
+        updated = {change["id"] for change in matcher.reference_updates}
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, DepositReference) and obj.id in updated:
+                session.expire(obj, ["deposit_id"])
     ledger.book_many(session, matcher.entries)
     for line, tx in matcher.settlements:
         _settle(session, actor, line, tx, ip)

@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from bidding import admin, api, calendar_cli, notice_views, notices_api, views
+    from bidding import admin, api, bank_api, bank_views, calendar_cli, notice_views, notices_api, views
     from core.extensions import csrf
     from core.web import register_panel
 
@@ -15,6 +15,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(notice_views.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(bank_views.bp)
+    app.register_blueprint(bank_api.bp)
     # The admin blueprint mixes pages and two API routes: those are exempt like every /api blueprint is
     # (core.app), since the API authenticates by bearer token only.
     csrf.exempt(admin.put_calendar_day)
@@ -22,10 +24,12 @@ def init_app(app: Flask) -> None:
     register_panel(app, "agency", _agency_panel)
     register_panel(app, "tenderer", _tenderer_panel)
     register_panel(app, "supervisor", _supervisor_panel)
+    register_panel(app, "admin", bank_views._admin_panel)
     from bidding import bids, tasks
     from core.db import db
 
     app.extensions.setdefault("sunbid.file_refs", []).append(lambda: bids.referenced_files(db.session))
+    app.extensions["sunbid.file_refs"].append(lambda: _guarantee_files(db.session))
 
     app.extensions["celery"].conf.beat_schedule["bidding-pay-refunds"] = {
         "task": tasks.pay_refunds.name,
@@ -33,6 +37,15 @@ def init_app(app: Flask) -> None:
     }
     app.cli.add_command(calendar_cli.calendar_cli)
     app.cli.add_command(calendar_cli.official_cli)
+
+
+def _guarantee_files(session) -> set[str]:
+    """E-guarantee files in the store: kept like bids and documents (the storage clean-up asks)."""
+    from sqlalchemy import select
+
+    from bidding.models import Deposit
+
+    return set(session.scalars(select(Deposit.file_sha256).where(Deposit.file_sha256.is_not(None))))
 
 
 def _agency_panel():

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from accounts import services as account_services
 from accounts.models import Organization, User
-from bidding import collusion, opening, services
+from bidding import bank_views, collusion, opening, services
 from bidding.calendar import Calendar
 from bidding.forms import CustodianKeyForm, DeleteDraftForm, PublishForm, TenderForm
 from bidding.models import Opening, Tender
@@ -74,6 +74,7 @@ def notice(tender_id: uuid.UUID):
         record=record,
         signals=signals,
         **_notice_context(actor, tender, manager),
+        **bank_views.tenderer_context(actor, tender),
     )
 
 

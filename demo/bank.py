@@ -20,7 +20,7 @@ from core.clock import SHANGHAI
 
 _serial = count(1)
 HEADER = (
-    *("交易日期", "交易时间", "交易流水号", "借方发生额", "贷方发生额", "余额"),
+    *("交易日期", "交易时间", "交易流水号", "币种", "借方发生额", "贷方发生额", "余额"),
     *("对方账号", "对方户名", "对方开户行", "子账号", "摘要", "附言"),
 )
 
@@ -75,6 +75,7 @@ def csv_statement(
                 local.strftime("%Y-%m-%d"),
                 local.strftime("%H:%M:%S"),
                 line.bank_ref,
+                "人民币" if line.currency == "CNY" else line.currency,
                 _yuan(out_fen) if out_fen else "",
                 _yuan(in_fen) if in_fen else "",
                 _yuan(balance),
@@ -86,7 +87,7 @@ def csv_statement(
                 line.memo,
             ]
         )
-    writer.writerow(["合计", "", "", _yuan(debits), _yuan(credits), "", "", "", "", "", "", ""])
+    writer.writerow(["合计", "", "", "", _yuan(debits), _yuan(credits), "", "", "", "", "", "", ""])
     return out.getvalue().encode(encoding)
 
 
