@@ -42,7 +42,7 @@ from datetime import datetime
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 import audit
@@ -60,13 +60,13 @@ from bidding.models import (
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.roles import Role
-from crypto.canonical import canonical_json
 
 # References: two letters, seven random characters and a check character, from an alphabet without the
 # look-alikes 0/O, 1/I/L, so that a reference typed into a bank's memo field survives.
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 DEPOSIT_PREFIX, REFUND_PREFIX = "BZ", "TK"
 SUSPENSE_OUTCOMES = ("partial", "refused", "unmatched")
+CHUNK_ROWS = 5000  # statement lines decided and written at a time
 NOT_BOOKED = ("duplicate", "foreign")
 CHUNK = 500  # ids per IN (...) query
 
@@ -137,6 +137,8 @@ _CANDIDATE = {
 def find_reference(memo: str, prefix: str) -> str | None:
     """The first valid reference in a memo, as typed or with the spaces and dashes people add removed."""
     upper = memo.upper()
+    if prefix[0] not in upper or prefix[1] not in upper:
+        return None  # most memos of other payments: no need to look further
     for text in (upper, re.sub(r"[\s\-－_]", "", upper)):
         for candidate in _CANDIDATE[prefix].findall(text):
             if valid_reference(candidate, prefix):
@@ -392,34 +394,45 @@ def _digits(text: str) -> str:
 
 
 class _Matcher:
-    """Decides each line's outcome and collects the rows to write; writes nothing itself."""
+    """Decides each line's outcome, a chunk of lines at a time, and writes what a chunk decided (so that a
+    large statement is never held whole in memory). The caller's rollback of a refusal undoes it all."""
 
-    def __init__(self, session: Session, account: DepositAccount, parsed: statements.Statement) -> None:
-        self.account = account
-        rows = parsed.rows
-        own = [r for r in rows if (r.account_no or parsed.account_no) == account.number]
-        self.seen = _already_imported(session, account.number, [r.bank_ref for r in own])
-        self.known = _known_references(
-            session,
-            {ref for r in own if r.amount_fen > 0 and (ref := find_reference(r.memo, DEPOSIT_PREFIX))},
-        )
-        self.held = _held_elsewhere(session, self.known)
-        self.refunds = _open_refund_lines(
-            session, {ref for r in own if r.amount_fen < 0 and (ref := find_reference(r.memo, REFUND_PREFIX))}
-        )
+    def __init__(self, session: Session, account: DepositAccount, statement: BankStatement) -> None:
+        self.session, self.account, self.statement = session, account, statement
         self.in_file: set[str] = set()
         self.used: set[str] = set()
-        self.outcomes: list[tuple[int, str, str, str]] = []  # line, bank ref, outcome, detail
+        self.counts: Counter = Counter()
+        self.skipped: list[list] = []
+        self.digest = hashlib.sha256()
+        self.lines = self.ours = 0
+        self.suspense_fen = self.suspense_lines = 0
+        self.settlements: list[tuple[RefundLine, dict]] = []
+        self._clear()
+
+    def _clear(self) -> None:
         self.transactions: list[dict] = []
         self.deposits: list[dict] = []
         self.entries: list[ledger.Entry] = []
         self.reference_updates: list[dict] = []
-        self.settlements: list[tuple[RefundLine, dict]] = []
 
-    def outcome(self, row: statements.Row, account_no: str, currency: str) -> tuple[str, str]:
-        if account_no != self.account.number:
+    def _prefetch(self, rows: list[statements.Row]) -> None:
+        own = [r for r in rows if r.account_no == self.account.number]
+        for r in own:
+            r.reference = find_reference(r.memo, DEPOSIT_PREFIX if r.amount_fen > 0 else REFUND_PREFIX)
+        self.seen = _already_imported(self.session, self.account.number, [r.bank_ref for r in own])
+        self.known = _known_references(
+            self.session, {r.reference for r in own if r.amount_fen > 0 and r.reference}
+        )
+        self.held = _held_elsewhere(self.session, self.known)
+        self.refunds = _open_refund_lines(
+            self.session, {r.reference for r in own if r.amount_fen < 0 and r.reference}
+        )
+
+    def outcome(self, row: statements.Row) -> tuple[str, str]:
+        if row.account_no != self.account.number:
             return "foreign", "other_account"
-        if (row.currency or currency) != "CNY":
+        self.ours += 1
+        if row.currency != "CNY":
             return "foreign", "other_currency"
         if not row.booked:
             return "foreign", "not_booked"
@@ -431,7 +444,7 @@ class _Matcher:
         return "", ""
 
     def credit(self, row: statements.Row, tx: dict) -> tuple[str, str]:
-        ref = find_reference(row.memo, DEPOSIT_PREFIX)
+        ref = row.reference
         if ref is None:
             return "unmatched", "no_reference"
         known = self.known.get(ref)
@@ -448,7 +461,7 @@ class _Matcher:
             return "refused", "late"
         if (
             not known.basic_account_no
-            or _digits(row.counterparty_account) != known.basic_account_no
+            or row.counterparty_account != known.basic_account_no
             or row.counterparty_name.strip() != known.org_name
         ):
             return "refused", "not_basic_account"  # R-D1: from the tenderer's own basic account
@@ -473,7 +486,7 @@ class _Matcher:
                 "payer_name": known.org_name,
             }
         )
-        self.reference_updates.append({"id": known.id, "deposit_id": deposit_id})
+        self.reference_updates.append({"reference_id": known.id, "new_deposit_id": deposit_id})
         tx["deposit_id"] = deposit_id
         self.entries.append(
             ledger.Entry(
@@ -487,57 +500,100 @@ class _Matcher:
         return "matched", ""
 
     def debit(self, row: statements.Row, tx: dict) -> tuple[str, str]:
-        ref = find_reference(row.memo, REFUND_PREFIX)
+        ref = row.reference
         line = self.refunds.pop(ref, None) if ref else None
         if line is None:
             return "unmatched", "unknown_debit"
         if -row.amount_fen != line.amount_fen or (
-            row.counterparty_account and _digits(row.counterparty_account) != line.payee_account
+            row.counterparty_account and row.counterparty_account != line.payee_account
         ):
             self.refunds[ref] = line
             return "unmatched", "refund_mismatch"
         self.settlements.append((line, tx))
         return "refund_paid", ""
 
-    def run(self, parsed: statements.Statement, statement_id: uuid.UUID) -> None:
-        for row in parsed.rows:
-            account_no = row.account_no or parsed.account_no
-            outcome, detail = self.outcome(row, account_no, parsed.currency)
+    def _state(self, row: statements.Row, outcome: str, detail: str) -> None:
+        self.counts[outcome] += 1
+        self.digest.update(f"{row.line}\t{row.bank_ref}\t{outcome}\t{detail}\n".encode())
+        if outcome in NOT_BOOKED:
+            self.skipped.append([row.line, row.bank_ref, outcome, detail])
+
+    def run(self, rows: list[statements.Row]) -> None:
+        self.lines += len(rows)
+        self._prefetch(rows)
+        for row in rows:
+            outcome, detail = self.outcome(row)
             if outcome:
-                self.outcomes.append((row.line, row.bank_ref, outcome, detail))
+                self._state(row, outcome, detail)
                 continue
             tx = {
                 "id": uuid.uuid4(),
-                "statement_id": statement_id,
+                "statement_id": self.statement.id,
                 "line": row.line,
-                "account_no": account_no,
+                "account_no": row.account_no,
                 "sub_account": row.sub_account[:40],
                 "bank_ref": row.bank_ref,
                 "booked_at": row.booked_at,
                 "amount_fen": row.amount_fen,
                 "currency": "CNY",
-                "counterparty_account": _digits(row.counterparty_account)[:40],
+                "counterparty_account": row.counterparty_account[:40],
                 "counterparty_name": row.counterparty_name,
                 "counterparty_bank": row.counterparty_bank,
                 "memo": row.memo,
                 "deposit_reference_id": None,
                 "deposit_id": None,
+                "settled_at": None,
             }
             outcome, detail = (self.credit if row.amount_fen > 0 else self.debit)(row, tx)
             tx["outcome"], tx["detail"] = outcome, detail
             if outcome in SUSPENSE_OUTCOMES:
-                self.entries.append(
-                    ledger.Entry(
-                        f"bank_{outcome}",
-                        [(ledger.ESCROW, row.amount_fen), (ledger.SUSPENSE, -row.amount_fen)],
-                        memo=f"{row.bank_ref} {detail} {row.counterparty_name}",
-                    )
-                )
+                self.suspense_fen += row.amount_fen
+                self.suspense_lines += 1
             self.transactions.append(tx)
-            self.outcomes.append((row.line, row.bank_ref, outcome, detail))
+            self._state(row, outcome, detail)
+
+    def write(self) -> None:
+        """Write what the last chunk decided: deposits first (the lines point at them), then the lines."""
+        session = self.session
+        if self.deposits:
+            session.execute(insert(Deposit.__table__), self.deposits)
+        if self.transactions:
+            session.execute(insert(BankTransaction.__table__), self.transactions)
+        if self.reference_updates:
+            table = DepositReference.__table__
+            session.execute(
+                update(table)
+                .where(table.c.id == bindparam("reference_id"))
+                .values(deposit_id=bindparam("new_deposit_id")),
+                self.reference_updates,
+            )
+            # A bulk update leaves objects already loaded as they were: let them read the new deposit.
+            updated = {change["reference_id"] for change in self.reference_updates}
+            for obj in list(session.identity_map.values()):
+                if isinstance(obj, DepositReference) and obj.id in updated:
+                    session.expire(obj, ["deposit_id"])
+        ledger.book_many(session, self.entries)
+        self._clear()
+
+    def finish(self, actor: User | None, ip: str | None) -> None:
+        """Money in suspense is booked as one movement of the import (each line is in bank_transactions),
+        then the refunds the statement shows paid are settled."""
+        if self.suspense_fen:
+            ledger.book_many(
+                self.session,
+                [
+                    ledger.Entry(
+                        "bank_suspense",
+                        [(ledger.ESCROW, self.suspense_fen), (ledger.SUSPENSE, -self.suspense_fen)],
+                        memo=f"{self.statement.filename}: {self.suspense_lines} lines matching no deposit",
+                    )
+                ],
+            )
+        for line, tx in self.settlements:
+            _settle(self.session, actor, line, tx, ip)
 
 
-def _refuse_malformed(parsed: statements.Statement) -> None:
+def _refuse_malformed(parsed: statements.Statement, read: int) -> None:
     problems = parsed.problems
     raise Invalid(
         _l(
@@ -549,9 +605,20 @@ def _refuse_malformed(parsed: statements.Statement) -> None:
         details={
             "malformed": [p.as_list() for p in problems[:1000]],
             "malformed_count": len(problems),
-            "not_imported": len(parsed.rows),
+            "not_imported": read,
         },
     )
+
+
+def _batched(rows, size: int):
+    chunk = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def import_statement(
@@ -561,62 +628,51 @@ def import_statement(
     account = _require_account()
     if not data:
         raise Invalid(_l("The file is empty."), code="empty_file", details={"field": "file"})
+    statement = BankStatement(
+        id=uuid.uuid4(),
+        filename=(filename or "statement")[-200:],
+        format="csv",
+        sha256=hashlib.sha256(data).hexdigest(),
+        account_no=account.number,
+        lines=0,
+        imported_by_id=getattr(actor, "id", None),
+        imported_at=clock.now(),
+    )
+    # A refusal raises: the caller's unit of work rolls back everything written so far (core.uow), so
+    # nothing of a refused file stays. (A savepoint would say the same at the cost of SQLite keeping a
+    # copy of every page the import touches in memory.)
     try:
         parsed = statements.parse(data)
+        statement.format = parsed.format
+        session.add(statement)
+        session.flush()
+        matcher = _Matcher(session, account, statement)
+        for chunk in _batched(parsed.rows, CHUNK_ROWS):
+            matcher.run(chunk)
+            if not parsed.problems:
+                matcher.write()
+        if parsed.problems:
+            _refuse_malformed(parsed, matcher.lines)
+        if not matcher.ours and parsed.account_no != account.number:
+            raise Invalid(
+                _l(
+                    "This statement is of account %(other)s, not of the deposit account %(ours)s.",
+                    other=parsed.account_no,
+                    ours=account.number,
+                ),
+                code="statement_other_account",
+                details={"field": "file", "account": parsed.account_no},
+            )
+        matcher.finish(actor, ip)
     except statements.UnreadableStatement as exc:
         raise Invalid(
             _l("This is not a statement we can read (CSV as the bank exports it, or camt.053 XML)."),
             code="statement_unreadable",
             details={"field": "file", "reason": exc.code, "detail": exc.detail},
         ) from exc
-    if parsed.problems:
-        _refuse_malformed(parsed)
-    accounts = {r.account_no or parsed.account_no for r in parsed.rows} or {parsed.account_no}
-    if account.number not in accounts:
-        raise Invalid(
-            _l(
-                "This statement is of account %(other)s, not of the deposit account %(ours)s.",
-                other=", ".join(sorted(accounts)),
-                ours=account.number,
-            ),
-            code="statement_other_account",
-            details={"field": "file", "account": sorted(accounts)},
-        )
-    statement = BankStatement(
-        id=uuid.uuid4(),
-        filename=(filename or "statement")[-200:],
-        format=parsed.format,
-        sha256=hashlib.sha256(data).hexdigest(),
-        account_no=account.number,
-        lines=len(parsed.rows),
-        imported_by_id=getattr(actor, "id", None),
-        imported_at=clock.now(),
-    )
-    matcher = _Matcher(session, account, parsed)
-    matcher.run(parsed, statement.id)
-    counts = Counter(outcome for _line, _ref, outcome, _detail in matcher.outcomes)
-    statement.counts = dict(sorted(counts.items()))
-    statement.skipped = [
-        [line, ref, outcome, detail]
-        for line, ref, outcome, detail in matcher.outcomes
-        if outcome in NOT_BOOKED
-    ]
-    session.add(statement)
-    session.flush()
-    if matcher.deposits:
-        session.execute(insert(Deposit), matcher.deposits)
-    if matcher.transactions:
-        session.execute(insert(BankTransaction), matcher.transactions)
-    if matcher.reference_updates:
-        session.execute(update(DepositReference), matcher.reference_updates)
-        # A bulk update leaves objects already loaded as they were: let them read the new deposit.
-        updated = {change["id"] for change in matcher.reference_updates}
-        for obj in list(session.identity_map.values()):
-            if isinstance(obj, DepositReference) and obj.id in updated:
-                session.expire(obj, ["deposit_id"])
-    ledger.book_many(session, matcher.entries)
-    for line, tx in matcher.settlements:
-        _settle(session, actor, line, tx, ip)
+    statement.lines = matcher.lines
+    statement.counts = dict(sorted(matcher.counts.items()))
+    statement.skipped = matcher.skipped
     session.flush()
     audit.record(
         session,
@@ -629,10 +685,9 @@ def import_statement(
             "format": statement.format,
             "lines": statement.lines,
             "counts": statement.counts,
-            # The outcome of every line, committed to by its digest: the log proves what was decided.
-            "outcomes_sha256": hashlib.sha256(
-                canonical_json([[line, ref, o, d] for line, ref, o, d in matcher.outcomes])
-            ).hexdigest(),
+            # The outcome of every line, committed to by a digest over one text line each (line number,
+            # bank reference, outcome, detail; tab-separated): the log proves what was decided for each.
+            "outcomes_sha256": matcher.digest.hexdigest(),
         },
         ip,
     )

@@ -107,8 +107,8 @@ def book_many(session: Session, entries: list[Entry]) -> int:
             for account, amount in kept
         )
     if transactions:
-        session.execute(insert(LedgerTransaction), transactions)
-        session.execute(insert(LedgerLine), lines)
+        session.execute(insert(LedgerTransaction.__table__), transactions)
+        session.execute(insert(LedgerLine.__table__), lines)
     return len(transactions)
 
 

@@ -22,9 +22,11 @@ why; the caller refuses the whole file then (nothing is half-imported).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from decimal import Decimal, InvalidOperation
@@ -53,6 +55,7 @@ class Row:
     memo: str
     booked: bool = True  # camt.053: False for a pending (not yet booked) entry
     account_no: str = ""  # camt.053: the account of the statement the entry is in (a file may hold several)
+    reference: str | None = None  # the payment or refund reference found in the memo (bidding/bank.py)
 
 
 @dataclass
@@ -68,10 +71,13 @@ class Problem:
 
 @dataclass
 class Statement:
+    """A statement being read: ``rows`` is read as it is iterated (a large file is never held whole as
+    rows), and ``problems`` fills meanwhile; the caller refuses the file if any is found."""
+
     format: str
     account_no: str
     currency: str
-    rows: list[Row] = field(default_factory=list)
+    rows: Iterator[Row] = field(default_factory=lambda: iter(()))
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -95,8 +101,14 @@ def parse(data: bytes) -> Statement:
 _CLEAN = re.compile(r"[,\s，¥￥]")
 
 
+_PLAIN_AMOUNT = re.compile(r"(\d{1,15})\.(\d\d)")
+
+
 def yuan_to_fen(text: str) -> int:
     """``"1,234.50"`` -> 123450; refuses floats' rounding by reading decimals exactly."""
+    plain = _PLAIN_AMOUNT.fullmatch(text.replace(",", ""))
+    if plain:  # the usual form, read without Decimal
+        return int(plain[1]) * 100 + int(plain[2])
     value = Decimal(_CLEAN.sub("", text))
     if value != value.quantize(Decimal("0.01")) or not value.is_finite():
         raise InvalidOperation(text)
@@ -104,6 +116,8 @@ def yuan_to_fen(text: str) -> int:
 
 
 def _local(day: str, clock_time: str = "") -> datetime:
+    if len(day) == 10 and len(clock_time) == 8 and day[4] == "-" and clock_time[2] == ":":
+        return datetime.fromisoformat(f"{day}T{clock_time}").replace(tzinfo=SHANGHAI)  # the usual form
     day = day.strip().replace("/", "-").replace(".", "-")
     if len(day) == 8 and day.isdigit():
         day = f"{day[:4]}-{day[4:6]}-{day[6:]}"
@@ -140,16 +154,19 @@ ACCOUNT_KEYS = ("账号", "帐号", "账户", "查询账号")
 CURRENCY_NAMES = {"人民币": "CNY", "CNY": "CNY", "RMB": "CNY", "156": "CNY"}
 
 
-def _decode(data: bytes) -> str:
+def _encoding(data: bytes) -> str:
+    """UTF-8 (with or without its byte-order mark) if the whole file decodes so, else GB18030 (a superset of
+    GBK and GB2312, what most Chinese banks write). Checked piece by piece: nothing is decoded twice whole."""
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8")
+        return "utf-8-sig"
+    decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        return data.decode("utf-8")
+        for start in range(0, len(data), 1 << 20):
+            decoder.decode(data[start : start + (1 << 20)])
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        try:
-            return data.decode("gb18030")  # a superset of GBK and GB2312
-        except UnicodeDecodeError as exc:
-            raise UnreadableStatement("unknown_encoding") from exc
+        return "gb18030"
+    return "utf-8"
 
 
 def _header_map(cells: list[str]) -> dict[str, int] | None:
@@ -164,16 +181,14 @@ def _header_map(cells: list[str]) -> dict[str, int] | None:
 
 
 def parse_csv(data: bytes) -> Statement:
-    text = _decode(data)
-    reader = csv.reader(io.StringIO(text))
+    text = io.TextIOWrapper(io.BytesIO(data), encoding=_encoding(data), errors="strict", newline="")
+    lines = enumerate(csv.reader(text), start=1)
     statement = Statement("csv", "", "CNY")
     columns: dict[str, int] | None = None
-    for number, cells in enumerate(reader, start=1):
-        if number > MAX_LINES:
-            raise UnreadableStatement("too_many_lines", str(MAX_LINES))
-        if not cells or not "".join(cells).strip():
-            continue
-        if columns is None:
+    try:
+        for _number, cells in lines:
+            if not cells or not "".join(cells).strip():
+                continue
             key = cells[0].strip().rstrip(":：")
             if key in ACCOUNT_KEYS and len(cells) > 1:
                 statement.account_no = "".join(cells[1].split())
@@ -181,65 +196,90 @@ def parse_csv(data: bytes) -> Statement:
                 statement.currency = CURRENCY_NAMES.get(cells[1].strip(), cells[1].strip())
             else:
                 columns = _header_map(cells)
-            continue
-        first = cells[0].strip()
-        if first.startswith(("合计", "总计", "本页合计", "#")):
-            continue  # the bank's totals line, or a comment
-        row = _csv_row(number, cells, columns, statement)
-        if row is not None:
-            statement.rows.append(row)
+                if columns is not None:
+                    break
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise UnreadableStatement("unknown_encoding", str(exc)[:200]) from exc
     if columns is None:
         raise UnreadableStatement(
             "no_header", "交易日期, 交易流水号, 借方发生额, 贷方发生额, 对方账号, 对方户名"
         )
     if not statement.account_no:
         raise UnreadableStatement("no_account", "账号")
+    statement.rows = _csv_rows(lines, columns, statement)
     return statement
 
 
-def _csv_row(number: int, cells: list[str], columns: dict[str, int], statement: Statement) -> Row | None:
-    def cell(key: str) -> str:
-        index = columns.get(key)
-        return cells[index].strip() if index is not None and index < len(cells) else ""
+FIELDS = (
+    "bank_ref",
+    "date",
+    "time",
+    "debit",
+    "credit",
+    "currency",
+    "sub_account",
+    "counterparty_account",
+    "counterparty_name",
+    "counterparty_bank",
+    "memo",
+    "summary",
+)
 
+
+def _csv_rows(lines, columns: dict[str, int], statement: Statement) -> Iterator[Row]:
+    indexes = [columns.get(name) for name in FIELDS]
+    try:
+        for number, cells in lines:
+            if number > MAX_LINES:
+                raise UnreadableStatement("too_many_lines", str(MAX_LINES))
+            if not cells or not "".join(cells).strip():
+                continue
+            if cells[0].lstrip().startswith(("合计", "总计", "本页合计", "#")):
+                continue  # the bank's totals line, or a comment
+            width = len(cells)
+            values = [cells[i].strip() if i is not None and i < width else "" for i in indexes]
+            row = _csv_row(number, values, statement)
+            if row is not None:
+                yield row
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise UnreadableStatement("unknown_encoding", str(exc)[:200]) from exc
+
+
+def _csv_row(number: int, values: list[str], statement: Statement) -> Row | None:
+    bank_ref, day, clock_time, debit, credit, currency, sub, account, name, bank, memo, summary = values
     problems = statement.problems
     before = len(problems)
-    bank_ref = cell("bank_ref")
     if not bank_ref or len(bank_ref) > 64:
         problems.append(Problem(number, "交易流水号", "missing" if not bank_ref else "too_long", bank_ref))
     try:
-        booked_at = _local(cell("date"), cell("time") if "time" in columns else "")
+        booked_at = _local(day, clock_time)
     except ValueError:
-        problems.append(Problem(number, "交易日期", "invalid_date", f"{cell('date')} {cell('time')}".strip()))
+        problems.append(Problem(number, "交易日期", "invalid_date", f"{day} {clock_time}".strip()))
         booked_at = None
     amounts = {}
-    for key, name in (("debit", "借方发生额"), ("credit", "贷方发生额")):
-        raw = cell(key)
+    for key, raw, label in (("debit", debit, "借方发生额"), ("credit", credit, "贷方发生额")):
         if raw in ("", "-", "0", "0.00"):
             continue
         try:
             amounts[key] = yuan_to_fen(raw)
         except InvalidOperation:
-            problems.append(Problem(number, name, "invalid_amount", raw))
+            problems.append(Problem(number, label, "invalid_amount", raw))
     if len(problems) == before and (len(amounts) != 1 or next(iter(amounts.values())) <= 0):
         problems.append(Problem(number, "借方发生额/贷方发生额", "one_amount_needed", ""))
-    raw_currency = cell("currency")
-    currency = CURRENCY_NAMES.get(raw_currency, raw_currency) if raw_currency else statement.currency
     if len(problems) > before:
         return None
-    amount = amounts.get("credit") or -amounts["debit"]
-    memo = " ".join(part for part in (cell("memo"), cell("summary")) if part)
     return Row(
         number,
         bank_ref,
         booked_at,
-        amount,
-        currency,
-        "".join(cell("sub_account").split()),
-        "".join(cell("counterparty_account").split()),
-        cell("counterparty_name")[:200],
-        cell("counterparty_bank")[:100],
-        memo[:300],
+        amounts.get("credit") or -amounts["debit"],
+        CURRENCY_NAMES.get(currency, currency) if currency else statement.currency,
+        "".join(sub.split()),
+        "".join(account.split()),
+        name[:200],
+        bank[:100],
+        (f"{memo} {summary}" if memo and summary else memo or summary)[:300],
+        account_no=statement.account_no,
     )
 
 
@@ -283,7 +323,12 @@ def _balance(statement_el, code: str) -> int | None:
 
 def parse_camt053(data: bytes) -> Statement:
     statement = Statement("camt053", "", "CNY")
-    entry, account, first_row = 0, "", 0
+    statement.rows = _camt_rows(data, statement)
+    return statement
+
+
+def _camt_rows(data: bytes, statement: Statement) -> Iterator[Row]:
+    entry, account, booked_total = 0, "", 0
     try:
         for _event, element in ElementTree.iterparse(
             io.BytesIO(data), events=("end",), forbid_dtd=True, forbid_entities=True
@@ -295,18 +340,22 @@ def parse_camt053(data: bytes) -> Statement:
                 account = _account_id(element)
                 statement.account_no = statement.account_no or account
                 statement.currency = _text(element, "Ccy") or statement.currency
-                first_row = len(statement.rows)
+                booked_total = 0
             elif name == "Ntry":
                 entry += 1
                 if entry > MAX_LINES:
                     raise UnreadableStatement("too_many_lines", str(MAX_LINES))
+                if not account:
+                    raise UnreadableStatement("no_account", "Stmt/Acct/Id")
                 row = _camt_entry(entry, element, statement)
+                element.clear()  # streaming: an entry's elements are not kept once read
                 if row is not None:
                     row.account_no = account
-                    statement.rows.append(row)
-                element.clear()  # streaming: an entry's elements are not kept once read
+                    booked_total += row.amount_fen if row.booked else 0
+                    yield row
             elif name == "Stmt":
-                _check_balances(element, statement, first_row)
+                _check_balances(element, statement, booked_total)
+                element.clear()
                 account = ""
     except (ElementTree.ParseError, DefusedXmlException) as exc:
         raise UnreadableStatement("invalid_xml", str(exc)[:200]) from exc
@@ -314,16 +363,14 @@ def parse_camt053(data: bytes) -> Statement:
         raise UnreadableStatement("invalid_balance") from exc
     if not statement.account_no:
         raise UnreadableStatement("no_account", "Stmt/Acct/Id")
-    return statement
 
 
-def _check_balances(stmt, statement: Statement, first_row: int) -> None:
+def _check_balances(stmt, statement: Statement, total: int) -> None:
     """The booked entries must add up to the closing balance less the opening one: a statement cut short,
     or with entries missing, fails here instead of importing a part."""
     opening, closing = _balance(stmt, "OPBD"), _balance(stmt, "CLBD")
     if opening is None or closing is None or statement.problems:
         return
-    total = sum(r.amount_fen for r in statement.rows[first_row:] if r.booked)
     if opening + total != closing:
         statement.problems.append(
             Problem(0, "Bal", "balances_do_not_add_up", f"{(closing - opening - total) / 100:.2f}")
