@@ -117,9 +117,11 @@ def finance():
     return _overview(StatementForm())
 
 
-@bp.post("/finance/statements")
+@bp.route("/finance/statements", methods=["GET", "POST"])
 @roles_required(Role.ADMIN)
 def import_statement():
+    if request.method == "GET":  # e.g. the language switch on a refusal: back to the account's page
+        return redirect(url_for("bank.finance"))
     form = StatementForm()
     if not form.validate_on_submit():
         return _overview(form, status=422)
