@@ -804,36 +804,21 @@ def create_refund_batch(session: Session, actor: User, ip: str | None = None) ->
     batch = RefundBatch(
         number=_next_batch_number(session), created_by_id=actor.id, created_at=now, total_fen=0
     )
-    position = 0
-    for deposit in deposits:
-        figures = ledger.refund_figures(session, deposit, now)
-        position += 1
-        batch.lines.append(
-            RefundLine(
-                position=position,
-                reference=new_reference(REFUND_PREFIX),
-                deposit_id=deposit.id,
-                payee_account=deposit.payer_account or "",
-                payee_name=deposit.payer_name or "",
-                payee_bank=deposit.payer_bank or "",
-                amount_fen=deposit.amount_fen + figures.interest_fen + figures.late_charge_fen,
-                interest_fen=figures.interest_fen,
-                late_charge_fen=figures.late_charge_fen,
-            )
-        )
-    for tx in returns:
-        position += 1
-        batch.lines.append(
-            RefundLine(
-                position=position,
-                reference=new_reference(REFUND_PREFIX),
-                returned_transaction_id=tx.id,
-                payee_account=tx.counterparty_account,
-                payee_name=tx.counterparty_name,
-                payee_bank=tx.counterparty_bank,
-                amount_fen=tx.amount_fen,
-            )
-        )
+    payments = [_refund_payment(session, deposit, now) for deposit in deposits]
+    payments += [
+        {
+            "returned_transaction_id": tx.id,
+            "payee_account": tx.counterparty_account,
+            "payee_name": tx.counterparty_name,
+            "payee_bank": tx.counterparty_bank,
+            "amount_fen": tx.amount_fen,
+        }
+        for tx in returns
+    ]
+    batch.lines = [
+        RefundLine(position=position, reference=new_reference(REFUND_PREFIX), **payment)
+        for position, payment in enumerate(payments, start=1)
+    ]
     batch.total_fen = sum(line.amount_fen for line in batch.lines)
     session.add(batch)
     session.flush()
@@ -850,6 +835,20 @@ def create_refund_batch(session: Session, actor: User, ip: str | None = None) ->
         ip,
     )
     return batch
+
+
+def _refund_payment(session: Session, deposit: Deposit, now: datetime) -> dict:
+    """A deposit's refund: to the account it came from, with its interest (R-D3) and late charge (R-D4)."""
+    figures = ledger.refund_figures(session, deposit, now)
+    return {
+        "deposit_id": deposit.id,
+        "payee_account": deposit.payer_account or "",
+        "payee_name": deposit.payer_name or "",
+        "payee_bank": deposit.payer_bank or "",
+        "amount_fen": deposit.amount_fen + figures.interest_fen + figures.late_charge_fen,
+        "interest_fen": figures.interest_fen,
+        "late_charge_fen": figures.late_charge_fen,
+    }
 
 
 BATCH_COLUMNS = ("序号", "收款人账号", "收款人户名", "收款银行", "金额", "用途", "附言")

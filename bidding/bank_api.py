@@ -167,7 +167,11 @@ def get_refund_batch(batch_id: uuid.UUID):
 @api_doc(tags=["bank"])
 def refund_batch_file(batch_id: uuid.UUID):
     """The batch's payment file for the bank (CSV, UTF-8): upload it to the bank's batch transfer."""
-    batch = bank.refund_batch(db.session, batch_id)
+    return batch_download(bank.refund_batch(db.session, batch_id))
+
+
+def batch_download(batch: RefundBatch) -> Response:
+    """The payment file as a download (the page offers the same)."""
     return Response(
         bank.batch_file(batch),
         mimetype="text/csv",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from math import ceil
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -202,12 +202,9 @@ def refund_batch(batch_id: uuid.UUID):
 @bp.get("/finance/refund-batches/<uuid:batch_id>/file")
 @roles_required(Role.ADMIN)
 def refund_batch_file(batch_id: uuid.UUID):
-    batch = bank.refund_batch(db.session, batch_id)
-    return Response(
-        bank.batch_file(batch),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{batch.number}.csv"'},
-    )
+    from bidding.bank_api import batch_download
+
+    return batch_download(bank.refund_batch(db.session, batch_id))
 
 
 # -- the tenderer's payment details ---------------------------------------------------------------------

@@ -294,3 +294,34 @@ def test_the_tender_page_tells_the_tenderer_what_to_pay_where(client, people, se
         assert fact in page
     assert user.organization.basic_account_no in page
     assert ACCOUNT not in page  # another tenderer's basic account, never
+
+
+def test_an_e_guarantee_is_filed_from_the_page_with_its_verification_reference(
+    client, session, tender, bidders
+):
+    import io
+
+    from tests.factories import PASSWORD
+
+    user = bidders[0]
+    client.post("/sign-in", data={"username": user.username, "password": PASSWORD})
+    valid = clock.local(tender.bid_deadline + timedelta(days=90)).strftime("%Y-%m-%dT%H:%M")
+    form = {
+        "lot": "1",
+        "amount": "20000",
+        "insurer": "中国人民财产保险股份有限公司",
+        "policy_number": "BH-2026-0099",
+        "verification_ref": "",
+        "valid_until": valid,
+        "file": (io.BytesIO(b"%PDF-1.7 guarantee"), "保函.pdf"),
+    }
+    refused = client.post(f"/tenders/{tender.id}/deposit/guarantee", data=form, follow_redirects=True)
+    assert _count(session, Deposit) == 0 and "验真码" in refused.get_data(as_text=True)
+    form["verification_ref"] = "YZ88421177"
+    form["file"] = (io.BytesIO(b"%PDF-1.7 guarantee"), "保函.pdf")
+    client.post(f"/tenders/{tender.id}/deposit/guarantee", data=form)
+    session.rollback()
+    deposit = session.scalars(select(Deposit)).one()
+    assert (deposit.kind, deposit.verification_ref, deposit.status) == ("guarantee", "YZ88421177", "held")
+    page = client.get(f"/tenders/{tender.id}").get_data(as_text=True)
+    assert "YZ88421177" in page

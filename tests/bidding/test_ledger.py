@@ -153,11 +153,8 @@ def test_r_b6_forfeited_deposit_goes_to_income(session, bidder, tender):
     assert ledger.trial_balance(session) == 0
 
 
-def test_guarantee_moves_no_money(session, bidder, tender):
-    deposit = ledger.record_guarantee(
-        session,
-        bidder,
-        tender,
+def guarantee(session, bidder, tender, **changes):
+    args = dict(
         lot_number=1,
         amount_fen=tender.lots[0].deposit_fen,
         insurer="人保财险",
@@ -166,34 +163,20 @@ def test_guarantee_moves_no_money(session, bidder, tender):
         file_sha256="a" * 64,
         verification_ref="YZ-8842-1177",
     )
+    args.update(changes)
+    return ledger.record_guarantee(session, bidder, tender, **args)
+
+
+def test_guarantee_moves_no_money(session, bidder, tender):
+    deposit = guarantee(session, bidder, tender)
     session.commit()
-    assert deposit.kind == "guarantee" and session.scalars(select(LedgerLine)).all() == []
-    with pytest.raises(Invalid):
-        ledger.record_guarantee(
-            session,
-            bidder,
-            tender,
-            lot_number=1,
-            amount_fen=tender.lots[0].deposit_fen,
-            insurer="人保财险",
-            policy_number="BH2026-0002",
-            valid_until=tender.bid_deadline - timedelta(days=1),
-            file_sha256="b" * 64,
-            verification_ref="YZ-8842-1178",
-        )
+    assert deposit.kind == "guarantee" and deposit.verification_ref == "YZ-8842-1177"
+    assert session.scalars(select(LedgerLine)).all() == []
+    with pytest.raises(Invalid):  # it must cover the bid deadline
+        guarantee(session, bidder, tender, valid_until=tender.bid_deadline - timedelta(days=1))
     session.rollback()
     with pytest.raises(Invalid) as err:  # the insurer's verification reference is required
-        ledger.record_guarantee(
-            session,
-            bidder,
-            tender,
-            lot_number=1,
-            amount_fen=tender.lots[0].deposit_fen,
-            insurer="人保财险",
-            policy_number="BH2026-0003",
-            valid_until=tender.bid_deadline + timedelta(days=90),
-            file_sha256="c" * 64,
-        )
+        guarantee(session, bidder, tender, verification_ref=" ")
     assert err.value.details["fields"] == ["verification_ref"]
 
 

@@ -2,7 +2,7 @@
 the PBC benchmark rates load idempotently, R-T6 counts with them, and publication warns about years the
 calendar does not cover."""
 
-from datetime import date, timedelta
+from datetime import date
 
 from sqlalchemy import func, select
 
@@ -10,8 +10,7 @@ from audit.models import AuditEntry
 from bidding import official_data
 from bidding.calendar import Calendar
 from bidding.models import CalendarDay, CalendarYear, InterestRate
-from core import clock
-from tests.bidding.test_tenders import auth, body, publish
+from tests.bidding.test_tenders import draft, publish
 
 
 def _count(session, model) -> int:
@@ -70,15 +69,7 @@ def test_a_bad_data_file_names_its_line(tmp_path):
 def test_publication_warns_when_the_calendar_does_not_cover_the_tender(client, people, cast, session):
     official_data.load(session)
     session.commit()
-    start = clock.now().date() + timedelta(days=1)  # late November 2026: the deadline falls in December
-    headers = auth(people, client, cast["agent"])
-    created = client.post("/api/v1/tenders", json=body(cast["tenderee"], start), headers=headers).get_json()
-    client.post(
-        f"/api/v1/tenders/{created['id']}/documents?filename=a.pdf",
-        data=b"x" * 100,
-        headers={**headers, "Content-Type": "application/pdf"},
-    )
-    clock.advance(timedelta(seconds=31))
+    created = draft(client, people, cast)  # from late November 2026: the deadline falls in December
     response = publish(client, people, cast, created["id"])
     assert response.status_code == 200, response.get_json()
     (warning,) = response.get_json()["warnings"]  # 30 days after the deadline reach January 2027
@@ -92,13 +83,5 @@ def test_no_warning_when_every_year_is_covered(client, people, cast, session):
     official_data.load(session)
     session.add(CalendarYear(year=2027, source="测试：2027年安排"))
     session.commit()
-    start = clock.now().date() + timedelta(days=1)
-    headers = auth(people, client, cast["agent"])
-    created = client.post("/api/v1/tenders", json=body(cast["tenderee"], start), headers=headers).get_json()
-    client.post(
-        f"/api/v1/tenders/{created['id']}/documents?filename=a.pdf",
-        data=b"x" * 100,
-        headers={**headers, "Content-Type": "application/pdf"},
-    )
-    clock.advance(timedelta(seconds=31))
+    created = draft(client, people, cast)
     assert publish(client, people, cast, created["id"]).get_json()["warnings"] == []
