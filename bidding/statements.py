@@ -37,6 +37,8 @@ from defusedxml.common import DefusedXmlException
 from core.clock import SHANGHAI
 
 MAX_LINES = 500_000
+MAX_YUAN = Decimal(10) ** 15  # far beyond any deposit; keeps amounts inside the database's 64-bit integers
+YEARS = range(2000, 2100)  # a booking date outside is a misread, not a transaction
 
 
 @dataclass(slots=True)
@@ -110,14 +112,21 @@ def yuan_to_fen(text: str) -> int:
     if plain:  # the usual form, read without Decimal
         return int(plain[1]) * 100 + int(plain[2])
     value = Decimal(_CLEAN.sub("", text))
-    if value != value.quantize(Decimal("0.01")) or not value.is_finite():
+    if not value.is_finite() or abs(value) >= MAX_YUAN or value != value.quantize(Decimal("0.01")):
         raise InvalidOperation(text)
     return int(value * 100)
 
 
 def _local(day: str, clock_time: str = "") -> datetime:
+    moment = _naive(day, clock_time)
+    if moment.year not in YEARS:
+        raise ValueError(day)
+    return moment.replace(tzinfo=SHANGHAI)
+
+
+def _naive(day: str, clock_time: str) -> datetime:
     if len(day) == 10 and len(clock_time) == 8 and day[4] == "-" and clock_time[2] == ":":
-        return datetime.fromisoformat(f"{day}T{clock_time}").replace(tzinfo=SHANGHAI)  # the usual form
+        return datetime.fromisoformat(f"{day}T{clock_time}")  # the usual form
     day = day.strip().replace("/", "-").replace(".", "-")
     if len(day) == 8 and day.isdigit():
         day = f"{day[:4]}-{day[4:6]}-{day[6:]}"
@@ -129,7 +138,7 @@ def _local(day: str, clock_time: str = "") -> datetime:
         moment = datetime.combine(moment.date(), time.fromisoformat(clock_time))
     elif len(day) > 10:  # "2026-11-23 10:15:02" in one column
         moment = datetime.fromisoformat(day)
-    return moment.replace(tzinfo=SHANGHAI)
+    return moment
 
 
 # -- CSV ------------------------------------------------------------------------------------------------
@@ -400,6 +409,8 @@ def _camt_entry(number: int, ntry, statement: Statement) -> Row | None:
     try:
         booked_at = datetime.fromisoformat(booked_text)
         booked_at = booked_at if booked_at.tzinfo else booked_at.replace(tzinfo=SHANGHAI)
+        if booked_at.year not in YEARS:
+            raise ValueError(booked_text)
     except ValueError:
         problems.append(Problem(number, "BookgDt", "invalid_date", booked_text))
         booked_at = None

@@ -325,3 +325,24 @@ def test_an_e_guarantee_is_filed_from_the_page_with_its_verification_reference(
     assert (deposit.kind, deposit.verification_ref, deposit.status) == ("guarantee", "YZ88421177", "held")
     page = client.get(f"/tenders/{tender.id}").get_data(as_text=True)
     assert "YZ88421177" in page
+
+
+@pytest.mark.parametrize(
+    ("cells", "field", "code"),
+    [
+        (("2026-11-23", "10:00:00", "R1", "", "1e30"), "贷方发生额", "invalid_amount"),
+        (("2026-11-23", "10:00:00", "R2", "", "99999999999999999999.00"), "贷方发生额", "invalid_amount"),
+        (("0001-01-01", "00:00:00", "R3", "", "1.00"), "交易日期", "invalid_date"),
+        (("2026-11-23", "10:00:00", "R" * 65, "", "1.00"), "交易流水号", "too_long"),
+        (("2026-11-23", "10:00:00", "R5", "1.00", "1.00"), "借方发生额/贷方发生额", "one_amount_needed"),
+        (("2026-11-23", "10:00:00", "", "", "1.00"), "交易流水号", "missing"),
+    ],
+)
+def test_hostile_lines_are_named_not_crashed_on(session, tender, cells, field, code):
+    account = _account()
+    header = "交易日期,交易时间,交易流水号,借方发生额,贷方发生额,对方账号,对方户名\r\n"
+    text = f"账号:,{account.number}\r\n{header}{','.join(cells)},6217000011112222,某人\r\n"
+    with pytest.raises(Invalid) as err:
+        bank.import_statement(session, None, filename="x.csv", data=text.encode("utf-8"))
+    (problem,) = err.value.details["malformed"]
+    assert problem[:3] == [3, field, code]
