@@ -377,13 +377,16 @@ def _already_imported(session: Session, account_no: str, refs: list[str]) -> set
     return seen
 
 
+def _awaiting_payment() -> tuple:
+    """A refund batch line the bank has neither paid (per a statement) nor declined (cancelled)."""
+    return (RefundLine.paid_transaction_id.is_(None), RefundLine.cancelled_at.is_(None))
+
+
 def _open_refund_lines(session: Session, refs: set[str]) -> dict[str, RefundLine]:
     lines = {}
     for chunk in _chunks(sorted(refs)):
         for line in session.scalars(
-            select(RefundLine).where(
-                RefundLine.reference.in_(chunk), RefundLine.paid_transaction_id.is_(None)
-            )
+            select(RefundLine).where(RefundLine.reference.in_(chunk), *_awaiting_payment())
         ):
             lines[line.reference] = line
     return lines
@@ -772,9 +775,7 @@ def _next_batch_number(session: Session) -> str:
 
 
 def _in_open_lines(session: Session, column) -> set:
-    return set(
-        session.scalars(select(column).where(column.is_not(None), RefundLine.paid_transaction_id.is_(None)))
-    )
+    return set(session.scalars(select(column).where(column.is_not(None), *_awaiting_payment())))
 
 
 def pending_refunds(session: Session) -> tuple[list[Deposit], list[BankTransaction]]:
@@ -849,6 +850,32 @@ def _refund_payment(session: Session, deposit: Deposit, now: datetime) -> dict:
         "interest_fen": figures.interest_fen,
         "late_charge_fen": figures.late_charge_fen,
     }
+
+
+def cancel_refund_line(
+    session: Session, actor: User, line_id: uuid.UUID, ip: str | None = None
+) -> RefundLine:
+    """The bank did not pay a line (it says so on its return slip): the refund or return is due again and
+    goes into the next batch; a debit showing this line's reference later is not taken for it."""
+    line = session.get(RefundLine, line_id)
+    if line is None:
+        raise NotFound(_l("No such refund batch line."), code="refund_line_not_found")
+    if line.paid_at is not None:
+        raise Conflict(
+            _l("A statement shows this payment made: it cannot be cancelled."), code="refund_line_paid"
+        )
+    if line.cancelled_at is None:
+        line.cancelled_at = clock.now()
+        session.flush()
+        audit.record(
+            session,
+            actor,
+            "bidding.refund_line_cancelled",
+            line,
+            {"reference": line.reference, "amount_fen": line.amount_fen},
+            ip,
+        )
+    return line
 
 
 BATCH_COLUMNS = ("序号", "收款人账号", "收款人户名", "收款银行", "金额", "用途", "附言")

@@ -86,6 +86,7 @@ def batch_json(batch: RefundBatch) -> dict:
                 "interest": money(line.interest_fen),
                 "late_charge": money(line.late_charge_fen),
                 "paid_at": line.paid_at.isoformat() if line.paid_at else None,
+                "cancelled_at": line.cancelled_at.isoformat() if line.cancelled_at else None,
             }
             for line in batch.lines
         ],
@@ -160,6 +161,16 @@ def create_refund_batch():
 def get_refund_batch(batch_id: uuid.UUID):
     """A refund batch and which of its lines a statement has shown paid."""
     return jsonify(batch_json(bank.refund_batch(db.session, batch_id)))
+
+
+@bp.post("/refund-lines/<uuid:line_id>/cancel")
+@roles_required(Role.ADMIN)
+@api_doc(request={"type": "object", "properties": {}}, tags=["bank"])
+def cancel_refund_line(line_id: uuid.UUID):
+    """The bank did not pay this line: cancel it, and the refund or return goes into the next batch."""
+    line = bank.cancel_refund_line(db.session, current_user, line_id, client_ip())
+    db.session.commit()
+    return jsonify(batch_json(line.batch))
 
 
 @bp.get("/refund-batches/<uuid:batch_id>/file")

@@ -199,6 +199,19 @@ def refund_batch(batch_id: uuid.UUID):
     return render_template("bidding/finance_batch.html", batch=bank.refund_batch(db.session, batch_id))
 
 
+@bp.post("/finance/refund-lines/<uuid:line_id>/cancel")
+@roles_required(Role.ADMIN)
+def cancel_refund_line(line_id: uuid.UUID):
+    lines = []
+    attempt(
+        lambda: lines.append(bank.cancel_refund_line(db.session, current_user, line_id, client_ip())),
+        _("Cancelled: the payment goes into the next refund batch."),
+    )
+    if lines:
+        return redirect(url_for("bank.refund_batch", batch_id=lines[0].batch_id))
+    return redirect(url_for("bank.finance"))
+
+
 @bp.get("/finance/refund-batches/<uuid:batch_id>/file")
 @roles_required(Role.ADMIN)
 def refund_batch_file(batch_id: uuid.UUID):

@@ -310,6 +310,7 @@ class RefundLine(UuidPK, Base):
     __table_args__ = (
         CheckConstraint("(deposit_id IS NULL) <> (returned_transaction_id IS NULL)", name="one_source"),
         CheckConstraint("amount_fen > 0", name="amount_positive"),
+        CheckConstraint("paid_at IS NULL OR cancelled_at IS NULL", name="paid_or_cancelled"),
         UniqueConstraint("batch_id", "position"),
     )
 
@@ -330,6 +331,8 @@ class RefundLine(UuidPK, Base):
         Uuid, ForeignKey("bank_transactions.id"), default=None
     )
     paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    # The bank did not pay it (an account closed, say): the refund goes into the next batch instead.
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
 
     batch: Mapped[RefundBatch] = relationship(back_populates="lines")
 

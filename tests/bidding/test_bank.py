@@ -346,3 +346,40 @@ def test_hostile_lines_are_named_not_crashed_on(session, tender, cells, field, c
         bank.import_statement(session, None, filename="x.csv", data=text.encode("utf-8"))
     (problem,) = err.value.details["malformed"]
     assert problem[:3] == [3, field, code]
+
+
+def test_a_line_the_bank_did_not_pay_goes_into_the_next_batch(client, people, session, tender, bidders):
+    account = _account()
+    deposit = pay(session, bidders[0], tender)
+    ledger.schedule_refund(session, deposit, "withdrawal", clock.now())
+    session.commit()
+    admin = people.user(Role.ADMIN)
+    first = bank.create_refund_batch(session, admin)
+    session.commit()
+    (line,) = first.lines
+    headers = auth(people, client, admin)
+    response = client.post(f"/api/v1/bank/refund-lines/{line.id}/cancel", json={}, headers=headers)
+    assert response.status_code == 200 and response.get_json()["lines"][0]["cancelled_at"]
+    session.rollback()
+    second = bank.create_refund_batch(session, admin)
+    session.commit()
+    assert [ln.deposit_id for ln in second.lines] == [deposit.id]
+    # A late debit with the cancelled line's reference is not taken for the refund.
+    (stale,) = demo_bank.pay_batch(bank.batch_file(first), clock.now())
+    result = bank.import_statement(
+        session, None, filename="x.csv", data=demo_bank.csv_statement(account.number, account.name, [stale])
+    )
+    session.commit()
+    assert result.counts == {"unmatched": 1}
+    (paid,) = demo_bank.pay_batch(bank.batch_file(second), clock.now())
+    bank.import_statement(
+        session, None, filename="y.csv", data=demo_bank.csv_statement(account.number, account.name, [paid])
+    )
+    session.commit()
+    assert session.get(Deposit, deposit.id).status == "refunded"
+    clock.advance(timedelta(seconds=31))
+    again = client.post(
+        f"/api/v1/bank/refund-lines/{second.lines[0].id}/cancel", json={}, headers=auth(people, client, admin)
+    )
+    assert again.status_code == 409 and again.get_json()["error"]["code"] == "refund_line_paid"
+    _books_balance(session)
