@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test lint bench install translations extract seed
+.PHONY: run test lint bench install translations extract seed frontend
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -40,3 +40,8 @@ bench: install
 extract: $(STAMP)
 	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o translations/messages.pot .
 	$(VENV)/bin/pybabel update -N --no-fuzzy-matching -i translations/messages.pot -d translations
+
+# Developers: rebuild the browser bundles in static/js/bundles/ (committed, so `make run` needs no Node)
+# from frontend/src with the versions pinned in frontend/package-lock.json.
+frontend:
+	cd frontend && npm ci --no-audit --no-fund && npm run build

@@ -150,7 +150,7 @@ def new_recovery_codes(session: Session, user: User, ip: str | None = None) -> l
     if not user.totp_enabled:
         raise Conflict(_l("Set up your authenticator app first."), code="totp_enrolment_required")
     session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
-    now = clock.real_now()
+    now = clock.wall()
     codes = []
     for _ in range(RECOVERY_CODES):
         raw = base64.b32encode(secrets.token_bytes(7)).decode().rstrip("=")[:10]
@@ -188,7 +188,7 @@ def use_recovery_code(session: Session, user: User, code: str, ip: str | None = 
             RecoveryCode.code_hash == _digest(code or ""),
             RecoveryCode.used_at.is_(None),
         )
-        .values(used_at=clock.real_now())
+        .values(used_at=clock.wall())
     )
     if not used.rowcount:
         error = Unauthorized(_l("This recovery code is wrong or already used."), code="recovery_code_invalid")

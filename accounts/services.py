@@ -367,7 +367,8 @@ def issue_token(
         user_id=user.id,
         token_hash=_digest(token),
         name=(name or "api")[:100],
-        expires_at=clock.now() + timedelta(days=_config("API_TOKEN_DAYS")),
+        # Credentials expire in real time: a sandbox clock jump does not void every token.
+        expires_at=clock.real_now() + timedelta(days=_config("API_TOKEN_DAYS")),
     )
     session.add(row)
     session.flush()
@@ -388,7 +389,7 @@ def user_for_token(session: Session, token: str) -> tuple[User, ApiToken]:
         raise Unauthorized(_l("This API token is not valid."), code="token_invalid")
     if row.revoked_at is not None:
         raise Unauthorized(_l("This API token was revoked."), code="token_revoked")
-    if clock.now() >= row.expires_at:
+    if clock.real_now() >= row.expires_at:
         raise Unauthorized(_l("This API token has expired. Request a new one."), code="token_expired")
     if not row.user.active:
         raise Unauthorized(_l("This account is disabled."), code="account_disabled")

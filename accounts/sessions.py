@@ -46,7 +46,7 @@ def lifetime() -> timedelta:
 def start(session: Session, user: User, ip: str | None, user_agent: str | None) -> str:
     """A new session for ``user``; returns the id to put in the cookie (shown nowhere else)."""
     token = secrets.token_urlsafe(32)
-    now = clock.real_now()
+    now = clock.wall()
     session.add(
         UserSession(
             id_hash=_digest(token),
@@ -74,7 +74,7 @@ def alive(session: Session, user: User, token: str | None) -> UserSession | None
     row = session.get(UserSession, _digest(token))
     if row is None or row.user_id != user.id or row.ended_at is not None:
         return None
-    now = clock.real_now()
+    now = clock.wall()
     reason = None
     if now >= row.expires_at:
         reason = "expired"
@@ -102,7 +102,7 @@ def end(session: Session, token: str | None, reason: str) -> None:
         return
     row = session.get(UserSession, _digest(token))
     if row is not None and row.ended_at is None:
-        row.ended_at, row.end_reason = clock.real_now(), reason
+        row.ended_at, row.end_reason = clock.wall(), reason
         session.flush()
 
 
@@ -111,13 +111,13 @@ def end_all(session: Session, user: User, reason: str, *, keep: str | None = Non
     query = update(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
     if keep:
         query = query.where(UserSession.id_hash != _digest(keep))
-    result = session.execute(query.values(ended_at=clock.real_now(), end_reason=reason))
+    result = session.execute(query.values(ended_at=clock.wall(), end_reason=reason))
     session.flush()
     return result.rowcount or 0
 
 
 def live_sessions(session: Session, user: User) -> list[UserSession]:
-    now = clock.real_now()
+    now = clock.wall()
     rows = session.scalars(
         select(UserSession)
         .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None), UserSession.expires_at > now)

@@ -63,7 +63,7 @@ def code_keys(user: User) -> list[Count]:
 
 
 def blocked_until(session: Session, keys: list[Count]) -> datetime | None:
-    now = clock.real_now()
+    now = clock.wall()
     ends = [
         row.locked_until
         for count in keys
@@ -94,7 +94,7 @@ def refuse_if_blocked(session: Session, keys: list[Count], second_factor: bool =
 
 def count_failure(session: Session, keys: list[Count]) -> None:
     """One more failure under each key; a key that reaches its limit within the window is blocked."""
-    now = clock.real_now()
+    now = clock.wall()
     window = _window()
     dialect = session.get_bind().dialect.name
     for count in keys:

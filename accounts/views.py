@@ -238,7 +238,7 @@ def _render_settings(new_token: str | None = None):
         .where(
             ApiToken.user_id == current_user.id,
             ApiToken.revoked_at.is_(None),
-            ApiToken.expires_at > clock.now(),
+            ApiToken.expires_at > clock.real_now(),
         )
         .order_by(ApiToken.created_at.desc())
     ).all()

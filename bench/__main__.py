@@ -11,7 +11,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHES = ("audit", "seal", "opening", "ingest", "rush", "draw", "evaluation", "api_validation")
+BENCHES = ("audit", "seal", "opening", "ingest", "rush", "draw", "evaluation", "api_validation", "bank")
 
 
 def main(argv: list[str]) -> int:

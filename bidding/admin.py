@@ -11,8 +11,10 @@ from flask_login import current_user
 from sqlalchemy import select
 
 import audit
+from bidding import official_data
 from bidding.models import CalendarDay, InterestRate
 from bidding.schemas import CalendarDayBody, RateBody
+from core import clock
 from core.auth import roles_required
 from core.db import db
 from core.errors import DomainError, Invalid
@@ -74,7 +76,9 @@ def set_rate(kind: str, effective_from: date, annual_bps: int) -> None:
 def calendar_page():
     if request.method == "POST":
         try:
-            if request.form.get("form") == "rate":
+            if request.form.get("form") == "official":
+                official_data.load(db.session, current_user, client_ip())
+            elif request.form.get("form") == "rate":
                 set_rate(
                     request.form.get("kind", ""),
                     _day(request.form.get("effective_from", ""), "effective_from"),
@@ -98,7 +102,15 @@ def calendar_page():
     rates = db.session.scalars(
         select(InterestRate).order_by(InterestRate.kind, InterestRate.effective_from.desc())
     ).all()
-    return render_template("bidding/admin_calendar.html", days=days, rates=rates)
+    return render_template("bidding/admin_calendar.html", days=days, rates=rates, coverage=_coverage())
+
+
+def _coverage() -> list[dict]:
+    """Each loaded year with its source, and this year and the next two when they are missing."""
+    loaded = {y.year: y.source for y in official_data.covered_years(db.session)}
+    this_year = clock.local(clock.now()).year
+    years = sorted(set(loaded) | set(range(this_year, this_year + 3)))
+    return [{"year": year, "source": loaded.get(year)} for year in years]
 
 
 @bp.put("/api/v1/calendar/<day>")

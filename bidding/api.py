@@ -11,7 +11,7 @@ from flask_login import current_user
 from sqlalchemy import func, or_, select
 
 from accounts.models import User
-from bidding import permissions, services
+from bidding import bank, permissions, services
 from bidding.schemas import (
     BasicAccountBody,
     BidOut,
@@ -26,6 +26,7 @@ from bidding.schemas import (
     TenderBody,
     TenderListQuery,
     TenderOut,
+    TenderPatch,
 )
 from bidding.serializers import money, tender_json
 from core import clock
@@ -72,13 +73,32 @@ def create_tender(body: TenderBody):
 
 @bp.patch("/tenders/<uuid:tender_id>")
 @roles_required(Role.AGENCY)
-@api_doc(body=TenderBody, responses={200: TenderOut})
-def update_tender(tender_id: uuid.UUID, body: TenderBody):
-    """Replace a draft tender's fields (agency, drafts only)."""
+@api_doc(body=TenderPatch, responses={200: TenderOut})
+def update_tender(tender_id: uuid.UUID, body: TenderPatch):
+    """Change a draft tender's fields (agency, drafts only): the fields sent replace the current ones
+    (`timeline` field by field, `lots` as a whole list); GET returns a body this accepts as it is."""
     tender = services.manageable(db.session, current_user, tender_id)
-    services.update_draft(db.session, current_user, tender, services.parse_tender(body.data()), client_ip())
+    changes = {k: v for k, v in body.data().items() if v is not None and k not in TenderPatch.READ_ONLY}
+    for lot in changes.get("lots") or []:
+        lot.pop("number", None)
+    merged = tender_json(tender, clock.now(), manager=True)
+    timeline = {**merged.get("timeline", {}), **(changes.pop("timeline", None) or {})}
+    merged.update(changes)
+    merged["timeline"] = timeline
+    services.update_draft(db.session, current_user, tender, services.parse_tender(merged), client_ip())
     db.session.commit()
     return jsonify(tender_json(tender, clock.now(), manager=True))
+
+
+@bp.delete("/tenders/<uuid:tender_id>")
+@roles_required(Role.AGENCY)
+@api_doc(responses={204: "deleted"})
+def delete_tender(tender_id: uuid.UUID):
+    """Delete a draft tender with its lots and documents (agency, drafts only)."""
+    tender = services.manageable(db.session, current_user, tender_id)
+    services.delete_draft(db.session, current_user, tender, client_ip())
+    db.session.commit()
+    return "", 204
 
 
 @bp.post("/tenders/<uuid:tender_id>/publish")
@@ -97,7 +117,17 @@ def publish_tender(tender_id: uuid.UUID, body: PublishBody):
         ip=client_ip(),
     )
     db.session.commit()
-    return jsonify(tender_json(tender, clock.now(), manager=True))
+    return jsonify({**tender_json(tender, clock.now(), manager=True), "warnings": _warnings(tender)})
+
+
+def _warnings(tender) -> list[dict]:
+    """What publication went ahead despite: years the holiday calendar does not cover (R-T6)."""
+    from bidding.calendar import Calendar
+
+    return [
+        {**w, "message": str(w["message"])}
+        for w in services.calendar_warnings(tender, Calendar.load(db.session))
+    ]
 
 
 @bp.get("/tenders")
@@ -152,6 +182,7 @@ def deposit_json(deposit) -> dict:
         "payer_account": deposit.payer_account,
         "insurer": deposit.insurer,
         "policy_number": deposit.policy_number,
+        "verification_ref": deposit.verification_ref,
         "refund_due_at": deposit.refund_due_at.isoformat() if deposit.refund_due_at else None,
         "refunded_at": deposit.refunded_at.isoformat() if deposit.refunded_at else None,
         "interest": money(deposit.interest_fen),
@@ -161,49 +192,88 @@ def deposit_json(deposit) -> dict:
 
 @bp.post("/tenders/<uuid:tender_id>/deposits")
 @roles_required(Role.TENDERER)
-@api_doc(body=DepositBody, responses={201: DepositOut})
+@api_doc(body=DepositBody, responses={201: DepositOut, 202: Out})
 def pay_deposit(tender_id: uuid.UUID, body: DepositBody):
-    """Record a deposit paid from the basic account (R-D1) or an e-guarantee, before the deadline."""
+    """Pay a deposit: ``money`` answers where to pay and with which reference (202; it is held when the
+    bank's statement shows it paid from the basic account, R-D1); ``guarantee`` files an e-guarantee with
+    the insurer's verification reference (201)."""
     from bidding import ledger
 
     tender = services.visible(db.session, None, tender_id)
-    lot = body.lot
-    amount = parse_money(body.amount.model_dump(), "amount")
     if body.kind == "money":
-        deposit = ledger.record_payment(
-            db.session,
-            current_user,
-            tender,
-            lot_number=lot,
-            amount_fen=amount,
-            payer_bank=body.payer_bank,
-            payer_account=body.payer_account,
-            payer_name=body.payer_name,
-            paid_at=body.paid_at or clock.now(),
-            ip=client_ip(),
+        # Money is held only when the bank's statement shows it (bidding/bank.py).
+        bank.issue_reference(db.session, current_user, tender, body.lot, client_ip())
+        db.session.commit()
+        status = bank.payment_status(db.session, current_user.organization_id, tender)
+        return jsonify(payment_json(status, body.lot)), 202
+    if body.amount is None or body.valid_until is None:
+        raise Invalid(
+            _l("Give the guarantee's amount and validity."),
+            code="missing_fields",
+            details={"fields": [f for f in ("amount", "valid_until") if getattr(body, f) is None]},
         )
-    else:
-        valid_until = body.valid_until
-        if valid_until is None:
-            raise Invalid(
-                _l("Give the guarantee's validity."),
-                code="missing_fields",
-                details={"fields": ["valid_until"]},
-            )
-        deposit = ledger.record_guarantee(
-            db.session,
-            current_user,
-            tender,
-            lot_number=lot,
-            amount_fen=amount,
-            insurer=body.insurer,
-            policy_number=body.policy_number,
-            valid_until=valid_until,
-            file_sha256=(body.file_sha256 or "").lower(),
-            ip=client_ip(),
-        )
+    deposit = ledger.record_guarantee(
+        db.session,
+        current_user,
+        tender,
+        lot_number=body.lot,
+        amount_fen=parse_money(body.amount.model_dump(), "amount"),
+        insurer=body.insurer,
+        policy_number=body.policy_number,
+        verification_ref=body.verification_ref,
+        valid_until=body.valid_until,
+        file_sha256=(body.file_sha256 or "").lower(),
+        ip=client_ip(),
+    )
     db.session.commit()
     return jsonify(deposit_json(deposit)), 201
+
+
+def payment_json(lots: list, only: int | None = None) -> dict | list:
+    """Where and how to pay each lot's deposit, and what the bank has shown so far."""
+    account = bank.deposit_account()
+    items = [
+        {
+            "lot": p.lot_number,
+            "status": p.state,
+            "amount": money(p.required_fen),
+            "reference": p.reference.reference if p.reference else None,
+            "account": {
+                "bank": account.bank,
+                "name": account.name,
+                "number": account.number,
+                "sub_account": p.reference.sub_account,
+            }
+            if p.reference and account
+            else None,
+            "deposit": deposit_json(p.deposit) if p.deposit is not None else None,
+            "received": [
+                {
+                    "amount": money(tx.amount_fen),
+                    "booked_at": tx.booked_at.isoformat(),
+                    "outcome": tx.outcome,
+                    "detail": tx.detail,
+                }
+                for tx in p.received
+            ],
+        }
+        for p in lots
+    ]
+    if only is not None:
+        return next(item for item in items if item["lot"] == only)
+    return items
+
+
+@bp.get("/tenders/<uuid:tender_id>/deposits/payment")
+@roles_required(Role.TENDERER)
+@api_doc(responses={200: ItemsOut})
+def deposit_payment(tender_id: uuid.UUID):
+    """Your deposit for each lot: the amount, the account and sub-account, your payment reference, and what
+    the bank has shown (held, or a payment that could not be held and is returned)."""
+    tender = services.visible(db.session, None, tender_id)
+    return jsonify(
+        {"items": payment_json(bank.payment_status(db.session, current_user.organization_id, tender))}
+    )
 
 
 @bp.get("/tenders/<uuid:tender_id>/deposits")
@@ -230,21 +300,7 @@ def list_deposits(tender_id: uuid.UUID):
 @api_doc(body=BasicAccountBody, responses={200: Out})
 def set_basic_account(body: BasicAccountBody):
     """Register your organisation's basic account (基本账户), where deposits must come from (R-D1)."""
-    import audit
-
-    number = "".join(body.account_no.split())
-    if not number.isdigit() or not 8 <= len(number) <= 32:
-        raise Invalid(_l("An account number is 8 to 32 digits."), code="invalid_account_no")
-    org = current_user.organization
-    org.basic_account_bank, org.basic_account_no = body.bank.strip(), number
-    audit.record(
-        db.session,
-        current_user,
-        "accounts.basic_account_set",
-        org,
-        {"bank": org.basic_account_bank, "account_no": number},
-        client_ip(),
-    )
+    org = bank.set_basic_account(db.session, current_user, body.bank, body.account_no, client_ip())
     db.session.commit()
     return jsonify({"bank": org.basic_account_bank, "account_no": org.basic_account_no})
 

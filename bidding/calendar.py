@@ -15,21 +15,32 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bidding.models import CalendarDay
+from bidding.models import CalendarDay, CalendarYear
 from core.clock import SHANGHAI
 
 
 class Calendar:
     """The exceptions for a span of years, loaded once per use (a handful of rows per year)."""
 
-    def __init__(self, holidays: Iterable[date] = (), workdays: Iterable[date] = ()) -> None:
+    def __init__(
+        self, holidays: Iterable[date] = (), workdays: Iterable[date] = (), covered: Iterable[int] = ()
+    ) -> None:
         self.holidays = frozenset(holidays)
         self.workdays = frozenset(workdays)
+        self.covered = frozenset(covered)  # years whose official arrangement is loaded
 
     @classmethod
     def load(cls, session: Session) -> Calendar:
         rows = session.execute(select(CalendarDay.day, CalendarDay.kind)).all()
-        return cls((d for d, k in rows if k == "holiday"), (d for d, k in rows if k == "workday"))
+        return cls(
+            (d for d, k in rows if k == "holiday"),
+            (d for d, k in rows if k == "workday"),
+            session.scalars(select(CalendarYear.year)),
+        )
+
+    def uncovered_years(self, first: date, last: date) -> list[int]:
+        """Years from ``first`` to ``last`` without an official arrangement: counted as plain weeks."""
+        return [year for year in range(first.year, last.year + 1) if year not in self.covered]
 
     def is_working_day(self, day: date) -> bool:
         if day in self.holidays:

@@ -154,3 +154,42 @@ def fetch_sealed_share(session: Session, actor: User, tender: Tender, ip: str | 
 def _opening_failed(session: Session, tender: Tender) -> bool:
     opening = session.get(Opening, tender.id)
     return opening is not None and opening.status == "failed"
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Who can hold a share of a new tender's opening key now, and who must first make a custodian key
+    (the publish page says so, instead of a form that cannot succeed)."""
+
+    agent_ready: bool
+    supervisors_ready: list[User]
+    supervisors_missing: list[User]
+    notaries_ready: list[User]
+    notaries_missing: list[User]
+
+    @property
+    def third_possible(self) -> bool:
+        """A notary, or a supervisor of a second authority, is there to be the third custodian."""
+        authorities = {s.organization_id for s in self.supervisors_ready}
+        return bool(self.notaries_ready) or len(authorities) >= 2
+
+    @property
+    def can_publish(self) -> bool:
+        return self.agent_ready and bool(self.supervisors_ready) and self.third_possible
+
+
+def readiness(session: Session, actor: User) -> Readiness:
+    people = session.scalars(
+        select(User)
+        .where(User.role.in_([str(Role.SUPERVISOR), str(Role.NOTARY)]), User.active)
+        .order_by(User.display_name)
+    ).all()
+    supervisors = [p for p in people if p.role == Role.SUPERVISOR]
+    notaries = [p for p in people if p.role == Role.NOTARY]
+    return Readiness(
+        actor.custodian_recipient is not None,
+        [s for s in supervisors if s.custodian_recipient],
+        [s for s in supervisors if not s.custodian_recipient],
+        [n for n in notaries if n.custodian_recipient],
+        [n for n in notaries if not n.custodian_recipient],
+    )

@@ -14,6 +14,7 @@ import base64
 import binascii
 import hashlib
 import uuid
+from datetime import datetime
 from typing import BinaryIO
 
 from flask_babel import lazy_gettext as _l
@@ -30,6 +31,7 @@ from core import clock, filenames
 from core.bodies import LARGEST_FILE
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.notifications import notify
+from core.present import when
 from core.roles import Role
 from core.storage import FileStore
 from crypto import ca, canonical, cms, receipts
@@ -333,6 +335,50 @@ def document(session: Session, actor: User | None, tender: Tender, document_id: 
     raise NotFound(_l("No such document."), code="document_not_found")
 
 
+def download_refusal(
+    session: Session, actor: User | None, tender: Tender, row: TenderDocument, now: datetime
+) -> Forbidden | None:
+    """R-T2: a tenderer obtains the documents while they are available (``bidding.periods``), and the
+    clarifications and amendments until the bid deadline (they go to those who hold the documents); an
+    organisation that obtained the documents keeps them, and every later change, afterwards. The agency
+    staff running the tender and the tenderee always may; supervisors and the committee once the
+    documents are out (oversight, evaluation). None when allowed."""
+    if permissions.runs(session, actor, tender) or permissions.is_tenderee(actor, tender):
+        return None
+    if tender.status == "draft" or tender.documents_from is None or now < tender.documents_from:
+        return Forbidden(
+            _l("The documents can be downloaded from %(start)s.", start=when(tender.documents_from)),
+            code="documents_not_yet_available",
+            details={"rule": "R-T2", "available_from": _iso(tender.documents_from)},
+        )
+    if actor is not None and actor.role != Role.TENDERER:
+        return None
+    open_now = periods.documents_open(tender, now) if row.kind == "documents" else now < tender.bid_deadline
+    if open_now:
+        return None
+    org = getattr(actor, "organization_id", None)
+    obtained = org is not None and session.scalar(
+        select(DocumentDownload.id)
+        .where(DocumentDownload.tender_id == tender.id, DocumentDownload.organization_id == org)
+        .limit(1)
+    )
+    if obtained:
+        return None
+    return Forbidden(
+        _l(
+            "The documents were available from %(start)s to %(end)s.",
+            start=when(tender.documents_from),
+            end=when(tender.documents_to),
+        ),
+        code="documents_no_longer_available",
+        details={"rule": "R-T2", "available_until": _iso(tender.documents_to)},
+    )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
 def record_download(
     session: Session, actor: User, tender: Tender, row: TenderDocument, ip: str | None = None
 ) -> DocumentDownload:
@@ -343,27 +389,9 @@ def record_download(
         raise NotFound(_l("This notice has no file."), code="document_not_found")
     if actor is None or not getattr(actor, "is_authenticated", False):
         raise Forbidden(_l("Sign in to download the documents."), code="unauthenticated", status=401)
-    if actor.role == Role.TENDERER and not periods.documents_open(tender, clock.now()):
-        obtained = session.scalar(
-            select(DocumentDownload.id).where(
-                DocumentDownload.tender_id == tender.id,
-                DocumentDownload.organization_id == actor.organization_id,
-            )
-        )
-        if obtained is None:  # R-T2
-            raise Conflict(
-                _l(
-                    "The documents are available from %(start)s to %(end)s.",
-                    start=clock.local(tender.documents_from).strftime("%Y-%m-%d %H:%M"),
-                    end=clock.local(tender.documents_to).strftime("%Y-%m-%d %H:%M"),
-                ),
-                code="documents_not_available",
-                details={
-                    "rule": "R-T2",
-                    "from": tender.documents_from.isoformat(),
-                    "to": tender.documents_to.isoformat(),
-                },
-            )
+    refusal = download_refusal(session, actor, tender, row, clock.now())
+    if refusal is not None:
+        raise refusal
     download = DocumentDownload(
         document_id=row.id, tender_id=tender.id, user_id=actor.id, organization_id=actor.organization_id
     )

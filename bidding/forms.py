@@ -10,6 +10,7 @@ from wtforms import (
     DateTimeLocalField,
     FieldList,
     FormField,
+    IntegerField,
     SelectField,
     StringField,
     TextAreaField,
@@ -92,6 +93,10 @@ class TenderForm(FlaskForm):
         }
 
 
+class DeleteDraftForm(FlaskForm):
+    """Only the CSRF token: the confirmation page is the question."""
+
+
 class PublishForm(FlaskForm):
     supervisor = SelectField(_l("Supervising custodian"), choices=[], validators=[DataRequired()])
     notary = SelectField(
@@ -103,7 +108,7 @@ class PublishForm(FlaskForm):
 
 class CustodianKeyForm(FlaskForm):
     recipient = StringField(
-        _l("Custodian recipient (age1..., from bidtool keygen: recipient.txt)"),
+        _l("Your public key (age1...)"),
         validators=[DataRequired(), Length(max=100)],
     )
 
@@ -152,3 +157,30 @@ class CloseOpeningForm(FlaskForm):
     forfeit_revoked = BooleanField(
         _l("Keep the deposits of revoked bids (as the tender documents say)"), default=True
     )
+
+
+class StatementForm(FlaskForm):
+    file = FileField(
+        _l("Statement file (CSV as the bank exports it, or camt.053 XML)"), validators=[FileRequired()]
+    )
+
+
+class DepositReferenceForm(FlaskForm):
+    lot = IntegerField(_l("Lot"), validators=[DataRequired()])
+
+
+class BasicAccountForm(FlaskForm):
+    bank = StringField(_l("Bank and branch"), validators=[DataRequired(), Length(max=100)])
+    account_no = StringField(_l("Account number"), validators=[DataRequired(), Length(max=40)])
+
+
+class GuaranteeForm(FlaskForm):
+    lot = IntegerField(_l("Lot"), validators=[DataRequired()])
+    amount = Yuan(_l("Amount guaranteed (yuan)"), validators=[DataRequired()])
+    insurer = StringField(_l("Insurer or bank"), validators=[DataRequired(), Length(max=200)])
+    policy_number = StringField(_l("Guarantee (policy) number"), validators=[DataRequired(), Length(max=100)])
+    verification_ref = StringField(
+        _l("Insurer's verification reference (验真码)"), validators=[DataRequired(), Length(max=100)]
+    )
+    valid_until = DateTimeLocalField(_l("Valid until"), validators=[DataRequired()])
+    file = FileField(_l("Guarantee file (PDF)"), validators=[FileRequired()])

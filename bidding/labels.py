@@ -149,6 +149,12 @@ register(
         "bidding.calendar_imported": _l("imported the holiday calendar"),
         "bidding.deposit_forfeited": _l("forfeited a deposit"),
         "bidding.deposit_paid": _l("paid a deposit"),
+        "bidding.deposit_reference_issued": _l("took a deposit payment reference"),
+        "bidding.draft_deleted": _l("deleted a draft tender"),
+        "bidding.official_data_loaded": _l("loaded the official holidays and interest rates"),
+        "bidding.refund_batch_created": _l("made a refund batch for the bank"),
+        "bidding.refund_line_cancelled": _l("cancelled an unpaid refund batch line"),
+        "bidding.statement_imported": _l("imported a bank statement"),
         "bidding.deposit_refunded": _l("refunded a deposit"),
         "bidding.document_downloaded": _l("downloaded the tender documents"),
         "bidding.document_uploaded": _l("uploaded tender documents"),
@@ -184,3 +190,58 @@ register(
         "second_authority": _l("second supervising authority"),
     },
 )
+register(
+    "bank_transactions.outcome",
+    {
+        "matched": _l("deposit held"),
+        "partial": _l("partial payment"),
+        "refused": _l("refused"),
+        "unmatched": _l("unmatched"),
+        "refund_paid": _l("refund paid"),
+        "duplicate": _l("duplicate"),
+        "foreign": _l("not this account"),
+        "malformed": _l("unreadable"),
+    },
+)
+register(
+    "bank_transactions.detail",
+    {
+        "short": _l("less than the lot requires: returned to the payer"),
+        "not_basic_account": _l("not from the tenderer's basic account (R-D1): returned"),
+        "late": _l("arrived after the bid deadline: returned"),
+        "tender_closed": _l("the tender is closed: returned"),
+        "deposit_exists": _l("a deposit is already held for this lot: returned"),
+        "no_reference": _l("no payment reference in the memo"),
+        "unknown_reference": _l("the memo's reference is not one we issued"),
+        "reference_used": _l("this reference was already paid: returned"),
+        "wrong_sub_account": _l("paid to another tender's sub-account"),
+        "unknown_debit": _l("money out that is no refund of ours"),
+        "refund_mismatch": _l("a refund's reference with another amount or payee"),
+        "already_imported": _l("imported before"),
+        "repeated": _l("twice in this file"),
+        "other_account": _l("another account's line"),
+        "other_currency": _l("not in yuan"),
+        "not_booked": _l("not booked yet"),
+        "missing": _l("missing"),
+        "too_long": _l("too long"),
+        "invalid_date": _l("not a date"),
+        "invalid_amount": _l("not an amount"),
+        "invalid_indicator": _l("neither credit nor debit"),
+        "one_amount_needed": _l("needs exactly one amount, debit or credit"),
+        "balances_do_not_add_up": _l("the entries do not add up to the closing balance"),
+    },
+)
+register(
+    "deposit_references.state",
+    {
+        "not_requested": _l("not paid yet"),
+        "awaiting_payment": _l("waiting for the bank to show your payment"),
+        "held": _l("held: confirmed by the bank"),
+        "refund_due": _l("being refunded"),
+        "refunded": _l("refunded"),
+        "forfeited": _l("forfeited"),
+    },
+)
+
+
+register("bank_statements.format", {"csv": _l("CSV (as the bank exports it)"), "camt053": _l("camt.053 XML")})

@@ -8,23 +8,26 @@ to zero, so the books always balance:
 - ``expense:interest``      interest paid on refunds at the bank deposit rate (R-D3)
 - ``expense:late_refund``   the charge for a late refund, lending rate plus 20% (R-D4)
 - ``income:forfeited``      a deposit kept because the bid was revoked through the tenderer's fault (R-B6)
+- ``suspense:bank``         money the bank statement shows that matches no deposit (or a refund): owed back
+                            to its payer until returned (bidding/bank.py)
 
 E-guarantees (电子保函) move no money: they are recorded as deposits of kind ``guarantee`` with no lines.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from fractions import Fraction
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 import audit
 from accounts import verification
-from accounts.models import Organization, User
+from accounts.models import User
 from bidding.calendar import Calendar, local_date, start_of_local_day
 from bidding.models import Deposit, InterestRate, LedgerLine, LedgerTransaction, Tender
 from bidding.permissions import bid_scope
@@ -38,6 +41,7 @@ ESCROW = "escrow:bank"
 INTEREST = "expense:interest"
 LATE = "expense:late_refund"
 FORFEITED = "income:forfeited"
+SUSPENSE = "suspense:bank"
 REFUND_DAYS = 5  # R-D2, R-D3: within 5 days
 LATE_SURCHARGE = Fraction(12, 10)  # R-D4: lending rate plus 20%
 REFUND_REASONS = ("withdrawal", "failure", "contract", "result")
@@ -67,6 +71,47 @@ def book(
     session.add(transaction)
     session.flush()
     return transaction
+
+
+@dataclass
+class Entry:
+    """One transaction for ``book_many``: the same fields as ``book`` takes."""
+
+    kind: str
+    lines: list[tuple[str, int]]
+    tender_id: object = None
+    deposit_id: object = None
+    memo: str = ""
+
+
+def book_many(session: Session, entries: list[Entry]) -> int:
+    """Record many balanced transactions at once (a bank statement's lines): the same rule as ``book``,
+    written with two bulk inserts instead of one unit of work per transaction."""
+    now = clock.now()
+    transactions, lines = [], []
+    for entry in entries:
+        kept = [(account, amount) for account, amount in entry.lines if amount]
+        if not kept or sum(amount for _account, amount in kept) != 0:
+            raise ValueError(f"unbalanced ledger transaction {entry.kind}: {kept}")
+        transaction_id = uuid.uuid4()
+        transactions.append(
+            {
+                "id": transaction_id,
+                "kind": entry.kind,
+                "tender_id": entry.tender_id,
+                "deposit_id": entry.deposit_id,
+                "memo": entry.memo[:300],
+                "booked_at": now,
+            }
+        )
+        lines.extend(
+            {"transaction_id": transaction_id, "account": account, "amount_fen": amount, "currency": "CNY"}
+            for account, amount in kept
+        )
+    if transactions:
+        session.execute(insert(LedgerTransaction.__table__), transactions)
+        session.execute(insert(LedgerLine.__table__), lines)
+    return len(transactions)
 
 
 def _lot(tender: Tender, number: int):
@@ -120,73 +165,6 @@ def _check_amount(tender: Tender, lot_number: int, amount_fen: int) -> None:
         )
 
 
-def record_payment(
-    session: Session,
-    actor: User,
-    tender: Tender,
-    *,
-    lot_number: int,
-    amount_fen: int,
-    payer_bank: str,
-    payer_account: str,
-    payer_name: str,
-    paid_at: datetime,
-    ip: str | None = None,
-) -> Deposit:
-    """A deposit paid in money into escrow; it must come from the tenderer's own basic account (R-D1)."""
-    now = clock.now()
-    _check_open(tender, actor, now)
-    refuse_if_debarred(session, "tenderer", actor.organization_id, now)  # R-R3
-    _check_amount(tender, lot_number, amount_fen)
-    org: Organization = actor.organization
-    if not org.basic_account_no:
-        raise Invalid(
-            _l("Register your basic account (基本账户) before paying a deposit."),
-            code="basic_account_missing",
-        )
-    if "".join(payer_account.split()) != org.basic_account_no or payer_name.strip() != org.name:
-        raise Invalid(
-            _l("A deposit in money must come from your own basic account (基本账户)."),
-            code="not_basic_account",
-            details={"rule": "R-D1"},
-        )
-    deposit = _new_deposit(
-        session,
-        tender,
-        lot_number,
-        org.id,
-        kind="money",
-        amount_fen=amount_fen,
-        paid_at=paid_at,
-        payer_bank=payer_bank.strip()[:100],
-        payer_account=org.basic_account_no,
-        payer_name=org.name,
-    )
-    book(
-        session,
-        "deposit_paid",
-        [(ESCROW, amount_fen), (deposit_account(deposit), -amount_fen)],
-        tender_id=tender.id,
-        deposit_id=deposit.id,
-        memo=f"{tender.code} lot {lot_number} {org.name}",
-    )
-    audit.record(
-        session,
-        actor,
-        "bidding.deposit_paid",
-        deposit,
-        {
-            "tender": str(tender.id),
-            "lot": lot_number,
-            "amount_fen": amount_fen,
-            "payer_account": org.basic_account_no,
-        },
-        ip,
-        sealed=bid_scope(deposit.tender_id),
-    )
-    return deposit
-
-
 def record_guarantee(
     session: Session,
     actor: User,
@@ -198,9 +176,11 @@ def record_guarantee(
     policy_number: str,
     valid_until: datetime,
     file_sha256: str,
+    verification_ref: str = "",
     ip: str | None = None,
 ) -> Deposit:
-    """An electronic guarantee instead of money (R-D1); it must cover the bid deadline."""
+    """An electronic guarantee instead of money (R-D1); it must cover the bid deadline. The insurer's
+    verification reference (验真码) lets the agency and the committee check it with the insurer."""
     now = clock.now()
     _check_open(tender, actor, now)
     refuse_if_debarred(session, "tenderer", actor.organization_id, now)  # R-R3
@@ -209,11 +189,20 @@ def record_guarantee(
         raise Invalid(_l("The guarantee must stay valid past the bid deadline."), code="guarantee_too_short")
     if len(file_sha256) != 64 or any(c not in "0123456789abcdef" for c in file_sha256):
         raise Invalid(_l("Give the SHA-256 of the guarantee file."), code="invalid_digest")
-    if not insurer.strip() or not policy_number.strip():
+    missing = [
+        name
+        for name, value in (
+            ("insurer", insurer),
+            ("policy_number", policy_number),
+            ("verification_ref", verification_ref),
+        )
+        if not value.strip()
+    ]
+    if missing:
         raise Invalid(
-            _l("Give the insurer and the policy number."),
+            _l("Give the insurer, the policy number and the insurer's verification reference."),
             code="missing_fields",
-            details={"fields": ["insurer", "policy_number"]},
+            details={"fields": missing},
         )
     deposit = _new_deposit(
         session,
@@ -225,6 +214,7 @@ def record_guarantee(
         paid_at=now,
         insurer=insurer.strip()[:200],
         policy_number=policy_number.strip()[:100],
+        verification_ref=verification_ref.strip()[:100],
         valid_until=valid_until,
         file_sha256=file_sha256,
     )
@@ -239,6 +229,7 @@ def record_guarantee(
             "amount_fen": amount_fen,
             "insurer": deposit.insurer,
             "policy_number": deposit.policy_number,
+            "verification_ref": deposit.verification_ref,
             "file_sha256": file_sha256,
         },
         ip,
@@ -346,11 +337,26 @@ def refund_figures(session: Session, deposit: Deposit, at: datetime) -> RefundFi
 def execute_refund(
     session: Session, deposit: Deposit, actor: User | None = None, ip: str | None = None
 ) -> Deposit:
-    """Pay a scheduled refund back with interest (and the late charge when late); idempotent."""
+    """Settle a scheduled refund now with interest (and the late charge when late); idempotent. Money
+    refunds are settled by the bank statement that shows them paid (bidding/bank.py); this serves the
+    e-guarantees, which move no money, and the figures' tests."""
     if deposit.status != "refund_due":
         return deposit
     now = clock.now()
-    figures = refund_figures(session, deposit, now)
+    return settle_refund(session, deposit, refund_figures(session, deposit, now), now, actor, ip)
+
+
+def settle_refund(
+    session: Session,
+    deposit: Deposit,
+    figures: RefundFigures,
+    paid_at: datetime,
+    actor: User | None = None,
+    ip: str | None = None,
+    *,
+    bank_ref: str | None = None,
+) -> Deposit:
+    """Book a refund paid at ``paid_at`` with the given interest and late charge, and mark it refunded."""
     if deposit.kind == "money":
         total = deposit.amount_fen + figures.interest_fen + figures.late_charge_fen
         book(
@@ -364,10 +370,10 @@ def execute_refund(
             ],
             tender_id=deposit.tender_id,
             deposit_id=deposit.id,
-            memo=deposit.refund_reason or "",
+            memo=" ".join(filter(None, (deposit.refund_reason, bank_ref))),
         )
     deposit.status = "refunded"
-    deposit.refunded_at = now
+    deposit.refunded_at = paid_at
     deposit.interest_fen, deposit.late_charge_fen = figures.interest_fen, figures.late_charge_fen
     session.flush()
     audit.record(
@@ -380,7 +386,8 @@ def execute_refund(
             "interest_fen": figures.interest_fen,
             "late_charge_fen": figures.late_charge_fen,
             "reason": deposit.refund_reason,
-            "on_time": deposit.refund_due_at is None or now <= deposit.refund_due_at,
+            "on_time": deposit.refund_due_at is None or paid_at <= deposit.refund_due_at,
+            "bank_ref": bank_ref,
         },
         ip,
         sealed=bid_scope(deposit.tender_id),

@@ -39,6 +39,17 @@ class CalendarDay(Base):
     name: Mapped[str] = mapped_column(String(100), default="")
 
 
+class CalendarYear(Base):
+    """A year whose official holiday arrangement (国务院办公厅 节假日安排) is loaded: its days in
+    ``calendar_days`` are complete. A year missing here counts as plain weeks, and publication warns."""
+
+    __tablename__ = "calendar_years"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    source: Mapped[str] = mapped_column(String(300))
+    loaded_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+
+
 class TenderCounter(Base):
     """Next number of the human-readable tender code per year (ZB-2026-000123)."""
 
@@ -184,6 +195,8 @@ class Deposit(UuidPK, Base):
     # e-guarantee
     insurer: Mapped[str | None] = mapped_column(String(200), default=None)
     policy_number: Mapped[str | None] = mapped_column(String(100), default=None)
+    # The insurer's verification reference (保函验真码): how anyone checks the guarantee with the insurer.
+    verification_ref: Mapped[str | None] = mapped_column(String(100), default=None)
     valid_until: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     file_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     # refund
@@ -193,6 +206,135 @@ class Deposit(UuidPK, Base):
     interest_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     late_charge_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+
+
+class DepositReference(UuidPK, Base):
+    """缴款识别码: what one tenderer writes on its transfer to one tender's deposit sub-account (保证金子账户)
+    for one lot. A deposit is held only once the bank's statement shows the payment (R-D1)."""
+
+    __tablename__ = "deposit_references"
+    __table_args__ = (
+        UniqueConstraint("tender_id", "lot_number", "organization_id"),
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+    )
+
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    tender_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenders.id"))
+    lot_number: Mapped[int] = mapped_column(Integer)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id"))
+    sub_account: Mapped[str] = mapped_column(String(40))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)  # what the lot requires
+    issued_by_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+    deposit_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("deposits.id"), default=None)
+
+
+STATEMENT_OUTCOMES = ("matched", "partial", "refused", "unmatched", "refund_paid")
+
+
+class BankStatement(UuidPK, Base):
+    """对账单: one imported statement of the deposit account, CSV as the bank exports it or camt.053.
+    Imported whole or not at all; every line's outcome is kept (``bank_transactions`` for the lines
+    booked, ``skipped`` for duplicates and other accounts' lines)."""
+
+    __tablename__ = "bank_statements"
+    __table_args__ = (CheckConstraint("format IN ('csv', 'camt053')", name="format"),)
+
+    filename: Mapped[str] = mapped_column(String(200))
+    format: Mapped[str] = mapped_column(String(8))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    account_no: Mapped[str] = mapped_column(String(40))
+    lines: Mapped[int] = mapped_column(Integer)
+    counts: Mapped[dict] = mapped_column(JSON, default=dict)  # outcome -> number of lines
+    skipped: Mapped[list] = mapped_column(JSON, default=list)  # [line, outcome, detail] not booked
+    imported_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+    imported_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+
+
+class BankTransaction(UuidPK, Base):
+    """银行流水: one booked line of the deposit account (credit positive, debit negative), imported once
+    (the bank's own reference is unique per account), with what it was matched to."""
+
+    __tablename__ = "bank_transactions"
+    __table_args__ = (
+        UniqueConstraint("account_no", "bank_ref"),
+        CheckConstraint(f"outcome IN {STATEMENT_OUTCOMES!r}", name="outcome"),
+        CheckConstraint("amount_fen <> 0", name="not_zero"),
+        Index("ix_bank_transactions_open", "outcome", "settled_at"),
+    )
+
+    statement_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("bank_statements.id"), index=True)
+    line: Mapped[int] = mapped_column(Integer)
+    account_no: Mapped[str] = mapped_column(String(40))
+    sub_account: Mapped[str] = mapped_column(String(40), default="")
+    bank_ref: Mapped[str] = mapped_column(String(64))
+    booked_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    counterparty_account: Mapped[str] = mapped_column(String(40), default="")
+    counterparty_name: Mapped[str] = mapped_column(String(200), default="")
+    counterparty_bank: Mapped[str] = mapped_column(String(100), default="")
+    memo: Mapped[str] = mapped_column(String(300), default="")
+    outcome: Mapped[str] = mapped_column(String(12))
+    detail: Mapped[str] = mapped_column(String(32), default="")  # why it was not matched
+    # The payment reference found in the memo, when there was one (also for a payment refused or short).
+    deposit_reference_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("deposit_references.id"), default=None, index=True
+    )
+    deposit_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("deposits.id"), default=None)
+    # Money in suspense (not a held deposit) is settled when returned to the payer (a refund line).
+    settled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+
+class RefundBatch(UuidPK, Base):
+    """退款批次: refunds (R-D2..R-D4) and returns of unmatched money sent to the bank as one payment file
+    (批量代付); each line is marked paid when a statement shows its debit."""
+
+    __tablename__ = "refund_batches"
+
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+    total_fen: Mapped[int] = mapped_column(BigInteger)
+
+    lines: Mapped[list[RefundLine]] = relationship(
+        back_populates="batch", order_by="RefundLine.position", cascade="all, delete-orphan"
+    )
+
+
+class RefundLine(UuidPK, Base):
+    """One payment of a refund batch: a deposit's refund with its interest and late charge, or the return
+    of a payment that matched no deposit. Its reference goes into the transfer's memo (附言)."""
+
+    __tablename__ = "refund_lines"
+    __table_args__ = (
+        CheckConstraint("(deposit_id IS NULL) <> (returned_transaction_id IS NULL)", name="one_source"),
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        CheckConstraint("paid_at IS NULL OR cancelled_at IS NULL", name="paid_or_cancelled"),
+        UniqueConstraint("batch_id", "position"),
+    )
+
+    batch_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("refund_batches.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    deposit_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("deposits.id"), default=None)
+    returned_transaction_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("bank_transactions.id"), default=None
+    )
+    payee_account: Mapped[str] = mapped_column(String(40))
+    payee_name: Mapped[str] = mapped_column(String(200))
+    payee_bank: Mapped[str] = mapped_column(String(100), default="")
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    interest_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    late_charge_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    paid_transaction_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("bank_transactions.id"), default=None
+    )
+    paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    # The bank did not pay it (an account closed, say): the refund goes into the next batch instead.
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+    batch: Mapped[RefundBatch] = relationship(back_populates="lines")
 
 
 class LedgerTransaction(UuidPK, Base):

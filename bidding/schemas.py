@@ -3,7 +3,7 @@ tender rules (R-T*, R-D*, R-B*) stay in the services."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, StringConstraints
 
@@ -50,6 +50,36 @@ class TenderBody(Body):
     state_controlled: bool = False
 
 
+class LotPatch(Lot):
+    number: int | None = Field(None, description="read only: lots are numbered in list order")
+
+
+class TenderPatch(Body):
+    """Changes to a draft: only the fields sent change (``timeline`` field by field, ``lots`` as a
+    whole list); what GET returns is accepted back as it is (its read-only fields are ignored)."""
+
+    id: Id | None = Field(None, description="read only")
+    code: Text[20] | None = Field(None, description="read only")
+    status: Text[16] | None = Field(None, description="read only")
+    phase: Text[16] | None = Field(None, description="read only")
+    published_at: Time | None = Field(None, description="read only")
+    opening_key: Text[100] | None = Field(None, description="read only")
+    title: Text[200] | None = None
+    track: Track | None = None
+    category: Text[1, 64] | None = None
+    description: Text[20_000] | None = None
+    region: Text[64] | None = None
+    tenderee_id: Id | None = None
+    estimated_price: Money | None = None
+    deposit: Money | None = None
+    lots: Annotated[list[LotPatch], Field(max_length=MAX_LOTS)] | None = None
+    timeline: Timeline | None = None
+    scoring_scheme: dict[str, Any] | None = None
+    state_controlled: bool | None = None
+
+    READ_ONLY: ClassVar[tuple[str, ...]] = ("id", "code", "status", "phase", "published_at", "opening_key")
+
+
 class PublishBody(Body):
     """The custodians of the opening key besides the agency (R-B4): three organisations in all."""
 
@@ -70,15 +100,16 @@ class TenderListQuery(PageQuery):
 
 
 class DepositBody(Body):
+    """``money``: where to pay and with which reference (the deposit is held when the bank's statement
+    shows it paid from the basic account, R-D1); ``guarantee``: an e-guarantee, with the insurer's
+    verification reference."""
+
     kind: Literal["money", "guarantee"]
     lot: LotNumber
-    amount: Money
-    payer_bank: Text[100] = ""
-    payer_account: Text[40] = ""
-    payer_name: Text[200] = ""
-    paid_at: Time | None = None
+    amount: Money | None = None
     insurer: Text[200] = ""
     policy_number: Text[100] = ""
+    verification_ref: Text[100] = Field("", description="the insurer's verification reference")
     valid_until: Time | None = None
     file_sha256: SHA256_HEX | None = None
 

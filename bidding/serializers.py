@@ -14,6 +14,7 @@ def money(fen: int, currency: str = "CNY") -> dict:
 
 
 def tender_json(tender: Tender, now: datetime, *, manager: bool = False) -> dict:
+    """A tender as the API shows it. For its managers the body round-trips: PATCH accepts it as it is."""
     body = {
         "id": str(tender.id),
         "code": tender.code,
@@ -27,6 +28,7 @@ def tender_json(tender: Tender, now: datetime, *, manager: bool = False) -> dict
         "estimated_price": money(tender.estimated_price_fen, tender.currency),
         "deposit": money(tender.deposit_fen, tender.currency),
         "state_controlled": tender.state_controlled,
+        "tenderee_id": str(tender.tenderee_id),
         "timeline": {
             name: (getattr(tender, name).isoformat() if getattr(tender, name) else None) for name in TIMELINE
         },

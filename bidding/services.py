@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 import audit
 from accounts.models import User
 from bidding import custodians, periods, permissions
-from bidding.calendar import Calendar
+from bidding.calendar import Calendar, local_date
 from bidding.models import TRACKS, CustodianShare, Lot, OpeningKeyRecord, Tender, TenderCounter
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -68,23 +68,75 @@ def parse_time(value: Any, field: str) -> datetime | None:
     return moment
 
 
-def parse_tender(data: dict) -> TenderInput:
-    """Validate the shape of a tender from the API or a form (rules on values come later)."""
-    title = str(data.get("title") or "").strip()
-    if not 4 <= len(title) <= 200:
+MAX_LOTS = 50
+TEXT_LIMITS = {"title": (4, 200), "category": (1, 64), "region": (0, 64), "description": (0, 20000)}
+
+
+def _text(data: dict, field: str) -> str:
+    """A text field within its column's length, or a 422 naming the field (never a database error)."""
+    value = data.get(field)
+    if value is not None and not isinstance(value, str):
+        raise Invalid(_l("This field is text."), code="invalid_text", details={"field": field})
+    text = (value or "").strip()
+    low, high = TEXT_LIMITS[field]
+    if not low <= len(text) <= high:
         raise Invalid(
-            _l("Give the tender a title of 4 to 200 characters."),
-            code="invalid_title",
-            details={"field": "title"},
+            _l("%(field)s takes %(low)s to %(high)s characters.", field=field, low=low, high=high),
+            code="invalid_title" if field == "title" else "invalid_length",
+            details={"field": field, "min": low, "max": high},
         )
-    track = str(data.get("track") or "works")
+    return text
+
+
+def as_object(value: Any, field: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Invalid(
+            _l("%(field)s is an object.", field=field), code="invalid_object", details={"field": field}
+        )
+    return value
+
+
+def parse_lots(raw_lots: Any) -> list[LotInput]:
+    if not isinstance(raw_lots, list) or not raw_lots:
+        raise Invalid(_l("A tender has at least one lot."), code="lots_required", details={"field": "lots"})
+    if len(raw_lots) > MAX_LOTS:
+        raise Invalid(
+            _l("A tender has at most %(n)s lots.", n=MAX_LOTS),
+            code="too_many_lots",
+            details={"field": "lots"},
+        )
+    lots = []
+    for n, item in enumerate(raw_lots, start=1):
+        item = as_object(item, f"lots[{n}]")
+        name = item.get("name")
+        if name is not None and not isinstance(name, str):
+            raise Invalid(
+                _l("This field is text."), code="invalid_text", details={"field": f"lots[{n}].name"}
+            )
+        lots.append(
+            LotInput(
+                (name or f"{n}").strip()[:200] or f"{n}",
+                parse_money(item.get("estimated_price"), f"lots[{n}].estimated_price"),
+                parse_money(item.get("deposit") or 0, f"lots[{n}].deposit"),
+            )
+        )
+    return lots
+
+
+def parse_tender(data: dict) -> TenderInput:
+    """Validate the shape of a tender from the API or a form (rules on values come later). Every refusal
+    names its field: what GET /tenders/{id} returns is exactly what this accepts back."""
+    title = _text(data, "title")
+    track = data.get("track") or "works"
     if track not in TRACKS:
         raise Invalid(
             _l("The track is works or procurement."), code="invalid_track", details={"field": "track"}
         )
-    category = str(data.get("category") or "").strip()
-    if not category:
+    if not str(data.get("category") or "").strip():
         raise Invalid(_l("Give a category."), code="missing_fields", details={"fields": ["category"]})
+    category = _text(data, "category")
     try:
         tenderee_id = uuid.UUID(str(data.get("tenderee_id")))
     except ValueError as exc:
@@ -93,33 +145,31 @@ def parse_tender(data: dict) -> TenderInput:
         ) from exc
     estimate = parse_money(data.get("estimated_price"), "estimated_price")
     deposit = parse_money(data.get("deposit") or 0, "deposit")
-    raw_lots = data.get("lots") or [
+    # No lots given: the whole tender is one lot.
+    whole = [
         {"name": title, "estimated_price": data.get("estimated_price"), "deposit": data.get("deposit") or 0}
     ]
-    if not isinstance(raw_lots, list) or not raw_lots:
-        raise Invalid(_l("A tender has at least one lot."), code="lots_required", details={"field": "lots"})
-    lots = [
-        LotInput(
-            str(item.get("name") or f"{n}").strip()[:200],
-            parse_money(item.get("estimated_price"), f"lots[{n}]"),
-            parse_money(item.get("deposit") or 0, f"lots[{n}].deposit"),
+    lots = parse_lots(whole if data.get("lots") is None else data["lots"])
+    raw_timeline = as_object(data.get("timeline"), "timeline")
+    timeline = {name: parse_time(raw_timeline.get(name), f"timeline.{name}") for name in periods.TIMELINE}
+    scheme = as_object(data.get("scoring_scheme"), "scoring_scheme")
+    state_controlled = data.get("state_controlled", False)
+    if not isinstance(state_controlled, bool):
+        raise Invalid(
+            _l("state_controlled is true or false."),
+            code="invalid_boolean",
+            details={"field": "state_controlled"},
         )
-        for n, item in enumerate(raw_lots, start=1)
-    ]
-    timeline = {name: parse_time((data.get("timeline") or {}).get(name), name) for name in periods.TIMELINE}
-    scheme = data.get("scoring_scheme") or {}
-    if not isinstance(scheme, dict):
-        raise Invalid(_l("The scoring scheme is an object."), code="invalid_scoring_scheme")
     return TenderInput(
         title,
         track,
         category,
-        str(data.get("description") or ""),
-        str(data.get("region") or ""),
+        _text(data, "description"),
+        _text(data, "region"),
         tenderee_id,
         estimate,
         deposit,
-        bool(data.get("state_controlled")),
+        state_controlled,
         scheme,
         lots,
         timeline,
@@ -252,6 +302,45 @@ def update_draft(
     return tender
 
 
+def delete_draft(session: Session, actor: User, tender: Tender, ip: str | None = None) -> None:
+    """Delete a draft with its lots and its not yet issued documents; a published tender stays (R-R2)."""
+    from bidding.models import DocumentDownload, TenderAssignment, TenderDocument
+
+    if tender.status != "draft":
+        raise Conflict(
+            _l("Only a draft can be deleted."),
+            code="tender_not_draft",
+        )
+    code, title, target = tender.code, tender.title, ("tenders", str(tender.id))
+    documents = select(TenderDocument.id).where(TenderDocument.tender_id == tender.id)
+    session.execute(delete(DocumentDownload).where(DocumentDownload.document_id.in_(documents)))
+    session.execute(delete(TenderDocument).where(TenderDocument.tender_id == tender.id))
+    session.execute(delete(TenderAssignment).where(TenderAssignment.tender_id == tender.id))
+    session.delete(tender)
+    session.flush()
+    audit.record(session, actor, "bidding.draft_deleted", target, {"code": code, "title": title}, ip)
+
+
+AFTER_DEADLINE_DAYS = 30  # the publicity, award and refund periods follow the deadline (R-A1, R-A3, R-D3)
+
+
+def calendar_warnings(tender: Tender, calendar: Calendar) -> list[dict]:
+    """R-T6 counts working days from the holiday calendar: a year without the State Council's arrangement
+    loaded counts as plain weeks, which publication must say (a warning: the law does not wait for it)."""
+    if tender.documents_from is None or tender.bid_deadline is None:
+        return []
+    last = local_date(tender.bid_deadline) + timedelta(days=AFTER_DEADLINE_DAYS)
+    years = calendar.uncovered_years(local_date(tender.documents_from), last)
+    if not years:
+        return []
+    message = _l(
+        "The holiday calendar has no official arrangement for %(years)s: working days there are counted as "
+        "Monday to Friday until the platform administrator loads it.",
+        years=", ".join(map(str, years)),
+    )
+    return [{"code": "calendar_not_covered", "years": years, "message": message}]
+
+
 def publish(
     session: Session,
     actor: User,
@@ -266,7 +355,8 @@ def publish(
         raise Conflict(_l("This tender is already published."), code="tender_not_draft")
     from bidding import documents
 
-    problems = periods.problems(tender, Calendar.load(session), clock.now())
+    calendar = Calendar.load(session)
+    problems = periods.problems(tender, calendar, clock.now())
     problems += documents.publication_problems(session, tender)
     if problems:
         raise Invalid(
@@ -306,6 +396,7 @@ def publish(
             "timeline": {name: getattr(tender, name).isoformat() for name in periods.TIMELINE},
             "opening_key": str(key.recipient),
             "threshold": key.k,
+            "calendar_not_covered": [y for w in calendar_warnings(tender, calendar) for y in w["years"]],
             "documents": [{"version": d.version, "sha256": d.sha256} for d in issued],
             "shares": [
                 {

@@ -9,6 +9,8 @@ def init_app(app: Flask) -> None:
     from bidding import (  # noqa: F401  (labels registers words)
         admin,
         api,
+        bank_api,
+        bank_views,
         calendar_cli,
         labels,
         ledger_cli,
@@ -26,6 +28,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.bp)
     app.register_blueprint(ledger_views.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(bank_views.bp)
+    app.register_blueprint(bank_api.bp)
     # The admin blueprint mixes pages and two API routes: those are exempt like every /api blueprint is
     # (core.app), since the API authenticates by bearer token only.
     csrf.exempt(admin.put_calendar_day)
@@ -38,10 +42,13 @@ def init_app(app: Flask) -> None:
     register_panel(app, "agency", _agency_panel)
     register_panel(app, "tenderer", _tenderer_panel)
     register_panel(app, "supervisor", _supervisor_panel)
+    register_panel(app, "notary", _custodian_panel)
+    register_panel(app, "admin", bank_views._admin_panel)
     from bidding import bids, tasks
     from core.db import db
 
     app.extensions.setdefault("sunbid.file_refs", []).append(lambda: bids.referenced_files(db.session))
+    app.extensions["sunbid.file_refs"].append(lambda: _guarantee_files(db.session))
 
     app.extensions["celery"].conf.beat_schedule["bidding-pay-refunds"] = {
         "task": tasks.pay_refunds.name,
@@ -55,6 +62,16 @@ def init_app(app: Flask) -> None:
     describe.register_tender_names(app, trail.codes)
     describe.register_tender_targets(app, trail.targets)
     app.cli.add_command(ledger_cli.ledger_cli)
+    app.cli.add_command(calendar_cli.official_cli)
+
+
+def _guarantee_files(session) -> set[str]:
+    """E-guarantee files in the store: kept like bids and documents (the storage clean-up asks)."""
+    from sqlalchemy import select
+
+    from bidding.models import Deposit
+
+    return set(session.scalars(select(Deposit.file_sha256).where(Deposit.file_sha256.is_not(None))))
 
 
 def _agency_panel():
@@ -115,13 +132,17 @@ def _supervisor_panel():
     from sqlalchemy import func, select
 
     from bidding.models import CustodianShare, Objection, Opening, Tender
+    from bidding.permissions import assigned_tenders
     from bidding.services import phase
     from core import clock
     from core.db import db
 
     now = clock.now()
     tenders = db.session.scalars(
-        select(Tender).where(Tender.status != "draft").order_by(Tender.bid_deadline.desc()).limit(30)
+        select(Tender)
+        .where(Tender.status != "draft", Tender.id.in_(assigned_tenders(current_user)))
+        .order_by(Tender.bid_deadline.desc())
+        .limit(30)
     ).all()
     ids = [t.id for t in tenders]
     pending = dict(
@@ -170,3 +191,35 @@ def _supervisor_panel():
         )
     )
     return "bidding/panel_supervisor.html", {"rows": rows}
+
+
+def _custodian_panel():
+    """A notary's desk: the opening-key shares it holds, and which ones the opening now needs."""
+    from flask_login import current_user
+    from sqlalchemy import select
+
+    from bidding.models import CustodianShare, Opening, Tender
+    from core import clock
+    from core.db import db
+
+    now = clock.now()
+    rows = []
+    for share, tender in db.session.execute(
+        select(CustodianShare, Tender)
+        .join(Tender, Tender.id == CustodianShare.tender_id)
+        .where(CustodianShare.custodian_id == current_user.id)
+        .order_by(Tender.bid_deadline.desc())
+        .limit(50)
+    ).all():
+        opening = db.session.get(Opening, tender.id)
+        rows.append(
+            {
+                "tender": tender,
+                "share": share,
+                "deadline_passed": now >= tender.bid_deadline,
+                "release_due": share.released_at is None
+                and opening is not None
+                and opening.status == "decrypting",
+            }
+        )
+    return "bidding/panel_notary.html", {"rows": rows}

@@ -1,4 +1,8 @@
-"""Beat jobs for bidding: pay scheduled deposit refunds (idempotent)."""
+"""Beat jobs for bidding: release scheduled e-guarantee refunds (idempotent).
+
+Money refunds are not settled here: they go to the bank in a refund batch and are settled by the
+statement that shows them paid (bidding/bank.py), never on the platform's word alone.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +15,11 @@ from core.db import db
 
 @shared_task(name="bidding.pay_refunds")
 def pay_refunds() -> int:
-    """Refunds are paid as soon as they are scheduled; the due date is the legal limit (R-D2..R-D4)."""
+    """E-guarantees move no money: their refund (the guarantee's release) is settled as soon as due."""
     paid = 0
     for deposit in ledger.refunds_due(db.session, clock.now()):
+        if deposit.kind != "guarantee":
+            continue
         ledger.execute_refund(db.session, deposit)
         db.session.commit()
         paid += 1

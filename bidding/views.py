@@ -12,9 +12,9 @@ from sqlalchemy import select
 from accounts import services as account_services
 from accounts.forms import EmptyForm
 from accounts.models import Organization, User
-from bidding import collusion, custodians, opening, periods, permissions, services
+from bidding import bank_views, collusion, custodians, opening, periods, permissions, services
 from bidding.calendar import Calendar
-from bidding.forms import CustodianKeyForm, PublishForm, TenderForm
+from bidding.forms import CustodianKeyForm, DeleteDraftForm, PublishForm, TenderForm
 from bidding.models import Opening, Tender
 from bidding.permissions import may_see_opening_record
 from core import clock
@@ -70,9 +70,14 @@ def notice(tender_id: uuid.UUID):
         phase=services.phase(tender, clock.now()),
         manager=manager,
         publish_form=_publish_form() if manager else None,
+        custodians=custodians.readiness(db.session, actor) if manager else None,
+        calendar_warnings=services.calendar_warnings(tender, Calendar.load(db.session))
+        if manager and tender.status == "draft"
+        else [],
         record=record,
         signals=signals,
         **_notice_context(actor, tender, manager),
+        **bank_views.tenderer_context(actor, tender),
     )
 
 
@@ -109,9 +114,14 @@ def _notice_context(actor, tender: Tender, manager: bool) -> dict:
     calendar = Calendar.load(db.session)
     from bidding import timeline
 
+    shown = documents.visible_documents(db.session, actor, tender)
     return {
         "timeline_svg": timeline.svg(timeline.events(db.session, tender)) if tender.status != "draft" else "",
-        "documents": documents.visible_documents(db.session, actor, tender),
+        "documents": shown,
+        # R-T2: why a file cannot be downloaded now (None: it can)
+        "download_refusals": {
+            d.id: documents.download_refusal(db.session, actor, tender, d, now) for d in shown
+        },
         "downloads": documents.downloads(db.session, actor, tender)
         if may_see_downloads(db.session, actor, tender)
         else None,
@@ -154,6 +164,8 @@ def _tender_form(tender: Tender | None = None) -> TenderForm:
         for name in periods.TIMELINE:
             value = getattr(tender, name)
             getattr(form, name).data = value.astimezone(SHANGHAI).replace(tzinfo=None) if value else None
+        while len(form.lots) < min(len(tender.lots) + 1, form.lots.max_entries):
+            form.lots.append_entry()  # every lot, and room for one more
         for entry, lot in zip(form.lots, tender.lots, strict=False):
             entry.form.name.data = lot.name
             entry.form.estimate.data = yuan_input(lot.estimated_price_fen)
@@ -225,6 +237,22 @@ def edit_tender(tender_id: uuid.UUID):
     return render_template("bidding/tender_form.html", form=form, tender=tender, error=None)
 
 
+@bp.route("/agency/tenders/<uuid:tender_id>/delete", methods=["GET", "POST"])
+@roles_required(Role.AGENCY)
+def delete_tender(tender_id: uuid.UUID):
+    tender = services.manageable(db.session, current_user, tender_id)
+    form = DeleteDraftForm()
+    if form.validate_on_submit():
+        code = tender.code
+        if attempt(
+            lambda: services.delete_draft(db.session, current_user, tender, client_ip()),
+            _("Draft %(code)s deleted.", code=code),
+        ):
+            return redirect(url_for("bidding.agency_tenders"))
+        return redirect(url_for("bidding.notice", tender_id=tender_id))
+    return render_template("bidding/delete_draft.html", tender=tender, form=form)
+
+
 @bp.post("/agency/tenders/<uuid:tender_id>/publish")
 @roles_required(Role.AGENCY)
 def publish(tender_id: uuid.UUID):
@@ -247,6 +275,8 @@ def publish(tender_id: uuid.UUID):
                 _("%(code)s is published; its opening key is split among the custodians.", code=tender.code),
                 "success",
             )
+            for warning in services.calendar_warnings(tender, Calendar.load(db.session)):
+                flash(str(warning["message"]), "warning")
     else:
         for field, errors in form.errors.items():
             for message in errors:

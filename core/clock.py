@@ -3,6 +3,11 @@
 Tests freeze it; in sandbox deployments an admin may move it (stored as an offset in the database so
 every web worker and Celery worker agrees). Production reads the system clock, which the deployment
 keeps in sync with the national time service.
+
+Two readings: ``now()`` is the platform's time, which drives the tender rules and which the sandbox
+moves; ``real_now()`` is the time outside the platform, which the sandbox never moves: what a phone's
+authenticator app counts its codes from, and what credentials expire by (a sandbox clock jump must not
+refuse every code from a phone, nor void every API token).
 """
 
 from __future__ import annotations
@@ -25,9 +30,18 @@ def now() -> datetime:
     return datetime.now(UTC) + _offset
 
 
+def wall() -> datetime:
+    """The machine's own time, untouched by the sandbox offset and by a test's frozen clock: for limits
+    that measure how long a person has been away (sessions, sign-in throttles). A test that moves the
+    platform clock days ahead is not a person who stayed away for days."""
+    return datetime.now(UTC)
+
+
 def real_now() -> datetime:
     """Wall-clock time, whatever the sandbox offset: for security limits (sessions, sign-in throttles)
     that nobody may move, and for second-factor codes, which phones compute from real time."""
+    if _frozen is not None:
+        return _frozen
     return datetime.now(UTC)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from core import bodies
 
@@ -37,6 +37,7 @@ class Config:
 
     ENV = "development"
     TESTING = False
+    DEPOSIT_ACCOUNT_DEFAULTS: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def from_env(cls) -> dict[str, Any]:
@@ -80,6 +81,14 @@ class Config:
             "SESSION_IDLE_MINUTES": _int("SESSION_IDLE_MINUTES", 120),
             "SESSION_MAX_HOURS": _int("SESSION_MAX_HOURS", 12),
             "LOGIN_ADDRESS_MAX_FAILURES": _int("LOGIN_ADDRESS_MAX_FAILURES", 30),
+            # The centre's deposit account at its bank (保证金专户), where tenderers pay to a per-tender
+            # virtual sub-account (prefix + the tender's number) and whose statements confirm deposits.
+            "DEPOSIT_BANK": _env("DEPOSIT_BANK", cls.DEPOSIT_ACCOUNT_DEFAULTS.get("bank")),
+            "DEPOSIT_ACCOUNT_NAME": _env("DEPOSIT_ACCOUNT_NAME", cls.DEPOSIT_ACCOUNT_DEFAULTS.get("name")),
+            "DEPOSIT_ACCOUNT_NO": _env("DEPOSIT_ACCOUNT_NO", cls.DEPOSIT_ACCOUNT_DEFAULTS.get("number")),
+            "DEPOSIT_SUBACCOUNT_PREFIX": _env(
+                "DEPOSIT_SUBACCOUNT_PREFIX", cls.DEPOSIT_ACCOUNT_DEFAULTS.get("sub_prefix")
+            ),
             "BABEL_DEFAULT_LOCALE": _env("DEFAULT_LOCALE", "zh_CN"),
             "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
             "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "translations"),
@@ -99,6 +108,13 @@ class Config:
 
 class DevelopmentConfig(Config):
     ENV = "development"
+    # A made-up deposit account for the embedded demo; production names its own (SUNBID_DEPOSIT_*).
+    DEPOSIT_ACCOUNT_DEFAULTS: ClassVar[dict[str, str]] = {
+        "bank": "中国工商银行北京市分行营业部",
+        "name": "阳光招采平台运营中心投标保证金专户",
+        "number": "0200001209200012345",
+        "sub_prefix": "9558820200",
+    }
 
 
 class ProductionConfig(Config):

@@ -24,8 +24,10 @@ def seed() -> None:
     """Create the demo accounts once (running it again changes nothing)."""
     _refuse_production()
     from accounts import pki
+    from bidding import official_data
     from demo import experts
 
+    official_data.load(db.session, ip="demo")  # the holiday calendars and benchmark rates (idempotent)
     created = cast.seed(db.session, current_app.config["DATA_KEY"])
     profiles = experts.seed(db.session)
     pki.ensure_ca(db.session)

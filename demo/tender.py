@@ -32,13 +32,14 @@ from sqlalchemy.orm import Session
 from accounts import pki
 from accounts import services as accounts
 from accounts.models import Organization, User
-from bidding import bids, documents, ledger, opening, periods, questions, services
+from bidding import bank, bids, documents, official_data, opening, periods, questions, services
 from bidding.calendar import SHANGHAI, Calendar
 from bidding.models import Bid, Tender
 from core import clock, sandbox
 from core.storage import FileStore
 from crypto import age, bidpack
 from demo import accounts as cast
+from demo import bank as demo_bank
 from demo import experts as demo_experts
 from evaluation import services as evaluation_services
 
@@ -106,6 +107,7 @@ def run(
 ) -> Tender:
     folder = instance / "demo"
     folder.mkdir(parents=True, exist_ok=True)
+    official_data.load(session, ip="demo")  # the holiday calendars and rates (R-T6, R-D3 interest)
     cast.seed(session, data_key)
     demo_experts.seed(session)
     pki.ensure_ca(session)
@@ -168,24 +170,23 @@ def run(
 
     # 2. Bidding: a question answered to everyone, then three sealed bids with deposits and receipts.
     _set_clock(session, start + timedelta(hours=2))
-    bidders = []
+    bidders, transfers = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for username, price in PRICES_FEN.items():
             user = _user(session, username)
             org = session.get(Organization, user.organization_id)
             org.basic_account_bank, org.basic_account_no = "中国工商银行北京分行", BASIC_ACCOUNTS[username]
             session.flush()
-            ledger.record_payment(
-                session,
-                user,
-                tender,
-                lot_number=1,
-                amount_fen=tender.lots[0].deposit_fen,
-                payer_bank="中国工商银行北京分行",
-                payer_account=BASIC_ACCOUNTS[username],
-                payer_name=org.name,
-                paid_at=clock.now(),
-                ip="demo",
+            reference = bank.issue_reference(session, user, tender, 1, "demo")
+            transfers.append(
+                demo_bank.Line(
+                    reference.amount_fen,
+                    org.basic_account_no,
+                    org.name,
+                    f"{reference.reference} 投标保证金",
+                    clock.now(),
+                    sub_account=reference.sub_account,
+                )
             )
             key, cert = _signing_key(session, folder, user)
             identity = _identity(folder, username)
@@ -233,6 +234,18 @@ def run(
                 )
                 session.commit()
                 echo("  a question was asked and answered to everyone (without the asker's name)")
+
+    # The centre's finance staff import the deposit account's statement: the three payments are matched.
+    account = bank.deposit_account()
+    imported = bank.import_statement(
+        session,
+        _user(session, "admin"),
+        filename="deposit-account.csv",
+        data=demo_bank.csv_statement(account.number, account.name, transfers),
+        ip="demo",
+    )
+    session.commit()
+    echo(f"  bank statement imported: {imported.counts.get('matched', 0)} deposits confirmed by the bank")
 
     # 3. The opening at the deadline: every bidder decrypts online, the record is signed.
     _set_clock(session, deadline)
@@ -283,10 +296,13 @@ SCHEME = {
 TECHNICAL = {"tenderer1": "26", "tenderer2": "24.5", "tenderer3": "22"}  # what the experts think of each
 
 
-def _code(username: str) -> str:
+def _code(user) -> str:
+    """The member's code, as their phone would show it: codes follow real time (not the sandbox clock)
+    and each is accepted once, so a second use within the same 30 s takes the next step (within drift)."""
     from accounts import totp
 
-    return totp.code_at(cast.demo_totp_secret(username))
+    step = max(totp.current_step(), user.totp_last_step + 1)
+    return totp.code_at(cast.demo_totp_secret(user.username), step)
 
 
 def _evaluate_and_award(session, store, tender, agent, supervisor, deadline, echo) -> None:
@@ -327,7 +343,7 @@ def _evaluate_and_award(session, store, tender, agent, supervisor, deadline, ech
     _set_clock(session, day_after)
     members = [session.get(User, m.user_id) for m in room.sitting_members(session, tender)]
     for member in members:
-        room.check_in(session, member, tender, _code(member.username), "demo")
+        room.check_in(session, member, tender, _code(member), "demo")
     chair = members[0]
     for member in members:  # until a majority has elected the chair
         if room.vote_chair(session, member, tender, chair.id, "demo"):
@@ -351,7 +367,7 @@ def _evaluate_and_award(session, store, tender, agent, supervisor, deadline, ech
     session.commit()
     _set_clock(session, day_after + timedelta(minutes=1))  # fresh second-factor codes to sign with
     for member in members:
-        report.sign(session, member, tender, code=_code(member.username), decision="agree", ip="demo")
+        report.sign(session, member, tender, code=_code(member), decision="agree", ip="demo")
     report.close(session, chair, tender, "demo")
     session.commit()
     echo(f"  evaluated blind by {len(members)} experts; the report is signed; the draw is disclosed")
@@ -376,7 +392,22 @@ def _evaluate_and_award(session, store, tender, agent, supervisor, deadline, ech
         ip="demo",
     )
     session.commit()
+    # 7. Refunds (R-D3): one payment file for the bank; the next statement shows them paid.
+    _set_clock(session, clock.now() + timedelta(days=1))
+    admin = _user(session, "admin")
+    batch = bank.create_refund_batch(session, admin, "demo")
+    session.commit()
+    paid = demo_bank.pay_batch(bank.batch_file(batch), clock.now())
+    account = bank.deposit_account()
+    bank.import_statement(
+        session,
+        admin,
+        filename="deposit-account.xml",
+        data=demo_bank.camt053_statement(account.number, account.name, paid, statement_id="DEMO-2"),
+        ip="demo",
+    )
+    session.commit()
     echo(
         f"  awarded to {first['tenderer']} (contract due {decided.contract_due_at:%Y-%m-%d});"
-        " contract recorded; deposits refunding"
+        f" contract recorded; {len(paid)} deposits refunded with interest through the bank ({batch.number})"
     )

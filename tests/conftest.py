@@ -125,8 +125,8 @@ def frozen_clock():
 def wall(monkeypatch):
     """Real (wall-clock) time under the test's control: sessions and sign-in throttles run on it, not on
     the platform clock. Call the fixture's value with a timedelta to move it."""
-    moment = {"now": clock.real_now()}
-    monkeypatch.setattr(clock, "real_now", lambda: moment["now"])
+    moment = {"now": clock.wall()}
+    monkeypatch.setattr(clock, "wall", lambda: moment["now"])
 
     def advance(delta):
         moment["now"] += delta

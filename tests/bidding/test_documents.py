@@ -228,3 +228,40 @@ def test_unknown_documents_and_objections_are_404(client, people, cast, tender):
         headers=auth(people, client, cast["agent"]),
     )
     assert response.status_code == 404 and response.get_json()["error"]["code"] == "objection_not_found"
+
+
+def test_r_t2_documents_download_only_inside_their_window(client, people, cast, session, tender):
+    (document,) = _documents(client, tender.id)
+    bidder = Tenderer(people, session, "window")
+    headers = auth(people, client, bidder.user)
+
+    def fetch(who=headers):
+        return client.get(document["file_url"], headers=who)
+
+    clock.freeze(tender.documents_from - timedelta(minutes=1))
+    early = fetch()
+    assert early.status_code == 403 and early.get_json()["error"]["code"] == "documents_not_yet_available"
+    assert early.get_json()["error"]["details"]["rule"] == "R-T2"
+    clock.freeze(tender.documents_from)
+    assert fetch().status_code == 200
+    clock.freeze(tender.documents_to - timedelta(seconds=1))
+    assert fetch().status_code == 200
+    clock.freeze(tender.documents_to)
+    assert fetch().status_code == 200  # a company that obtained the documents keeps them
+    latecomer = Tenderer(people, session, "window-late")
+    late = fetch(auth(people, client, latecomer.user))
+    assert late.status_code == 403 and late.get_json()["error"]["code"] == "documents_no_longer_available"
+    # The notice page says why instead of offering a link that fails.
+    from core.present import when
+    from tests.factories import PASSWORD
+
+    client.post("/sign-in", data={"username": latecomer.user.username, "password": PASSWORD})
+    page = client.get(f"/tenders/{tender.id}").get_data(as_text=True)
+    assert f'href="/tenders/{tender.id}/documents/{document["id"]}"' not in page
+    with client.application.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        assert when(tender.documents_to) in page
+    # The tender's agency still may (its own file), and so may the supervisor (oversight).
+    clock.advance(timedelta(seconds=31))
+    assert fetch(auth(people, client, cast["agent"])).status_code == 200
+    clock.advance(timedelta(seconds=31))
+    assert fetch(auth(people, client, cast["supervisor"])).status_code == 200

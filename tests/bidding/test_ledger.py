@@ -10,12 +10,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from bidding import ledger, services
+from bidding import bank, ledger, services
 from bidding.calendar import Calendar
-from bidding.models import Deposit, InterestRate, LedgerLine, Tender
+from bidding.models import BankTransaction, Deposit, InterestRate, LedgerLine, Tender
 from core import clock
 from core.errors import Conflict, Invalid
 from core.roles import Role
+from demo import bank as demo_bank
 from tests.bidding.test_tenders import auth, draft, publish
 
 ACCOUNT = "6222020200112233445"
@@ -29,23 +30,38 @@ def bidder(people, session):
     return user
 
 
-def pay(session, bidder, tender, **changes):
-    args = dict(
-        lot_number=1,
-        amount_fen=tender.lots[0].deposit_fen,
-        payer_bank="工商银行",
-        payer_account=ACCOUNT,
-        payer_name=bidder.organization.name,
-        paid_at=clock.now(),
+def bank_pays(session, bidder, tender, **changes):
+    """The tenderer takes its payment reference, its bank transfers the money, the centre imports the
+    statement (bidding/bank.py): the statement line's outcome."""
+    lot_number = changes.pop("lot_number", 1)
+    reference = bank.issue_reference(session, bidder, tender, lot_number)
+    line = demo_bank.Line(
+        changes.pop("amount_fen", reference.amount_fen),
+        changes.pop("payer_account", bidder.organization.basic_account_no or ""),
+        changes.pop("payer_name", bidder.organization.name),
+        changes.pop("memo", f"{reference.reference} 投标保证金"),
+        changes.pop("paid_at", clock.now()),
+        sub_account=reference.sub_account,
     )
-    args.update(changes)
-    deposit = ledger.record_payment(session, bidder, tender, **args)
+    assert not changes, changes
+    account = bank.deposit_account()
+    data = demo_bank.csv_statement(account.number, account.name, [line])
+    bank.import_statement(session, None, filename="statement.csv", data=data)
     session.commit()
-    return deposit
+    return session.scalars(select(BankTransaction).where(BankTransaction.bank_ref == line.bank_ref)).one()
+
+
+def pay(session, bidder, tender, **changes):
+    """A deposit held after the bank confirmed it (None when the statement line did not match)."""
+    row = bank_pays(session, bidder, tender, **changes)
+    return session.get(Deposit, row.deposit_id) if row.outcome == "matched" else None
 
 
 def pay_through_api(client, headers, tender, user) -> str:
-    """A deposit in money from the user's basic account through the API; returns its id."""
+    """A deposit in money as a tenderer pays it: the API says where to pay and with which reference
+    (202), the bank's statement shows it paid from the basic account, and it is held; returns its id."""
+    from core.db import db
+
     response = client.post(
         f"/api/v1/tenders/{tender.id}/deposits",
         headers=headers,
@@ -53,49 +69,51 @@ def pay_through_api(client, headers, tender, user) -> str:
             "kind": "money",
             "lot": 1,
             "amount": {"amount_fen": tender.lots[0].deposit_fen, "currency": "CNY"},
-            "payer_bank": "建设银行",
-            "payer_account": ACCOUNT,
-            "payer_name": user.organization.name,
         },
     )
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()["id"]
+    assert response.status_code == 202, response.get_json()
+    db.session.rollback()  # the request committed the reference in its own session
+    deposit = pay(db.session, db.session.get(type(user), user.id), db.session.get(type(tender), tender.id))
+    assert deposit is not None
+    return str(deposit.id)
 
 
 def test_r_d1_money_must_come_from_the_basic_account(session, bidder, tender):
-    with pytest.raises(Invalid) as err:
-        pay(session, bidder, tender, payer_account="6222000011112222")
-    assert err.value.code == "not_basic_account" and err.value.details["rule"] == "R-D1"
-    session.rollback()
-    with pytest.raises(Invalid) as err:
-        pay(session, bidder, tender, payer_name="另一家公司")
-    assert err.value.code == "not_basic_account"
-    session.rollback()
+    other = bank_pays(session, bidder, tender, payer_account="6222000011112222")
+    assert (other.outcome, other.detail) == ("refused", "not_basic_account")
+    name = bank_pays(session, bidder, tender, payer_name="另一家公司")
+    assert (name.outcome, name.detail) == ("refused", "not_basic_account")
+    assert session.scalar(select(Deposit.id)) is None  # the tenderer's word is not enough: nothing held
     deposit = pay(session, bidder, tender, payer_account="6222 0202 0011 2233 445")  # spaces as printed
-    assert deposit.status == "held" and ledger.balances(session)[ledger.ESCROW] == deposit.amount_fen
+    assert deposit.status == "held" and deposit.payer_account == ACCOUNT
+    refused = other.amount_fen + name.amount_fen
+    assert ledger.balances(session)[ledger.ESCROW] == deposit.amount_fen + refused
+    assert ledger.balances(session)[ledger.SUSPENSE] == -refused  # owed back to the payers
 
 
-def test_r_d1_deposit_cap_and_requirement(session, bidder, tender):
+def test_a_short_payment_is_partial_and_an_overpayment_is_held_whole(session, bidder, tender):
     lot = tender.lots[0]
-    with pytest.raises(Invalid) as err:
-        pay(session, bidder, tender, amount_fen=lot.estimated_price_fen * 2 // 100 + 1)
-    assert err.value.code == "deposit_over_cap"
-    session.rollback()
-    with pytest.raises(Invalid) as err:
-        pay(session, bidder, tender, amount_fen=lot.deposit_fen - 1)
-    assert err.value.code == "deposit_insufficient"
+    short = bank_pays(session, bidder, tender, amount_fen=lot.deposit_fen - 1)
+    assert (short.outcome, short.detail) == ("partial", "short") and short.deposit_id is None
+    deposit = pay(session, bidder, tender, amount_fen=lot.deposit_fen + 100)
+    assert deposit.amount_fen == lot.deposit_fen + 100
 
 
-def test_no_deposit_after_the_deadline_and_no_duplicates(session, bidder, tender):
-    pay(session, bidder, tender)
-    with pytest.raises(Conflict) as err:
-        pay(session, bidder, tender)
-    assert err.value.code == "deposit_exists"
-    session.rollback()
+def test_a_second_payment_goes_back_and_no_details_after_the_deadline(session, people, bidder, tender):
+    assert pay(session, bidder, tender) is not None
+    twice = bank_pays(session, bidder, tender)
+    assert (twice.outcome, twice.detail) == ("unmatched", "reference_used")
     clock.freeze(tender.bid_deadline)
     with pytest.raises(Conflict) as err:
-        pay(session, bidder, tender)
+        bank.issue_reference(session, people.user(Role.TENDERER, "too-late"), tender, 1)
     assert err.value.code == "deposit_closed"
+
+
+def test_a_payment_after_the_deadline_is_refused_as_late(session, bidder, tender):
+    bank.issue_reference(session, bidder, tender, 1)
+    session.commit()
+    late = bank_pays(session, bidder, tender, paid_at=tender.bid_deadline)
+    assert (late.outcome, late.detail) == ("refused", "late")
 
 
 def test_r_d2_withdrawal_refund_within_5_days_with_interest(session, bidder, tender):
@@ -156,32 +174,31 @@ def test_r_b6_forfeited_deposit_goes_to_income(session, bidder, tender):
     assert ledger.trial_balance(session) == 0
 
 
-def test_guarantee_moves_no_money(session, bidder, tender):
-    deposit = ledger.record_guarantee(
-        session,
-        bidder,
-        tender,
+def guarantee(session, bidder, tender, **changes):
+    args = dict(
         lot_number=1,
         amount_fen=tender.lots[0].deposit_fen,
         insurer="人保财险",
         policy_number="BH2026-0001",
         valid_until=tender.bid_deadline + timedelta(days=90),
         file_sha256="a" * 64,
+        verification_ref="YZ-8842-1177",
     )
+    args.update(changes)
+    return ledger.record_guarantee(session, bidder, tender, **args)
+
+
+def test_guarantee_moves_no_money(session, bidder, tender):
+    deposit = guarantee(session, bidder, tender)
     session.commit()
-    assert deposit.kind == "guarantee" and session.scalars(select(LedgerLine)).all() == []
-    with pytest.raises(Invalid):
-        ledger.record_guarantee(
-            session,
-            bidder,
-            tender,
-            lot_number=1,
-            amount_fen=tender.lots[0].deposit_fen,
-            insurer="人保财险",
-            policy_number="BH2026-0002",
-            valid_until=tender.bid_deadline - timedelta(days=1),
-            file_sha256="b" * 64,
-        )
+    assert deposit.kind == "guarantee" and deposit.verification_ref == "YZ-8842-1177"
+    assert session.scalars(select(LedgerLine)).all() == []
+    with pytest.raises(Invalid):  # it must cover the bid deadline
+        guarantee(session, bidder, tender, valid_until=tender.bid_deadline - timedelta(days=1))
+    session.rollback()
+    with pytest.raises(Invalid) as err:  # the insurer's verification reference is required
+        guarantee(session, bidder, tender, verification_ref=" ")
+    assert err.value.details["fields"] == ["verification_ref"]
 
 
 def test_deposits_are_confidential_until_the_deadline(client, people, cast, session, bidder, tender):
@@ -215,13 +232,29 @@ def test_deposit_api_with_basic_account(client, people, session, tender):
         ).status_code
         == 200
     )
-    pay_through_api(client, headers, tender, user)
+    response = client.post(
+        f"/api/v1/tenders/{tender.id}/deposits",
+        headers=headers,
+        json={
+            "kind": "money",
+            "lot": 1,
+            "amount": {"amount_fen": tender.lots[0].deposit_fen, "currency": "CNY"},
+        },
+    )
+    assert response.status_code == 202, response.get_json()  # where to pay: held only once the bank says so
+    instructions = response.get_json()
+    assert instructions["status"] == "awaiting_payment" and instructions["reference"].startswith("BZ")
+    assert instructions["account"]["sub_account"].endswith(tender.code[-6:])
+    statement = client.get("/api/v1/deposits/statement", headers=headers).get_json()
+    assert statement["items"] == []
+    session.rollback()
+    assert pay(session, session.get(type(user), user.id), tender) is not None
     statement = client.get("/api/v1/deposits/statement", headers=headers).get_json()
     assert statement["items"][0]["status"] == "held"
     float_amount = client.post(
         f"/api/v1/tenders/{tender.id}/deposits",
         headers=headers,
-        json={"kind": "money", "lot": 1, "amount": {"amount_fen": 1.5}},
+        json={"kind": "guarantee", "lot": 1, "amount": {"amount_fen": 1.5}},
     )
     # Whole fen only: the schema refuses a float before any service runs, naming the field.
     assert float_amount.status_code == 422 and float_amount.get_json()["error"]["code"] == "invalid_input"
@@ -258,5 +291,6 @@ def test_books_always_balance(session, people, tender, operations):
         balances = ledger.balances(session)
         owed = sum(v for k, v in balances.items() if k.startswith("deposit:"))
         expense = balances.get(ledger.INTEREST, 0) + balances.get(ledger.LATE, 0)
-        assert balances.get(ledger.ESCROW, 0) + owed + expense + balances.get(ledger.FORFEITED, 0) == 0
+        others = balances.get(ledger.FORFEITED, 0) + balances.get(ledger.SUSPENSE, 0)
+        assert balances.get(ledger.ESCROW, 0) + owed + expense + others == 0
     assert services.phase(tender, clock.now()) == "bidding"

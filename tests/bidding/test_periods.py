@@ -253,12 +253,12 @@ def test_r_t2_documents_are_obtained_while_available_and_kept(client, people, ca
         tenderer = people.user(Role.TENDERER, name)
         return client.get(url, headers=auth(people, client, tenderer)), tenderer
 
-    assert fetch("announced", bj(date(2026, 11, 24), 9, 59))[0].status_code == 409  # not out yet
+    assert fetch("announced", bj(date(2026, 11, 24), 9, 59))[0].status_code == 403  # not out yet
     early, keeper = fetch("first-day", DOCS_FROM)
     assert early.status_code == 200
     assert fetch("last-minute", bj(date(2026, 12, 1), 16, 59))[0].status_code == 200
     closed = fetch("closed", bj(date(2026, 12, 1), 17, 0))[0]
-    assert closed.status_code == 409 and closed.get_json()["error"]["details"]["rule"] == "R-T2"
+    assert closed.status_code == 403 and closed.get_json()["error"]["details"]["rule"] == "R-T2"
     # A tenderer that obtained them keeps them (and the later changes) after the period.
     clock.freeze(bj(date(2026, 12, 2), 10))
     assert client.get(url, headers=auth(people, client, keeper)).status_code == 200

@@ -1,7 +1,7 @@
-"""Scheduled jobs read the platform clock (core.clock), in a sandbox too: refunds are paid at the time the
-sandbox clock says, interest accrues for the platform days held (R-D3), and a refund paid after its due
-date carries the late charge (R-D4). In-process here; with a real Celery worker on PostgreSQL + Redis in
-the CI's second run."""
+"""Scheduled jobs and the refund batch read the platform clock (core.clock), in a sandbox too: guarantees
+are released at the time the sandbox clock says, interest accrues for the platform days held (R-D3), and a
+refund paid after its due date carries the late charge (R-D4). In-process here; with a real Celery worker
+on PostgreSQL + Redis in the CI's second run."""
 
 import os
 import time
@@ -12,11 +12,12 @@ from fractions import Fraction
 import pytest
 from sqlalchemy import select
 
-from bidding import ledger, tasks
-from bidding.models import Deposit, InterestRate, Tender
+from bidding import bank, ledger, tasks
+from bidding.models import Deposit, InterestRate, RefundBatch, Tender
 from core import clock
 from core.roles import Role
-from tests.bidding.test_ledger import ACCOUNT, pay, pay_through_api
+from demo import bank as demo_bank
+from tests.bidding.test_ledger import ACCOUNT, guarantee, pay_through_api
 from tests.bidding.test_tenders import auth, draft, publish
 
 DEPOSIT_BPS, LENDING_BPS = 35, 345
@@ -62,55 +63,95 @@ def set_sandbox_clock(client, headers, at: datetime) -> None:
     assert response.status_code == 200, response.get_json()
 
 
-def test_sandbox_refund_job_runs_on_the_platform_clock(app, client, people, cast, session, procurement):
-    """R-D3, R-D4: the beat job, in a process that has not seen the sandbox clock, pays at platform time."""
+def test_sandbox_guarantee_release_job_runs_on_the_platform_clock(
+    app, client, people, cast, session, procurement
+):
+    """R-D2: the beat job, in a process that has not seen the sandbox clock, releases an e-guarantee whose
+    refund is scheduled, and records the release at platform time."""
     tender, bidder = procurement
     app.config["SANDBOX"] = True
     clock.freeze(None)  # the sandbox clock runs, as on a sandbox deployment
     # One sign-in: the platform clock moves back and forth, and a TOTP code is never taken twice.
     admin = auth(people, client, people.user(Role.ADMIN, "sandbox-admin"))
-    paid_at = tender.documents_from + timedelta(hours=2)
-    set_sandbox_clock(client, admin, paid_at)
-    deposit_id = uuid.UUID(pay_through_api(client, auth(people, client, bidder), tender, bidder))
-    session.rollback()
-    deposit = session.get(Deposit, deposit_id)
-    award = paid_at + timedelta(days=60)  # the result notice, two months of platform time later
-    ledger.schedule_refund(session, deposit, "result", award)
+    lodged_at = tender.documents_from + timedelta(hours=2)
+    set_sandbox_clock(client, admin, lodged_at)
+    deposit = guarantee(session, bidder, tender)
+    ledger.schedule_refund(session, deposit, "result", lodged_at + timedelta(days=60))
     session.commit()
-    due = deposit.refund_due_at
-    refund_time = due + timedelta(days=3, hours=1)  # the job ran three days after the due date
-    set_sandbox_clock(client, admin, refund_time)
+    deposit_id, due = deposit.id, deposit.refund_due_at
 
-    clock.set_offset(timedelta(0))  # as a worker process that has never read the sandbox clock
+    release_time = due - timedelta(days=1)  # released on the next run, before the latest allowed day
+    set_sandbox_clock(client, admin, release_time)
+    clock.set_offset(timedelta(0))
     assert abs(clock.now() - datetime.now(UTC)) < timedelta(minutes=1)
     assert tasks.pay_refunds() == 1
     session.rollback()
     session.expire_all()  # the job wrote in its own session
     deposit = session.get(Deposit, deposit_id)
     assert deposit.status == "refunded"
-    assert abs(deposit.refunded_at - refund_time) < timedelta(minutes=1)  # platform time, not the real one
-    assert deposit.refunded_at > deposit.paid_at
+    assert abs(deposit.refunded_at - release_time) < timedelta(minutes=1)  # platform time, not the real one
+    assert deposit.interest_fen == 0 == deposit.late_charge_fen  # no money was held
+    assert tasks.pay_refunds() == 0  # idempotent
+
+
+def test_sandbox_refund_batch_counts_interest_to_the_platform_date(
+    app, client, people, cast, session, procurement
+):
+    """R-D3, R-D4: a money refund goes to the bank in a batch made at platform time, with the interest for
+    the platform days held and the late charge for the platform days past due; the statement settles it."""
+    tender, bidder = procurement
+    app.config["SANDBOX"] = True
+    clock.freeze(None)
+    admin_user = people.user(Role.ADMIN, "sandbox-admin")
+    admin = auth(people, client, admin_user)
+    paid_at = tender.documents_from + timedelta(hours=2)
+    set_sandbox_clock(client, admin, paid_at)
+    deposit_id = uuid.UUID(pay_through_api(client, auth(people, client, bidder), tender, bidder))
+    session.rollback()
+    deposit = session.get(Deposit, deposit_id)
+    ledger.schedule_refund(session, deposit, "result", paid_at + timedelta(days=60))
+    session.commit()
+    due = deposit.refund_due_at
+    batch_time = due + timedelta(days=3, hours=1)  # the operator made the batch three days late
+    set_sandbox_clock(client, admin, batch_time)
+
+    response = client.post("/api/v1/bank/refund-batches", headers=admin)
+    assert response.status_code == 201, response.get_json()
+    session.rollback()
+    session.expire_all()
+    deposit = session.get(Deposit, deposit_id)
+    (line,) = session.get(RefundBatch, uuid.UUID(response.get_json()["id"])).lines
     interest, late = expected(
-        deposit, clock.local(deposit.paid_at).date(), clock.local(refund_time).date(), clock.local(due).date()
+        deposit, clock.local(deposit.paid_at).date(), clock.local(batch_time).date(), clock.local(due).date()
     )
-    assert deposit.interest_fen == interest > 0  # R-D3: for the ~63 platform days held
-    assert deposit.late_charge_fen == late > 0  # R-D4: three days late at the lending rate plus 20%
+    assert line.interest_fen == interest > 0  # R-D3: for the ~63 platform days held
+    assert line.late_charge_fen == late > 0  # R-D4: three days late at the lending rate plus 20%
+    assert line.amount_fen == deposit.amount_fen + interest + late
+
+    account = bank.deposit_account()
+    debits = demo_bank.pay_batch(bank.batch_file(line.batch), batch_time)
+    data = demo_bank.csv_statement(account.number, account.name, debits)
+    bank.import_statement(session, admin_user, filename="out.csv", data=data)
+    session.commit()
+    session.refresh(deposit)
+    assert deposit.status == "refunded" and deposit.refunded_at == debits[0].booked_at
+    assert (deposit.interest_fen, deposit.late_charge_fen) == (interest, late)
     assert ledger.trial_balance(session) == 0
 
 
 @pytest.mark.worker
-def test_sandbox_refund_job_on_a_real_worker(tmp_path, config, client, people, cast, session, procurement):
-    """PostgreSQL + Redis: a separate `celery worker` in a sandbox pays the refund at the platform time."""
+def test_sandbox_release_job_on_a_real_worker(tmp_path, config, client, people, cast, session, procurement):
+    """PostgreSQL + Redis: a separate `celery worker` in a sandbox releases a guarantee at platform time."""
     from tests.conftest import PG_URL, REDIS_URL
     from tests.servers import celery_worker, server_clock
 
     if not (PG_URL and REDIS_URL):
         pytest.skip("needs SUNBID_TEST_DATABASE_URL and SUNBID_TEST_REDIS_URL (the CI's second run)")
     tender, bidder = procurement
-    deposit = pay(session, bidder, tender)
+    deposit = guarantee(session, bidder, tender)
     ledger.schedule_refund(session, deposit, "result", clock.now() + timedelta(days=45))
     session.commit()
-    deposit_id, paid_at, due = deposit.id, deposit.paid_at, deposit.refund_due_at
+    deposit_id, due = deposit.id, deposit.refund_due_at
     platform_time = due + timedelta(days=2, hours=3)  # months after the real date, past the due date
     server_clock(session, platform_time)
 
@@ -136,15 +177,8 @@ def test_sandbox_refund_job_on_a_real_worker(tmp_path, config, client, people, c
             refunded = session.scalar(
                 select(Deposit).where(Deposit.id == deposit_id, Deposit.status == "refunded")
             )
-        assert refunded is not None, "the worker did not pay the refund within 60 s"
+        assert refunded is not None, "the worker did not release the guarantee within 60 s"
     assert abs(refunded.refunded_at - platform_time) < timedelta(minutes=2)
-    interest, late = expected(
-        refunded,
-        clock.local(paid_at).date(),
-        clock.local(refunded.refunded_at).date(),
-        clock.local(due).date(),
-    )
-    assert refunded.interest_fen == interest > 0 and refunded.late_charge_fen == late > 0
 
 
 def test_every_task_and_beat_job_runs_in_the_platform_clock_wrapper(app):

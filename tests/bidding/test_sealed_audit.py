@@ -29,7 +29,7 @@ BID_ACTIONS = {
     "bidding.bid_opened",
     "bidding.bid_part_received",
     "bidding.bid_submitted",
-    "bidding.deposit_paid",
+    "bidding.deposit_reference_issued",
 }
 
 

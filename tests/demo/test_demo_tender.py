@@ -45,3 +45,15 @@ def test_demo_tender_runs_from_publication_to_the_contract(app, runner, session)
         session.get(Organization, session.get(Bid, winner.winner_bid_id).organization_id).name
         in result.output
     )
+    # Deposits were held on the bank's word and refunded through it (issue 14 item 5): the statement that
+    # shows the refund batch paid settles them; the books balance and escrow holds nothing any more.
+    from bidding import ledger
+    from bidding.models import BankTransaction, Deposit
+
+    deposits = session.scalars(select(Deposit)).all()
+    assert [d.status for d in deposits] == ["refunded"] * 3 and all(d.interest_fen > 0 for d in deposits)
+    outcomes = sorted(tx.outcome for tx in session.scalars(select(BankTransaction)))
+    assert outcomes == ["matched"] * 3 + ["refund_paid"] * 3
+    balances = ledger.balances(session)
+    assert ledger.trial_balance(session) == 0
+    assert balances[ledger.ESCROW] == sum(tx.amount_fen for tx in session.scalars(select(BankTransaction)))
