@@ -24,12 +24,13 @@ import audit
 from accounts import pki
 from accounts.models import Organization, User
 from bidding import periods, permissions
-from bidding.calendar import SHANGHAI, Calendar
+from bidding.calendar import Calendar
 from bidding.models import DocumentDownload, Tender, TenderDocument
 from core import clock, filenames
 from core.bodies import LARGEST_FILE
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.notifications import notify
+from core.present import when
 from core.roles import Role
 from core.storage import FileStore
 from crypto import ca, canonical, cms, receipts
@@ -300,8 +301,8 @@ def _tell_downloaders(session: Session, tender: Tender, document: TenderDocument
             _l(
                 "The bid deadline moves to %(deadline)s (R-T3); objections to the documents are accepted "
                 "until %(objections)s (R-T4).",
-                deadline=document.deadline_after.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
-                objections=tender.objection_deadline.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
+                deadline=when(document.deadline_after),
+                objections=when(tender.objection_deadline),
             )
         )
     for user in session.scalars(select(User).where(User.id.in_(user_ids))):
@@ -333,6 +334,20 @@ def document(session: Session, actor: User | None, tender: Tender, document_id: 
     raise NotFound(_l("No such document."), code="document_not_found")
 
 
+def obtainable(session: Session, actor: User, tender: Tender) -> bool:
+    """Whether a signed-in person may download the tender's files now (R-T2): a tenderer while the
+    documents are available, or afterwards when its organisation obtained them; anyone else always."""
+    if actor.role != Role.TENDERER or periods.documents_open(tender, clock.now()):
+        return True
+    obtained = session.scalar(
+        select(DocumentDownload.id).where(
+            DocumentDownload.tender_id == tender.id,
+            DocumentDownload.organization_id == actor.organization_id,
+        )
+    )
+    return obtained is not None
+
+
 def record_download(
     session: Session, actor: User, tender: Tender, row: TenderDocument, ip: str | None = None
 ) -> DocumentDownload:
@@ -343,27 +358,20 @@ def record_download(
         raise NotFound(_l("This notice has no file."), code="document_not_found")
     if actor is None or not getattr(actor, "is_authenticated", False):
         raise Forbidden(_l("Sign in to download the documents."), code="unauthenticated", status=401)
-    if actor.role == Role.TENDERER and not periods.documents_open(tender, clock.now()):
-        obtained = session.scalar(
-            select(DocumentDownload.id).where(
-                DocumentDownload.tender_id == tender.id,
-                DocumentDownload.organization_id == actor.organization_id,
-            )
+    if not obtainable(session, actor, tender):  # R-T2
+        raise Conflict(
+            _l(
+                "The documents are available from %(start)s to %(end)s.",
+                start=when(tender.documents_from),
+                end=when(tender.documents_to),
+            ),
+            code="documents_not_available",
+            details={
+                "rule": "R-T2",
+                "from": tender.documents_from.isoformat(),
+                "to": tender.documents_to.isoformat(),
+            },
         )
-        if obtained is None:  # R-T2
-            raise Conflict(
-                _l(
-                    "The documents are available from %(start)s to %(end)s.",
-                    start=clock.local(tender.documents_from).strftime("%Y-%m-%d %H:%M"),
-                    end=clock.local(tender.documents_to).strftime("%Y-%m-%d %H:%M"),
-                ),
-                code="documents_not_available",
-                details={
-                    "rule": "R-T2",
-                    "from": tender.documents_from.isoformat(),
-                    "to": tender.documents_to.isoformat(),
-                },
-            )
     download = DocumentDownload(
         document_id=row.id, tender_id=tender.id, user_id=actor.id, organization_id=actor.organization_id
     )

@@ -13,7 +13,8 @@ from html import escape
 
 from bidding import ledger
 from bidding.ledger_view import Entry, StatementRow, TrialBalance
-from core import clock
+from core.money import yuan_text
+from core.present import when
 
 WIDTH, LEFT, RIGHT = 760, 150, 20
 COLOURS = {
@@ -27,7 +28,8 @@ COLOURS = {
 
 
 def yuan(fen: int) -> str:
-    return f"¥{fen / 100:,.2f}"
+    """Compact for a chart's labels: "¥1,234.50" in both languages (integer arithmetic, core.money)."""
+    return f"¥{yuan_text(fen)}"
 
 
 def group(account: str) -> str:
@@ -122,13 +124,13 @@ def escrow(entries: list[Entry], now: datetime, title: str) -> str:
     for moment, value in points:
         parts.append(
             f'<circle cx="{x(moment):.1f}" cy="{y(value):.1f}" r="3.5" fill="{COLOURS["escrow"]}">'
-            f"<title>{clock.local(moment):%Y-%m-%d %H:%M} · {yuan(value)}</title></circle>"
+            f"<title>{escape(when(moment))} · {yuan(value)}</title></circle>"
         )
     for moment in (start, end):
         anchor = "start" if moment == start else "end"
         parts.append(
             f'<text x="{x(moment):.1f}" y="{base + 18}" font-size="11" text-anchor="{anchor}">'
-            f"{clock.local(moment):%Y-%m-%d}</text>"
+            f"{escape(when(moment, 'date'))}</text>"
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -168,7 +170,7 @@ def holdings(rows: list[StatementRow], now: datetime, words: dict[str, str]) -> 
     for moment, anchor in ((start, "start"), (end, "end")):
         parts.append(
             f'<text x="{x(moment):.1f}" y="{axis + 16}" font-size="11" text-anchor="{anchor}">'
-            f"{clock.local(moment):%Y-%m-%d}</text>"
+            f"{escape(when(moment, 'date'))}</text>"
         )
     parts.append("</svg>")
     return "".join(parts)

@@ -28,6 +28,7 @@ from core.db import db
 from core.errors import Invalid
 from core.extensions import client_ip
 from core.models import Notification
+from core.present import when
 from core.roles import Role
 from core.storage import file_store
 from core.uow import attempt
@@ -100,7 +101,7 @@ def issue_amendment(tender_id: uuid.UUID):
         flash(
             _(
                 "The bid deadline moved to %(deadline)s (R-T3).",
-                deadline=clock.local(tender.bid_deadline).strftime("%Y-%m-%d %H:%M"),
+                deadline=when(tender.bid_deadline),
             ),
             "warning",
         )

@@ -18,6 +18,7 @@ from bidding.models import Objection, Opening, Tender
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.notifications import notify
+from core.present import when
 from core.roles import Role
 
 MAX_TEXT = 8000
@@ -50,7 +51,7 @@ def raise_objection(
             raise Conflict(
                 _l(
                     "Objections to the documents closed at %(deadline)s.",
-                    deadline=clock.local(closes).strftime("%Y-%m-%d %H:%M"),
+                    deadline=when(closes),
                 ),
                 code="objection_deadline_passed",
                 details={"deadline": closes.isoformat(), "rule": "R-T4"},

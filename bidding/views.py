@@ -112,6 +112,7 @@ def _notice_context(actor, tender: Tender, manager: bool) -> dict:
     return {
         "timeline_svg": timeline.svg(timeline.events(db.session, tender)) if tender.status != "draft" else "",
         "documents": documents.visible_documents(db.session, actor, tender),
+        "obtainable": actor is not None and documents.obtainable(db.session, actor, tender),
         "downloads": documents.downloads(db.session, actor, tender)
         if may_see_downloads(db.session, actor, tender)
         else None,

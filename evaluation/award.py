@@ -22,6 +22,7 @@ from core import clock
 from core.bodies import LARGEST_FILE
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.notifications import notify
+from core.present import when
 from core.roles import Role
 from core.storage import FileStore
 from evaluation.models import Award, EvaluationReport, Publicity
@@ -219,7 +220,7 @@ def decide(
         raise Conflict(
             _l(
                 "The publicity runs until %(end)s.",
-                end=clock.local(publicity.ends_at).strftime("%Y-%m-%d %H:%M"),
+                end=when(publicity.ends_at),
             ),
             code="publicity_running",
             details={"ends_at": publicity.ends_at.isoformat(), "rule": "R-A1"},

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from pathlib import Path
 
 from flask import current_app
 from flask_babel import force_locale
@@ -246,6 +247,13 @@ def readable(session: Session, actor: User, tender: Tender) -> EvaluationReport:
             return report
     room.member(session, actor, tender, sitting=False)
     return report
+
+
+def pdf_file(session: Session, actor: User, tender: Tender) -> tuple[Path, str]:
+    """The report's PDF as signed, for whoever may read the report (``readable``): where it is stored and
+    the file name to download it as. The API (bearer token) and the pages (session) both serve it."""
+    row = readable(session, actor, tender)
+    return file_store().path_for(row.pdf_sha256), f"{tender.code}-评标报告.pdf"
 
 
 def report_json(session: Session, report: EvaluationReport) -> dict:

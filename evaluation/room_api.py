@@ -16,7 +16,6 @@ from core.extensions import client_ip
 from core.openapi import Raw, api_doc
 from core.roles import Role
 from core.schemas import ItemsOut, Out
-from core.storage import file_store
 from evaluation import room, scoring
 from evaluation.schemas import (
     ChairBody,
@@ -193,12 +192,8 @@ def report_pdf(tender_id: uuid.UUID):
     from evaluation import report
 
     tender, _room = room.room_for(db.session, tender_id)
-    row = report.readable(db.session, current_user, tender)
-    return send_file(
-        file_store().path_for(row.pdf_sha256),
-        mimetype="application/pdf",
-        download_name=f"{tender.code}-评标报告.pdf",
-    )
+    path, name = report.pdf_file(db.session, current_user, tender)
+    return send_file(path, mimetype="application/pdf", download_name=name)
 
 
 @bp.post("/report/signatures")

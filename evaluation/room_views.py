@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -82,6 +82,16 @@ def room_page(tender_id: uuid.UUID):
         row and seat and db.session.get(ReportSignature, (tender.id, seat.id)) is not None
     )
     return render_template("evaluation/room.html", **context)
+
+
+@bp.get("/evaluation/<uuid:tender_id>/report.pdf")
+@roles_required(*PEOPLE)
+def report_pdf(tender_id: uuid.UUID):
+    """The report's PDF for the pages (signed in by session): the same rule as the API's
+    (``report.readable``: committee and supervisors; the agency and the tenderee once it is signed)."""
+    tender, _room = room.room_for(db.session, tender_id)
+    path, name = report.pdf_file(db.session, current_user, tender)
+    return send_file(path, mimetype="application/pdf", download_name=name)
 
 
 def _seated(tender_id, user_id) -> bool:
