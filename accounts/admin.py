@@ -12,6 +12,7 @@ from sqlalchemy import select
 from accounts import services
 from accounts.forms import EmptyForm, UserForm
 from accounts.models import Organization, User
+from core import paging
 from core.auth import roles_required
 from core.db import db
 from core.errors import DomainError, NotFound
@@ -23,12 +24,14 @@ from core.uow import flash_error
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
+PER_PAGE = 50
+
 
 @bp.get("/users")
 @roles_required(Role.ADMIN)
 def users():
-    rows = db.session.scalars(select(User).order_by(User.role, User.username)).all()
-    return render_template("accounts/admin_users.html", users=rows, button=EmptyForm())
+    page = paging.page_of(db.session, select(User).order_by(User.role, User.username), PER_PAGE)
+    return render_template("accounts/admin_users.html", users=page.items, page=page, button=EmptyForm())
 
 
 @bp.route("/users/new", methods=["GET", "POST"])

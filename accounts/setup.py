@@ -6,10 +6,12 @@ import uuid
 
 from flask import Flask, g, request, session
 
-from accounts import sessions
+from accounts import sessions, todos
+from core import todo
 from core.db import db
 from core.errors import DomainError
 from core.extensions import login_manager
+from core.roles import Role
 
 
 def _load_session_user(user_id: str):
@@ -57,12 +59,6 @@ def _company_panel():
     return "accounts/panel_company.html", {"org": org, "pending": row is not None and row.status == "pending"}
 
 
-def _verifications_panel():
-    from accounts import verification
-
-    return "accounts/panel_verifications.html", {"count": len(verification.pending_requests(db.session))}
-
-
 def init_app(app: Flask) -> None:
     from accounts import admin, api, cert_views, labels, verification_views, views  # noqa: F401  (labels registers words)
 
@@ -71,7 +67,8 @@ def init_app(app: Flask) -> None:
     from core.web import register_panel
 
     register_panel(app, "tenderer", _company_panel)
-    register_panel(app, "admin", _verifications_panel)
+    todo.register(app, Role.TENDERER, todos.tenderer)
+    todo.register(app, Role.ADMIN, todos.admin)
     app.register_blueprint(views.bp)
     app.register_blueprint(cert_views.bp)
     app.register_blueprint(admin.bp)

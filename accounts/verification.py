@@ -18,7 +18,7 @@ import uuid
 from typing import BinaryIO
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 import audit
@@ -128,14 +128,17 @@ def claims(session: Session, credit_code: str) -> list[Organization]:
     )
 
 
-def pending_requests(session: Session) -> list[CompanyVerification]:
-    return list(
-        session.scalars(
-            select(CompanyVerification)
-            .where(CompanyVerification.status == "pending")
-            .order_by(CompanyVerification.submitted_at)
-        )
+def pending_query() -> Select[tuple[CompanyVerification]]:
+    """The requests waiting for the centre, oldest first."""
+    return (
+        select(CompanyVerification)
+        .where(CompanyVerification.status == "pending")
+        .order_by(CompanyVerification.submitted_at, CompanyVerification.id)
     )
+
+
+def pending_requests(session: Session) -> list[CompanyVerification]:
+    return list(session.scalars(pending_query()))
 
 
 def decide(

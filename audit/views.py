@@ -12,6 +12,7 @@ from sqlalchemy import or_, select
 
 from audit import dbverify, describe, log
 from audit.queries import entries_query, parse_time
+from core import paging
 from core.auth import roles_required
 from core.db import db
 from core.errors import DomainError, Invalid
@@ -78,14 +79,12 @@ def _names(entries) -> dict:
 @roles_required(Role.SUPERVISOR)
 def index():
     query, error = _filtered()
-    page = max(1, request.args.get("page", 1, type=int))
-    rows = [] if error else db.session.scalars(query.limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE)).all()
+    page = paging.Page([], 1, PER_PAGE, 0) if error else paging.page_of(db.session, query, PER_PAGE)
+    shown = page.items
     size, checkpoint = log.current_checkpoint(db.session)
-    shown = rows[:PER_PAGE]
     return render_template(
         "audit/index.html",
         lines=describe.describe(db.session, shown, _names(shown)),
-        has_next=len(rows) > PER_PAGE,
         page=page,
         size=size,
         checkpoint=checkpoint,

@@ -120,6 +120,7 @@ register(
         "amount": _l("Amount"),
         "text": _l("Text"),
         "file": _l("File"),
+        "documents": _l("Tender documents"),
     },
 )
 register(

@@ -22,7 +22,7 @@ from bidding.forms import (
     ObjectionForm,
     QuestionForm,
 )
-from core import clock
+from core import clock, paging
 from core.auth import login_required, roles_required
 from core.db import db
 from core.errors import Invalid
@@ -34,6 +34,8 @@ from core.storage import file_store
 from core.uow import attempt
 
 bp = Blueprint("notices", __name__)
+
+NOTIFICATIONS_PER_PAGE = 30
 
 
 def _act(tender_id: uuid.UUID, form, action: Callable[[], object], success: str, anchor: str = ""):
@@ -241,13 +243,14 @@ def close_opening(tender_id: uuid.UUID):
 @bp.get("/notifications")
 @login_required
 def notifications():
-    rows = db.session.scalars(
+    page = paging.page_of(
+        db.session,
         select(Notification)
         .where(Notification.user_id == current_user.id)
-        .order_by(Notification.created_at.desc())
-        .limit(100)
-    ).all()
-    return render_template("notifications.html", notifications=rows, form=FlaskForm())
+        .order_by(Notification.created_at.desc(), Notification.id.desc()),
+        NOTIFICATIONS_PER_PAGE,
+    )
+    return render_template("notifications.html", notifications=page.items, page=page, form=FlaskForm())
 
 
 @bp.post("/notifications/read")

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from flask import Flask
 
+from bidding import todos
+from core import paging, todo
+from core.roles import Role
+
+PANEL_PER_PAGE = 10
+
 
 def init_app(app: Flask) -> None:
     from bidding import (  # noqa: F401  (labels registers words)
@@ -38,6 +44,11 @@ def init_app(app: Flask) -> None:
     register_panel(app, "agency", _agency_panel)
     register_panel(app, "tenderer", _tenderer_panel)
     register_panel(app, "supervisor", _supervisor_panel)
+    todo.register(app, Role.TENDERER, todos.tenderer)
+    todo.register(app, Role.AGENCY, todos.agency)
+    todo.register(app, Role.SUPERVISOR, todos.supervisor)
+    for role in (Role.AGENCY, Role.SUPERVISOR, Role.NOTARY):
+        todo.register(app, role, todos.custodian)
     from bidding import bids, tasks
     from core.db import db
 
@@ -105,7 +116,8 @@ def _tenderer_panel():
             }
         )
     rows.sort(key=lambda row: row["tender"].bid_deadline, reverse=True)
-    return "bidding/panel_tenderer.html", {"rows": rows}
+    page = paging.page_of_list(rows, PANEL_PER_PAGE)
+    return "bidding/panel_tenderer.html", {"rows": page.items, "page": page}
 
 
 def _supervisor_panel():
@@ -120,9 +132,12 @@ def _supervisor_panel():
     from core.db import db
 
     now = clock.now()
-    tenders = db.session.scalars(
-        select(Tender).where(Tender.status != "draft").order_by(Tender.bid_deadline.desc()).limit(30)
-    ).all()
+    page = paging.page_of(
+        db.session,
+        select(Tender).where(Tender.status != "draft").order_by(Tender.bid_deadline.desc(), Tender.id),
+        PANEL_PER_PAGE,
+    )
+    tenders = page.items
     ids = [t.id for t in tenders]
     pending = dict(
         db.session.execute(
@@ -164,9 +179,4 @@ def _supervisor_panel():
                 and opening.status == "decrypting",
             }
         )
-    rows.sort(
-        key=lambda r: (
-            not (r["overdue"] or r["share_due"] or r["tender"].paused_at or r["opening"] == "decrypting"),
-        )
-    )
-    return "bidding/panel_supervisor.html", {"rows": rows}
+    return "bidding/panel_supervisor.html", {"rows": rows, "page": page}

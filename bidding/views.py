@@ -17,7 +17,7 @@ from bidding.calendar import Calendar
 from bidding.forms import CustodianKeyForm, PublishForm, TenderForm
 from bidding.models import Opening, Tender
 from bidding.permissions import may_see_opening_record
-from core import clock
+from core import clock, paging
 from core.auth import login_required, roles_required
 from core.db import db
 from core.errors import DomainError, Invalid
@@ -36,16 +36,10 @@ PER_PAGE = 20
 @bp.get("/tenders")
 def portal():
     q, category = request.args.get("q", "").strip(), request.args.get("category", "").strip()
-    page = max(1, request.args.get("page", 1, type=int))
-    rows = db.session.scalars(
-        services.published_query(q or None, category or None)
-        .limit(PER_PAGE + 1)
-        .offset((page - 1) * PER_PAGE)
-    ).all()
+    page = paging.page_of(db.session, services.published_query(q or None, category or None), PER_PAGE)
     return render_template(
         "bidding/portal.html",
-        tenders=rows[:PER_PAGE],
-        has_next=len(rows) > PER_PAGE,
+        tenders=page.items,
         page=page,
         q=q,
         category=category,
@@ -179,12 +173,16 @@ def _publish_form() -> PublishForm:
 @bp.get("/agency/tenders")
 @roles_required(Role.AGENCY)
 def agency_tenders():
-    rows = db.session.scalars(
+    page = paging.page_of(
+        db.session,
         select(Tender)
         .where(Tender.id.in_(permissions.assigned_tenders(current_user)))
-        .order_by(Tender.created_at.desc())
-    ).all()
-    return render_template("bidding/agency_tenders.html", tenders=rows, now=clock.now(), phase=services.phase)
+        .order_by(Tender.created_at.desc(), Tender.id),
+        PER_PAGE,
+    )
+    return render_template(
+        "bidding/agency_tenders.html", tenders=page.items, page=page, now=clock.now(), phase=services.phase
+    )
 
 
 @bp.route("/agency/tenders/new", methods=["GET", "POST"])

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, render_template
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
-from core import openapi
+from core import openapi, paging
 from core.schemas import PageQuery
 
 bp = Blueprint("api_root", __name__)
@@ -17,14 +17,12 @@ bp = Blueprint("api_root", __name__)
 
 def paginate(session: Session, query: Select, serialize, *, page: PageQuery) -> dict[str, Any]:
     """One page of ``query`` as API.md's list envelope; ``page`` is the endpoint's validated query."""
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    offset = (page.page - 1) * page.per_page
-    rows = session.scalars(query.limit(page.per_page).offset(offset)).all()
+    rows = paging.page_of(session, query, page.per_page, page.page, clamp=False)
     return {
-        "items": [serialize(r) for r in rows],
+        "items": [serialize(r) for r in rows.items],
         "page": page.page,
         "per_page": page.per_page,
-        "total": total,
+        "total": rows.total,
     }
 
 

@@ -66,9 +66,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
         register_channel(app, "voice", VoiceSpool(app.config["VOICE_SPOOL"], gateway_recipient(app.config)))
 
-    from core import api, i18n, present, web
+    from core import api, i18n, paging, present, web
 
     present.init_app(app)
+    paging.init_app(app)
 
     app.register_blueprint(web.bp)
     app.register_blueprint(i18n.bp)

@@ -7,7 +7,7 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import text
 
-from core import clock
+from core import clock, todo
 from core.auth import login_required
 from core.db import db
 
@@ -50,7 +50,14 @@ def index():
 @bp.get("/dashboard")
 @login_required
 def dashboard():
-    return render_template("core/dashboard.html", panels=dashboard_panels(current_user.role))
+    """The person's to-do list (core.todo), then their role's panels."""
+    now = clock.now()
+    return render_template(
+        "core/dashboard.html",
+        todos=todo.for_user(db.session, current_user, now),
+        now=now,
+        panels=dashboard_panels(current_user.role),
+    )
 
 
 @bp.get("/healthz")

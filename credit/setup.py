@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from flask import Flask
 
+from core import todo
+from core.roles import Role
+from credit import todos
+
 
 def init_app(app: Flask) -> None:
     from core.db import db
@@ -13,6 +17,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
     register_panel(app, "supervisor", _supervisor_panel)
+    todo.register(app, Role.SUPERVISOR, todos.supervisor)
     app.extensions.setdefault("sunbid.file_refs", []).append(lambda: services.referenced_files(db.session))
 
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from flask import Flask
 
+from core import todo
+from core.roles import Role
+from evaluation import todos
+
 
 def init_app(app: Flask) -> None:
     from evaluation import (  # noqa: F401  (labels registers words)
@@ -26,6 +30,11 @@ def init_app(app: Flask) -> None:
 
     register_rules(app, 30, award.rules)
     register_panel(app, "supervisor", _overdue_panel)
+    for role in (Role.EXPERT, Role.TENDEREE):
+        todo.register(app, role, todos.member)
+    todo.register(app, Role.AGENCY, todos.agency)
+    todo.register(app, Role.TENDEREE, todos.tenderee)
+    todo.register(app, Role.SUPERVISOR, todos.supervisor)
     from evaluation import facts
 
     app.extensions["sunbid.evaluation_facts"] = facts.member_facts  # experts' reviews attach them (R-R4)

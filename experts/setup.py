@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from flask import Flask
 
+from core import todo
+from core.roles import Role
+from experts import todos
+
 
 def init_app(app: Flask) -> None:
     from core.web import register_panel
@@ -22,6 +26,9 @@ def init_app(app: Flask) -> None:
     register_panel(app, "expert", _expert_panel)
     register_panel(app, "agency", _agency_panel)
     register_panel(app, "supervisor", _supervisor_panel)
+    todo.register(app, Role.EXPERT, todos.expert)
+    todo.register(app, Role.AGENCY, todos.agency)
+    todo.register(app, Role.SUPERVISOR, todos.supervisor)
     from experts import tasks
 
     app.extensions["celery"].conf.beat_schedule["experts-expire-calls"] = {
@@ -62,12 +69,7 @@ def _expert_panel():
     from experts.models import Expert
 
     linked = db.session.scalar(select(Expert.id).where(Expert.user_id == current_user.id)) is not None
-    pending = 0
-    if linked:
-        from experts import calls
-
-        pending = sum(1 for c in calls.my_calls(db.session, current_user) if c.status == "pending")
-    return "experts/panel_expert.html", {"linked": linked, "pending": pending}
+    return "experts/panel_expert.html", {"linked": linked}
 
 
 def _draws_by_tender(tenders) -> dict:
@@ -86,6 +88,20 @@ def _draws_by_tender(tenders) -> dict:
     return by_tender
 
 
+def _draws_panel(query, *, can_request: bool):
+    """A page of tenders with their draws (its own page argument: the dashboard has other lists)."""
+    from core import paging
+    from core.db import db
+
+    page = paging.page_of(db.session, query, 10, param="draws_page")
+    return "experts/panel_draws.html", {
+        "tenders": page.items,
+        "draws": _draws_by_tender(page.items),
+        "can_request": can_request,
+        "page": page,
+    }
+
+
 def _agency_panel():
     """Tenders past their deadline, where a draw can be requested (the bidders are known)."""
     from flask_login import current_user
@@ -94,23 +110,17 @@ def _agency_panel():
     from bidding.models import Tender
     from bidding.permissions import assigned_tenders
     from core import clock
-    from core.db import db
 
-    tenders = db.session.scalars(
+    tenders = (
         select(Tender)
         .where(
             Tender.id.in_(assigned_tenders(current_user)),
             Tender.status == "published",
             Tender.bid_deadline <= clock.now(),
         )
-        .order_by(Tender.bid_deadline.desc())
-        .limit(10)
-    ).all()
-    return "experts/panel_draws.html", {
-        "tenders": tenders,
-        "draws": _draws_by_tender(tenders),
-        "can_request": True,
-    }
+        .order_by(Tender.bid_deadline.desc(), Tender.id)
+    )
+    return _draws_panel(tenders, can_request=True)
 
 
 def _supervisor_panel():
@@ -119,17 +129,11 @@ def _supervisor_panel():
     from sqlalchemy import select
 
     from bidding.models import Tender
-    from core.db import db
     from experts.models import Draw
 
-    tenders = db.session.scalars(
+    tenders = (
         select(Tender)
         .where(Tender.id.in_(select(Draw.tender_id).where(Draw.supervisor_id == current_user.id)))
-        .order_by(Tender.bid_deadline.desc())
-        .limit(10)
-    ).all()
-    return "experts/panel_draws.html", {
-        "tenders": tenders,
-        "draws": _draws_by_tender(tenders),
-        "can_request": False,
-    }
+        .order_by(Tender.bid_deadline.desc(), Tender.id)
+    )
+    return _draws_panel(tenders, can_request=False)

@@ -14,7 +14,7 @@ from flask_login import current_user
 from accounts.models import User
 from bidding import permissions
 from bidding import services as tenders
-from core import clock
+from core import clock, paging
 from core.auth import roles_required
 from core.clock import SHANGHAI
 from core.db import db
@@ -61,14 +61,10 @@ def _int(value: str, field: str) -> int:
 @roles_required(Role.ADMIN)
 def admin_list():
     q, status, specialty = (request.args.get(k, "").strip() for k in ("q", "status", "specialty"))
-    page = max(1, request.args.get("page", 1, type=int))
-    rows = db.session.scalars(
-        pool.search(q, status, specialty).limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE)
-    ).all()
+    page = paging.page_of(db.session, pool.search(q, status, specialty), PER_PAGE)
     return render_template(
         "experts/admin_list.html",
-        experts=rows[:PER_PAGE],
-        has_next=len(rows) > PER_PAGE,
+        experts=page.items,
         page=page,
         q=q,
         status=status,
@@ -396,10 +392,9 @@ def draw_contribute(draw_id: uuid.UUID):
 @bp.get("/experts/calls")
 @roles_required(Role.EXPERT)
 def my_calls():
-    rows = []
-    for call in calls.my_calls(db.session, current_user):
-        rows.append((call, db.session.get(Draw, call.draw_id)))
-    return render_template("experts/calls.html", rows=rows, now=clock.now())
+    page = paging.page_of_list(calls.my_calls(db.session, current_user), PER_PAGE)
+    rows = [(call, db.session.get(Draw, call.draw_id)) for call in page.items]
+    return render_template("experts/calls.html", rows=rows, page=page, now=clock.now())
 
 
 @bp.route("/experts/calls/<uuid:call_id>", methods=["GET", "POST"])

@@ -62,7 +62,8 @@ def test_agency_drafts_edits_and_publishes_in_the_pages(client, people, session)
         f"/agency/tenders/{tender.id}/publish", data={"supervisor": "page-sup", "notary": "page-notary"}
     )
     flashed = client.get(refused.headers["Location"]).get_data(as_text=True)
-    assert re.search(r"documents\W+missing R-T2", flashed), flashed[flashed.find("flash") :][:500]
+    # In words: the field, the problem and the rule (R-T2), never the API's codes.
+    assert re.search(r"招标文件\W+此项为必填\W+R-T2", flashed), flashed[flashed.find("flash") :][:500]
     client.post(
         f"/agency/tenders/{tender.id}/documents",
         data={"title": "招标文件", "file": (io.BytesIO("第一章 招标公告".encode()), "招标文件.pdf")},
