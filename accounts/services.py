@@ -25,6 +25,7 @@ from core import clock
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized
 from core.keys import ColumnCipher
 from core.roles import CUSTODIAN_ROLES, Role
+from crypto import age
 
 TOKEN_PREFIX = "sbt_"  # noqa: S105 (a marker, not a secret)
 
@@ -432,7 +433,6 @@ def sign_in_for_token(
 
 def set_custodian_key(session: Session, user: User, recipient: str, ip: str | None = None) -> None:
     """Register the age recipient under which this person holds opening-key shares."""
-    from crypto import age
 
     if user.role_enum not in CUSTODIAN_ROLES:
         raise Forbidden(

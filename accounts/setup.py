@@ -5,17 +5,33 @@ from __future__ import annotations
 import uuid
 
 from flask import Flask, g, request, session
+from flask_login import current_user
 
-from accounts import sessions, todos
+from accounts import (  # noqa: F401  (labels registers words)
+    admin,
+    api,
+    ca_cli,
+    cert_views,
+    cli,
+    labels,
+    services,
+    sessions,
+    tasks,
+    todos,
+    verification,
+    verification_views,
+    views,
+)
+from accounts.models import User
 from core import todo
 from core.db import db
 from core.errors import DomainError
 from core.extensions import login_manager
 from core.roles import Role
+from core.web import register_panel
 
 
 def _load_session_user(user_id: str):
-    from accounts.models import User
 
     # The API never authenticates by cookie, so it needs no CSRF defence: bearer tokens only.
     if request.path.startswith("/api/"):
@@ -34,7 +50,6 @@ def _load_session_user(user_id: str):
 
 
 def _load_token_user(req):
-    from accounts import services
 
     header = req.headers.get("Authorization", "")
     if not req.path.startswith("/api/") or not header.lower().startswith("bearer "):
@@ -50,9 +65,6 @@ def _load_token_user(req):
 
 def _company_panel():
     """A tenderer's to-do while its company is not verified."""
-    from flask_login import current_user
-
-    from accounts import verification
 
     org = current_user.organization
     row = verification.latest(db.session, org) if org else None
@@ -60,11 +72,9 @@ def _company_panel():
 
 
 def init_app(app: Flask) -> None:
-    from accounts import admin, api, cert_views, labels, verification_views, views  # noqa: F401  (labels registers words)
 
     login_manager.user_loader(_load_session_user)
     login_manager.request_loader(_load_token_user)
-    from core.web import register_panel
 
     register_panel(app, "tenderer", _company_panel)
     todo.register(app, Role.TENDERER, todos.tenderer)
@@ -74,7 +84,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(verification_views.bp)
     app.register_blueprint(api.bp)
-    from accounts import ca_cli, cli, tasks
 
     app.cli.add_command(cli.users_cli)
     app.cli.add_command(ca_cli.ca_cli)

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import or_, select
 
+from accounts.models import User
 from audit import dbverify, describe, log
 from audit.queries import entries_query, parse_time
 from core import paging
@@ -29,7 +30,6 @@ EXPORT_LIMIT = 100_000
 
 def _filtered():
     """The page's filters as a query, with what to show back: tender code, actor, event kind, time."""
-    from accounts.models import User
 
     args = request.args
     actor_ids = None
@@ -66,7 +66,6 @@ def _filtered():
 
 
 def _names(entries) -> dict:
-    from accounts.models import User
 
     actor_ids = {e.actor_id for e in entries if e.actor_id}
     if not actor_ids:

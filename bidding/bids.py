@@ -27,7 +27,7 @@ from accounts import pki, verification
 from accounts.models import User
 from bidding import ledger
 from bidding.bidders import has_submitted_bid
-from bidding.models import Bid, BidPart, Deposit, Tender
+from bidding.models import Bid, BidPart, Deposit, Tender, TenderDocument
 from bidding.permissions import bid_scope
 from core import clock
 from core.db import has_written
@@ -341,7 +341,6 @@ def withdraw(session: Session, actor: User, tender: Tender, bid: Bid, ip: str | 
 
 def referenced_files(session: Session) -> list[str]:
     """Every file the database points at (for ``FileStore.sweep`` after a crash)."""
-    from bidding.models import TenderDocument
 
     documents = session.scalars(select(TenderDocument.sha256).where(TenderDocument.sha256.is_not(None)))
     return list(session.scalars(select(BidPart.sha256))) + list(documents)

@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 import audit
 from accounts import pki
 from accounts.models import Organization, User
-from bidding import periods, permissions
+from bidding import bids, periods, permissions
+from bidding import opening as openings
 from bidding.calendar import Calendar
 from bidding.models import DocumentDownload, Tender, TenderDocument
 from core import clock, filenames
@@ -174,7 +175,6 @@ def statement_payload(session: Session, tender: Tender, document: TenderDocument
 
 
 def _sign_statement(session: Session, tender: Tender, document: TenderDocument) -> None:
-    from bidding import bids
 
     payload = statement_payload(session, tender, document)
     key = bids.receipt_key()
@@ -220,7 +220,6 @@ def issue_change(
     ip: str | None = None,
 ) -> TenderDocument:
     """Issue a clarification or amendment: R-T3 extension, signed statement, downloaders told."""
-    from bidding import opening as openings
 
     _own_agency(session, actor, tender)
     if kind not in ("amendment", "clarification"):

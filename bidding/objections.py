@@ -5,12 +5,13 @@ opening: raised by a bidder while the opening runs, answered there, and put in t
 
 from __future__ import annotations
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import audit
-from accounts.models import User
+from accounts.models import Organization, User
 from bidding import periods, permissions
 from bidding.bidders import has_submitted_bid
 from bidding.calendar import Calendar
@@ -71,8 +72,6 @@ def raise_objection(
     else:
         # Later stages belong to later packages (publicity: evaluation), which register a handler here
         # because bidding must not import them.
-        from flask import current_app
-
         handler = current_app.extensions.get("sunbid.objection_stages", {}).get(stage)
         if handler is None:
             raise Invalid(
@@ -193,8 +192,6 @@ def listing(session: Session, actor: User | None, tender: Tender) -> list[dict]:
             "mine": mine,
         }
         if staff:
-            from accounts.models import Organization
-
             org = session.get(Organization, o.organization_id) if o.organization_id else None
             item["raised_by"] = org.name if org else None
         out.append(item)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import shutil
 from pathlib import Path
 
 from flask import current_app
@@ -22,8 +23,10 @@ from bidding import bids, custodians, ledger, periods, permissions
 from bidding.models import Bid, BidPart, Deposit, Objection, Opening, PartOpening, Tender
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.keys import ColumnCipher
 from core.storage import file_store
-from crypto import age, bidpack, ca, canonical, receipts
+from crypto import age, bidpack, ca, canonical, receipts, shamir
+from crypto import opening as opening_keys
 
 MIN_BIDS = 3  # R-B5
 
@@ -169,7 +172,6 @@ def _open_part(
     identities: list | None = None,
 ) -> PartOpening:
     """Open one stored part (by file key or identity) into the opened area and record the outcome."""
-    import shutil
 
     dest = _opened_root() / str(tender.id) / str(bid.id) / part.part
     shutil.rmtree(dest, ignore_errors=True)  # a failed earlier attempt leaves nothing; be sure
@@ -333,14 +335,12 @@ def signed_record(session: Session, tender: Tender) -> bytes:
 
 
 def _cipher():
-    from core.keys import ColumnCipher
 
     return ColumnCipher(current_app.config["DATA_KEY"])
 
 
 def release_share(session: Session, actor: User, tender: Tender, text: str, ip: str | None = None):
     """A custodian releases its opening-key share after the deadline; it must match the published hash."""
-    from crypto import opening as opening_keys
 
     share = custodians.share_of(session, actor, tender)
     opening = session.get(Opening, tender.id)
@@ -374,8 +374,6 @@ def open_with_opening_key(
 ) -> list[PartOpening]:
     """Open bids whose owners could not decrypt through no fault of their own (R-B6), with the
     opening key rebuilt from the released shares and checked against the published recipient."""
-    from crypto import opening as opening_keys
-    from crypto import shamir
 
     if not permissions.runs(session, actor, tender):
         raise Forbidden(_l("Only the tender's agency runs its opening."), code="role_forbidden")

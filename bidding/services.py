@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 import audit
-from accounts.models import User
+from accounts.models import Organization, User
 from bidding import custodians, periods, permissions
 from bidding.calendar import Calendar
 from bidding.models import TRACKS, CustodianShare, Lot, OpeningKeyRecord, Tender, TenderCounter
@@ -183,7 +183,6 @@ def _require_agency(actor: User) -> None:
 
 
 def _tenderee(session: Session, tenderee_id: uuid.UUID):
-    from accounts.models import Organization
 
     org = session.get(Organization, tenderee_id)
     if org is None or org.kind != "tenderee":

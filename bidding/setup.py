@@ -3,28 +3,40 @@
 from __future__ import annotations
 
 from flask import Flask
+from flask_login import current_user
+from sqlalchemy import func, select
 
-from bidding import todos
-from core import paging, todo
+from audit import describe
+from bidding import (  # noqa: F401  (labels registers words)
+    admin,
+    api,
+    bids,
+    calendar_cli,
+    labels,
+    ledger_cli,
+    ledger_view,
+    ledger_views,
+    notice_views,
+    notices_api,
+    periods,
+    tasks,
+    todos,
+    trail,
+    views,
+)
+from bidding.models import Bid, CustodianShare, Deposit, Objection, Opening, Tender
+from bidding.permissions import assigned_tenders
+from bidding.services import phase
+from core import clock, paging, todo
+from core.db import db
+from core.extensions import csrf
 from core.roles import Role
+from core.web import register_panel, register_rules
 
 PANEL_PER_PAGE = 10
 
 
 def init_app(app: Flask) -> None:
-    from bidding import (  # noqa: F401  (labels registers words)
-        admin,
-        api,
-        calendar_cli,
-        labels,
-        ledger_cli,
-        ledger_views,
-        notice_views,
-        notices_api,
-        views,
-    )
-    from core.extensions import csrf
-    from core.web import register_panel
 
     app.register_blueprint(api.bp)
     app.register_blueprint(notices_api.bp)
@@ -36,8 +48,6 @@ def init_app(app: Flask) -> None:
     # (core.app), since the API authenticates by bearer token only.
     csrf.exempt(admin.put_calendar_day)
     csrf.exempt(admin.put_rate)
-    from bidding import ledger_view, periods
-    from core.web import register_rules
 
     register_rules(app, 10, periods.rules)
     register_rules(app, 20, ledger_view.rules)
@@ -49,8 +59,6 @@ def init_app(app: Flask) -> None:
     todo.register(app, Role.SUPERVISOR, todos.supervisor)
     for role in (Role.AGENCY, Role.SUPERVISOR, Role.NOTARY):
         todo.register(app, role, todos.custodian)
-    from bidding import bids, tasks
-    from core.db import db
 
     app.extensions.setdefault("sunbid.file_refs", []).append(lambda: bids.referenced_files(db.session))
 
@@ -59,8 +67,6 @@ def init_app(app: Flask) -> None:
         "schedule": 600.0,
     }
     app.cli.add_command(calendar_cli.calendar_cli)
-    from audit import describe
-    from bidding import trail
 
     describe.register_tender_finder(app, trail.find)
     describe.register_tender_names(app, trail.codes)
@@ -69,14 +75,6 @@ def init_app(app: Flask) -> None:
 
 
 def _agency_panel():
-    from flask_login import current_user
-    from sqlalchemy import select
-
-    from bidding.models import Tender
-    from bidding.permissions import assigned_tenders
-    from bidding.services import phase
-    from core import clock
-    from core.db import db
 
     rows = db.session.scalars(
         select(Tender)
@@ -89,11 +87,6 @@ def _agency_panel():
 
 def _tenderer_panel():
     """My tenders and bids: every lot the organisation paid a deposit for or bid on, newest deadline first."""
-    from flask_login import current_user
-    from sqlalchemy import select
-
-    from bidding.models import Bid, Deposit, Tender
-    from core.db import db
 
     org = current_user.organization_id
     bids = db.session.scalars(
@@ -123,13 +116,6 @@ def _tenderer_panel():
 def _supervisor_panel():
     """Tenders under supervision: what needs a look first (paused, overdue answers, openings running,
     shares to release), then the latest notices."""
-    from flask_login import current_user
-    from sqlalchemy import func, select
-
-    from bidding.models import CustodianShare, Objection, Opening, Tender
-    from bidding.services import phase
-    from core import clock
-    from core.db import db
 
     now = clock.now()
     page = paging.page_of(

@@ -28,7 +28,8 @@ from bidding.permissions import assigned_tenders
 from core.todo import Todo
 
 
-def _about(tender: Tender) -> str:
+def about(tender: Tender) -> str:
+    """What a to-do is about: the tender's code and title (every package's to-dos say it so)."""
     return f"{tender.code or _('draft')} · {tender.title}"
 
 
@@ -60,7 +61,7 @@ def tenderer(session: Session, user: User, now: datetime) -> Iterator[Todo]:
         yield Todo(
             _("Decrypt your bid at the opening"),
             _page(tender, "#opening-record"),
-            _about(tender),
+            about(tender),
             until,
             "R-B6",
         )
@@ -77,7 +78,7 @@ def tenderer(session: Session, user: User, now: datetime) -> Iterator[Todo]:
             yield Todo(
                 _("Upload the remaining parts of your bid for lot %(lot)s and submit it", lot=bid.lot_number),
                 _page(tender),
-                _about(tender),
+                about(tender),
                 tender.bid_deadline,
                 "R-B3",
             )
@@ -91,7 +92,7 @@ def tenderer(session: Session, user: User, now: datetime) -> Iterator[Todo]:
             yield Todo(
                 _("Seal and upload your bid for lot %(lot)s (your deposit is paid)", lot=deposit.lot_number),
                 _page(tender),
-                _about(tender),
+                about(tender),
                 tender.bid_deadline,
                 "R-B3",
             )
@@ -105,7 +106,7 @@ def agency(session: Session, user: User, now: datetime) -> Iterator[Todo]:
         yield Todo(
             _("Publish the draft"),
             _page(tender, "#publish-form"),
-            _about(tender),
+            about(tender),
             tender.documents_from,
             "R-T1",
         )
@@ -119,7 +120,7 @@ def agency(session: Session, user: User, now: datetime) -> Iterator[Todo]:
         yield Todo(
             ngettext("Answer %(num)d clarification question", "Answer %(num)d clarification questions", n),
             _page(tender, "#questions"),
-            _about(tender),
+            about(tender),
             None,  # no fixed limit; an answer later than 15 days before the deadline moves it (R-T3)
             "R-T3",
             n,
@@ -134,7 +135,7 @@ def agency(session: Session, user: User, now: datetime) -> Iterator[Todo]:
         yield Todo(
             ngettext("Answer %(num)d objection", "Answer %(num)d objections", n),
             _page(tender, "#objections"),
-            _about(tender),
+            about(tender),
             due,
             "R-T4",
             n,
@@ -150,7 +151,7 @@ def agency(session: Session, user: User, now: datetime) -> Iterator[Todo]:
         )
     )
     for tender in due_openings:
-        yield Todo(_("Start the opening"), _page(tender), _about(tender), tender.bid_deadline, "R-T5")
+        yield Todo(_("Start the opening"), _page(tender), about(tender), tender.bid_deadline, "R-T5")
     running = session.execute(
         select(Tender, Opening)
         .join(Opening, Opening.tender_id == Tender.id)
@@ -160,7 +161,7 @@ def agency(session: Session, user: User, now: datetime) -> Iterator[Todo]:
         yield Todo(
             _("Close the opening once the bids are decrypted"),
             _page(tender, "#close-opening"),
-            _about(tender),
+            about(tender),
             opening.decrypt_until,
             "R-B6",
         )
@@ -180,7 +181,7 @@ def custodian(session: Session, user: User, now: datetime) -> Iterator[Todo]:
         )
     ).all()
     for tender, until in rows:
-        yield Todo(_("Release your share of the opening key"), _page(tender), _about(tender), until, "R-B6")
+        yield Todo(_("Release your share of the opening key"), _page(tender), about(tender), until, "R-B6")
 
 
 def supervisor(session: Session, user: User, now: datetime) -> Iterator[Todo]:
@@ -203,7 +204,7 @@ def supervisor(session: Session, user: User, now: datetime) -> Iterator[Todo]:
                 n,
             ),
             _page(tender, "#objections"),
-            _about(tender),
+            about(tender),
             due,
             "R-T4",
             n,

@@ -12,13 +12,26 @@ from sqlalchemy import select
 from accounts import services as account_services
 from accounts.forms import EmptyForm
 from accounts.models import Organization, User
-from bidding import collusion, custodians, opening, periods, permissions, services
+from bidding import (
+    collusion,
+    custodians,
+    documents,
+    objections,
+    opening,
+    periods,
+    permissions,
+    questions,
+    services,
+    timeline,
+)
+from bidding import forms as f
 from bidding.calendar import Calendar
 from bidding.forms import CustodianKeyForm, PublishForm, TenderForm
 from bidding.models import Opening, Tender
-from bidding.permissions import may_see_opening_record
+from bidding.permissions import may_see_downloads, may_see_opening_record
 from core import clock, paging
 from core.auth import login_required, roles_required
+from core.clock import SHANGHAI
 from core.db import db
 from core.errors import DomainError, Invalid
 from core.extensions import client_ip
@@ -92,16 +105,12 @@ def _team_context(actor, tender: Tender) -> dict | None:
 
 def _notice_context(actor, tender: Tender, manager: bool) -> dict:
     """What the notice page shows around the tender: documents, questions, objections, forms by role."""
-    from bidding import documents, objections, questions
-    from bidding import forms as f
-    from bidding.permissions import may_see_downloads
 
     now = clock.now()
     running = db.session.get(Opening, tender.id)
     tenderer = actor is not None and actor.role == Role.TENDERER
     published = tender.status == "published" and running is None
     calendar = Calendar.load(db.session)
-    from bidding import timeline
 
     return {
         "timeline_svg": timeline.svg(timeline.events(db.session, tender)) if tender.status != "draft" else "",
@@ -139,8 +148,6 @@ def _tender_form(tender: Tender | None = None) -> TenderForm:
     ).all()
     form.tenderee_id.choices = options((str(o.id), o.name) for o in tenderees)
     if tender is not None and request.method == "GET":
-        from core.clock import SHANGHAI
-
         form.title.data, form.track.data, form.category.data = tender.title, tender.track, tender.category
         form.region.data, form.tenderee_id.data = tender.region, str(tender.tenderee_id)
         form.estimate.data = yuan_input(tender.estimated_price_fen)

@@ -23,7 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from crypto import bidpack
+from crypto import age, bidpack, opening
 
 LOGIN_CONTEXT = b"sunbid-cert-login-v1\n"  # must match accounts.certlogin on the server
 CHUNK = 1024 * 1024
@@ -205,7 +205,6 @@ def decrypt_online(api: Api, tender_id: str, bid_id: str, sealed: dict[str, Path
 
     The identity never leaves this machine, and a file key opens only its own part.
     """
-    from crypto import age
 
     keys = {}
     for part, path in sealed.items():
@@ -216,7 +215,6 @@ def decrypt_online(api: Api, tender_id: str, bid_id: str, sealed: dict[str, Path
 
 def release_share(api: Api, tender_id: str, identities: list) -> dict:
     """A custodian's release: fetch the sealed share, open it here with the custodian's identity, send it."""
-    from crypto import opening
 
     mine = api.json("GET", f"/api/v1/tenders/{tender_id}/opening/shares/mine")
     sealed = opening.SealedShare(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import os
 from pathlib import Path
@@ -16,7 +17,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from core import bodies, clock
+from core import api, bodies, cli, clock, i18n, paging, present, sandbox, web
 from core import config as config_module
 from core.auth import is_api_request
 from core.db import db
@@ -24,10 +25,12 @@ from core.errors import DomainError
 from core.extensions import babel, csrf, limiter, login_manager
 from core.i18n import select_locale
 from core.keys import instance_secret, random_key
+from core.notifications import register_channel, unread_count
 from core.present import error_text
 from core.storage import init_store
 from core.tasks import init_celery
 from core.uow import rollback_for
+from core.voice import VoiceSpool, gateway_recipient
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,12 +64,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     init_celery(app)
     if app.config.get("VOICE_SPOOL"):
-        from core.notifications import register_channel
-        from core.voice import VoiceSpool, gateway_recipient
-
         register_channel(app, "voice", VoiceSpool(app.config["VOICE_SPOOL"], gateway_recipient(app.config)))
-
-    from core import api, i18n, paging, present, web
 
     present.init_app(app)
     paging.init_app(app)
@@ -77,8 +75,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _register_errors(app)
     _register_hooks(app)
     bodies.register(app)
-
-    from core import cli
 
     cli.init_app(app)
     for name in DOMAIN_PACKAGES:
@@ -194,7 +190,6 @@ def _limit_text() -> str:
 def _register_hooks(app: Flask) -> None:
     @app.before_request
     def sandbox_clock():
-        from core import sandbox
 
         sandbox.follow(app)
 
@@ -219,7 +214,6 @@ def _register_hooks(app: Flask) -> None:
 
     @app.template_filter("fromjson")
     def fromjson(value):
-        import json
 
         return json.loads(value)
 
@@ -239,9 +233,5 @@ def _register_hooks(app: Flask) -> None:
 
 def _unread_notifications() -> int:
     """The count on the bell in the header (called from the layout only when signed in)."""
-    from flask_login import current_user
-
-    from core.db import db
-    from core.notifications import unread_count
 
     return unread_count(db.session, current_user.id)

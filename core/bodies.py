@@ -19,6 +19,7 @@ import contextlib
 from typing import BinaryIO
 
 from flask import Flask, Response, g, request
+from flask_babel import format_decimal
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from crypto.bidpack import MAX_PART_SIZE
@@ -34,7 +35,6 @@ _CHUNK = MIB
 
 def format_size(size: int) -> str:
     """A byte count as people read upload limits: "200 MiB", "64 KiB" (the number in the locale's form)."""
-    from flask_babel import format_decimal
 
     for unit, scale in (("GiB", 1024**3), ("MiB", MIB), ("KiB", 1024)):
         if size >= scale:

@@ -8,9 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from alembic import command
+from alembic.config import Config
 from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup
 
+from core.notifications import deliver_pending
 from core.storage import file_store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,7 +23,6 @@ outbox_cli = AppGroup("outbox", help="Notification outbox.")
 
 
 def alembic_config():
-    from alembic.config import Config
 
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.set_main_option("script_location", str(ROOT / "migrations"))
@@ -32,7 +34,6 @@ def alembic_config():
 @click.argument("revision", default="head")
 def upgrade(revision: str) -> None:
     """Migrate the database to REVISION (default: head)."""
-    from alembic import command
 
     command.upgrade(alembic_config(), revision)
 
@@ -41,14 +42,12 @@ def upgrade(revision: str) -> None:
 @click.option("-m", "--message", required=True)
 def revision(message: str) -> None:
     """Autogenerate a migration from the models (developers)."""
-    from alembic import command
 
     command.revision(alembic_config(), message=message, autogenerate=True)
 
 
 @db_cli.command("current")
 def current() -> None:
-    from alembic import command
 
     command.current(alembic_config())
 
@@ -56,7 +55,6 @@ def current() -> None:
 @outbox_cli.command("deliver")
 def deliver() -> None:
     """Send pending outbox messages now."""
-    from core.notifications import deliver_pending
 
     click.echo(f"{deliver_pending()} pending message(s) processed")
 

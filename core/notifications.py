@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import smtplib
 import uuid
 from dataclasses import dataclass
@@ -11,11 +12,12 @@ from typing import Protocol
 
 from celery import shared_task
 from flask import Flask, current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import clock
 from core.db import db
+from core.keys import ColumnCipher
 from core.models import Notification, OutboxMessage
 from core.tasks import enqueue_after_commit
 
@@ -69,19 +71,16 @@ SEALED = "sealed:"
 
 
 def _cipher():
-    from core.keys import ColumnCipher
 
     return ColumnCipher(current_app.config["DATA_KEY"])
 
 
 def _seal(text: str) -> str:
-    import base64
 
     return SEALED + base64.b64encode(_cipher().seal("outbox", text.encode())).decode()
 
 
 def _unseal(text: str) -> str:
-    import base64
 
     if not text.startswith(SEALED):
         return text
@@ -191,7 +190,6 @@ def notify(
 
 
 def unread_count(session: Session, user_id: uuid.UUID) -> int:
-    from sqlalchemy import func
 
     return (
         session.scalar(

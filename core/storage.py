@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -95,7 +97,6 @@ class FileStore:
             raise
 
     def put_bytes(self, data: bytes) -> StoredFile:
-        import io
 
         return self.put_stream(io.BytesIO(data))
 
@@ -111,7 +112,6 @@ class FileStore:
         The grace period matters when several hosts share the store: a file written a moment ago may
         belong to an upload whose database row is about to commit on another host.
         """
-        import time
 
         keep = set(referenced)
         cutoff = time.time() - older_than

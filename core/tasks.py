@@ -13,6 +13,7 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from core import sandbox
 from core.db import write_intent
 
 _PENDING = "sunbid.after_commit"
@@ -32,8 +33,6 @@ class AppContextTask(Task):
         token = write_intent.set(True)
         try:
             with app.app_context():
-                from core import sandbox
-
                 sandbox.follow(app)
                 return self.run(*args, **kwargs)
         finally:

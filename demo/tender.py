@@ -16,6 +16,7 @@ import base64
 import hashlib
 import io
 import json
+import secrets as random
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from accounts import pki
+from accounts import pki, totp
 from accounts import services as accounts
 from accounts.models import Organization, User
 from bidding import bids, documents, ledger, opening, periods, questions, services
@@ -40,7 +41,11 @@ from core.storage import FileStore
 from crypto import age, bidpack
 from demo import accounts as cast
 from demo import experts as demo_experts
+from evaluation import award, report, room, scoring
 from evaluation import services as evaluation_services
+from experts import calls, draws
+from experts.eligibility import Criteria
+from experts.models import Call, Expert
 
 PRICES_FEN = {"tenderer1": 4_865_000_000, "tenderer2": 4_912_300_000, "tenderer3": 4_798_800_000}
 BASIC_ACCOUNTS = {
@@ -284,19 +289,12 @@ TECHNICAL = {"tenderer1": "26", "tenderer2": "24.5", "tenderer3": "22"}  # what 
 
 
 def _code(username: str) -> str:
-    from accounts import totp
 
     return totp.code_at(cast.demo_totp_secret(username))
 
 
 def _evaluate_and_award(session, store, tender, agent, supervisor, deadline, echo) -> None:
     """The draw, the calls, the room, the report, the publicity, the decision and the contract."""
-    import secrets as random
-
-    from evaluation import award, report, room, scoring
-    from experts import calls, draws
-    from experts.eligibility import Criteria
-    from experts.models import Call, Expert
 
     # 4. The draw: requested by the agency, witnessed by the supervisor; both contribute randomness.
     _set_clock(session, deadline + timedelta(minutes=20))

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 import audit
 from accounts.models import Organization, User
-from bidding import ledger, periods, permissions
+from bidding import ledger, objections, periods, permissions
 from bidding.bidders import has_submitted_bid
 from bidding.calendar import Calendar, last_day
 from bidding.models import Bid, Deposit, Objection, Tender
@@ -162,7 +162,6 @@ def object_during_publicity(
     session: Session, actor: User, tender: Tender, text: str, ip: str | None = None
 ) -> Objection:
     """A bidder objects to the result during the publicity; the award waits for the answer (R-A1)."""
-    from bidding import objections
 
     publicity = session.get(Publicity, tender.id)
     now = clock.now()

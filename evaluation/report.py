@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 import audit
 from accounts import pki
 from accounts import services as accounts
-from accounts.models import Organization, User
+from accounts.models import Certificate, Organization, User
 from bidding import permissions
 from bidding.models import Tender
 from core import clock
@@ -29,6 +29,8 @@ from core.storage import file_store
 from crypto import ca, canonical, cms
 from evaluation import report_pdf, room, scoring
 from evaluation.models import EvaluationReport, EvaluationRoom, ReportSignature, RoomMember
+from experts import draws
+from experts.models import Draw
 
 DECISIONS = ("agree", "dissent", "refused")
 
@@ -187,7 +189,6 @@ def _check_cms(session: Session, actor: User, report: EvaluationReport, signatur
             _l("The signature does not verify: %(reason)s", reason=str(exc)), code="signature_invalid"
         ) from exc
     serial = format(signer.certificate.serial_number, "x")
-    from accounts.models import Certificate
 
     row = session.scalar(select(Certificate).where(Certificate.serial == serial))
     if row is None or row.user_id != actor.id:
@@ -283,8 +284,6 @@ def report_json(session: Session, report: EvaluationReport) -> dict:
 
 def _disclose_draws(session: Session, actor: User, tender: Tender, ip: str | None) -> None:
     """The result is determined: the committee's names and the draws' proofs become public (R-E4)."""
-    from experts import draws
-    from experts.models import Draw
 
     for draw in session.scalars(select(Draw).where(Draw.tender_id == tender.id, Draw.status == "drawn")):
         draws.disclose(session, actor, draw, ip)

@@ -16,6 +16,8 @@ from datetime import date
 from decimal import Decimal
 
 from flask_babel import gettext as _
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
 
 from core.money import yuan_text
 from evaluation.aggregation import Aggregation, BidResult, Criterion
@@ -106,8 +108,6 @@ def _points_or_dash(value: int | None) -> str:
 
 
 def render_report(data: ReportData, font_path: str | None = None) -> bytes:
-    from fpdf import FPDF
-    from fpdf.enums import XPos, YPos
 
     class Report(FPDF):
         def footer(self) -> None:  # the tender and page on every page of the archived copy

@@ -21,12 +21,16 @@ from accounts import services as accounts
 from accounts.models import Organization, User
 from bidding import permissions
 from bidding.models import Bid, Opening, Tender
+from bidding.opening import _opened_root
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.notifications import notify
 from core.roles import Role
+from crypto.bidpack import MANIFEST_NAME, SIGNATURE_NAME
 from evaluation import identity_leaks
 from evaluation.models import BlindCode, ChairVote, EvaluationRoom, RoomMember, ScoreSheet
+from experts import calls
+from experts.models import Call, Draw, Expert
 
 MIN_MEMBERS = 5  # R-E1
 
@@ -92,8 +96,6 @@ def seat(
 def committee_from_draws(session: Session, tender: Tender) -> tuple[list[User], int]:
     """The experts who accepted their calls across the tender's draws (a supplementary draw fills what
     the first left short), and how many tenderee representatives the first draw allowed."""
-    from experts import calls
-    from experts.models import Call, Draw, Expert
 
     draws = list(session.scalars(select(Draw).where(Draw.tender_id == tender.id).order_by(Draw.created_at)))
     if not draws or not any(d.status in ("drawn", "disclosed") for d in draws):
@@ -295,7 +297,6 @@ def opened_bids(session: Session, tender: Tender) -> list[Bid]:
 
 
 def _technical_folder(tender: Tender, bid: Bid) -> Path:
-    from bidding.opening import _opened_root
 
     return _opened_root() / str(tender.id) / str(bid.id) / "technical"
 
@@ -303,7 +304,6 @@ def _technical_folder(tender: Tender, bid: Bid) -> Path:
 def _technical_files(folder: Path) -> list[Path]:
     """The bidder's own documents in an opened technical part: not the bid-pack's manifest and inner
     signature, which name the signer by design (its certificate) and stay with the opening record."""
-    from crypto.bidpack import MANIFEST_NAME, SIGNATURE_NAME
 
     if not folder.is_dir():
         return []

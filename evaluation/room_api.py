@@ -8,7 +8,10 @@ import uuid
 from flask import Blueprint, jsonify, send_file
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy import select
 
+from accounts.models import User
+from bidding import services as tenders
 from core.auth import roles_required
 from core.db import db
 from core.errors import Invalid
@@ -16,7 +19,8 @@ from core.extensions import client_ip
 from core.openapi import Raw, api_doc
 from core.roles import Role
 from core.schemas import ItemsOut, Out
-from evaluation import room, scoring
+from evaluation import report, room, scoring
+from evaluation.facts import member_facts
 from evaluation.schemas import (
     ChairBody,
     CodeBody,
@@ -37,10 +41,6 @@ MEMBERS = (Role.EXPERT, Role.TENDEREE)
 @api_doc(body=RoomBody, responses={201: Out})
 def open_room(tender_id: uuid.UUID, body: RoomBody):
     """Seat the committee the draw formed (with the tenderee's representative if the draw allowed one)."""
-    from sqlalchemy import select
-
-    from accounts.models import User
-    from bidding import services as tenders
 
     tender = tenders.manageable(db.session, current_user, tender_id)
     representative = None
@@ -165,7 +165,6 @@ def results(tender_id: uuid.UUID):
 @api_doc(responses={201: Out})
 def draft_report(tender_id: uuid.UUID):
     """The chair puts the results to the committee as the report (blocked flags need a review first)."""
-    from evaluation import report
 
     tender, _room = room.room_for(db.session, tender_id)
     row = report.draft(db.session, current_user, tender, client_ip())
@@ -178,7 +177,6 @@ def draft_report(tender_id: uuid.UUID):
 @api_doc(responses={200: Out})
 def get_report(tender_id: uuid.UUID):
     """The report and its signatures: committee and supervisors; the agency and tenderee once signed."""
-    from evaluation import report
 
     tender, _room = room.room_for(db.session, tender_id)
     return jsonify(report.report_json(db.session, report.readable(db.session, current_user, tender)))
@@ -189,7 +187,6 @@ def get_report(tender_id: uuid.UUID):
 @api_doc(responses={200: Raw("application/pdf", "the report")})
 def report_pdf(tender_id: uuid.UUID):
     """The report as a PDF (with its CJK font embedded), as signed."""
-    from evaluation import report
 
     tender, _room = room.room_for(db.session, tender_id)
     path, name = report.pdf_file(db.session, current_user, tender)
@@ -201,7 +198,6 @@ def report_pdf(tender_id: uuid.UUID):
 @api_doc(body=SignatureBody, responses={201: Out})
 def sign_report(tender_id: uuid.UUID, body: SignatureBody):
     """Sign the report after a fresh code: agree, dissent with reasons, or refuse (R-V6)."""
-    from evaluation import report
 
     tender, _room = room.room_for(db.session, tender_id)
     row = report.sign(
@@ -223,7 +219,6 @@ def sign_report(tender_id: uuid.UUID, body: SignatureBody):
 @api_doc(responses={200: Out})
 def close_report(tender_id: uuid.UUID):
     """The chair closes the report once every member has signed; the result goes to the agency."""
-    from evaluation import report
 
     tender, _room = room.room_for(db.session, tender_id)
     row = report.close(db.session, current_user, tender, client_ip())
@@ -261,7 +256,6 @@ def record_review(tender_id: uuid.UUID, body: ReviewBody):
 def facts(tender_id: uuid.UUID):
     """Each member's facts for the post-evaluation review (一标一评, R-R4): check-in, time taken,
     abnormal-score flags, reviews of their scores, withdrawal, their signature."""
-    from evaluation.facts import member_facts
 
     tender, _room = room.room_for(db.session, tender_id)
     return jsonify({"items": member_facts(db.session, tender)})

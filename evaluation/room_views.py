@@ -21,7 +21,10 @@ from core.extensions import client_ip
 from core.roles import Role
 from core.uow import attempt
 from evaluation import charts, report, room, scoring
-from evaluation.models import EvaluationReport, EvaluationRoom, ReportSignature
+from evaluation.facts import member_facts
+from evaluation.models import EvaluationReport, EvaluationRoom, ReportSignature, RoomMember
+from experts import reviews
+from experts.models import REVIEW_ASPECTS, Expert, ExpertReview
 
 bp = Blueprint("evaluation_room", __name__)
 
@@ -95,7 +98,6 @@ def report_pdf(tender_id: uuid.UUID):
 
 
 def _seated(tender_id, user_id) -> bool:
-    from evaluation.models import RoomMember
 
     return (
         db.session.scalar(
@@ -227,8 +229,6 @@ def evaluation_link(tender_id, user: User) -> bool:
 
 def _review_rows(tender) -> list[dict]:
     """For the supervisor: each member's facts, profile and review (一标一评, R-R4)."""
-    from evaluation.facts import member_facts
-    from experts.models import Expert, ExpertReview
 
     rows = []
     for facts in member_facts(db.session, tender):
@@ -249,8 +249,6 @@ def _review_rows(tender) -> list[dict]:
 @bp.post("/evaluation/<uuid:tender_id>/reviews/<uuid:expert_id>")
 @roles_required(Role.SUPERVISOR)
 def review_member(tender_id: uuid.UUID, expert_id: uuid.UUID):
-    from experts import reviews
-    from experts.models import REVIEW_ASPECTS, Expert
 
     tender, _room = room.room_for(db.session, tender_id)
     expert = db.session.get(Expert, expert_id)

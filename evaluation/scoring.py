@@ -24,7 +24,14 @@ from bidding.models import PartOpening, Tender
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid
 from evaluation import aggregation, formulas, room, services
-from evaluation.models import BlindCode, ScoreReview, ScoreSheet, ScoringScheme
+from evaluation.models import (
+    BlindCode,
+    EvaluationReport,
+    EvaluationRoom,
+    ScoreReview,
+    ScoreSheet,
+    ScoringScheme,
+)
 
 
 def scheme_of(session: Session, tender: Tender) -> aggregation.Scheme:
@@ -300,7 +307,6 @@ def record_review(
     ip: str | None = None,
 ) -> ScoreReview:
     """The chair records a review (复核) the committee agreed, before the report (R-V4)."""
-    from evaluation.models import EvaluationReport, EvaluationRoom
 
     room.member(session, actor, tender)
     if session.get(EvaluationRoom, tender.id).chair_id != actor.id:

@@ -18,6 +18,7 @@ from accounts.models import User
 from bidding.calendar import Calendar
 from bidding.models import Tender
 from bidding.permissions import assigned_tenders
+from bidding.todos import about
 from core.todo import Todo
 from evaluation.award import publication_due
 from evaluation.models import (
@@ -30,10 +31,6 @@ from evaluation.models import (
     ScoreSheet,
 )
 from experts.models import Draw, Expert, ExpertReview
-
-
-def _about(tender: Tender) -> str:
-    return f"{tender.code} · {tender.title}"
 
 
 def _room(tender: Tender, anchor: str = "") -> str:
@@ -66,7 +63,7 @@ def member(session: Session, user: User, now: datetime) -> Iterator[Todo]:
             yield Todo(
                 _("Score the bids and submit your sheet"),
                 _room(tender, "#sheet"),
-                _about(tender),
+                about(tender),
                 None,
                 "R-V1",
             )
@@ -75,9 +72,7 @@ def member(session: Session, user: User, now: datetime) -> Iterator[Todo]:
             and report.status == "signing"
             and session.get(ReportSignature, (tender.id, seat.id)) is None
         ):
-            yield Todo(
-                _("Sign the evaluation report"), _room(tender, "#report"), _about(tender), None, "R-V6"
-            )
+            yield Todo(_("Sign the evaluation report"), _room(tender, "#report"), about(tender), None, "R-V6")
 
 
 def agency(session: Session, user: User, now: datetime) -> Iterator[Todo]:
@@ -97,7 +92,7 @@ def agency(session: Session, user: User, now: datetime) -> Iterator[Todo]:
         yield Todo(
             _("Publish the candidates"),
             _award(tender, "#publish-candidates-form"),
-            _about(tender),
+            about(tender),
             publication_due(report, calendar),
             "R-A1",
         )
@@ -117,7 +112,7 @@ def tenderee(session: Session, user: User, now: datetime) -> Iterator[Todo]:
         yield Todo(
             _("Decide the award among the candidates"),
             _award(tender, "#decision-form"),
-            _about(tender),
+            about(tender),
             None,
             "R-A2",
         )
@@ -134,7 +129,7 @@ def _contracts(session: Session, which) -> Iterator[Todo]:
         yield Todo(
             _("Record the signed contract"),
             _award(tender, "#contract-form"),
-            _about(tender),
+            about(tender),
             award.contract_due_at,
             "R-A3",
         )
@@ -165,7 +160,7 @@ def supervisor(session: Session, user: User, now: datetime) -> Iterator[Todo]:
                     waiting,
                 ),
                 _room(tender, "#reviews"),
-                _about(tender),
+                about(tender),
                 None,
                 "R-R4",
                 waiting,

@@ -35,6 +35,7 @@ from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from core.roles import Role
 from crypto import selection
 from crypto.canonical import canonical_json
+from experts import calls
 from experts import pool as expert_pool
 from experts.eligibility import Criteria, shortfall, snapshot
 from experts.models import Draw, Expert, Specialty
@@ -264,7 +265,6 @@ def _supplementary(last: Draw | None, criteria: Criteria) -> bool:
 
 
 def _called_for(session: Session, earlier: list[Draw]) -> set[str]:
-    from experts import calls
 
     ids: set[str] = set()
     for draw in earlier:
@@ -341,7 +341,6 @@ def _run(session: Session, actor: User, draw: Draw, ip: str | None) -> None:
         },
         ip,
     )
-    from experts import calls  # calls build on draws
 
     calls.start(session, draw, actor, ip)
 
@@ -486,7 +485,6 @@ def proof(session: Session, actor: User | None, draw_id: uuid.UUID, ip: str | No
 
 def status_json(session: Session, draw: Draw, tender: Tender) -> dict[str, Any]:
     """What the agency and supervisors see of a draw: how many, never who (R-E4)."""
-    from experts import calls
 
     drawn = None
     if draw.result_sealed is not None:

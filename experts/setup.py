@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 from flask import Flask
+from flask_login import current_user
+from sqlalchemy import func, select
 
-from core import todo
+from audit import describe
+from bidding.models import Tender
+from bidding.permissions import assigned_tenders
+from core import clock, paging, todo
+from core.db import db
 from core.roles import Role
-from experts import todos
+from core.web import register_panel
+from credit import subjects
+from experts import api, eligibility, labels, tasks, todos, views  # noqa: F401  (labels registers words)
+from experts.models import Call, Draw, Expert
 
 
 def init_app(app: Flask) -> None:
-    from core.web import register_panel
-    from experts import api, labels, views  # noqa: F401  (labels registers words)
 
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
-    from credit import subjects
-    from experts import eligibility
 
     subjects.register("expert", eligibility.subject)  # credit records name experts by profile
-    from audit import describe
 
     describe.register_tender_targets(app, _tender_targets)
     register_panel(app, "admin", _admin_panel)
@@ -29,7 +33,6 @@ def init_app(app: Flask) -> None:
     todo.register(app, Role.EXPERT, todos.expert)
     todo.register(app, Role.AGENCY, todos.agency)
     todo.register(app, Role.SUPERVISOR, todos.supervisor)
-    from experts import tasks
 
     app.extensions["celery"].conf.beat_schedule["experts-expire-calls"] = {
         "task": tasks.expire_calls.name,
@@ -39,9 +42,6 @@ def init_app(app: Flask) -> None:
 
 def _tender_targets(session, tender_id) -> list[str]:
     """A tender's draws and their calls, for the audit page's tender filter."""
-    from sqlalchemy import select
-
-    from experts.models import Call, Draw
 
     draws = [str(i) for i in session.scalars(select(Draw.id).where(Draw.tender_id == tender_id))]
     calls = session.scalars(
@@ -51,10 +51,6 @@ def _tender_targets(session, tender_id) -> list[str]:
 
 
 def _admin_panel():
-    from sqlalchemy import func, select
-
-    from core.db import db
-    from experts.models import Expert
 
     total = db.session.scalar(select(func.count()).select_from(Expert))
     active = db.session.scalar(select(func.count()).select_from(Expert).where(Expert.status == "active"))
@@ -62,21 +58,12 @@ def _admin_panel():
 
 
 def _expert_panel():
-    from flask_login import current_user
-    from sqlalchemy import select
-
-    from core.db import db
-    from experts.models import Expert
 
     linked = db.session.scalar(select(Expert.id).where(Expert.user_id == current_user.id)) is not None
     return "experts/panel_expert.html", {"linked": linked}
 
 
 def _draws_by_tender(tenders) -> dict:
-    from sqlalchemy import select
-
-    from core.db import db
-    from experts.models import Draw
 
     by_tender: dict = {}
     if tenders:
@@ -90,8 +77,6 @@ def _draws_by_tender(tenders) -> dict:
 
 def _draws_panel(query, *, can_request: bool):
     """A page of tenders with their draws (its own page argument: the dashboard has other lists)."""
-    from core import paging
-    from core.db import db
 
     page = paging.page_of(db.session, query, 10, param="draws_page")
     return "experts/panel_draws.html", {
@@ -104,12 +89,6 @@ def _draws_panel(query, *, can_request: bool):
 
 def _agency_panel():
     """Tenders past their deadline, where a draw can be requested (the bidders are known)."""
-    from flask_login import current_user
-    from sqlalchemy import select
-
-    from bidding.models import Tender
-    from bidding.permissions import assigned_tenders
-    from core import clock
 
     tenders = (
         select(Tender)
@@ -125,11 +104,6 @@ def _agency_panel():
 
 def _supervisor_panel():
     """Draws this supervisor witnesses."""
-    from flask_login import current_user
-    from sqlalchemy import select
-
-    from bidding.models import Tender
-    from experts.models import Draw
 
     tenders = (
         select(Tender)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from accounts.models import User
 from bidding.models import Opening, Tender
 from bidding.permissions import assigned_tenders
+from bidding.todos import about
 from core.present import when
 from core.todo import Todo
 from experts import calls
@@ -47,7 +48,7 @@ def agency(session: Session, user: User, now: datetime) -> Iterator[Todo]:
         yield Todo(
             _("Request the expert draw"),
             url_for("experts.draw_new", tender_id=tender.id),
-            f"{tender.code} · {tender.title}",
+            about(tender),
             None,
             "R-E2",
         )
@@ -78,7 +79,7 @@ def _contribute(draw: Draw, tender: Tender) -> Todo:
     return Todo(
         _("Contribute your random value to the expert draw"),
         url_for("experts.draw_page", draw_id=draw.id) + "#contribute-form",
-        f"{tender.code} · {tender.title}",
+        about(tender),
         draw.evaluation_at,
         "R-E2",
     )
