@@ -243,7 +243,7 @@ def check_totp(
     Wrong codes are counted per account: only someone who has the password can make them."""
     keys = throttle.code_keys(user)
     throttle.refuse_if_blocked(session, keys, second_factor=True)
-    if not user.totp_enabled:
+    if user.totp_secret is None:  # not totp_enabled
         raise Forbidden(_l("Set up your authenticator app first."), code="totp_enrolment_required")
     secret = _cipher().open("totp", user.totp_secret).decode()
     step, replayed = totp.check(secret, code, user.totp_last_step)

@@ -32,7 +32,6 @@ from core.web import register_panel
 
 
 def _load_session_user(user_id: str):
-
     # The API never authenticates by cookie, so it needs no CSRF defence: bearer tokens only.
     if request.path.startswith("/api/"):
         return None
@@ -50,7 +49,6 @@ def _load_session_user(user_id: str):
 
 
 def _load_token_user(req):
-
     header = req.headers.get("Authorization", "")
     if not req.path.startswith("/api/") or not header.lower().startswith("bearer "):
         return None
@@ -72,7 +70,6 @@ def _company_panel():
 
 
 def init_app(app: Flask) -> None:
-
     login_manager.user_loader(_load_session_user)
     login_manager.request_loader(_load_token_user)
 

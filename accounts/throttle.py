@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from accounts.models import SignInThrottle, User
 from core import clock
+from core.db import get_row
 from core.errors import RateLimited
 
 
@@ -90,7 +91,7 @@ def count_failure(session: Session, keys: list[tuple[bytes, int]]) -> None:
             session.execute(sqlite.insert(SignInThrottle).values(**values).on_conflict_do_nothing())
         else:  # pragma: no cover - the two databases we run on are above
             session.execute(insert(SignInThrottle).values(**values))
-        row = session.get(SignInThrottle, key, with_for_update=True, populate_existing=True)
+        row = get_row(session, SignInThrottle, key, with_for_update=True, populate_existing=True)
         if now - row.window_started_at >= window:
             row.failures, row.window_started_at, row.locked_until = 0, now, None
         row.failures += 1

@@ -15,7 +15,7 @@ unverified and its signing certificates are revoked, with the reason logged and 
 from __future__ import annotations
 
 import uuid
-from typing import BinaryIO
+from typing import IO
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select
@@ -25,6 +25,7 @@ import audit
 from accounts import pki
 from accounts.models import Certificate, CompanyVerification, Organization, User
 from core import clock, filenames
+from core.db import get_row
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.notifications import notify
 from core.roles import Role
@@ -60,7 +61,7 @@ def submit(
     actor: User,
     *,
     legal_representative: str,
-    stream: BinaryIO,
+    stream: IO[bytes],
     filename: str,
     content_type: str,
     store: FileStore,
@@ -128,7 +129,7 @@ def claims(session: Session, credit_code: str) -> list[Organization]:
     )
 
 
-def pending_query() -> Select[tuple[CompanyVerification]]:
+def pending_query() -> Select[CompanyVerification]:
     """The requests waiting for the centre, oldest first."""
     return (
         select(CompanyVerification)
@@ -166,7 +167,7 @@ def decide(
             code="reason_required",
             details={"field": "reason"},
         )
-    org = session.get(Organization, row.organization_id)
+    org = get_row(session, Organization, row.organization_id)
     now = clock.now()
     row.status, row.decided_by_id, row.decided_at, row.reason = (
         "approved" if approve else "rejected",

@@ -8,7 +8,6 @@ from audit import api, cli, labels, tasks, views  # noqa: F401  (labels register
 
 
 def init_app(app: Flask) -> None:
-
     app.extensions["celery"].conf.beat_schedule["audit-keep-checkpoint"] = {
         "task": tasks.keep_checkpoint.name,
         "schedule": 60.0,

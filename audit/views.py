@@ -66,7 +66,6 @@ def _filtered():
 
 
 def _names(entries) -> dict:
-
     actor_ids = {e.actor_id for e in entries if e.actor_id}
     if not actor_ids:
         return {}
@@ -93,7 +92,7 @@ def index():
     )
 
 
-def _kinds() -> list[tuple[str, list[tuple[str, str]]]]:
+def _kinds() -> list[tuple[str, str, list[tuple[str, str]]]]:
     """The event-kind filter's options: each domain, then its actions, in words."""
     actions = choices("audit.action")
     return [

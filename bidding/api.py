@@ -36,7 +36,7 @@ from core import clock
 from core.api import paginate
 from core.auth import roles_required
 from core.bodies import allow_upload_up_to
-from core.db import db
+from core.db import db, get_row
 from core.errors import DomainError, Invalid, NotFound
 from core.extensions import client_ip
 from core.money import parse_money
@@ -219,7 +219,7 @@ def list_deposits(tender_id: uuid.UUID):
     tender = services.visible(db.session, None, tender_id)
     scope = sealed_scope(db.session, current_user, tender)
     if scope is Scope.SEALED:
-        return jsonify({"items": [], "hidden_until": tender.bid_deadline.isoformat()})
+        return jsonify({"items": [], "hidden_until": tender.time_of("bid_deadline").isoformat()})
     query = select(Deposit).where(Deposit.tender_id == tender.id).order_by(Deposit.created_at)
     if scope is Scope.OWN:
         query = query.where(Deposit.organization_id == current_user.organization_id)
@@ -297,7 +297,7 @@ def tender_ledger(tender_id: uuid.UUID):
     tender, sealed = ledger_view.ledger_tender(db.session, current_user, tender_id)
     if sealed:
         return jsonify(
-            {"entries": [], "trial_balance": None, "hidden_until": tender.bid_deadline.isoformat()}
+            {"entries": [], "trial_balance": None, "hidden_until": tender.time_of("bid_deadline").isoformat()}
         )
     entries, balance = ledger_view.tender_ledger(db.session, tender)
     return jsonify(
@@ -431,7 +431,7 @@ def list_bids(tender_id: uuid.UUID):
     tender = services.visible(db.session, None, tender_id)
     scope = sealed_scope(db.session, current_user, tender)
     if scope is Scope.SEALED:
-        return jsonify({"items": [], "hidden_until": tender.bid_deadline.isoformat()})
+        return jsonify({"items": [], "hidden_until": tender.time_of("bid_deadline").isoformat()})
     query = select(Bid).where(Bid.tender_id == tender.id).order_by(Bid.created_at)
     if scope is Scope.OWN:
         query = query.where(Bid.organization_id == current_user.organization_id)
@@ -560,7 +560,7 @@ def open_with_key(tender_id: uuid.UUID, body: OpenWithKeyBody):
                     "evidence": r.evidence,  # when the opening key failed too: whose fault (R-B1, R-B6)
                 }
                 for r in results
-                for part in [db.session.get(BidPart, r.part_id)]
+                for part in [get_row(db.session, BidPart, r.part_id)]
             ]
         }
     )

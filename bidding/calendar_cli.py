@@ -34,8 +34,8 @@ def import_days(path: Path) -> None:
             if kind not in ("holiday", "workday"):
                 raise click.ClickException(f"line {number}: kind must be holiday or workday")
             rows.append(CalendarDay(day=day, kind=kind, name=(row[2].strip() if len(row) > 2 else "")[:100]))
-    for row in rows:
-        db.session.merge(row)
+    for day_row in rows:
+        db.session.merge(day_row)
     audit.record(
         db.session,
         None,

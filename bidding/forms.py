@@ -63,7 +63,6 @@ class TenderForm(FlaskForm):
     lots = FieldList(FormField(LotForm), min_entries=3, max_entries=10)
 
     def to_data(self) -> dict:
-
         lots = [
             {
                 "name": lot.form.name.data,

@@ -54,7 +54,7 @@ def balance(tb: TrialBalance, words: dict[str, str]) -> str:
     top = max(tb.debit_fen, tb.credit_fen, 1)
     left = 90
     scale = (WIDTH - left - RIGHT - 130) / top  # room on the right for the totals
-    sides = {"debits": {}, "credits": {}}
+    sides: dict[str, dict[str, int]] = {"debits": {}, "credits": {}}
     for row in tb.rows:
         for side, amount in (("debits", row.debit_fen), ("credits", row.credit_fen)):
             if amount:
@@ -63,12 +63,12 @@ def balance(tb: TrialBalance, words: dict[str, str]) -> str:
     height = 110 + 20 * ((len(used) + 3) // 4)
     parts = _open(height, words["title"])
     for n, (side, total) in enumerate((("debits", tb.debit_fen), ("credits", tb.credit_fen))):
-        y, x = 14 + 40 * n, left
+        y, x = 14 + 40 * n, float(left)
         parts.append(
             f'<text x="{left - 8}" y="{y + 17}" font-size="14" text-anchor="end">{escape(words[side])}</text>'
         )
         for name in COLOURS:
-            amount = sides[side].get(name)
+            amount = sides[side].get(name, 0)
             if not amount:
                 continue
             w = amount * scale
@@ -140,7 +140,7 @@ def holdings(rows: list[StatementRow], now: datetime, words: dict[str, str]) -> 
     """One bar per deposit from payment to refund (or now); ``words``: title, days (with %(n)s)."""
     if not rows:
         return ""
-    ends = {id(r): (r.deposit.refunded_at if r.deposit.status == "refunded" else now) for r in rows}
+    ends = {id(r): (r.deposit.refunded_at or now if r.deposit.status == "refunded" else now) for r in rows}
     start = min(r.deposit.paid_at for r in rows)
     end = max(max(ends.values()), start)
     span = (end - start).total_seconds() or 1

@@ -117,7 +117,9 @@ def download_document(tender_id: uuid.UUID, document_id: uuid.UUID):
     row = documents.document(db.session, current_user, tender, document_id)
     documents.record_download(db.session, current_user, tender, row, client_ip())
     db.session.commit()
-    return send_file(file_store().path_for(row.sha256), download_name=row.filename, as_attachment=True)
+    return send_file(
+        file_store().path_for(documents.file_of(row)), download_name=row.filename, as_attachment=True
+    )
 
 
 @bp.post("/tenders/<uuid:tender_id>/questions")

@@ -133,7 +133,10 @@ def download_document(tender_id: uuid.UUID, document_id: uuid.UUID):
     documents.record_download(db.session, current_user, tender, row, client_ip())
     db.session.commit()
     response = send_file(
-        file_store().path_for(row.sha256), download_name=row.filename, as_attachment=True, conditional=False
+        file_store().path_for(documents.file_of(row)),
+        download_name=row.filename,
+        as_attachment=True,
+        conditional=False,
     )
     response.headers["X-Content-SHA256"] = row.sha256
     return response
@@ -257,7 +260,7 @@ def answer_objection(tender_id: uuid.UUID, objection_id: uuid.UUID, body: Answer
     return jsonify(
         {
             "id": str(row.id),
-            "answered_at": row.answered_at.isoformat(),
+            "answered_at": row.answered_at.isoformat() if row.answered_at else None,
             "paused": tender.paused_at is not None,
         }
     )

@@ -44,7 +44,7 @@ def raise_objection(
     now = clock.now()
     body = _text(text, "text")
     if stage == "documents":
-        if tender.status != "published" or now < tender.documents_from:
+        if tender.status != "published" or now < tender.time_of("documents_from"):
             raise Conflict(_l("Objections open with the documents."), code="tender_not_open")
         calendar = Calendar.load(session)
         closes = periods.objections_close(tender, calendar)
@@ -62,7 +62,7 @@ def raise_objection(
             tender.paused_at = now
     elif stage == "opening":
         opening = session.get(Opening, tender.id)
-        if opening is None or opening.status != "decrypting":
+        if opening is None or opening.status != "decrypting" or opening.decrypt_until is None:
             raise Conflict(
                 _l("Objections at the opening are raised while it runs."), code="opening_not_decrypting"
             )

@@ -127,7 +127,7 @@ def parse_tender(data: dict) -> TenderInput:
 
 
 def _check_values(data: TenderInput) -> None:
-    problems = []
+    problems: list[dict[str, object]] = []
     for number, lot in enumerate(data.lots, start=1):
         if lot.estimated_price_fen <= 0:
             problems.append(
@@ -183,7 +183,6 @@ def _require_agency(actor: User) -> None:
 
 
 def _tenderee(session: Session, tenderee_id: uuid.UUID):
-
     org = session.get(Organization, tenderee_id)
     if org is None or org.kind != "tenderee":
         raise Invalid(
@@ -325,9 +324,9 @@ def phase(tender: Tender, now: datetime) -> str:
     """Where a tender stands, from its status and timeline against the clock (never from a job)."""
     if tender.status != "published":
         return tender.status
-    if now < tender.documents_from:
+    if now < tender.time_of("documents_from"):
         return "announced"
-    if now < tender.bid_deadline:
+    if now < tender.time_of("bid_deadline"):
         return "bidding"
     return "opening"
 

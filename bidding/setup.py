@@ -37,7 +37,6 @@ PANEL_PER_PAGE = 10
 
 
 def init_app(app: Flask) -> None:
-
     app.register_blueprint(api.bp)
     app.register_blueprint(notices_api.bp)
     app.register_blueprint(notice_views.bp)
@@ -75,7 +74,6 @@ def init_app(app: Flask) -> None:
 
 
 def _agency_panel():
-
     rows = db.session.scalars(
         select(Tender)
         .where(Tender.id.in_(assigned_tenders(current_user)))

@@ -25,6 +25,7 @@ from bidding.models import (
     Tender,
 )
 from bidding.permissions import assigned_tenders
+from core.db import get_row
 from core.todo import Todo
 
 
@@ -74,7 +75,7 @@ def tenderer(session: Session, user: User, now: datetime) -> Iterator[Todo]:
     ).all()
     for bid in bids:
         if bid.status == "uploading":
-            tender = session.get(Tender, bid.tender_id)
+            tender = get_row(session, Tender, bid.tender_id)
             yield Todo(
                 _("Upload the remaining parts of your bid for lot %(lot)s and submit it", lot=bid.lot_number),
                 _page(tender),

@@ -8,6 +8,7 @@ nothing is held in memory whole.
 from __future__ import annotations
 
 import base64
+import functools
 import http.client
 import json
 import os
@@ -184,7 +185,7 @@ def submit_bid(
             part,
             out,
             sig,
-            (lambda done, total, part=part: progress(part, done, total)) if progress else None,
+            functools.partial(progress, part) if progress else None,
         )
     # Submitting again is safe (the server answers a submitted bid with its receipt): an answer lost on
     # the way back is asked for again rather than leaving the tenderer without its receipt (R-B2).

@@ -9,7 +9,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, flash, g, jsonify, render_template, request
+from flask import Flask, Response, flash, g, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -51,7 +52,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _embedded_secrets(app)
     hops = int(app.config.get("PROXY_HOPS") or 0)
     if hops:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]  # Flask's documented way
 
     db.init_app(app)
     init_store(app)
@@ -120,7 +121,9 @@ def _private_instance(app: Flask) -> None:
                 candidate.chmod(0o600)
 
 
-def _error_response(code: str, message: Any, status: int, details: dict | None = None):
+def _error_response(
+    code: str, message: Any, status: int, details: dict[str, Any] | None = None
+) -> ResponseReturnValue:
     if is_api_request():
         return jsonify({"error": {"code": code, "message": str(message), "details": details or {}}}), status
     return render_template("core/error.html", message=message, status=status), status
@@ -128,7 +131,7 @@ def _error_response(code: str, message: Any, status: int, details: dict | None =
 
 def _register_errors(app: Flask) -> None:
     @app.errorhandler(DomainError)
-    def domain_error(err: DomainError):
+    def domain_error(err: DomainError) -> ResponseReturnValue:
         rollback_for(err)
         if not is_api_request() and request.method == "POST" and err.status < 500:
             flash(error_text(err), "error")
@@ -136,7 +139,7 @@ def _register_errors(app: Flask) -> None:
         return _error_response(err.code, message, err.status, err.details)
 
     @app.errorhandler(CSRFError)
-    def csrf_error(err: CSRFError):
+    def csrf_error(err: CSRFError) -> ResponseReturnValue:
         return _error_response(
             "csrf_failed",
             _l("The form expired or was not sent from this site. Reload the page and try again."),
@@ -144,11 +147,11 @@ def _register_errors(app: Flask) -> None:
         )
 
     @app.errorhandler(429)
-    def rate_limited(err: HTTPException):
+    def rate_limited(err: HTTPException) -> ResponseReturnValue:
         return _error_response("rate_limited", _l("Too many attempts. Wait a moment and try again."), 429)
 
     @app.errorhandler(HTTPException)
-    def http_error(err: HTTPException):
+    def http_error(err: HTTPException) -> ResponseReturnValue:
         codes = {
             404: "not_found",
             405: "method_not_allowed",
@@ -172,7 +175,7 @@ def _register_errors(app: Flask) -> None:
         return _error_response(codes.get(status, "http_error"), messages.get(status, err.description), status)
 
     @app.errorhandler(Exception)
-    def internal_error(err: Exception):
+    def internal_error(err: Exception) -> ResponseReturnValue:
         log.exception("unhandled error on %s %s", request.method, request.path)
         session = g.get("_sunbid_session")
         if session is not None:
@@ -189,12 +192,11 @@ def _limit_text() -> str:
 
 def _register_hooks(app: Flask) -> None:
     @app.before_request
-    def sandbox_clock():
-
+    def sandbox_clock() -> None:
         sandbox.follow(app)
 
     @app.after_request
-    def security_headers(response):
+    def security_headers(response: Response) -> Response:
         headers = response.headers
         headers.setdefault(
             "Content-Security-Policy",
@@ -213,16 +215,15 @@ def _register_hooks(app: Flask) -> None:
         return response
 
     @app.template_filter("fromjson")
-    def fromjson(value):
-
+    def fromjson(value: str) -> Any:
         return json.loads(value)
 
     @app.template_filter("reject_key")
-    def reject_key(mapping: dict, key: str) -> dict:
+    def reject_key(mapping: dict[str, Any], key: str) -> dict[str, Any]:
         return {k: v for k, v in mapping.items() if k != key}
 
     @app.context_processor
-    def globals_():
+    def globals_() -> dict[str, Any]:
         return {
             "sandbox": app.config["SANDBOX"],
             "platform_now": clock.now,

@@ -22,11 +22,10 @@ db_cli = AppGroup("db", help="Database schema (Alembic).")
 outbox_cli = AppGroup("outbox", help="Notification outbox.")
 
 
-def alembic_config():
-
+def alembic_config() -> Config:
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.set_main_option("script_location", str(ROOT / "migrations"))
-    cfg.attributes["app"] = current_app._get_current_object()
+    cfg.attributes["app"] = current_app._get_current_object()  # type: ignore[attr-defined]  # the proxied app
     return cfg
 
 
@@ -48,7 +47,6 @@ def revision(message: str) -> None:
 
 @db_cli.command("current")
 def current() -> None:
-
     command.current(alembic_config())
 
 

@@ -112,7 +112,7 @@ def error_text(error: Any) -> str:
     return text
 
 
-def problem_text(problem: dict) -> str:
+def problem_text(problem: dict[str, Any]) -> str:
     """One problem of a validation error (``{"field", "code", ...}``) as a sentence naming the field."""
     code = problem.get("code")
     words = problem.get("message") or label("error", code, default=_("This value is not accepted."))

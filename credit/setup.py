@@ -13,7 +13,6 @@ from credit import api, labels, services, todos, views  # noqa: F401  (labels re
 
 
 def init_app(app: Flask) -> None:
-
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
     register_panel(app, "supervisor", _supervisor_panel)

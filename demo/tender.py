@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -37,6 +38,7 @@ from bidding import bids, documents, ledger, opening, periods, questions, servic
 from bidding.calendar import SHANGHAI, Calendar
 from bidding.models import Bid, Tender
 from core import clock, sandbox
+from core.db import get_row
 from core.storage import FileStore
 from crypto import age, bidpack
 from demo import accounts as cast
@@ -67,7 +69,7 @@ DOCUMENT = """市第一人民医院门诊楼改扩建工程施工招标文件
 
 
 def _user(session: Session, username: str) -> User:
-    return session.scalar(select(User).where(User.username == username))
+    return session.execute(select(User).where(User.username == username)).scalar_one()
 
 
 def _identity(folder: Path, name: str) -> age.Identity:
@@ -131,7 +133,9 @@ def run(
     sandbox.set_now(session, datetime.now(SHANGHAI))
     start = datetime.combine(clock.local(clock.now()).date() + timedelta(days=1), time(9, 0), tzinfo=SHANGHAI)
     deadline = datetime.combine((start + timedelta(days=25)).date(), time(9, 30), tzinfo=SHANGHAI)
-    tenderee = session.scalar(select(Organization).where(Organization.kind == "tenderee"))
+    tenderee = session.execute(
+        select(Organization).where(Organization.kind == "tenderee").limit(1)
+    ).scalar_one()
     data = services.parse_tender(
         {
             "title": "市第一人民医院门诊楼改扩建工程施工（示例）",
@@ -177,7 +181,7 @@ def run(
     with tempfile.TemporaryDirectory() as tmp:
         for username, price in PRICES_FEN.items():
             user = _user(session, username)
-            org = session.get(Organization, user.organization_id)
+            org = get_row(session, Organization, user.organization_id)
             org.basic_account_bank, org.basic_account_no = "中国工商银行北京分行", BASIC_ACCOUNTS[username]
             session.flush()
             ledger.record_payment(
@@ -206,7 +210,7 @@ def run(
                 bidpack.seal(
                     src,
                     out,
-                    recipients=[age.Recipient.parse(tender.opening_key.recipient), identity.recipient],
+                    recipients=[age.Recipient.parse(tender.key.recipient), identity.recipient],
                     certificate=cert,
                     private_key=key,
                     tender=str(tender.id),
@@ -289,7 +293,6 @@ TECHNICAL = {"tenderer1": "26", "tenderer2": "24.5", "tenderer3": "22"}  # what 
 
 
 def _code(username: str) -> str:
-
     return totp.code_at(cast.demo_totp_secret(username))
 
 
@@ -334,7 +337,7 @@ def _evaluate_and_award(session, store, tender, agent, supervisor, deadline, ech
     codes = {c["code"] for c in room.blind_view(session, chair, tender)}
     by_code, _ = scoring.blind_addresses(session, tender)
     for member in members:
-        sheet = {"qualification": {}, "scores": {}}
+        sheet: dict[str, dict[str, Any]] = {"qualification": {}, "scores": {}}
         for code in codes:
             bid = session.get(Bid, by_code[code])
             username = session.scalar(

@@ -124,4 +124,6 @@ def answer_complaint(tender_id: uuid.UUID, complaint_id: uuid.UUID, body: Answer
     tender = tenders.visible(db.session, current_user, tender_id)
     row = complaints.answer(db.session, current_user, tender, complaint_id, body.answer, client_ip())
     db.session.commit()
-    return jsonify({"id": str(row.id), "answered_at": row.answered_at.isoformat()})
+    return jsonify(
+        {"id": str(row.id), "answered_at": row.answered_at.isoformat() if row.answered_at else None}
+    )

@@ -109,7 +109,6 @@ def contract(tender_id: uuid.UUID):
     upload = request.files.get("file")
 
     def action():
-
         if upload is None or not upload.filename:
             raise Invalid(_("Attach the file."), code="missing_fields")
         try:

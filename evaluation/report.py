@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import uuid
 from pathlib import Path
 
 from flask import current_app
@@ -24,6 +25,7 @@ from accounts.models import Certificate, Organization, User
 from bidding import permissions
 from bidding.models import Tender
 from core import clock
+from core.db import get_row
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.storage import file_store
 from crypto import ca, canonical, cms
@@ -42,7 +44,7 @@ def _store():
 def draft(session: Session, actor: User, tender: Tender, ip: str | None = None) -> EvaluationReport:
     """The chair puts the complete, unblocked results to the committee as the report."""
     room.member(session, actor, tender)
-    evaluation = session.get(EvaluationRoom, tender.id)
+    evaluation = get_row(session, EvaluationRoom, tender.id)
     if evaluation.chair_id != actor.id:
         raise Forbidden(_l("The chair drafts the report."), code="chair_only")
     if session.get(EvaluationReport, tender.id) is not None:
@@ -60,7 +62,7 @@ def draft(session: Session, actor: User, tender: Tender, ip: str | None = None) 
     content["reviews"] = [scoring.mask(r, codes, blind) for r in scoring.reviews(session, tender)]
     content["tender"] = {"id": str(tender.id), "code": tender.code, "title": tender.title}
     content["members"] = [
-        {"name": session.get(User, m.user_id).display_name, "kind": m.kind}
+        {"name": get_row(session, User, m.user_id).display_name, "kind": m.kind}
         for m in room.sitting_members(session, tender)
     ]
     body = canonical.canonical_json(content)
@@ -92,7 +94,7 @@ def draft(session: Session, actor: User, tender: Tender, ip: str | None = None) 
 
 
 def _render(session: Session, tender: Tender, result, reviews: list[dict]) -> bytes:
-    evaluation = session.get(EvaluationRoom, tender.id)
+    evaluation = get_row(session, EvaluationRoom, tender.id)
     members = []
     for m in room.sitting_members(session, tender):
         label = (
@@ -100,13 +102,13 @@ def _render(session: Session, tender: Tender, result, reviews: list[dict]) -> by
             if m.user_id == evaluation.chair_id
             else ("招标人代表" if m.kind == "tenderee_rep" else "评标专家")
         )
-        members.append(report_pdf.Member(session.get(User, m.user_id).display_name, label))
+        members.append(report_pdf.Member(get_row(session, User, m.user_id).display_name, label))
     data = report_pdf.report_from(
         result,
-        tender_code=tender.code,
+        tender_code=tender.code or "",
         tender_title=tender.title,
-        agency=session.get(Organization, tender.agency_id).name,
-        tenderee=session.get(Organization, tender.tenderee_id).name,
+        agency=get_row(session, Organization, tender.agency_id).name,
+        tenderee=get_row(session, Organization, tender.tenderee_id).name,
         evaluated_on=clock.local(clock.now()).date(),
         members=members,
         reviews=reviews,
@@ -199,7 +201,7 @@ def _check_cms(session: Session, actor: User, report: EvaluationReport, signatur
 def close(session: Session, actor: User, tender: Tender, ip: str | None = None) -> EvaluationReport:
     """The chair closes the report once every sitting member has signed; the room closes with it."""
     room.member(session, actor, tender)
-    evaluation = session.get(EvaluationRoom, tender.id)
+    evaluation = get_row(session, EvaluationRoom, tender.id)
     if evaluation.chair_id != actor.id:
         raise Forbidden(_l("The chair closes the report."), code="chair_only")
     report = _report(session, tender)
@@ -257,6 +259,10 @@ def pdf_file(session: Session, actor: User, tender: Tender) -> tuple[Path, str]:
     return file_store().path_for(row.pdf_sha256), f"{tender.code}-评标报告.pdf"
 
 
+def _member_name(session: Session, member_id: uuid.UUID) -> str:
+    return get_row(session, User, get_row(session, RoomMember, member_id).user_id).display_name
+
+
 def report_json(session: Session, report: EvaluationReport) -> dict:
     signatures = session.scalars(
         select(ReportSignature).where(ReportSignature.tender_id == report.tender_id)
@@ -270,7 +276,9 @@ def report_json(session: Session, report: EvaluationReport) -> dict:
         "signed_at": report.signed_at.isoformat() if report.signed_at else None,
         "signatures": [
             {
-                "member": session.get(User, session.get(RoomMember, s.member_id).user_id).display_name,
+                "member": get_row(
+                    session, User, get_row(session, RoomMember, s.member_id).user_id
+                ).display_name,
                 "decision": s.decision,
                 "counted_as": s.counted_as,
                 "reasons": s.reasons,

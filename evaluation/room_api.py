@@ -76,7 +76,7 @@ def check_in(tender_id: uuid.UUID, body: CodeBody):
     tender, _room = room.room_for(db.session, tender_id)
     seat = room.check_in(db.session, current_user, tender, body.code, client_ip())
     db.session.commit()
-    return jsonify({"checked_in_at": seat.checked_in_at.isoformat()})
+    return jsonify({"checked_in_at": seat.checked_in_at.isoformat() if seat.checked_in_at else None})
 
 
 @bp.post("/conflicts")

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from accounts.models import Organization, User
 from bidding import permissions
 from core.auth import roles_required
-from core.db import db
+from core.db import db, get_row
 from core.errors import Conflict, Forbidden
 from core.extensions import client_ip
 from core.roles import Role
@@ -61,7 +61,7 @@ def room_page(tender_id: uuid.UUID):
     context = {"tender": tender, "room": evaluation, "overview": overview, "seat": seat, "form": FlaskForm()}
     if seat is not None and seat.checked_in_at is not None and seat.replaced_at is None:
         context["bidders"] = [
-            {"id": str(b.id), "name": db.session.get(Organization, b.organization_id).name}
+            {"id": str(b.id), "name": get_row(db.session, Organization, b.organization_id).name}
             for b in room.opened_bids(db.session, tender)
         ]
         context["technical"] = room.blind_view(db.session, actor, tender)
@@ -98,7 +98,6 @@ def report_pdf(tender_id: uuid.UUID):
 
 
 def _seated(tender_id, user_id) -> bool:
-
     return (
         db.session.scalar(
             select(RoomMember.id).where(RoomMember.tender_id == tender_id, RoomMember.user_id == user_id)
@@ -249,7 +248,6 @@ def _review_rows(tender) -> list[dict]:
 @bp.post("/evaluation/<uuid:tender_id>/reviews/<uuid:expert_id>")
 @roles_required(Role.SUPERVISOR)
 def review_member(tender_id: uuid.UUID, expert_id: uuid.UUID):
-
     tender, _room = room.room_for(db.session, tender_id)
     expert = db.session.get(Expert, expert_id)
     form = request.form

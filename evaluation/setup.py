@@ -26,7 +26,6 @@ from evaluation.models import Award, EvaluationReport
 
 
 def init_app(app: Flask) -> None:
-
     app.register_blueprint(api.bp)
     app.register_blueprint(room_api.bp)
     app.register_blueprint(award_api.bp)
@@ -46,7 +45,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(award_views.bp)
 
     def report_files():
-
         contracts = db.session.scalars(
             select(Award.contract_sha256).where(Award.contract_sha256.is_not(None))
         )

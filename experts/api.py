@@ -119,7 +119,13 @@ def answer_call(call_id: uuid.UUID, body: AnswerCallBody):
         ip=client_ip(),
     )
     db.session.commit()
-    return jsonify({"id": str(call.id), "status": call.status, "answered_at": call.answered_at.isoformat()})
+    return jsonify(
+        {
+            "id": str(call.id),
+            "status": call.status,
+            "answered_at": call.answered_at.isoformat() if call.answered_at else None,
+        }
+    )
 
 
 @bp.post("/experts/<uuid:expert_id>/reviews")

@@ -19,7 +19,6 @@ from experts.models import Call, Draw, Expert
 
 
 def init_app(app: Flask) -> None:
-
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
 
@@ -51,20 +50,17 @@ def _tender_targets(session, tender_id) -> list[str]:
 
 
 def _admin_panel():
-
     total = db.session.scalar(select(func.count()).select_from(Expert))
     active = db.session.scalar(select(func.count()).select_from(Expert).where(Expert.status == "active"))
     return "experts/panel_admin.html", {"total": total, "active": active}
 
 
 def _expert_panel():
-
     linked = db.session.scalar(select(Expert.id).where(Expert.user_id == current_user.id)) is not None
     return "experts/panel_expert.html", {"linked": linked}
 
 
 def _draws_by_tender(tenders) -> dict:
-
     by_tender: dict = {}
     if tenders:
         rows = db.session.scalars(

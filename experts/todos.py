@@ -16,6 +16,7 @@ from accounts.models import User
 from bidding.models import Opening, Tender
 from bidding.permissions import assigned_tenders
 from bidding.todos import about
+from core.db import get_row
 from core.present import when
 from core.todo import Todo
 from experts import calls
@@ -27,7 +28,7 @@ def expert(session: Session, user: User, now: datetime) -> Iterator[Todo]:
         return  # not linked to a profile yet: the profile panel says so
     for call in calls.my_calls(session, user):
         if call.status == "pending" and call.deadline > now:
-            draw = session.get(Draw, call.draw_id)
+            draw = get_row(session, Draw, call.draw_id)
             yield Todo(
                 _("Answer the call to an evaluation on %(time)s", time=when(draw.evaluation_at)),
                 url_for("experts.my_call", call_id=call.id),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import date, datetime
+from typing import overload
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -38,6 +39,10 @@ def _local_time(value: str, field: str) -> datetime:
         raise Invalid(_l("Not a valid time."), code="invalid_time", details={"field": field}) from exc
 
 
+@overload
+def _date(value: str, field: str) -> date: ...
+@overload
+def _date(value: str, field: str, *, required: bool) -> date | None: ...
 def _date(value: str, field: str, *, required: bool = True) -> date | None:
     if not value and not required:
         return None
@@ -302,7 +307,7 @@ def draw_new(tender_id: uuid.UUID):
     if request.method == "POST":
         form = request.form
         try:
-            seats = {}
+            seats: dict[str, int] = {}
             for code, count in zip(form.getlist("specialty"), form.getlist("count"), strict=False):
                 if code and count.strip():
                     seats[code] = seats.get(code, 0) + _int(count, "count")
