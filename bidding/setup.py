@@ -52,6 +52,7 @@ def init_app(app: Flask) -> None:
     register_rules(app, 20, ledger_view.rules)
     register_panel(app, "agency", _agency_panel)
     register_panel(app, "tenderer", _tenderer_panel)
+    register_panel(app, "tenderee", _tenderee_panel)
     register_panel(app, "supervisor", _supervisor_panel)
     todo.register(app, Role.TENDERER, todos.tenderer)
     todo.register(app, Role.AGENCY, todos.agency)
@@ -81,6 +82,19 @@ def _agency_panel():
         .limit(10)
     ).all()
     return "bidding/panel_agency.html", {"tenders": rows, "now": clock.now(), "phase": phase}
+
+
+def _tenderee_panel():
+    """The tenders the tenderee's organisation owns (drafts included: it reviews them), newest first,
+    with the award page once there is one to read or decide."""
+    page = paging.page_of(
+        db.session,
+        select(Tender)
+        .where(Tender.tenderee_id == current_user.organization_id)
+        .order_by(Tender.created_at.desc(), Tender.id),
+        PANEL_PER_PAGE,
+    )
+    return "bidding/panel_tenderee.html", {"page": page, "now": clock.now(), "phase": phase}
 
 
 def _tenderer_panel():

@@ -111,3 +111,12 @@ def test_a_page_of_a_list_is_clamped_and_its_links_keep_the_filters(app):
         assert (last.number, last.items) == (3, list(range(40, 45)))
     with app.test_request_context("/tenders?page=abc"):
         assert paging.page_of_list(list(range(5)), 20).number == 1
+
+
+def test_the_tenderee_sees_the_tenders_it_owns(app, people, cast, tender):
+    owner = people.user(Role.TENDEREE, "todo-owner", org=cast["tenderee"])
+    page = text(browser(app, people, owner).get("/dashboard"))
+    owned = page[page.index('id="owned-tenders"') :].split("</section>")[0]
+    assert tender.code in owned and f'href="/tenders/{tender.id}"' in owned
+    stranger = people.user(Role.TENDEREE, "todo-stranger")  # another tenderee
+    assert tender.code not in text(browser(app, people, stranger).get("/dashboard"))
