@@ -44,10 +44,10 @@ def tenderer(session: Session, user: User, now: datetime) -> Iterator[Todo]:
     org = user.organization_id
     if org is None:
         return
-    waiting = session.execute(
-        select(Tender, Opening.decrypt_until)
-        .join(Opening, Opening.tender_id == Tender.id)
-        .join(Bid, Bid.tender_id == Tender.id)
+    # Tenders by id: PostgreSQL compares no JSON column, so DISTINCT goes on the id, not the row.
+    undecrypted = (
+        select(Bid.tender_id)
+        .join(Opening, Opening.tender_id == Bid.tender_id)
         .join(BidPart, BidPart.bid_id == Bid.id)
         .outerjoin(PartOpening, PartOpening.part_id == BidPart.id)
         .where(
@@ -57,6 +57,11 @@ def tenderer(session: Session, user: User, now: datetime) -> Iterator[Todo]:
             PartOpening.part_id.is_(None),
         )
         .distinct()
+    )
+    waiting = session.execute(
+        select(Tender, Opening.decrypt_until)
+        .join(Opening, Opening.tender_id == Tender.id)
+        .where(Tender.id.in_(undecrypted))
     ).all()
     for tender, until in waiting:
         yield Todo(
