@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test lint bench install translations extract seed frontend
+.PHONY: run test lint typecheck bench install translations extract seed frontend
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -29,7 +29,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: install lint
+# Types: crypto/ and core/ strictly, the rest at mypy's default level ([tool.mypy] in pyproject.toml).
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+test: install lint typecheck
 	@bash scripts/test-deps.sh
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 

@@ -12,17 +12,19 @@ from sqlalchemy import select
 from accounts import lifecycle, organizations, services, sessions
 from accounts.forms import EmptyForm, OrganizationForm, ProfileForm, ReasonForm, SetPasswordForm, UserForm
 from accounts.models import ROLE_ORG_KIND, Organization, User
+from core import paging
 from core.auth import roles_required
 from core.db import db
 from core.errors import DomainError, NotFound
 from core.extensions import client_ip
 from core.forms import options
 from core.labels import label
-from core.pages import page_of
 from core.roles import ROLE_LABELS, Role
 from core.uow import attempt, flash_error
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+PER_PAGE = 50
 
 
 def _org(org_id: uuid.UUID) -> Organization:
@@ -46,11 +48,12 @@ def _user(user_id: uuid.UUID) -> User:
 @roles_required(Role.ADMIN)
 def organization_list():
     kind = request.args.get("kind") or None
-    page = page_of(
+    page = paging.page_of(
         db.session,
         organizations.query(
             kind if kind in (*organizations.CREATABLE_KINDS, "platform") else None, request.args.get("q")
         ),
+        PER_PAGE,
     )
     return render_template(
         "accounts/admin_organizations.html",
@@ -145,7 +148,7 @@ def users():
             User.username.icontains(text, autoescape=True)
             | User.display_name.icontains(text, autoescape=True)
         )
-    return render_template("accounts/admin_users.html", page=page_of(db.session, query))
+    return render_template("accounts/admin_users.html", page=paging.page_of(db.session, query, PER_PAGE))
 
 
 @bp.route("/users/new", methods=["GET", "POST"])

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 
+from cryptography.hazmat.primitives import serialization
 from flask import Blueprint, current_app, g, jsonify, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
-from accounts import services, verification
-from accounts.models import ApiToken, User
+import audit
+from accounts import certlogin, pki, services, verification
+from accounts.models import ApiToken, Certificate, User
 from accounts.schemas import (
     CertificateBody,
     CertificateOut,
@@ -163,7 +165,6 @@ def set_clock(body: ClockBody):
     """Set the platform clock (admins, sandbox deployments only; 404 elsewhere)."""
     if not current_app.config["SANDBOX"]:
         raise NotFound(_l("Not found."), code="not_found")
-    import audit
 
     target = body.now
     before = clock.now()
@@ -199,12 +200,10 @@ def certificate_json(row) -> dict:
 @api_doc(public=True, responses={200: Out})
 def ca_info():
     """The platform CA chain (issuing CA first) and its current CRL."""
-    from accounts import pki
 
     row = pki.get_ca(db.session)
     crl = pki.current_crl(db.session)
     db.session.commit()  # a freshly published CRL is kept
-    from cryptography.hazmat.primitives import serialization
 
     return jsonify(
         {
@@ -222,7 +221,6 @@ def ca_info():
 @api_doc(body=CertificateBody, responses={201: CertificateOut})
 def issue_certificate(body: CertificateBody):
     """Get a certificate: a signing one from a CSR (csr_pem), or an encryption one for an age recipient."""
-    from accounts import pki
 
     if body.csr_pem:
         row = pki.issue_signing_certificate(db.session, current_user, body.csr_pem, client_ip())
@@ -242,7 +240,6 @@ def issue_certificate(body: CertificateBody):
 @api_doc(responses={200: ItemsOut})
 def list_certificates():
     """Your certificates."""
-    from accounts.models import Certificate
 
     rows = db.session.scalars(
         select(Certificate)
@@ -257,7 +254,6 @@ def list_certificates():
 @api_doc(body=RevokeBody, responses={200: CertificateOut})
 def revoke_certificate(serial: str, body: RevokeBody):
     """Revoke one of your certificates (administrators: any); the CRL is republished at once."""
-    from accounts import pki
 
     row = pki.revoke(db.session, current_user, serial, body.reason, client_ip())
     db.session.commit()
@@ -269,7 +265,6 @@ def revoke_certificate(serial: str, body: RevokeBody):
 @api_doc(public=True, responses={201: ChallengeOut})
 def challenge():
     """A one-use nonce for certificate sign-in (sign b"sunbid-cert-login-v1\\n" + nonce)."""
-    from accounts import certlogin
 
     nonce, row = certlogin.create_challenge(db.session)
     db.session.commit()
@@ -281,7 +276,6 @@ def challenge():
 @api_doc(public=True, body=CertLoginBody, responses={201: TokenOut})
 def cert_login(body: CertLoginBody):
     """Sign in with the tenderer's signing certificate: returns a bearer token."""
-    from accounts import certlogin
 
     user = certlogin.sign_in(db.session, body.certificate_pem, body.nonce, body.signature_b64, client_ip())
     services.complete_sign_in(db.session, user, method="certificate", ip=client_ip())

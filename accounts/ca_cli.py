@@ -50,7 +50,9 @@ def issue(csr_file: Path, username: str | None, service: str | None) -> None:
                 .decode()
             )
         else:
-            user = db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+            user = db.session.scalar(
+                select(User).where(func.lower(User.username) == (username or "").lower())
+            )
             if user is None:
                 raise click.ClickException(f"no user named {username}")
             pem = pki.issue_signing_certificate(db.session, user, csr, "cli").pem

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import click
 from flask.cli import AppGroup
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from accounts import lifecycle, organizations, services
 from accounts.models import ORG_KINDS, Organization, User
 from core.db import db
 from core.errors import DomainError
 from core.roles import Role
+
+T = TypeVar("T")
 
 users_cli = AppGroup("users", help="People and organisations.")
 
@@ -54,7 +60,7 @@ def create_admin(username: str, email: str, org_name: str, credit_code: str, pas
     click.echo(f"admin {username} created; set up the second factor at first sign-in")
 
 
-def _run(action) -> None:
+def _run(action: Callable[[Session], T]) -> T:
     """One unit of work from the command line: commit, or roll back and say why (exit 1)."""
     session = db.session
     try:

@@ -108,14 +108,14 @@ class CertificateSignInForm(FlaskForm):
 
 class CsrForm(FlaskForm):
     csr_pem = TextAreaField(
-        _l("Certificate request (PEM, from bidtool keygen: signing.csr)"),
+        _l("Certificate request (PEM)"),
         validators=[DataRequired(), Length(max=20000)],
     )
 
 
 class RecipientForm(FlaskForm):
     recipient = StringField(
-        _l("Encryption recipient (age1..., from bidtool keygen: recipient.txt)"),
+        _l("Encryption recipient (age1...)"),
         validators=[DataRequired(), Length(max=200)],
     )
 

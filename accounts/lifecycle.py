@@ -11,9 +11,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from typing import Any, cast
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import Session
 
 import audit
@@ -181,14 +182,17 @@ def use_recovery_code(session: Session, user: User, code: str, ip: str | None = 
     """Sign in with a recovery code instead of the authenticator: once only, throttled like codes."""
     keys = throttle.code_keys(user)
     throttle.refuse_if_blocked(session, keys, second_factor=True)
-    used = session.execute(
-        update(RecoveryCode)
-        .where(
-            RecoveryCode.user_id == user.id,
-            RecoveryCode.code_hash == _digest(code or ""),
-            RecoveryCode.used_at.is_(None),
-        )
-        .values(used_at=clock.wall())
+    used = cast(
+        CursorResult[Any],
+        session.execute(
+            update(RecoveryCode)
+            .where(
+                RecoveryCode.user_id == user.id,
+                RecoveryCode.code_hash == _digest(code or ""),
+                RecoveryCode.used_at.is_(None),
+            )
+            .values(used_at=clock.wall())
+        ),
     )
     if not used.rowcount:
         error = Unauthorized(_l("This recovery code is wrong or already used."), code="recovery_code_invalid")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core import clock
 from core.db import Base, UtcDateTime, UuidPK
+from core.errors import Forbidden
 from core.roles import Role
 
 ORG_KINDS = ("tenderer", "agency", "tenderee", "authority", "notary", "platform")
@@ -131,6 +133,14 @@ class User(UuidPK, Base):
     @property
     def role_enum(self) -> Role:
         return Role(self.role)
+
+    @property
+    def org(self) -> Organization:
+        """The organisation this user acts for. Everyone but an expert has one (``org_required``); an
+        expert reaching code that needs one is refused, not crashed on None."""
+        if self.organization is None:
+            raise Forbidden(_l("You act for no organisation here."), code="organization_required")
+        return self.organization
 
 
 class ApiToken(UuidPK, Base):

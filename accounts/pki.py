@@ -136,7 +136,11 @@ def _publish_crl(
     row.crl_number += 1
     crl = ca.build_crl(
         _issuer(row),
-        [(int(serial, 16), at, REASONS.get(reason)) for serial, at, reason in revoked],
+        [
+            (int(serial, 16), at, REASONS.get(reason) if reason else None)
+            for serial, at, reason in revoked
+            if at is not None  # the query takes revoked certificates only
+        ],
         now,
         now + CRL_LIFETIME,
         number=row.crl_number,

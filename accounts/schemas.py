@@ -3,14 +3,14 @@ password policy, credit code check and sign-in rules stay in the services."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeAlias
 
 from pydantic import Field
 
 from core.schemas import Body, Id, Out, PageQuery, Text, Time
 
-Secret = Text[1, 1024]
-Totp = Text[1, 16]
+Secret: TypeAlias = Text[1, 1024]
+Totp: TypeAlias = Text[1, 16]
 
 
 class TokenBody(Body):

@@ -25,6 +25,7 @@ from core import clock
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized
 from core.keys import ColumnCipher
 from core.roles import CUSTODIAN_ROLES, Role
+from crypto import age
 
 TOKEN_PREFIX = "sbt_"  # noqa: S105 (a marker, not a secret)
 
@@ -244,7 +245,7 @@ def check_totp(
     Wrong codes are counted per account: only someone who has the password can make them."""
     keys = throttle.code_keys(user)
     throttle.refuse_if_blocked(session, keys, second_factor=True)
-    if not user.totp_enabled:
+    if user.totp_secret is None:  # not totp_enabled
         raise Forbidden(_l("Set up your authenticator app first."), code="totp_enrolment_required")
     secret = _cipher().open("totp", user.totp_secret).decode()
     step, replayed = totp.check(secret, code, user.totp_last_step)
@@ -430,7 +431,6 @@ def sign_in_for_token(
 
 def set_custodian_key(session: Session, user: User, recipient: str, ip: str | None = None) -> None:
     """Register the age recipient under which this person holds opening-key shares."""
-    from crypto import age
 
     if user.role_enum not in CUSTODIAN_ROLES:
         raise Forbidden(

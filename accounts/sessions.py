@@ -14,9 +14,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from accounts.models import User, UserSession
@@ -89,7 +91,7 @@ def alive(session: Session, user: User, token: str | None) -> UserSession | None
 
 
 def _write(session: Session, row: UserSession, **values: datetime | str) -> None:
-    engine = session.get_bind()
+    engine = cast(Engine, session.get_bind())  # the app's sessions are bound to its engine
     with engine.begin() as connection:
         connection.execute(update(UserSession).where(UserSession.id_hash == row.id_hash).values(**values))
     for name, value in values.items():
@@ -111,7 +113,7 @@ def end_all(session: Session, user: User, reason: str, *, keep: str | None = Non
     query = update(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
     if keep:
         query = query.where(UserSession.id_hash != _digest(keep))
-    result = session.execute(query.values(ended_at=clock.wall(), end_reason=reason))
+    result = cast(CursorResult[Any], session.execute(query.values(ended_at=clock.wall(), end_reason=reason)))
     session.flush()
     return result.rowcount or 0
 

@@ -4,17 +4,35 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Flask, g, request, session
+from flask import Flask, g, redirect, request, session, url_for
+from flask_login import current_user
 
-from accounts import sessions
+from accounts import (  # noqa: F401  (labels registers words)
+    admin,
+    admin_api,
+    api,
+    ca_cli,
+    cert_views,
+    cli,
+    labels,
+    services,
+    sessions,
+    tasks,
+    todos,
+    verification,
+    verification_views,
+    views,
+)
+from accounts.models import User
+from core import todo
 from core.db import db
 from core.errors import DomainError
 from core.extensions import login_manager
+from core.roles import Role
+from core.web import register_panel
 
 
 def _load_session_user(user_id: str):
-    from accounts.models import User
-
     # The API never authenticates by cookie, so it needs no CSRF defence: bearer tokens only.
     if request.path.startswith("/api/"):
         return None
@@ -32,8 +50,6 @@ def _load_session_user(user_id: str):
 
 
 def _load_token_user(req):
-    from accounts import services
-
     header = req.headers.get("Authorization", "")
     if not req.path.startswith("/api/") or not header.lower().startswith("bearer "):
         return None
@@ -48,19 +64,10 @@ def _load_token_user(req):
 
 def _company_panel():
     """A tenderer's to-do while its company is not verified."""
-    from flask_login import current_user
-
-    from accounts import verification
 
     org = current_user.organization
     row = verification.latest(db.session, org) if org else None
     return "accounts/panel_company.html", {"org": org, "pending": row is not None and row.status == "pending"}
-
-
-def _verifications_panel():
-    from accounts import verification
-
-    return "accounts/panel_verifications.html", {"count": len(verification.pending_requests(db.session))}
 
 
 _OPEN_TO_FIRST_PASSWORD = {"accounts.first_password", "accounts.sign_out", "i18n.switch", "static"}
@@ -68,9 +75,6 @@ _OPEN_TO_FIRST_PASSWORD = {"accounts.first_password", "accounts.sign_out", "i18n
 
 def _first_password_gate():
     """Until a person replaces the password an administrator chose, every page leads to that step."""
-    from flask import redirect, url_for
-    from flask_login import current_user
-
     if request.path.startswith("/api/") or request.endpoint in _OPEN_TO_FIRST_PASSWORD:
         return None
     if current_user.is_authenticated and current_user.must_change_password:
@@ -79,30 +83,19 @@ def _first_password_gate():
 
 
 def init_app(app: Flask) -> None:
-    from accounts import (  # noqa: F401  (labels registers words)
-        admin,
-        admin_api,
-        api,
-        cert_views,
-        labels,
-        verification_views,
-        views,
-    )
-
     login_manager.user_loader(_load_session_user)
     login_manager.request_loader(_load_token_user)
     app.before_request(_first_password_gate)
-    from core.web import register_panel
 
     register_panel(app, "tenderer", _company_panel)
-    register_panel(app, "admin", _verifications_panel)
+    todo.register(app, Role.TENDERER, todos.tenderer)
+    todo.register(app, Role.ADMIN, todos.admin)
     app.register_blueprint(views.bp)
     app.register_blueprint(cert_views.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(admin_api.bp)
     app.register_blueprint(verification_views.bp)
     app.register_blueprint(api.bp)
-    from accounts import ca_cli, cli, tasks
 
     app.cli.add_command(cli.users_cli)
     app.cli.add_command(ca_cli.ca_cli)

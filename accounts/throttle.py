@@ -15,15 +15,17 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, insert
+from sqlalchemy import CursorResult, delete, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from accounts.models import SignInThrottle, User
 from core import clock
+from core.db import get_row
 from core.errors import RateLimited
 
 
@@ -106,7 +108,7 @@ def count_failure(session: Session, keys: list[Count]) -> None:
             session.execute(sqlite.insert(SignInThrottle).values(**values).on_conflict_do_nothing())
         else:  # pragma: no cover - the two databases we run on are above
             session.execute(insert(SignInThrottle).values(**values))
-        row = session.get(SignInThrottle, key, with_for_update=True, populate_existing=True)
+        row = get_row(session, SignInThrottle, key, with_for_update=True, populate_existing=True)
         if now - row.window_started_at >= window:
             row.failures, row.window_started_at, row.locked_until = 0, now, None
         row.failures += 1
@@ -122,6 +124,9 @@ def clear(session: Session, keys: list[Count]) -> None:
 
 def unlock(session: Session, user: User) -> int:
     """An administrator lifts every lock on ``user``: its name from any address, and its codes."""
-    result = session.execute(delete(SignInThrottle).where(SignInThrottle.name_key == name_key(user.username)))
+    result = cast(
+        CursorResult[Any],
+        session.execute(delete(SignInThrottle).where(SignInThrottle.name_key == name_key(user.username))),
+    )
     session.flush()
     return result.rowcount or 0

@@ -15,16 +15,17 @@ unverified and its signing certificates are revoked, with the reason logged and 
 from __future__ import annotations
 
 import uuid
-from typing import BinaryIO
+from typing import IO
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 import audit
 from accounts import pki
 from accounts.models import Certificate, CompanyVerification, Organization, User
 from core import clock, filenames
+from core.db import get_row
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.notifications import notify
 from core.roles import Role
@@ -60,7 +61,7 @@ def submit(
     actor: User,
     *,
     legal_representative: str,
-    stream: BinaryIO,
+    stream: IO[bytes],
     filename: str,
     content_type: str,
     store: FileStore,
@@ -128,14 +129,17 @@ def claims(session: Session, credit_code: str) -> list[Organization]:
     )
 
 
-def pending_requests(session: Session) -> list[CompanyVerification]:
-    return list(
-        session.scalars(
-            select(CompanyVerification)
-            .where(CompanyVerification.status == "pending")
-            .order_by(CompanyVerification.submitted_at)
-        )
+def pending_query() -> Select[CompanyVerification]:
+    """The requests waiting for the centre, oldest first."""
+    return (
+        select(CompanyVerification)
+        .where(CompanyVerification.status == "pending")
+        .order_by(CompanyVerification.submitted_at, CompanyVerification.id)
     )
+
+
+def pending_requests(session: Session) -> list[CompanyVerification]:
+    return list(session.scalars(pending_query()))
 
 
 def decide(
@@ -163,7 +167,7 @@ def decide(
             code="reason_required",
             details={"field": "reason"},
         )
-    org = session.get(Organization, row.organization_id)
+    org = get_row(session, Organization, row.organization_id)
     now = clock.now()
     row.status, row.decided_by_id, row.decided_at, row.reason = (
         "approved" if approve else "rejected",

@@ -11,6 +11,7 @@ from flask_login import current_user
 from accounts import verification
 from accounts.forms import DecisionForm, VerificationForm
 from accounts.models import CompanyVerification, Organization
+from core import paging
 from core.auth import roles_required
 from core.db import db
 from core.errors import DomainError, NotFound
@@ -20,6 +21,8 @@ from core.storage import file_store
 from core.uow import attempt, flash_error
 
 bp = Blueprint("company", __name__)
+
+PER_PAGE = 30
 
 
 @bp.route("/account/company", methods=["GET", "POST"])
@@ -57,11 +60,9 @@ def mine():
 @bp.get("/admin/verifications")
 @roles_required(Role.ADMIN)
 def queue():
-    rows = [
-        (row, verification.claims(db.session, row.credit_code))
-        for row in verification.pending_requests(db.session)
-    ]
-    return render_template("accounts/admin_verifications.html", rows=rows)
+    page = paging.page_of(db.session, verification.pending_query(), PER_PAGE)
+    rows = [(row, verification.claims(db.session, row.credit_code)) for row in page.items]
+    return render_template("accounts/admin_verifications.html", rows=rows, page=page)
 
 
 def _request(request_id: uuid.UUID) -> CompanyVerification:

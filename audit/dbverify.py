@@ -131,7 +131,8 @@ def disclosed_contents(session: Session) -> Iterator[bytes]:
         .order_by(AuditEntry.index)
     )
     for (sealed,) in rows:
-        yield bytes(sealed)
+        if sealed is not None:  # revealed scopes hold sealed entries only
+            yield bytes(sealed)
 
 
 def stored_notes(session: Session) -> list[str]:

@@ -17,10 +17,10 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import BigInteger, LargeBinary, bindparam, event, insert, select, text
+from sqlalchemy import BigInteger, LargeBinary, Table, bindparam, event, insert, select, text
 from sqlalchemy.orm import Session
 
 from audit.models import AuditCheckpoint, AuditEntry, AuditHead, AuditNode, node_key
@@ -80,9 +80,11 @@ def _actor_fields(actor: Any) -> dict[str, Any]:
 # The append path runs on the DB-API cursor of the session's own connection (same transaction), with
 # statements compiled once per dialect and SQLAlchemy's own type processors applied to the values:
 # SQLAlchemy's per-statement machinery costs more than the append itself.
-_ENTRIES = AuditEntry.__table__
-_NODES = AuditNode.__table__
-_HEAD = AuditHead.__table__
+# The tables themselves (Core statements on the hot path): declarative gives them as FromClause.
+_ENTRIES = cast(Table, AuditEntry.__table__)
+_NODES = cast(Table, AuditNode.__table__)
+_HEAD = cast(Table, AuditHead.__table__)
+_CHECKPOINTS = cast(Table, AuditCheckpoint.__table__)
 
 
 class _Statement:
@@ -139,6 +141,8 @@ def _begin(session: Session) -> _TxState:
     # The no-op UPDATE takes the row lock (PostgreSQL) or the write lock (SQLite) before we read.
     statements = _statements(session)
     raw = session.connection().connection.driver_connection
+    if raw is None:  # a connection always has its driver's while it is open
+        raise RuntimeError("the database connection is closed")
     cursor = raw.cursor()
     cursor.execute(statements.lock.sql)
     row = cursor.fetchone()
@@ -280,7 +284,8 @@ def _seal(session: Session) -> None:
         connection = session.connection()
         note_text = sign_checkpoint(size, state.frontier.root())
         connection.execute(
-            AuditCheckpoint.__table__.insert(), {"size": size, "created_at": now, "note": note_text}
+            _CHECKPOINTS.insert(),
+            {"size": size, "created_at": now, "note": note_text},
         )
         connection.execute(
             _HEAD.update().where(_HEAD.c.id == 1).values(**values, history_size=size, history_at=now)

@@ -9,6 +9,7 @@ from sqlalchemy import Select, select
 
 from audit import seals
 from audit.models import AuditEntry
+from core.clock import SHANGHAI
 from core.errors import Invalid
 
 
@@ -24,8 +25,6 @@ def parse_time(value: str | None, field: str) -> datetime | None:
             details={"field": field},
         ) from exc
     if parsed.tzinfo is None:
-        from core.clock import SHANGHAI
-
         parsed = parsed.replace(tzinfo=SHANGHAI)  # people type local times
     return parsed
 

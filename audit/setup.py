@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Flask
 
+from audit import api, cli, labels, tasks, views  # noqa: F401  (labels registers words)
+
 
 def init_app(app: Flask) -> None:
-    from audit import api, cli, labels, tasks, views  # noqa: F401  (labels registers words)
-
     app.extensions["celery"].conf.beat_schedule["audit-keep-checkpoint"] = {
         "task": tasks.keep_checkpoint.name,
         "schedule": 60.0,

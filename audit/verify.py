@@ -43,7 +43,7 @@ import contextlib
 import hashlib
 import json
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path
@@ -267,7 +267,7 @@ class _EntriesFile:
         self.path = path
         self.unterminated: int | None = None
 
-    def blocks(self) -> Iterator[list[bytes]]:
+    def blocks(self) -> Generator[list[bytes]]:
         # Whole blocks, not single lines, so that chain.from_iterable hands out the lines in C.
         count = 0
         tail = b""

@@ -10,8 +10,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import or_, select
 
+from accounts.models import User
 from audit import dbverify, describe, log
 from audit.queries import entries_query, parse_time
+from core import paging
 from core.auth import roles_required
 from core.db import db
 from core.errors import DomainError, Invalid
@@ -28,7 +30,6 @@ EXPORT_LIMIT = 100_000
 
 def _filtered():
     """The page's filters as a query, with what to show back: tender code, actor, event kind, time."""
-    from accounts.models import User
 
     args = request.args
     actor_ids = None
@@ -65,8 +66,6 @@ def _filtered():
 
 
 def _names(entries) -> dict:
-    from accounts.models import User
-
     actor_ids = {e.actor_id for e in entries if e.actor_id}
     if not actor_ids:
         return {}
@@ -78,14 +77,12 @@ def _names(entries) -> dict:
 @roles_required(Role.SUPERVISOR)
 def index():
     query, error = _filtered()
-    page = max(1, request.args.get("page", 1, type=int))
-    rows = [] if error else db.session.scalars(query.limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE)).all()
+    page = paging.Page([], 1, PER_PAGE, 0) if error else paging.page_of(db.session, query, PER_PAGE)
+    shown = page.items
     size, checkpoint = log.current_checkpoint(db.session)
-    shown = rows[:PER_PAGE]
     return render_template(
         "audit/index.html",
         lines=describe.describe(db.session, shown, _names(shown)),
-        has_next=len(rows) > PER_PAGE,
         page=page,
         size=size,
         checkpoint=checkpoint,
@@ -95,7 +92,7 @@ def index():
     )
 
 
-def _kinds() -> list[tuple[str, list[tuple[str, str]]]]:
+def _kinds() -> list[tuple[str, str, list[tuple[str, str]]]]:
     """The event-kind filter's options: each domain, then its actions, in words."""
     actions = choices("audit.action")
     return [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import uuid
 
@@ -11,7 +12,9 @@ from flask_login import current_user
 from sqlalchemy import func, or_, select
 
 from accounts.models import User
-from bidding import bank, permissions, services
+from bidding import bank, bids, collusion, custodians, ledger, ledger_view, opening, permissions, services
+from bidding.models import Bid, BidPart, Deposit, Opening
+from bidding.permissions import Scope, may_see_opening_record, sealed_scope
 from bidding.schemas import (
     BasicAccountBody,
     BidOut,
@@ -33,7 +36,7 @@ from core import clock
 from core.api import paginate
 from core.auth import roles_required
 from core.bodies import allow_upload_up_to
-from core.db import db
+from core.db import db, get_row
 from core.errors import DomainError, Invalid, NotFound
 from core.extensions import client_ip
 from core.money import parse_money
@@ -197,7 +200,6 @@ def pay_deposit(tender_id: uuid.UUID, body: DepositBody):
     """Pay a deposit: ``money`` answers where to pay and with which reference (202; it is held when the
     bank's statement shows it paid from the basic account, R-D1); ``guarantee`` files an e-guarantee with
     the insurer's verification reference (201)."""
-    from bidding import ledger
 
     tender = services.visible(db.session, None, tender_id)
     if body.kind == "money":
@@ -282,13 +284,11 @@ def deposit_payment(tender_id: uuid.UUID):
 def list_deposits(tender_id: uuid.UUID):
     """The tender's deposits: a tenderer sees its own; the agency and supervisors see all, but only
     after the bid deadline (before it, who paid would reveal who bids)."""
-    from bidding.models import Deposit
-    from bidding.permissions import Scope, sealed_scope
 
     tender = services.visible(db.session, None, tender_id)
     scope = sealed_scope(db.session, current_user, tender)
     if scope is Scope.SEALED:
-        return jsonify({"items": [], "hidden_until": tender.bid_deadline.isoformat()})
+        return jsonify({"items": [], "hidden_until": tender.time_of("bid_deadline").isoformat()})
     query = select(Deposit).where(Deposit.tender_id == tender.id).order_by(Deposit.created_at)
     if scope is Scope.OWN:
         query = query.where(Deposit.organization_id == current_user.organization_id)
@@ -313,7 +313,6 @@ def deposit_statement():
 
     While a deposit is held, `interest_fen` is what it has earned to date; once refunded, what was paid.
     """
-    from bidding import ledger_view
 
     rows = ledger_view.statement(db.session, current_user.organization_id, clock.now())
     return jsonify({"items": [statement_json(row) for row in rows]})
@@ -350,12 +349,11 @@ def tender_ledger(tender_id: uuid.UUID):
     Before the bid deadline it is sealed (who paid a deposit would tell who bids, R-B4): no entries,
     and `hidden_until` says when.
     """
-    from bidding import ledger_view
 
     tender, sealed = ledger_view.ledger_tender(db.session, current_user, tender_id)
     if sealed:
         return jsonify(
-            {"entries": [], "trial_balance": None, "hidden_until": tender.bid_deadline.isoformat()}
+            {"entries": [], "trial_balance": None, "hidden_until": tender.time_of("bid_deadline").isoformat()}
         )
     entries, balance = ledger_view.tender_ledger(db.session, tender)
     return jsonify(
@@ -411,7 +409,6 @@ def bid_json(bid) -> dict:
 @api_doc(public=True, responses={200: Raw("application/x-pem-file", "the receipt key, PEM")})
 def receipt_public_key():
     """The platform's receipt key (Ed25519, PEM): verify bid receipts offline with it."""
-    from bidding import bids
 
     return bids.receipt_public_pem(), 200, {"Content-Type": "application/x-pem-file"}
 
@@ -421,7 +418,6 @@ def receipt_public_key():
 @api_doc(body=OpenBidBody, responses={201: BidOut})
 def open_bid(tender_id: uuid.UUID, body: OpenBidBody):
     """Start a bid for a lot; upload its parts, then submit it (before the deadline)."""
-    from bidding import bids
 
     bid = bids.open_bid(
         db.session, current_user, services.visible(db.session, None, tender_id), body.lot, client_ip()
@@ -435,7 +431,6 @@ def open_bid(tender_id: uuid.UUID, body: OpenBidBody):
 @api_doc(upload=Upload(field=None), responses={201: Out})
 def upload_part(tender_id: uuid.UUID, bid_id: uuid.UUID, part: str):
     """Upload one sealed part as the raw request body (streamed), with OUT.sig base64 in X-Bid-Signature."""
-    from bidding import bids
 
     allow_upload_up_to(bids.MAX_PART_SIZE)
     try:
@@ -464,7 +459,6 @@ def upload_part(tender_id: uuid.UUID, bid_id: uuid.UUID, part: str):
 @api_doc(responses={201: Raw("application/json", "the signed receipt (R-B2)", {"type": "object"})})
 def submit_bid(tender_id: uuid.UUID, bid_id: uuid.UUID):
     """Submit a bid whose parts are all uploaded: answers with the platform's signed receipt."""
-    from bidding import bids
 
     tender, bid = bids.own_bid(db.session, current_user, tender_id, bid_id)
     receipt = bids.submit(db.session, current_user, tender, bid, client_ip())
@@ -477,7 +471,6 @@ def submit_bid(tender_id: uuid.UUID, bid_id: uuid.UUID):
 @api_doc(responses={200: BidOut})
 def withdraw_bid(tender_id: uuid.UUID, bid_id: uuid.UUID):
     """Withdraw a bid before the deadline (R-B4); its deposit is refunded within 5 days (R-D2)."""
-    from bidding import bids
 
     tender, bid = bids.own_bid(db.session, current_user, tender_id, bid_id)
     bids.withdraw(db.session, current_user, tender, bid, client_ip())
@@ -490,13 +483,11 @@ def withdraw_bid(tender_id: uuid.UUID, bid_id: uuid.UUID):
 @api_doc(responses={200: ItemsOut})
 def list_bids(tender_id: uuid.UUID):
     """Your own bids; for the agency and supervisors nothing before the deadline, not even a count."""
-    from bidding.models import Bid
-    from bidding.permissions import Scope, sealed_scope
 
     tender = services.visible(db.session, None, tender_id)
     scope = sealed_scope(db.session, current_user, tender)
     if scope is Scope.SEALED:
-        return jsonify({"items": [], "hidden_until": tender.bid_deadline.isoformat()})
+        return jsonify({"items": [], "hidden_until": tender.time_of("bid_deadline").isoformat()})
     query = select(Bid).where(Bid.tender_id == tender.id).order_by(Bid.created_at)
     if scope is Scope.OWN:
         query = query.where(Bid.organization_id == current_user.organization_id)
@@ -513,7 +504,6 @@ def list_bids(tender_id: uuid.UUID):
 @api_doc(responses={200: Out})
 def start_opening(tender_id: uuid.UUID):
     """Start the opening at/after the deadline (R-T5); fewer than 3 bids fail the tender (R-B5)."""
-    from bidding import opening
 
     tender = services.manageable(db.session, current_user, tender_id)
     row = opening.start(db.session, current_user, tender, client_ip())
@@ -532,7 +522,6 @@ def start_opening(tender_id: uuid.UUID):
 @api_doc(body=DecryptBody, responses={200: Out})
 def decrypt_bid(tender_id: uuid.UUID, bid_id: uuid.UUID, body: DecryptBody):
     """Online decryption: send each part's file key, unwrapped on your machine; each part is checked."""
-    from bidding import bids, opening
 
     tender, bid = bids.own_bid(db.session, current_user, tender_id, bid_id)
     results = opening.decrypt(db.session, current_user, tender, bid, dict(body.file_keys), client_ip())
@@ -558,8 +547,6 @@ def decrypt_bid(tender_id: uuid.UUID, bid_id: uuid.UUID, body: DecryptBody):
 @api_doc(responses={200: Raw("application/json", "the signed opening record", {"type": "object"})})
 def opening_record(tender_id: uuid.UUID):
     """The opening record signed by the platform: bidders, the agency and supervisors (R-B7)."""
-    from bidding import opening
-    from bidding.permissions import may_see_opening_record
 
     tender = services.visible(db.session, None, tender_id)
     if not may_see_opening_record(db.session, current_user, tender):
@@ -575,9 +562,6 @@ def my_share(tender_id: uuid.UUID):
 
     Handed over only at or after the bid deadline (R-B4); every request, granted or refused, is logged.
     """
-    import base64
-
-    from bidding import custodians
 
     tender = services.visible(db.session, None, tender_id)
     share, sealed = custodians.fetch_sealed_share(db.session, current_user, tender, client_ip())
@@ -598,7 +582,6 @@ def my_share(tender_id: uuid.UUID):
 @api_doc(body=ShareBody, responses={200: Out})
 def release_share(tender_id: uuid.UUID, body: ShareBody):
     """Release your opening-key share once the opening has started; it must match its published hash."""
-    from bidding import opening
 
     share = opening.release_share(
         db.session,
@@ -616,12 +599,10 @@ def release_share(tender_id: uuid.UUID, body: ShareBody):
 @api_doc(body=OpenWithKeyBody, responses={200: Out})
 def open_with_key(tender_id: uuid.UUID, body: OpenWithKeyBody):
     """Open bids whose owners could not decrypt through no fault of their own (R-B6) with released shares."""
-    from bidding import opening
 
     tender = services.manageable(db.session, current_user, tender_id)
     results = opening.open_with_opening_key(db.session, current_user, tender, list(body.bids), client_ip())
     db.session.commit()
-    from bidding.models import BidPart
 
     return jsonify(
         {
@@ -635,7 +616,7 @@ def open_with_key(tender_id: uuid.UUID, body: OpenWithKeyBody):
                     "evidence": r.evidence,  # when the opening key failed too: whose fault (R-B1, R-B6)
                 }
                 for r in results
-                for part in [db.session.get(BidPart, r.part_id)]
+                for part in [get_row(db.session, BidPart, r.part_id)]
             ]
         }
     )
@@ -646,8 +627,6 @@ def open_with_key(tender_id: uuid.UUID, body: OpenWithKeyBody):
 @api_doc(responses={200: Out})
 def collusion_signals(tender_id: uuid.UUID):
     """Signs of collusion among the opened bids (R-B8), for supervisors: signals, not verdicts."""
-    from bidding import collusion
-    from bidding.models import Opening
 
     tender = services.visible(db.session, None, tender_id)
     permissions.require_oversees(db.session, current_user, tender)

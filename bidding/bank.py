@@ -39,10 +39,11 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, cast
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 import audit
@@ -58,6 +59,7 @@ from bidding.models import (
     Tender,
 )
 from core import clock
+from core.db import get_row
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.roles import Role
 
@@ -83,16 +85,20 @@ class DepositAccount:
     def sub_account(self, tender: Tender) -> str:
         """The tender's virtual sub-account: the prefix, then the tender's number (ZB-2026-000123 gives
         26000123)."""
-        _zb, year, serial = tender.code.split("-")
+        _zb, year, serial = (tender.code or "--").split("-")  # a draft has no number (and takes no deposit)
         return f"{self.sub_prefix}{year[-2:]}{serial}"
 
 
 def deposit_account() -> DepositAccount | None:
     config = current_app.config
-    values = [config.get(k) for k in ("DEPOSIT_BANK", "DEPOSIT_ACCOUNT_NAME", "DEPOSIT_ACCOUNT_NO")]
-    if not all(values):
+    bank, name, number = (
+        str(config.get(k) or "") for k in ("DEPOSIT_BANK", "DEPOSIT_ACCOUNT_NAME", "DEPOSIT_ACCOUNT_NO")
+    )
+    if not (bank and name and number):
         return None
-    return DepositAccount(*values, "".join(str(config.get("DEPOSIT_SUBACCOUNT_PREFIX") or "").split()))
+    return DepositAccount(
+        bank, name, number, "".join(str(config.get("DEPOSIT_SUBACCOUNT_PREFIX") or "").split())
+    )
 
 
 def _require_account() -> DepositAccount:
@@ -175,7 +181,7 @@ def issue_reference(
     if existing is not None:
         return existing
     now = clock.now()
-    if tender.status != "published" or now >= tender.bid_deadline:
+    if tender.status != "published" or now >= tender.time_of("bid_deadline"):
         raise Conflict(_l("Deposits are accepted only until the bid deadline."), code="deposit_closed")
     refuse_if_debarred(session, "tenderer", actor.organization_id, now)  # R-R3
     if lot.deposit_fen <= 0:
@@ -221,7 +227,7 @@ def set_basic_account(
         raise Invalid(
             _l("Give the bank and branch of the account."), code="invalid_bank", details={"field": "bank"}
         )
-    org = session.get(Organization, actor.organization_id)
+    org = actor.org
     org.basic_account_bank, org.basic_account_no = name, number
     session.flush()
     audit.record(session, actor, "accounts.basic_account_set", org, {"bank": name, "account_no": number}, ip)
@@ -272,7 +278,8 @@ def payment_status(session: Session, organization_id, tender: Tender) -> list[Lo
             .where(BankTransaction.deposit_reference_id.in_(ids), BankTransaction.outcome != "matched")
             .order_by(BankTransaction.booked_at)
         ):
-            received.setdefault(row.deposit_reference_id, []).append(row)
+            if row.deposit_reference_id is not None:
+                received.setdefault(row.deposit_reference_id, []).append(row)
     return [
         LotPayment(
             lot.number,
@@ -353,7 +360,7 @@ def _held_elsewhere(session: Session, known: dict[str, _Known]) -> set[tuple]:
     """(tender, lot, organisation) that already hold a deposit (an e-guarantee, say): one per lot. A
     refunded one does not count: a tenderer that withdrew may pay again to bid again."""
     tenders = sorted({k.tender_id for k in known.values()})
-    held = set()
+    held: set[tuple[Any, ...]] = set()
     for chunk in _chunks(tenders):
         held.update(
             session.execute(
@@ -366,7 +373,7 @@ def _held_elsewhere(session: Session, known: dict[str, _Known]) -> set[tuple]:
 
 
 def _already_imported(session: Session, account_no: str, refs: list[str]) -> set[str]:
-    seen = set()
+    seen: set[str] = set()
     for chunk in _chunks(refs):
         seen.update(
             session.scalars(
@@ -506,7 +513,7 @@ class _Matcher:
     def debit(self, row: statements.Row, tx: dict) -> tuple[str, str]:
         ref = row.reference
         line = self.refunds.pop(ref, None) if ref else None
-        if line is None:
+        if line is None or ref is None:
             return "unmatched", "unknown_debit"
         if -row.amount_fen != line.amount_fen or (
             row.counterparty_account and row.counterparty_account != line.payee_account
@@ -560,11 +567,11 @@ class _Matcher:
         """Write what the last chunk decided: deposits first (the lines point at them), then the lines."""
         session = self.session
         if self.deposits:
-            session.execute(insert(Deposit.__table__), self.deposits)
+            session.execute(insert(cast(Table, Deposit.__table__)), self.deposits)
         if self.transactions:
-            session.execute(insert(BankTransaction.__table__), self.transactions)
+            session.execute(insert(cast(Table, BankTransaction.__table__)), self.transactions)
         if self.reference_updates:
-            table = DepositReference.__table__
+            table = cast(Table, DepositReference.__table__)
             session.execute(
                 update(table)
                 .where(table.c.id == bindparam("reference_id"))
@@ -702,7 +709,7 @@ def _settle(session: Session, actor: User | None, line: RefundLine, tx: dict, ip
     """A refund batch line is paid: the deposit's refund is settled, or the returned money leaves suspense."""
     line.paid_transaction_id, line.paid_at = tx["id"], tx["booked_at"]
     if line.deposit_id is not None:
-        deposit = session.get(Deposit, line.deposit_id)
+        deposit = get_row(session, Deposit, line.deposit_id)
         tx["deposit_id"] = deposit.id
         session.execute(
             update(BankTransaction).where(BankTransaction.id == tx["id"]).values(deposit_id=deposit.id)
@@ -772,7 +779,7 @@ def _next_batch_number(session: Session) -> str:
     count = session.scalar(
         select(func.count()).select_from(RefundBatch).where(RefundBatch.number.like(f"TK-{year}-%"))
     )
-    return f"TK-{year}-{count + 1:04d}"
+    return f"TK-{year}-{(count or 0) + 1:04d}"
 
 
 def _in_open_lines(session: Session, column) -> set:

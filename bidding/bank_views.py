@@ -133,12 +133,13 @@ def statement(statement_id: uuid.UUID):
             .join(Tender, Tender.id == Deposit.tender_id)
             .where(Deposit.id.in_(deposit_ids))
         )
+        if deadline is not None  # a tender taking deposits has its timeline
     }
     now = clock.now()
     for r in shown:
-        code, deadline = tenders.get(r.get("deposit_id"), (None, None))
-        r["tender"] = code if code and now >= deadline else None
-        r["sealed"] = bool(code) and now < deadline
+        known = tenders.get(r["deposit_id"]) if r.get("deposit_id") else None
+        r["tender"] = known[0] if known and now >= known[1] else None
+        r["sealed"] = known is not None and now < known[1]
     return render_template(
         "bidding/finance_statement.html", statement=row, lines=shown, page=page, pages=pages, **labels()
     )
@@ -191,7 +192,7 @@ def tenderer_context(actor, tender: Tender) -> dict:
     if actor is None or actor.role != Role.TENDERER or tender.status == "draft":
         return {"deposit_payments": None}
     now = clock.now()
-    open_ = tender.status == "published" and now < tender.bid_deadline
+    open_ = tender.status == "published" and now < tender.time_of("bid_deadline")
     return {
         "deposit_payments": bank.payment_status(db.session, actor.organization_id, tender),
         "deposit_account": bank.deposit_account(),

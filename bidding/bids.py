@@ -13,7 +13,7 @@ import base64
 import binascii
 import uuid
 from datetime import datetime
-from typing import BinaryIO
+from typing import IO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -27,10 +27,10 @@ from accounts import pki, verification
 from accounts.models import User
 from bidding import ledger
 from bidding.bidders import has_submitted_bid
-from bidding.models import Bid, BidPart, Deposit, Tender
+from bidding.models import Bid, BidPart, Deposit, Tender, TenderDocument
 from bidding.permissions import bid_scope
 from core import clock
-from core.db import has_written
+from core.db import get_row, has_written
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from core.keys import instance_secret, random_key
 from core.roles import Role
@@ -59,7 +59,7 @@ def receipt_public_pem() -> str:
 
 
 def _before_deadline(tender: Tender, at: datetime | None = None) -> None:
-    if tender.status != "published" or (at or clock.now()) >= tender.bid_deadline:  # R-B3
+    if tender.status != "published" or (at or clock.now()) >= tender.time_of("bid_deadline"):  # R-B3
         raise Conflict(
             _l("The bid deadline has passed: bids are no longer accepted."),
             code="deadline_passed",
@@ -87,7 +87,7 @@ def open_bid(session: Session, actor: User, tender: Tender, lot_number: int, ip:
     _tenderer(actor)
     _before_deadline(tender)
     _not_paused(tender)
-    refuse_if_debarred(session, "tenderer", actor.organization_id, clock.now())  # R-R3
+    refuse_if_debarred(session, "tenderer", actor.org.id, clock.now())  # R-R3
     if not any(lot.number == lot_number for lot in tender.lots):
         raise Invalid(_l("This tender has no lot %(n)s.", n=lot_number), code="lot_not_found")
     bid = Bid(
@@ -115,7 +115,7 @@ def own_bid(session: Session, actor: User, tender_id: uuid.UUID, bid_id: uuid.UU
     bid = session.get(Bid, bid_id)
     if bid is None or bid.tender_id != tender_id or bid.organization_id != actor.organization_id:
         raise NotFound(_l("No such bid."), code="bid_not_found")
-    return session.get(Tender, tender_id), bid
+    return get_row(session, Tender, tender_id), bid
 
 
 def _signature(header: str | None) -> tuple[bytes, bidpack.EnvelopeSignature]:
@@ -142,7 +142,7 @@ def receive_part(
     tender: Tender,
     bid: Bid,
     part: str,
-    stream: BinaryIO,
+    stream: IO[bytes],
     signature_header: str | None,
     store: FileStore,
     ip: str | None = None,
@@ -195,8 +195,8 @@ def receive_part(
                 "the certificate in the signature file is not the one that signed"
             )
         if (
-            signer.identity.credit_code != actor.organization.credit_code
-            or statement["tenderer"] != actor.organization.credit_code
+            signer.identity.credit_code != actor.org.credit_code
+            or statement["tenderer"] != actor.org.credit_code
         ):
             raise bidpack.BidSignerMismatch("the bid is signed for another organisation")
         _check_sealed(store, stored)  # R-B1
@@ -297,7 +297,7 @@ def submit(session: Session, actor: User, tender: Tender, bid: Bid, ip: str | No
         tender_id=str(tender.id),
         lot=bid.lot_number,
         bid_id=str(bid.id),
-        tenderer=actor.organization.credit_code,
+        tenderer=actor.org.credit_code,
         parts=[{"part": p.part, "sha256": p.sha256, "size": p.size} for p in bid.parts],
         received_at=bid.submitted_at,
         audit_index=entry.index,
@@ -341,7 +341,6 @@ def withdraw(session: Session, actor: User, tender: Tender, bid: Bid, ip: str | 
 
 def referenced_files(session: Session) -> list[str]:
     """Every file the database points at (for ``FileStore.sweep`` after a crash)."""
-    from bidding.models import TenderDocument
 
     documents = session.scalars(select(TenderDocument.sha256).where(TenderDocument.sha256.is_not(None)))
-    return list(session.scalars(select(BidPart.sha256))) + list(documents)
+    return list(session.scalars(select(BidPart.sha256))) + [sha for sha in documents if sha is not None]

@@ -123,7 +123,10 @@ def signals(session: Session, tender: Tender) -> list[dict]:
             {"rule": "R-B8", "signal": "same_payer_account", "value": account, "organizations": orgs}
         )
 
-    machines, files, managers, people = [], [], [], []
+    machines: list[tuple[str, str]] = []
+    files: list[tuple[str, str]] = []
+    managers: list[tuple[str, str]] = []
+    people: list[tuple[str, str]] = []
     written: dict[str, set[str]] = defaultdict(set)  # each project manager's name as written
     prices_by_lot: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for bid in bids:

@@ -24,11 +24,13 @@ from sqlalchemy.orm import Session
 import audit
 from accounts import pki
 from accounts.models import Organization, User
-from bidding import periods, permissions
-from bidding.calendar import SHANGHAI, Calendar
+from bidding import bids, periods, permissions
+from bidding import opening as openings
+from bidding.calendar import Calendar
 from bidding.models import DocumentDownload, Tender, TenderDocument
 from core import clock, filenames
 from core.bodies import LARGEST_FILE
+from core.db import get_row
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.notifications import notify
 from core.present import when
@@ -92,7 +94,7 @@ def _agency_signature(
                 _l("The signature does not verify: %(reason)s", reason=str(exc)),
                 code=getattr(exc, "code", "signature_invalid"),
             ) from exc
-    agency = session.get(Organization, actor.organization_id)
+    agency = actor.org
     if signer.identity.credit_code != agency.credit_code:
         raise Invalid(_l("The signature is not your agency's."), code="signature_not_yours")
     return signature_b64, format(signer.certificate.serial_number, "x")
@@ -153,7 +155,9 @@ def upload(
 
 
 def statement_payload(session: Session, tender: Tender, document: TenderDocument) -> dict:
-    agency = session.get(Organization, tender.agency_id)
+    agency = get_row(session, Organization, tender.agency_id)
+    if document.issued_at is None:  # a statement says when the document was issued: a draft's has none
+        raise Conflict(_l("The document is not issued yet."), code="document_not_issued")
     return {
         "v": 1,
         "type": STATEMENT_TYPE,
@@ -170,13 +174,11 @@ def statement_payload(session: Session, tender: Tender, document: TenderDocument
         "issued_at": receipts.format_time(document.issued_at),
         "issued_by": {"organization": agency.name, "credit_code": agency.credit_code},
         "agency_signer": document.signer_serial,
-        "bid_deadline": receipts.format_time(tender.bid_deadline),
+        "bid_deadline": receipts.format_time(tender.time_of("bid_deadline")),
     }
 
 
 def _sign_statement(session: Session, tender: Tender, document: TenderDocument) -> None:
-    from bidding import bids
-
     payload = statement_payload(session, tender, document)
     key = bids.receipt_key()
     document.statement = canonical.canonical_json(
@@ -221,7 +223,6 @@ def issue_change(
     ip: str | None = None,
 ) -> TenderDocument:
     """Issue a clarification or amendment: R-T3 extension, signed statement, downloaders told."""
-    from bidding import opening as openings
 
     _own_agency(session, actor, tender)
     if kind not in ("amendment", "clarification"):
@@ -230,7 +231,7 @@ def issue_change(
         raise Conflict(_l("Only a published tender before its opening changes."), code="tender_not_open")
     now = clock.now()
     # A paused tender (R-T4) may still be amended after its old deadline: that is how it resumes.
-    if now >= tender.bid_deadline and tender.paused_at is None:
+    if now >= tender.time_of("bid_deadline") and tender.paused_at is None:
         raise Conflict(_l("The bid deadline has passed."), code="deadline_passed")
     text = (body or "").strip()
     heading = _title(title)
@@ -302,8 +303,8 @@ def _tell_downloaders(session: Session, tender: Tender, document: TenderDocument
             _l(
                 "The bid deadline moves to %(deadline)s (R-T3); objections to the documents are accepted "
                 "until %(objections)s (R-T4).",
-                deadline=document.deadline_after.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
-                objections=tender.objection_deadline.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
+                deadline=when(document.deadline_after),
+                objections=when(tender.objection_deadline),
             )
         )
     for user in session.scalars(select(User).where(User.id.in_(user_ids))):
@@ -353,7 +354,11 @@ def download_refusal(
         )
     if actor is not None and actor.role != Role.TENDERER:
         return None
-    open_now = periods.documents_open(tender, now) if row.kind == "documents" else now < tender.bid_deadline
+    open_now = (
+        periods.documents_open(tender, now)
+        if row.kind == "documents"
+        else now < tender.time_of("bid_deadline")
+    )
     if open_now:
         return None
     org = getattr(actor, "organization_id", None)
@@ -379,14 +384,20 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
+def file_of(row: TenderDocument) -> str:
+    """The stored file of a document that has one (a clarification may be text only)."""
+    if row.sha256 is None:
+        raise NotFound(_l("This notice has no file."), code="document_not_found")
+    return row.sha256
+
+
 def record_download(
     session: Session, actor: User, tender: Tender, row: TenderDocument, ip: str | None = None
 ) -> DocumentDownload:
     """Downloading needs no registration beyond signing in (R-T2); who downloaded is recorded. A
     tenderer obtains the documents while they are available (``bidding.periods``); one whose
     organisation obtained them keeps them, and every later change, afterwards."""
-    if row.sha256 is None:
-        raise NotFound(_l("This notice has no file."), code="document_not_found")
+    file_of(row)
     if actor is None or not getattr(actor, "is_authenticated", False):
         raise Forbidden(_l("Sign in to download the documents."), code="unauthenticated", status=401)
     refusal = download_refusal(session, actor, tender, row, clock.now())
@@ -414,7 +425,7 @@ def record_download(
 
 def downloads(session: Session, actor: User | None, tender: Tender) -> list[dict]:
     """Who downloaded what and when: agency and tenderee only before the deadline (R-T2)."""
-    if not permissions.may_see_downloads(session, actor, tender):
+    if actor is None or not permissions.may_see_downloads(session, actor, tender):
         raise Forbidden(_l("Only the agency and the tenderee see who downloaded."), code="role_forbidden")
     query = (
         select(DocumentDownload, TenderDocument.version, Organization.name, User.display_name)

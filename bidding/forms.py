@@ -18,6 +18,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional
 
 from bidding.periods import TIMELINE
+from core.clock import SHANGHAI
 from core.forms import options
 from core.money import AmountError, parse_yuan
 
@@ -63,8 +64,6 @@ class TenderForm(FlaskForm):
     lots = FieldList(FormField(LotForm), min_entries=3, max_entries=10)
 
     def to_data(self) -> dict:
-        from core.clock import SHANGHAI
-
         lots = [
             {
                 "name": lot.form.name.data,

@@ -20,9 +20,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from fractions import Fraction
+from typing import Any, cast
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 import audit
@@ -33,6 +34,7 @@ from bidding.models import Deposit, InterestRate, LedgerLine, LedgerTransaction,
 from bidding.permissions import bid_scope
 from bidding.services import DEPOSIT_CAP_PERCENT
 from core import clock
+from core.db import get_row
 from core.errors import Conflict, Forbidden, Invalid
 from core.roles import Role
 from credit.services import refuse_if_debarred
@@ -88,7 +90,8 @@ def book_many(session: Session, entries: list[Entry]) -> int:
     """Record many balanced transactions at once (a bank statement's lines): the same rule as ``book``,
     written with two bulk inserts instead of one unit of work per transaction."""
     now = clock.now()
-    transactions, lines = [], []
+    transactions: list[dict[str, Any]] = []
+    lines: list[dict[str, Any]] = []
     for entry in entries:
         kept = [(account, amount) for account, amount in entry.lines if amount]
         if not kept or sum(amount for _account, amount in kept) != 0:
@@ -109,8 +112,8 @@ def book_many(session: Session, entries: list[Entry]) -> int:
             for account, amount in kept
         )
     if transactions:
-        session.execute(insert(LedgerTransaction.__table__), transactions)
-        session.execute(insert(LedgerLine.__table__), lines)
+        session.execute(insert(cast(Table, LedgerTransaction.__table__)), transactions)
+        session.execute(insert(cast(Table, LedgerLine.__table__)), lines)
     return len(transactions)
 
 
@@ -127,7 +130,7 @@ def _check_open(tender: Tender, actor: User, now: datetime) -> None:
     if actor.role != Role.TENDERER or actor.organization_id is None:
         raise Forbidden(_l("Only tenderers pay deposits."), code="role_forbidden")
     verification.require_verified(actor.organization)  # identity before bidding
-    if tender.status != "published" or now >= tender.bid_deadline:
+    if tender.status != "published" or now >= tender.time_of("bid_deadline"):
         raise Conflict(_l("Deposits are accepted only until the bid deadline."), code="deposit_closed")
 
 
@@ -183,9 +186,9 @@ def record_guarantee(
     verification reference (验真码) lets the agency and the committee check it with the insurer."""
     now = clock.now()
     _check_open(tender, actor, now)
-    refuse_if_debarred(session, "tenderer", actor.organization_id, now)  # R-R3
+    refuse_if_debarred(session, "tenderer", actor.org.id, now)  # R-R3
     _check_amount(tender, lot_number, amount_fen)
-    if valid_until < tender.bid_deadline:
+    if valid_until < tender.time_of("bid_deadline"):
         raise Invalid(_l("The guarantee must stay valid past the bid deadline."), code="guarantee_too_short")
     if len(file_sha256) != 64 or any(c not in "0123456789abcdef" for c in file_sha256):
         raise Invalid(_l("Give the SHA-256 of the guarantee file."), code="invalid_digest")
@@ -261,7 +264,7 @@ def schedule_refund(
         raise ValueError(reason)
     if deposit.status != "held":
         return deposit  # idempotent: a refund already scheduled or made is not scheduled again
-    tender = session.get(Tender, deposit.tender_id)
+    tender = get_row(session, Tender, deposit.tender_id)
     deposit.status = "refund_due"
     deposit.refund_reason = reason
     deposit.refund_due_at = refund_due_date(tender, reason, triggered_at, Calendar.load(session))
@@ -320,7 +323,7 @@ def refund_figures(session: Session, deposit: Deposit, at: datetime) -> RefundFi
         accrue(deposit.amount_fen, local_date(deposit.paid_at), local_date(at), _rates(session, "deposit"))
     )
     late = 0
-    tender = session.get(Tender, deposit.tender_id)
+    tender = get_row(session, Tender, deposit.tender_id)
     if tender.track == "procurement" and deposit.refund_due_at and at > deposit.refund_due_at:
         late = _round(
             accrue(
@@ -441,4 +444,4 @@ def balances(session: Session, accounts: list[str] | None = None) -> dict[str, i
 
 def trial_balance(session: Session) -> int:
     """The sum of every line ever booked: zero when the books balance (tested as an invariant)."""
-    return int(session.scalar(select(func.coalesce(func.sum(LedgerLine.amount_fen), 0))))
+    return int(session.scalar(select(func.coalesce(func.sum(LedgerLine.amount_fen), 0))) or 0)

@@ -13,7 +13,8 @@ from html import escape
 
 from bidding import ledger
 from bidding.ledger_view import Entry, StatementRow, TrialBalance
-from core import clock
+from core.money import yuan_text
+from core.present import when
 
 WIDTH, LEFT, RIGHT = 760, 150, 20
 COLOURS = {
@@ -27,7 +28,8 @@ COLOURS = {
 
 
 def yuan(fen: int) -> str:
-    return f"¥{fen / 100:,.2f}"
+    """Compact for a chart's labels: "¥1,234.50" in both languages (integer arithmetic, core.money)."""
+    return f"¥{yuan_text(fen)}"
 
 
 def group(account: str) -> str:
@@ -52,7 +54,7 @@ def balance(tb: TrialBalance, words: dict[str, str]) -> str:
     top = max(tb.debit_fen, tb.credit_fen, 1)
     left = 90
     scale = (WIDTH - left - RIGHT - 130) / top  # room on the right for the totals
-    sides = {"debits": {}, "credits": {}}
+    sides: dict[str, dict[str, int]] = {"debits": {}, "credits": {}}
     for row in tb.rows:
         for side, amount in (("debits", row.debit_fen), ("credits", row.credit_fen)):
             if amount:
@@ -61,12 +63,12 @@ def balance(tb: TrialBalance, words: dict[str, str]) -> str:
     height = 110 + 20 * ((len(used) + 3) // 4)
     parts = _open(height, words["title"])
     for n, (side, total) in enumerate((("debits", tb.debit_fen), ("credits", tb.credit_fen))):
-        y, x = 14 + 40 * n, left
+        y, x = 14 + 40 * n, float(left)
         parts.append(
             f'<text x="{left - 8}" y="{y + 17}" font-size="14" text-anchor="end">{escape(words[side])}</text>'
         )
         for name in COLOURS:
-            amount = sides[side].get(name)
+            amount = sides[side].get(name, 0)
             if not amount:
                 continue
             w = amount * scale
@@ -122,13 +124,13 @@ def escrow(entries: list[Entry], now: datetime, title: str) -> str:
     for moment, value in points:
         parts.append(
             f'<circle cx="{x(moment):.1f}" cy="{y(value):.1f}" r="3.5" fill="{COLOURS["escrow"]}">'
-            f"<title>{clock.local(moment):%Y-%m-%d %H:%M} · {yuan(value)}</title></circle>"
+            f"<title>{escape(when(moment))} · {yuan(value)}</title></circle>"
         )
     for moment in (start, end):
         anchor = "start" if moment == start else "end"
         parts.append(
             f'<text x="{x(moment):.1f}" y="{base + 18}" font-size="11" text-anchor="{anchor}">'
-            f"{clock.local(moment):%Y-%m-%d}</text>"
+            f"{escape(when(moment, 'date'))}</text>"
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -138,7 +140,7 @@ def holdings(rows: list[StatementRow], now: datetime, words: dict[str, str]) -> 
     """One bar per deposit from payment to refund (or now); ``words``: title, days (with %(n)s)."""
     if not rows:
         return ""
-    ends = {id(r): (r.deposit.refunded_at if r.deposit.status == "refunded" else now) for r in rows}
+    ends = {id(r): (r.deposit.refunded_at or now if r.deposit.status == "refunded" else now) for r in rows}
     start = min(r.deposit.paid_at for r in rows)
     end = max(max(ends.values()), start)
     span = (end - start).total_seconds() or 1
@@ -168,7 +170,7 @@ def holdings(rows: list[StatementRow], now: datetime, words: dict[str, str]) -> 
     for moment, anchor in ((start, "start"), (end, "end")):
         parts.append(
             f'<text x="{x(moment):.1f}" y="{axis + 16}" font-size="11" text-anchor="{anchor}">'
-            f"{clock.local(moment):%Y-%m-%d}</text>"
+            f"{escape(when(moment, 'date'))}</text>"
         )
     parts.append("</svg>")
     return "".join(parts)

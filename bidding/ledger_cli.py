@@ -12,12 +12,9 @@ from flask.cli import AppGroup
 
 from bidding import ledger_view
 from core.db import db
+from core.money import yuan_text
 
 ledger_cli = AppGroup("ledger", help="The deposit ledger (double entry, integer fen).")
-
-
-def _yuan(fen: int) -> str:
-    return f"{fen / 100:,.2f}"
 
 
 @ledger_cli.command("check")
@@ -29,12 +26,12 @@ def check() -> None:
     click.echo(f"{'account':<{width}}  {'debits':>18}  {'credits':>18}  {'balance':>18}")
     for row in tb.rows:
         click.echo(
-            f"{row.account:<{width}}  {_yuan(row.debit_fen):>18}  {_yuan(row.credit_fen):>18}"
-            f"  {_yuan(row.balance_fen):>18}"
+            f"{row.account:<{width}}  {yuan_text(row.debit_fen):>18}  {yuan_text(row.credit_fen):>18}"
+            f"  {yuan_text(row.balance_fen):>18}"
         )
-    click.echo(f"{'total':<{width}}  {_yuan(tb.debit_fen):>18}  {_yuan(tb.credit_fen):>18}")
+    click.echo(f"{'total':<{width}}  {yuan_text(tb.debit_fen):>18}  {yuan_text(tb.credit_fen):>18}")
     for problem in result.problems:
         click.echo(f"problem: {problem}", err=True)
     if not result.ok:
         raise click.ClickException("the books do not balance")
-    click.echo(f"balanced: {len(tb.rows)} accounts, debits equal credits (CNY {_yuan(tb.debit_fen)})")
+    click.echo(f"balanced: {len(tb.rows)} accounts, debits equal credits (CNY {yuan_text(tb.debit_fen)})")

@@ -23,6 +23,7 @@ from bidding.calendar import local_date
 from bidding.models import Deposit, LedgerLine, LedgerTransaction, Tender
 from bidding.permissions import Scope, sealed_scope
 from bidding.services import DEPOSIT_CAP_PERCENT
+from core.db import get_row
 
 ACCOUNT_LABELS = {
     ledger.ESCROW: _l("Deposit escrow account (bank)"),
@@ -261,9 +262,9 @@ def statement(session: Session, organization_id: uuid.UUID, now: datetime) -> li
     for deposit in session.scalars(
         select(Deposit).where(Deposit.organization_id == organization_id).order_by(Deposit.created_at.desc())
     ):
-        tender = session.get(Tender, deposit.tender_id)
+        tender = get_row(session, Tender, deposit.tender_id)
         if deposit.status == "refunded":
-            end, interest, late = deposit.refunded_at, deposit.interest_fen, deposit.late_charge_fen
+            end, interest, late = deposit.refunded_at or now, deposit.interest_fen, deposit.late_charge_fen
             returned = deposit.amount_fen + interest + late if deposit.kind == "money" else None
         elif deposit.status == "forfeited":
             end, interest, late, returned = _forfeited_at(session, deposit) or now, 0, 0, 0

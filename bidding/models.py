@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Literal
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -24,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core import clock
 from core.db import Base, UtcDateTime, UuidPK
+from core.errors import Conflict
 
 TRACKS = ("works", "procurement")
 
@@ -57,6 +60,11 @@ class TenderCounter(Base):
 
     year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+TimelineField = Literal[
+    "documents_from", "documents_to", "clarification_deadline", "objection_deadline", "bid_deadline"
+]
 
 
 class Tender(UuidPK, Base):
@@ -102,6 +110,26 @@ class Tender(UuidPK, Base):
         back_populates="tender", order_by="Lot.number", cascade="all, delete-orphan"
     )
     opening_key: Mapped[OpeningKeyRecord | None] = relationship(back_populates="tender", uselist=False)
+
+    def time_of(self, field: TimelineField) -> datetime:
+        """A time of the timeline, which every published tender has (publication checks it); a draft
+        may not have it yet, and asking is refused in words (naming the field) rather than compared
+        with None."""
+        value: datetime | None = getattr(self, field)
+        if value is None:
+            raise Conflict(
+                _l("The tender's timeline is not complete yet."),
+                code="timeline_incomplete",
+                details={"field": field},
+            )
+        return value
+
+    @property
+    def key(self) -> OpeningKeyRecord:
+        """The opening key of a published tender (created at publication)."""
+        if self.opening_key is None:
+            raise Conflict(_l("The tender has no opening key: it is not published."), code="tender_not_open")
+        return self.opening_key
 
 
 class Lot(UuidPK, Base):

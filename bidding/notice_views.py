@@ -22,17 +22,20 @@ from bidding.forms import (
     ObjectionForm,
     QuestionForm,
 )
-from core import clock
+from core import clock, paging
 from core.auth import login_required, roles_required
 from core.db import db
 from core.errors import Invalid
 from core.extensions import client_ip
 from core.models import Notification
+from core.present import when
 from core.roles import Role
 from core.storage import file_store
 from core.uow import attempt
 
 bp = Blueprint("notices", __name__)
+
+NOTIFICATIONS_PER_PAGE = 30
 
 
 def _act(tender_id: uuid.UUID, form, action: Callable[[], object], success: str, anchor: str = ""):
@@ -100,7 +103,7 @@ def issue_amendment(tender_id: uuid.UUID):
         flash(
             _(
                 "The bid deadline moved to %(deadline)s (R-T3).",
-                deadline=clock.local(tender.bid_deadline).strftime("%Y-%m-%d %H:%M"),
+                deadline=when(tender.bid_deadline),
             ),
             "warning",
         )
@@ -114,7 +117,9 @@ def download_document(tender_id: uuid.UUID, document_id: uuid.UUID):
     row = documents.document(db.session, current_user, tender, document_id)
     documents.record_download(db.session, current_user, tender, row, client_ip())
     db.session.commit()
-    return send_file(file_store().path_for(row.sha256), download_name=row.filename, as_attachment=True)
+    return send_file(
+        file_store().path_for(documents.file_of(row)), download_name=row.filename, as_attachment=True
+    )
 
 
 @bp.post("/tenders/<uuid:tender_id>/questions")
@@ -240,13 +245,14 @@ def close_opening(tender_id: uuid.UUID):
 @bp.get("/notifications")
 @login_required
 def notifications():
-    rows = db.session.scalars(
+    page = paging.page_of(
+        db.session,
         select(Notification)
         .where(Notification.user_id == current_user.id)
-        .order_by(Notification.created_at.desc())
-        .limit(100)
-    ).all()
-    return render_template("notifications.html", notifications=rows, form=FlaskForm())
+        .order_by(Notification.created_at.desc(), Notification.id.desc()),
+        NOTIFICATIONS_PER_PAGE,
+    )
+    return render_template("notifications.html", notifications=page.items, page=page, form=FlaskForm())
 
 
 @bp.post("/notifications/read")

@@ -8,9 +8,9 @@ import uuid
 from flask import Blueprint, jsonify, request, send_file
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from bidding import documents, objections, questions, services
+from bidding import documents, objections, opening, questions, services
 from bidding.models import TenderDocument
 from bidding.schemas import (
     AmendmentBody,
@@ -133,7 +133,10 @@ def download_document(tender_id: uuid.UUID, document_id: uuid.UUID):
     documents.record_download(db.session, current_user, tender, row, client_ip())
     db.session.commit()
     response = send_file(
-        file_store().path_for(row.sha256), download_name=row.filename, as_attachment=True, conditional=False
+        file_store().path_for(documents.file_of(row)),
+        download_name=row.filename,
+        as_attachment=True,
+        conditional=False,
     )
     response.headers["X-Content-SHA256"] = row.sha256
     return response
@@ -257,7 +260,7 @@ def answer_objection(tender_id: uuid.UUID, objection_id: uuid.UUID, body: Answer
     return jsonify(
         {
             "id": str(row.id),
-            "answered_at": row.answered_at.isoformat(),
+            "answered_at": row.answered_at.isoformat() if row.answered_at else None,
             "paused": tender.paused_at is not None,
         }
     )
@@ -271,7 +274,6 @@ def answer_objection(tender_id: uuid.UUID, objection_id: uuid.UUID, body: Answer
 )
 def close_opening(tender_id: uuid.UUID, body: CloseOpeningBody):
     """Close the opening: classify every bid (R-B6) and sign the record for good (R-B7)."""
-    from bidding import opening
 
     tender = services.manageable(db.session, current_user, tender_id)
     row = opening.close(
@@ -319,7 +321,6 @@ def list_notifications():
 @api_doc(responses={200: Out})
 def mark_notifications_read():
     """Mark all your notifications read."""
-    from sqlalchemy import update
 
     db.session.execute(
         update(Notification)

@@ -5,12 +5,13 @@ opening: raised by a bidder while the opening runs, answered there, and put in t
 
 from __future__ import annotations
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import audit
-from accounts.models import User
+from accounts.models import Organization, User
 from bidding import periods, permissions
 from bidding.bidders import has_submitted_bid
 from bidding.calendar import Calendar
@@ -18,6 +19,7 @@ from bidding.models import Objection, Opening, Tender
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.notifications import notify
+from core.present import when
 from core.roles import Role
 
 MAX_TEXT = 8000
@@ -42,7 +44,7 @@ def raise_objection(
     now = clock.now()
     body = _text(text, "text")
     if stage == "documents":
-        if tender.status != "published" or now < tender.documents_from:
+        if tender.status != "published" or now < tender.time_of("documents_from"):
             raise Conflict(_l("Objections open with the documents."), code="tender_not_open")
         calendar = Calendar.load(session)
         closes = periods.objections_close(tender, calendar)
@@ -50,7 +52,7 @@ def raise_objection(
             raise Conflict(
                 _l(
                     "Objections to the documents closed at %(deadline)s.",
-                    deadline=clock.local(closes).strftime("%Y-%m-%d %H:%M"),
+                    deadline=when(closes),
                 ),
                 code="objection_deadline_passed",
                 details={"deadline": closes.isoformat(), "rule": "R-T4"},
@@ -60,7 +62,7 @@ def raise_objection(
             tender.paused_at = now
     elif stage == "opening":
         opening = session.get(Opening, tender.id)
-        if opening is None or opening.status != "decrypting":
+        if opening is None or opening.status != "decrypting" or opening.decrypt_until is None:
             raise Conflict(
                 _l("Objections at the opening are raised while it runs."), code="opening_not_decrypting"
             )
@@ -70,8 +72,6 @@ def raise_objection(
     else:
         # Later stages belong to later packages (publicity: evaluation), which register a handler here
         # because bidding must not import them.
-        from flask import current_app
-
         handler = current_app.extensions.get("sunbid.objection_stages", {}).get(stage)
         if handler is None:
             raise Invalid(
@@ -192,8 +192,6 @@ def listing(session: Session, actor: User | None, tender: Tender) -> list[dict]:
             "mine": mine,
         }
         if staff:
-            from accounts.models import Organization
-
             org = session.get(Organization, o.organization_id) if o.organization_id else None
             item["raised_by"] = org.name if org else None
         out.append(item)

@@ -115,7 +115,7 @@ def merge_calendar(session: Session, calendar: CalendarFile, report: LoadReport)
         else:
             continue
         report.days_changed += 1
-    if not calendar.official:
+    if not calendar.official or calendar.year is None:
         if calendar.year is not None:
             report.not_published.append(calendar.year)
         return

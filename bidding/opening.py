@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import shutil
 from pathlib import Path
 
 from flask import current_app
@@ -21,9 +22,12 @@ from accounts.models import Organization, User
 from bidding import bids, custodians, ledger, periods, permissions
 from bidding.models import Bid, BidPart, Deposit, Objection, Opening, PartOpening, Tender
 from core import clock
+from core.db import get_row
 from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.keys import ColumnCipher
 from core.storage import file_store
-from crypto import age, bidpack, ca, canonical, receipts
+from crypto import age, bidpack, ca, canonical, receipts, shamir
+from crypto import opening as opening_keys
 
 MIN_BIDS = 3  # R-B5
 
@@ -46,7 +50,7 @@ def start(session: Session, actor: User, tender: Tender, ip: str | None = None) 
     """R-T5 the opening happens at the deadline, online; R-B5 fewer than three bids fail the tender."""
     if not permissions.runs(session, actor, tender):
         raise Forbidden(_l("Only the tender's agency runs its opening."), code="role_forbidden")
-    if tender.status != "published" or clock.now() < tender.bid_deadline:
+    if tender.status != "published" or clock.now() < tender.time_of("bid_deadline"):
         raise Conflict(
             _l("The opening starts at the bid deadline."),
             code="opening_too_early",
@@ -128,7 +132,7 @@ def decrypt(
         raise Conflict(
             _l("Bids can be decrypted only while the opening is decrypting."), code="opening_not_decrypting"
         )
-    if clock.now() >= opening.decrypt_until:
+    if opening.decrypt_until is None or clock.now() >= opening.decrypt_until:
         raise Conflict(_l("The decryption window has closed."), code="decryption_window_closed")
     if bid.status != "submitted":
         raise Conflict(_l("Only a submitted bid is decrypted."), code="bid_not_active")
@@ -169,7 +173,6 @@ def _open_part(
     identities: list | None = None,
 ) -> PartOpening:
     """Open one stored part (by file key or identity) into the opened area and record the outcome."""
-    import shutil
 
     dest = _opened_root() / str(tender.id) / str(bid.id) / part.part
     shutil.rmtree(dest, ignore_errors=True)  # a failed earlier attempt leaves nothing; be sure
@@ -194,7 +197,8 @@ def _open_part(
     except (bidpack.BidError, age.AgeError, ca.CertificateError) as exc:
         result = PartOpening(part_id=part.id, status="failed", failure_code=getattr(exc, "code", "failed"))
         if identities is not None:  # the rebuilt opening key failed too: keep what shows whose fault
-            result.evidence = _evidence(store, part, str(identities[0].recipient), result.failure_code)
+            failure = result.failure_code or "failed"
+            result.evidence = _evidence(store, part, str(identities[0].recipient), failure)
     else:
         sheet = opened.manifest.get("price_sheet")
         result = PartOpening(
@@ -250,7 +254,7 @@ def record(session: Session, tender: Tender) -> dict:
         raise NotFound(_l("The opening has not started."), code="opening_not_started")
     rows = []
     for bid in submitted(session, tender):
-        org = session.get(Organization, bid.organization_id)
+        org = get_row(session, Organization, bid.organization_id)
         outcomes = {p.part: session.get(PartOpening, p.id) for p in bid.parts}
         commercial = outcomes.get("commercial")
         deposit = session.scalar(
@@ -268,7 +272,7 @@ def record(session: Session, tender: Tender) -> dict:
                 "lot": bid.lot_number,
                 "tenderer": org.name,
                 "credit_code": org.credit_code,
-                "submitted_at": receipts.format_time(bid.submitted_at),
+                "submitted_at": receipts.format_time(bid.submitted_at) if bid.submitted_at else None,
                 "price_fen": commercial.price_fen if commercial and commercial.status == "ok" else None,
                 "decryption": {part: (o.status if o else "pending") for part, o in sorted(outcomes.items())},
                 "failures": sorted({o.failure_code for o in outcomes.values() if o and o.failure_code}),
@@ -296,7 +300,9 @@ def record(session: Session, tender: Tender) -> dict:
         "bids": rows,
         "objections": [
             {
-                "raised_by": session.get(Organization, o.organization_id).name if o.organization_id else None,
+                "raised_by": get_row(session, Organization, o.organization_id).name
+                if o.organization_id
+                else None,
                 "text": o.text,
                 "raised_at": receipts.format_time(o.raised_at),
                 "answer": o.answer,
@@ -333,14 +339,11 @@ def signed_record(session: Session, tender: Tender) -> bytes:
 
 
 def _cipher():
-    from core.keys import ColumnCipher
-
     return ColumnCipher(current_app.config["DATA_KEY"])
 
 
 def release_share(session: Session, actor: User, tender: Tender, text: str, ip: str | None = None):
     """A custodian releases its opening-key share after the deadline; it must match the published hash."""
-    from crypto import opening as opening_keys
 
     share = custodians.share_of(session, actor, tender)
     opening = session.get(Opening, tender.id)
@@ -374,8 +377,6 @@ def open_with_opening_key(
 ) -> list[PartOpening]:
     """Open bids whose owners could not decrypt through no fault of their own (R-B6), with the
     opening key rebuilt from the released shares and checked against the published recipient."""
-    from crypto import opening as opening_keys
-    from crypto import shamir
 
     if not permissions.runs(session, actor, tender):
         raise Forbidden(_l("Only the tender's agency runs its opening."), code="role_forbidden")
@@ -384,17 +385,18 @@ def open_with_opening_key(
         raise Conflict(
             _l("Bids can be decrypted only while the opening is decrypting."), code="opening_not_decrypting"
         )
-    released = [s for s in tender.opening_key.shares if s.released is not None]
+    key = tender.key
+    released = [s for s in key.shares if s.released is not None]
     try:
         identity = opening_keys.reconstruct(
             [shamir.Share.decode(_cipher().open("opening-share", s.released).decode()) for s in released],
-            age.Recipient.parse(tender.opening_key.recipient),
+            age.Recipient.parse(key.recipient),
         )
     except ValueError as exc:
         raise Conflict(
             _l("Not enough custodians have released their shares."),
             code="not_enough_shares",
-            details={"released": len(released), "needed": tender.opening_key.threshold},
+            details={"released": len(released), "needed": key.threshold},
         ) from exc
     authority = pki.get_ca(session)
     chain = pki.chain(authority)
@@ -456,11 +458,12 @@ def close(
     complete = {
         bid_id for bid_id, parts in outcomes.items() if all(o is not None and o.status == "ok" for o in parts)
     }
-    if clock.now() < opening.decrypt_until and len(complete) < len(received):
+    until = opening.decrypt_until
+    if until is not None and clock.now() < until and len(complete) < len(received):
         raise Conflict(
             _l(
                 "Bidders may still decrypt until %(until)s.",
-                until=receipts.format_time(opening.decrypt_until),
+                until=receipts.format_time(until),
             ),
             code="decryption_window_open",
         )

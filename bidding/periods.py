@@ -54,7 +54,7 @@ def earliest_documents_end(documents_from: datetime, calendar: Calendar) -> date
 
 def documents_open(tender: Tender, now: datetime) -> bool:
     """Whether the documents can be obtained now by someone who has not obtained them yet."""
-    return tender.documents_from <= now < tender.documents_to
+    return tender.time_of("documents_from") <= now < tender.time_of("documents_to")
 
 
 # -- questions (R-T3) ---------------------------------------------------------------------------------
@@ -65,7 +65,7 @@ def latest_questions_close(bid_deadline: datetime) -> date:
 
 
 def questions_open(tender: Tender, now: datetime) -> bool:
-    return tender.documents_from <= now < tender.clarification_deadline
+    return tender.time_of("documents_from") <= now < tender.time_of("clarification_deadline")
 
 
 # -- objections to the documents (R-T4) ---------------------------------------------------------------
@@ -81,12 +81,12 @@ def statutory_objection_close(bid_deadline: datetime, calendar: Calendar) -> dat
 def objections_close(tender: Tender, calendar: Calendar) -> datetime:
     """When objections to the documents close: the tender's own close, but never before the statute's
     (a tender published before the platform checked this gets the statutory window all the same)."""
-    statutory = statutory_objection_close(tender.bid_deadline, calendar)
+    statutory = statutory_objection_close(tender.time_of("bid_deadline"), calendar)
     return max(tender.objection_deadline, statutory) if tender.objection_deadline else statutory
 
 
 def objections_open(tender: Tender, now: datetime, calendar: Calendar) -> bool:
-    return tender.documents_from <= now < objections_close(tender, calendar)
+    return tender.time_of("documents_from") <= now < objections_close(tender, calendar)
 
 
 def answer_due(raised_at: datetime, calendar: Calendar) -> datetime:
@@ -105,16 +105,17 @@ def extended_deadline(tender: Tender, issued_at: datetime, calendar: Calendar) -
     """R-T3: the deadline a change issued at ``issued_at`` requires, when later than the current one
     (the same time of day, on the 15th day after the change or the next working day)."""
     earliest_day = calendar.period_end(local_date(issued_at), CHANGE_DAYS)
-    if local_date(tender.bid_deadline) >= earliest_day:
+    deadline = tender.time_of("bid_deadline")
+    if local_date(deadline) >= earliest_day:
         return None
-    return _at_time_of(earliest_day, tender.bid_deadline).astimezone(tender.bid_deadline.tzinfo)
+    return _at_time_of(earliest_day, deadline).astimezone(deadline.tzinfo)
 
 
 def follow_deadline(tender: Tender, new_deadline: datetime, calendar: Calendar) -> dict[str, tuple]:
     """Move the bid deadline and the periods that hang on it by the same time, keeping whatever the
     tender gave beyond the statute; the objection window is at least the statutory one before the new
     deadline (R-T4 follows R-T3). Returns ``{field: (before, after)}`` for what changed."""
-    shift = new_deadline - tender.bid_deadline
+    shift = new_deadline - tender.time_of("bid_deadline")
     changes: dict[str, tuple] = {"bid_deadline": (tender.bid_deadline, new_deadline)}
     moved = {name: getattr(tender, name) + shift for name in FOLLOWING if getattr(tender, name)}
     if "documents_to" in moved:

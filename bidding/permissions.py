@@ -206,7 +206,7 @@ def sealed_scope(session: Session, actor: User, tender: Tender) -> Scope:
         require_oversees(session, actor, tender)
     else:
         raise NotFound(_l("No such tender."), code="tender_not_found")
-    if clock.now() < tender.bid_deadline:
+    if clock.now() < tender.time_of("bid_deadline"):
         return Scope.SEALED
     return Scope.ALL
 

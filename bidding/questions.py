@@ -34,13 +34,13 @@ def _text(value: str | None, field: str = "text") -> str:
 def ask(session: Session, actor: User, tender: Tender, text: str, ip: str | None = None) -> Question:
     if actor.role != Role.TENDERER:
         raise Forbidden(_l("Only tenderers ask questions on the documents."), code="role_forbidden")
-    if tender.status != "published" or clock.now() < tender.documents_from:
+    if tender.status != "published" or clock.now() < tender.time_of("documents_from"):
         raise Conflict(_l("Questions open with the documents."), code="tender_not_open")
     if not periods.questions_open(tender, clock.now()):  # R-T3
         raise Conflict(
             _l("The deadline for questions has passed."),
             code="clarification_deadline_passed",
-            details={"deadline": tender.clarification_deadline.isoformat()},
+            details={"deadline": tender.time_of("clarification_deadline").isoformat()},
         )
     question = Question(
         tender_id=tender.id, asked_by_id=actor.id, organization_id=actor.organization_id, text=_text(text)
@@ -70,8 +70,9 @@ def answer(
     ip: str | None = None,
 ) -> TenderDocument:
     """Answer one or more questions in one clarification; it quotes the questions, never the askers."""
-    questions = [session.get(Question, qid) for qid in question_ids]
-    if not questions or any(q is None or q.tender_id != tender.id for q in questions):
+    found = [session.get(Question, qid) for qid in question_ids]
+    questions = [q for q in found if q is not None and q.tender_id == tender.id]
+    if not questions or len(questions) != len(found):
         raise NotFound(_l("No such question."), code="question_not_found")
     if any(q.answer_id is not None for q in questions):
         raise Conflict(_l("A question is already answered."), code="question_answered")

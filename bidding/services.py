@@ -15,7 +15,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 import audit
-from accounts.models import User
+from accounts.models import Organization, User
 from bidding import custodians, periods, permissions
 from bidding.calendar import Calendar, local_date
 from bidding.models import TRACKS, CustodianShare, Lot, OpeningKeyRecord, Tender, TenderCounter
@@ -177,7 +177,7 @@ def parse_tender(data: dict) -> TenderInput:
 
 
 def _check_values(data: TenderInput) -> None:
-    problems = []
+    problems: list[dict[str, object]] = []
     for number, lot in enumerate(data.lots, start=1):
         if lot.estimated_price_fen <= 0:
             problems.append(
@@ -233,8 +233,6 @@ def _require_agency(actor: User) -> None:
 
 
 def _tenderee(session: Session, tenderee_id: uuid.UUID):
-    from accounts.models import Organization
-
     org = session.get(Organization, tenderee_id)
     if org is None or org.kind != "tenderee":
         raise Invalid(
@@ -417,9 +415,9 @@ def phase(tender: Tender, now: datetime) -> str:
     """Where a tender stands, from its status and timeline against the clock (never from a job)."""
     if tender.status != "published":
         return tender.status
-    if now < tender.documents_from:
+    if now < tender.time_of("documents_from"):
         return "announced"
-    if now < tender.bid_deadline:
+    if now < tender.time_of("bid_deadline"):
         return "bidding"
     return "opening"
 

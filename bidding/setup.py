@@ -3,25 +3,42 @@
 from __future__ import annotations
 
 from flask import Flask
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from audit import describe
+from bidding import (  # noqa: F401  (labels registers words)
+    admin,
+    api,
+    bank_api,
+    bank_views,
+    bids,
+    calendar_cli,
+    labels,
+    ledger_cli,
+    ledger_view,
+    ledger_views,
+    notice_views,
+    notices_api,
+    periods,
+    tasks,
+    todos,
+    trail,
+    views,
+)
+from bidding.models import Bid, CustodianShare, Deposit, Objection, Opening, Tender
+from bidding.permissions import assigned_tenders
+from bidding.services import phase
+from core import clock, paging, todo
+from core.db import db
+from core.extensions import csrf
+from core.roles import Role
+from core.web import register_panel, register_rules
+
+PANEL_PER_PAGE = 10
 
 
 def init_app(app: Flask) -> None:
-    from bidding import (  # noqa: F401  (labels registers words)
-        admin,
-        api,
-        bank_api,
-        bank_views,
-        calendar_cli,
-        labels,
-        ledger_cli,
-        ledger_views,
-        notice_views,
-        notices_api,
-        views,
-    )
-    from core.extensions import csrf
-    from core.web import register_panel
-
     app.register_blueprint(api.bp)
     app.register_blueprint(notices_api.bp)
     app.register_blueprint(notice_views.bp)
@@ -34,18 +51,20 @@ def init_app(app: Flask) -> None:
     # (core.app), since the API authenticates by bearer token only.
     csrf.exempt(admin.put_calendar_day)
     csrf.exempt(admin.put_rate)
-    from bidding import ledger_view, periods
-    from core.web import register_rules
 
     register_rules(app, 10, periods.rules)
     register_rules(app, 20, ledger_view.rules)
     register_panel(app, "agency", _agency_panel)
     register_panel(app, "tenderer", _tenderer_panel)
+    register_panel(app, "tenderee", _tenderee_panel)
     register_panel(app, "supervisor", _supervisor_panel)
     register_panel(app, "notary", _custodian_panel)
     register_panel(app, "admin", bank_views._admin_panel)
-    from bidding import bids, tasks
-    from core.db import db
+    todo.register(app, Role.TENDERER, todos.tenderer)
+    todo.register(app, Role.AGENCY, todos.agency)
+    todo.register(app, Role.SUPERVISOR, todos.supervisor)
+    for role in (Role.AGENCY, Role.SUPERVISOR, Role.NOTARY):
+        todo.register(app, role, todos.custodian)
 
     app.extensions.setdefault("sunbid.file_refs", []).append(lambda: bids.referenced_files(db.session))
     app.extensions["sunbid.file_refs"].append(lambda: _guarantee_files(db.session))
@@ -55,8 +74,6 @@ def init_app(app: Flask) -> None:
         "schedule": 600.0,
     }
     app.cli.add_command(calendar_cli.calendar_cli)
-    from audit import describe
-    from bidding import trail
 
     describe.register_tender_finder(app, trail.find)
     describe.register_tender_names(app, trail.codes)
@@ -75,15 +92,6 @@ def _guarantee_files(session) -> set[str]:
 
 
 def _agency_panel():
-    from flask_login import current_user
-    from sqlalchemy import select
-
-    from bidding.models import Tender
-    from bidding.permissions import assigned_tenders
-    from bidding.services import phase
-    from core import clock
-    from core.db import db
-
     rows = db.session.scalars(
         select(Tender)
         .where(Tender.id.in_(assigned_tenders(current_user)))
@@ -93,13 +101,21 @@ def _agency_panel():
     return "bidding/panel_agency.html", {"tenders": rows, "now": clock.now(), "phase": phase}
 
 
+def _tenderee_panel():
+    """The tenders the tenderee's organisation owns (drafts included: it reviews them), newest first,
+    with the award page once there is one to read or decide."""
+    page = paging.page_of(
+        db.session,
+        select(Tender)
+        .where(Tender.tenderee_id == current_user.organization_id)
+        .order_by(Tender.created_at.desc(), Tender.id),
+        PANEL_PER_PAGE,
+    )
+    return "bidding/panel_tenderee.html", {"page": page, "now": clock.now(), "phase": phase}
+
+
 def _tenderer_panel():
     """My tenders and bids: every lot the organisation paid a deposit for or bid on, newest deadline first."""
-    from flask_login import current_user
-    from sqlalchemy import select
-
-    from bidding.models import Bid, Deposit, Tender
-    from core.db import db
 
     org = current_user.organization_id
     bids = db.session.scalars(
@@ -122,28 +138,23 @@ def _tenderer_panel():
             }
         )
     rows.sort(key=lambda row: row["tender"].bid_deadline, reverse=True)
-    return "bidding/panel_tenderer.html", {"rows": rows}
+    page = paging.page_of_list(rows, PANEL_PER_PAGE)
+    return "bidding/panel_tenderer.html", {"rows": page.items, "page": page}
 
 
 def _supervisor_panel():
     """Tenders under supervision: what needs a look first (paused, overdue answers, openings running,
     shares to release), then the latest notices."""
-    from flask_login import current_user
-    from sqlalchemy import func, select
-
-    from bidding.models import CustodianShare, Objection, Opening, Tender
-    from bidding.permissions import assigned_tenders
-    from bidding.services import phase
-    from core import clock
-    from core.db import db
 
     now = clock.now()
-    tenders = db.session.scalars(
+    page = paging.page_of(
+        db.session,
         select(Tender)
         .where(Tender.status != "draft", Tender.id.in_(assigned_tenders(current_user)))
-        .order_by(Tender.bid_deadline.desc())
-        .limit(30)
-    ).all()
+        .order_by(Tender.bid_deadline.desc(), Tender.id),
+        PANEL_PER_PAGE,
+    )
+    tenders = page.items
     ids = [t.id for t in tenders]
     pending = dict(
         db.session.execute(
@@ -185,23 +196,11 @@ def _supervisor_panel():
                 and opening.status == "decrypting",
             }
         )
-    rows.sort(
-        key=lambda r: (
-            not (r["overdue"] or r["share_due"] or r["tender"].paused_at or r["opening"] == "decrypting"),
-        )
-    )
-    return "bidding/panel_supervisor.html", {"rows": rows}
+    return "bidding/panel_supervisor.html", {"rows": rows, "page": page}
 
 
 def _custodian_panel():
     """A notary's desk: the opening-key shares it holds, and which ones the opening now needs."""
-    from flask_login import current_user
-    from sqlalchemy import select
-
-    from bidding.models import CustodianShare, Opening, Tender
-    from core import clock
-    from core.db import db
-
     now = clock.now()
     rows = []
     for share, tender in db.session.execute(

@@ -275,7 +275,7 @@ def _csv_row(number: int, values: list[str], statement: Statement) -> Row | None
             problems.append(Problem(number, label, "invalid_amount", raw))
     if len(problems) == before and (len(amounts) != 1 or next(iter(amounts.values())) <= 0):
         problems.append(Problem(number, "借方发生额/贷方发生额", "one_amount_needed", ""))
-    if len(problems) > before:
+    if len(problems) > before or booked_at is None:  # a bad date is among the problems
         return None
     return Row(
         number,
@@ -485,7 +485,7 @@ def _camt_entry(number: int, ntry, statement: Statement) -> Row | None:
     except ValueError:
         problems.append(Problem(number, "BookgDt", "invalid_date", booked_text))
         booked_at = None
-    if len(problems) > before:
+    if len(problems) > before or booked_at is None or amount is None:  # both are among the problems
         return None
     credit = indicator == "CRDT"
     parties = (*tx, "RltdPties")

@@ -22,8 +22,10 @@ def codes(session: Session, ids: set[str]) -> dict[str, str]:
             wanted.append(uuid.UUID(value))
         except ValueError:
             continue
-    rows = session.execute(select(Tender.id, Tender.code).where(Tender.id.in_(wanted))) if wanted else []
-    return {str(tender_id): code for tender_id, code in rows}
+    if not wanted:
+        return {}
+    rows = session.execute(select(Tender.id, Tender.code).where(Tender.id.in_(wanted)))
+    return {str(tender_id): code for tender_id, code in rows if code is not None}
 
 
 def targets(session: Session, tender_id: uuid.UUID) -> list[str]:

@@ -12,13 +12,27 @@ from sqlalchemy import select
 from accounts import services as account_services
 from accounts.forms import EmptyForm
 from accounts.models import Organization, User
-from bidding import bank_views, collusion, custodians, opening, periods, permissions, services
+from bidding import (
+    bank_views,
+    collusion,
+    custodians,
+    documents,
+    objections,
+    opening,
+    periods,
+    permissions,
+    questions,
+    services,
+    timeline,
+)
+from bidding import forms as f
 from bidding.calendar import Calendar
 from bidding.forms import CustodianKeyForm, DeleteDraftForm, PublishForm, TenderForm
 from bidding.models import Opening, Tender
-from bidding.permissions import may_see_opening_record
-from core import clock
+from bidding.permissions import may_see_downloads, may_see_opening_record
+from core import clock, paging
 from core.auth import login_required, roles_required
+from core.clock import SHANGHAI
 from core.db import db
 from core.errors import DomainError, Invalid
 from core.extensions import client_ip
@@ -36,16 +50,10 @@ PER_PAGE = 20
 @bp.get("/tenders")
 def portal():
     q, category = request.args.get("q", "").strip(), request.args.get("category", "").strip()
-    page = max(1, request.args.get("page", 1, type=int))
-    rows = db.session.scalars(
-        services.published_query(q or None, category or None)
-        .limit(PER_PAGE + 1)
-        .offset((page - 1) * PER_PAGE)
-    ).all()
+    page = paging.page_of(db.session, services.published_query(q or None, category or None), PER_PAGE)
     return render_template(
         "bidding/portal.html",
-        tenders=rows[:PER_PAGE],
-        has_next=len(rows) > PER_PAGE,
+        tenders=page.items,
         page=page,
         q=q,
         category=category,
@@ -70,7 +78,7 @@ def notice(tender_id: uuid.UUID):
         phase=services.phase(tender, clock.now()),
         manager=manager,
         publish_form=_publish_form() if manager else None,
-        custodians=custodians.readiness(db.session, actor) if manager else None,
+        custodians=custodians.readiness(db.session, actor) if manager and actor is not None else None,
         calendar_warnings=services.calendar_warnings(tender, Calendar.load(db.session))
         if manager and tender.status == "draft"
         else [],
@@ -103,16 +111,12 @@ def _team_context(actor, tender: Tender) -> dict | None:
 
 def _notice_context(actor, tender: Tender, manager: bool) -> dict:
     """What the notice page shows around the tender: documents, questions, objections, forms by role."""
-    from bidding import documents, objections, questions
-    from bidding import forms as f
-    from bidding.permissions import may_see_downloads
 
     now = clock.now()
     running = db.session.get(Opening, tender.id)
     tenderer = actor is not None and actor.role == Role.TENDERER
     published = tender.status == "published" and running is None
     calendar = Calendar.load(db.session)
-    from bidding import timeline
 
     shown = documents.visible_documents(db.session, actor, tender)
     return {
@@ -154,8 +158,6 @@ def _tender_form(tender: Tender | None = None) -> TenderForm:
     ).all()
     form.tenderee_id.choices = options((str(o.id), o.name) for o in tenderees)
     if tender is not None and request.method == "GET":
-        from core.clock import SHANGHAI
-
         form.title.data, form.track.data, form.category.data = tender.title, tender.track, tender.category
         form.region.data, form.tenderee_id.data = tender.region, str(tender.tenderee_id)
         form.estimate.data = yuan_input(tender.estimated_price_fen)
@@ -190,12 +192,16 @@ def _publish_form() -> PublishForm:
 @bp.get("/agency/tenders")
 @roles_required(Role.AGENCY)
 def agency_tenders():
-    rows = db.session.scalars(
+    page = paging.page_of(
+        db.session,
         select(Tender)
         .where(Tender.id.in_(permissions.assigned_tenders(current_user)))
-        .order_by(Tender.created_at.desc())
-    ).all()
-    return render_template("bidding/agency_tenders.html", tenders=rows, now=clock.now(), phase=services.phase)
+        .order_by(Tender.created_at.desc(), Tender.id),
+        PER_PAGE,
+    )
+    return render_template(
+        "bidding/agency_tenders.html", tenders=page.items, page=page, now=clock.now(), phase=services.phase
+    )
 
 
 @bp.route("/agency/tenders/new", methods=["GET", "POST"])

@@ -8,6 +8,7 @@ nothing is held in memory whole.
 from __future__ import annotations
 
 import base64
+import functools
 import http.client
 import json
 import os
@@ -23,7 +24,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from crypto import bidpack
+from crypto import age, bidpack, opening
 
 LOGIN_CONTEXT = b"sunbid-cert-login-v1\n"  # must match accounts.certlogin on the server
 CHUNK = 1024 * 1024
@@ -184,7 +185,7 @@ def submit_bid(
             part,
             out,
             sig,
-            (lambda done, total, part=part: progress(part, done, total)) if progress else None,
+            functools.partial(progress, part) if progress else None,
         )
     # Submitting again is safe (the server answers a submitted bid with its receipt): an answer lost on
     # the way back is asked for again rather than leaving the tenderer without its receipt (R-B2).
@@ -205,7 +206,6 @@ def decrypt_online(api: Api, tender_id: str, bid_id: str, sealed: dict[str, Path
 
     The identity never leaves this machine, and a file key opens only its own part.
     """
-    from crypto import age
 
     keys = {}
     for part, path in sealed.items():
@@ -216,7 +216,6 @@ def decrypt_online(api: Api, tender_id: str, bid_id: str, sealed: dict[str, Path
 
 def release_share(api: Api, tender_id: str, identities: list) -> dict:
     """A custodian's release: fetch the sealed share, open it here with the custodian's identity, send it."""
-    from crypto import opening
 
     mine = api.json("GET", f"/api/v1/tenders/{tender_id}/opening/shares/mine")
     sealed = opening.SealedShare(

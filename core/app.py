@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import os
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, flash, g, jsonify, render_template, request
+from flask import Flask, Response, flash, g, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -16,7 +18,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from core import bodies, clock
+from core import api, bodies, cli, clock, i18n, paging, present, sandbox, web
 from core import config as config_module
 from core.auth import is_api_request
 from core.db import db
@@ -24,10 +26,12 @@ from core.errors import DomainError
 from core.extensions import babel, csrf, limiter, login_manager
 from core.i18n import select_locale
 from core.keys import instance_secret, random_key
+from core.notifications import register_channel, unread_count
 from core.present import error_text
 from core.storage import init_store
 from core.tasks import init_celery
 from core.uow import rollback_for
+from core.voice import VoiceSpool, gateway_recipient
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,7 +52,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _embedded_secrets(app)
     hops = int(app.config.get("PROXY_HOPS") or 0)
     if hops:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]  # Flask's documented way
 
     db.init_app(app)
     init_store(app)
@@ -61,14 +65,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     init_celery(app)
     if app.config.get("VOICE_SPOOL"):
-        from core.notifications import register_channel
-        from core.voice import VoiceSpool, gateway_recipient
-
         register_channel(app, "voice", VoiceSpool(app.config["VOICE_SPOOL"], gateway_recipient(app.config)))
 
-    from core import api, i18n, present, web
-
     present.init_app(app)
+    paging.init_app(app)
 
     app.register_blueprint(web.bp)
     app.register_blueprint(i18n.bp)
@@ -76,8 +76,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _register_errors(app)
     _register_hooks(app)
     bodies.register(app)
-
-    from core import cli
 
     cli.init_app(app)
     for name in DOMAIN_PACKAGES:
@@ -123,7 +121,9 @@ def _private_instance(app: Flask) -> None:
                 candidate.chmod(0o600)
 
 
-def _error_response(code: str, message: Any, status: int, details: dict | None = None):
+def _error_response(
+    code: str, message: Any, status: int, details: dict[str, Any] | None = None
+) -> ResponseReturnValue:
     if is_api_request():
         return jsonify({"error": {"code": code, "message": str(message), "details": details or {}}}), status
     return render_template("core/error.html", message=message, status=status), status
@@ -131,7 +131,7 @@ def _error_response(code: str, message: Any, status: int, details: dict | None =
 
 def _register_errors(app: Flask) -> None:
     @app.errorhandler(DomainError)
-    def domain_error(err: DomainError):
+    def domain_error(err: DomainError) -> ResponseReturnValue:
         rollback_for(err)
         if not is_api_request() and request.method == "POST" and err.status < 500:
             flash(error_text(err), "error")
@@ -139,7 +139,7 @@ def _register_errors(app: Flask) -> None:
         return _error_response(err.code, message, err.status, err.details)
 
     @app.errorhandler(CSRFError)
-    def csrf_error(err: CSRFError):
+    def csrf_error(err: CSRFError) -> ResponseReturnValue:
         return _error_response(
             "csrf_failed",
             _l("The form expired or was not sent from this site. Reload the page and try again."),
@@ -147,11 +147,11 @@ def _register_errors(app: Flask) -> None:
         )
 
     @app.errorhandler(429)
-    def rate_limited(err: HTTPException):
+    def rate_limited(err: HTTPException) -> ResponseReturnValue:
         return _error_response("rate_limited", _l("Too many attempts. Wait a moment and try again."), 429)
 
     @app.errorhandler(HTTPException)
-    def http_error(err: HTTPException):
+    def http_error(err: HTTPException) -> ResponseReturnValue:
         codes = {
             404: "not_found",
             405: "method_not_allowed",
@@ -175,7 +175,7 @@ def _register_errors(app: Flask) -> None:
         return _error_response(codes.get(status, "http_error"), messages.get(status, err.description), status)
 
     @app.errorhandler(Exception)
-    def internal_error(err: Exception):
+    def internal_error(err: Exception) -> ResponseReturnValue:
         log.exception("unhandled error on %s %s", request.method, request.path)
         session = g.get("_sunbid_session")
         if session is not None:
@@ -192,13 +192,11 @@ def _limit_text() -> str:
 
 def _register_hooks(app: Flask) -> None:
     @app.before_request
-    def sandbox_clock():
-        from core import sandbox
-
+    def sandbox_clock() -> None:
         sandbox.follow(app)
 
     @app.after_request
-    def security_headers(response):
+    def security_headers(response: Response) -> Response:
         headers = response.headers
         headers.setdefault(
             "Content-Security-Policy",
@@ -217,17 +215,15 @@ def _register_hooks(app: Flask) -> None:
         return response
 
     @app.template_filter("fromjson")
-    def fromjson(value):
-        import json
-
+    def fromjson(value: str) -> Any:
         return json.loads(value)
 
     @app.template_filter("reject_key")
-    def reject_key(mapping: dict, key: str) -> dict:
+    def reject_key(mapping: dict[str, Any], key: str) -> dict[str, Any]:
         return {k: v for k, v in mapping.items() if k != key}
 
     @app.context_processor
-    def globals_():
+    def globals_() -> dict[str, Any]:
         return {
             "sandbox": app.config["SANDBOX"],
             "platform_now": clock.now,
@@ -238,9 +234,5 @@ def _register_hooks(app: Flask) -> None:
 
 def _unread_notifications() -> int:
     """The count on the bell in the header (called from the layout only when signed in)."""
-    from flask_login import current_user
-
-    from core.db import db
-    from core.notifications import unread_count
 
     return unread_count(db.session, current_user.id)

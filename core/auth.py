@@ -18,10 +18,10 @@ def is_api_request() -> bool:
     return request.path.startswith("/api/")
 
 
-def roles_required(*roles: Role) -> Callable:
+def roles_required(*roles: Role) -> Callable[..., Any]:
     """Signed in with one of ``roles`` (none given: any signed-in user)."""
 
-    def decorate(view: Callable) -> Callable:
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if not current_user.is_authenticated:
@@ -32,7 +32,7 @@ def roles_required(*roles: Role) -> Callable:
                 raise Forbidden(_l("Your role may not do this."), code="role_forbidden")
             return view(*args, **kwargs)
 
-        wrapped.allowed_roles = tuple(roles)  # read by the OpenAPI document and the access tests
+        wrapped.allowed_roles = tuple(roles)  # type: ignore[attr-defined]  # read by the OpenAPI document and the access tests
         return wrapped
 
     return decorate

@@ -16,9 +16,10 @@ out only after what is left of its body, up to the request's limit, has been rea
 from __future__ import annotations
 
 import contextlib
-from typing import BinaryIO
+from typing import IO, Any
 
 from flask import Flask, Response, g, request
+from flask_babel import format_decimal
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from crypto.bidpack import MAX_PART_SIZE
@@ -34,7 +35,6 @@ _CHUNK = MIB
 
 def format_size(size: int) -> str:
     """A byte count as people read upload limits: "200 MiB", "64 KiB" (the number in the locale's form)."""
-    from flask_babel import format_decimal
 
     for unit, scale in (("GiB", 1024**3), ("MiB", MIB), ("KiB", 1024)):
         if size >= scale:
@@ -47,7 +47,7 @@ def allow_upload_up_to(size: int) -> None:
     request.max_content_length = size + _SLACK
 
 
-def discard_rest(stream: BinaryIO, limit: int) -> None:
+def discard_rest(stream: IO[bytes], limit: int) -> None:
     """Read what is left of ``stream`` without keeping it, at most ``limit`` bytes. Reading it costs
     whoever sends it as much as the platform, and within the request's own limit."""
     read = 0
@@ -59,7 +59,7 @@ def discard_rest(stream: BinaryIO, limit: int) -> None:
 
 def register(app: Flask) -> None:
     @app.context_processor
-    def upload_limit() -> dict:
+    def upload_limit() -> dict[str, Any]:
         # For static/js/uploads.js: a file too large is refused in the browser, before it is sent.
         limit = app.config["MAX_CONTENT_LENGTH"]
         return {"upload_limit": limit, "upload_limit_text": format_size(limit) if limit else ""}

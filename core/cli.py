@@ -8,9 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from alembic import command
+from alembic.config import Config
 from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup
 
+from core.notifications import deliver_pending
 from core.storage import file_store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,12 +22,10 @@ db_cli = AppGroup("db", help="Database schema (Alembic).")
 outbox_cli = AppGroup("outbox", help="Notification outbox.")
 
 
-def alembic_config():
-    from alembic.config import Config
-
+def alembic_config() -> Config:
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.set_main_option("script_location", str(ROOT / "migrations"))
-    cfg.attributes["app"] = current_app._get_current_object()
+    cfg.attributes["app"] = current_app._get_current_object()  # type: ignore[attr-defined]  # the proxied app
     return cfg
 
 
@@ -32,7 +33,6 @@ def alembic_config():
 @click.argument("revision", default="head")
 def upgrade(revision: str) -> None:
     """Migrate the database to REVISION (default: head)."""
-    from alembic import command
 
     command.upgrade(alembic_config(), revision)
 
@@ -41,22 +41,18 @@ def upgrade(revision: str) -> None:
 @click.option("-m", "--message", required=True)
 def revision(message: str) -> None:
     """Autogenerate a migration from the models (developers)."""
-    from alembic import command
 
     command.revision(alembic_config(), message=message, autogenerate=True)
 
 
 @db_cli.command("current")
 def current() -> None:
-    from alembic import command
-
     command.current(alembic_config())
 
 
 @outbox_cli.command("deliver")
 def deliver() -> None:
     """Send pending outbox messages now."""
-    from core.notifications import deliver_pending
 
     click.echo(f"{deliver_pending()} pending message(s) processed")
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from flask import Flask, current_app, g, has_request_context, request
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import DateTime, MetaData, Uuid, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from core.errors import NotFound
 
 # Stable constraint names so Alembic migrations are reproducible on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -102,6 +105,20 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
+M = TypeVar("M")
+
+
+def get_row(session: Session, model: type[M], key: Any, **options: Any) -> M:
+    """The row ``key`` names where the caller knows it exists (a foreign key points at it): if it does
+    not, a clear NotFound, never an AttributeError on None further down."""
+    row = session.get(model, key, **options)
+    if row is None:
+        raise NotFound(
+            _l("Not found."), code="not_found", details={"what": getattr(model, "__tablename__", "")}
+        )
+    return row
+
+
 class Database:
     """One engine per app; one session per app context (request, CLI command or task)."""
 
@@ -113,7 +130,7 @@ class Database:
 
     @property
     def engine(self) -> Engine:
-        return current_app.extensions["sunbid.db"]["engine"]
+        return cast(Engine, current_app.extensions["sunbid.db"]["engine"])
 
     @property
     def session(self) -> Session:
@@ -124,11 +141,11 @@ class Database:
                 g._sunbid_intent = write_intent.set(request.method not in SAFE_METHODS)
             session = current_app.extensions["sunbid.db"]["factory"]()
             g._sunbid_session = session
-        return session
+        return cast(Session, session)
 
     def new_session(self) -> Session:
         """A separate session, e.g. to record a failed attempt after rolling back the request's work."""
-        return current_app.extensions["sunbid.db"]["factory"]()
+        return cast(Session, current_app.extensions["sunbid.db"]["factory"]())
 
     @staticmethod
     def _remove(_exc: BaseException | None) -> None:

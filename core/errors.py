@@ -21,7 +21,7 @@ class DomainError(Exception):
         message: Any = None,
         *,
         code: str | None = None,
-        details: dict | None = None,
+        details: dict[str, Any] | None = None,
         status: int | None = None,
     ) -> None:
         # The message stays lazy: it is translated when rendered, in the reader's language.
@@ -34,13 +34,13 @@ class DomainError(Exception):
         self.details = details or {}
         # Work to keep although the request's transaction is rolled back, e.g. the audit line of a
         # failed sign-in (it is what the lockout counts).
-        self.after_rollback: list[Callable[[Session], None]] = []
+        self.after_rollback: list[Callable[[Session], object]] = []
 
-    def keep(self, fn: Callable[[Session], None]) -> DomainError:
+    def keep(self, fn: Callable[[Session], object]) -> DomainError:
         self.after_rollback.append(fn)
         return self
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "error": {"code": self.code, "message": str(self.message or self.code), "details": self.details}
         }

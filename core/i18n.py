@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, current_app, g, has_request_context, redirect, request, session, url_for
+from flask.typing import ResponseReturnValue
 
 LOCALES = ("zh_CN", "en")
 
@@ -13,22 +14,22 @@ bp = Blueprint("i18n", __name__)
 
 def select_locale() -> str:
     if not has_request_context():
-        return current_app.config["BABEL_DEFAULT_LOCALE"]
+        return str(current_app.config["BABEL_DEFAULT_LOCALE"])
     chosen = session.get("lang")
     if chosen in LOCALES:
-        return chosen
+        return str(chosen)
     # Only a user already loaded for this request: loading one here could re-enter gettext
     # (Flask-Login flashes a translated message) and recurse without end.
     user = g.get("_login_user")
     user_locale = getattr(user, "locale", None)
     if user_locale in LOCALES:
-        return user_locale
+        return str(user_locale)
     best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
     if best and best.startswith("en"):
         return "en"
     if best:
         return "zh_CN"
-    return current_app.config["BABEL_DEFAULT_LOCALE"]
+    return str(current_app.config["BABEL_DEFAULT_LOCALE"])
 
 
 def safe_next(target: str | None, fallback: str) -> str:
@@ -55,7 +56,7 @@ def safe_next(target: str | None, fallback: str) -> str:
 
 
 @bp.post("/lang/<code>")
-def switch(code: str):
+def switch(code: str) -> ResponseReturnValue:
     if code in LOCALES:
         session["lang"] = code
     return redirect(safe_next(request.form.get("next"), url_for("web.index")))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets as _secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -16,7 +17,7 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 
-def instance_secret(instance_path: str, name: str, make: callable) -> str:
+def instance_secret(instance_path: str, name: str, make: Callable[[], str]) -> str:
     path = Path(instance_path) / "keys" / name
     if path.exists():
         return path.read_text().strip()

@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import Flask, current_app, request
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from werkzeug.routing import IntegerConverter, UUIDConverter
 
 from core.schemas import Body, ErrorOut, InvalidOut, Query, parse_body, parse_query, takes_required
@@ -32,7 +32,7 @@ class Raw:
 
     media_type: str
     description: str = "OK"
-    schema: dict | None = None
+    schema: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def api_doc(
     public: bool = False,
     tags: list[str] | None = None,
     **legacy: Any,
-) -> Callable:
+) -> Callable[..., Any]:
     """Declare what the endpoint takes and answers; validate every request against it.
 
     ``body``/``query``: models the view receives as its ``body``/``query`` keyword arguments, already
@@ -67,7 +67,7 @@ def api_doc(
             + ", ".join(legacy)
         )
 
-    def decorate(view: Callable) -> Callable:
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
         def validated(*args: Any, **kwargs: Any) -> Any:
             if current_app.config.get("API_VALIDATION", True):
@@ -79,7 +79,7 @@ def api_doc(
                 kwargs.update(_unchecked(body, query, form))
             return view(*args, **kwargs)
 
-        validated.openapi = {
+        validated.openapi = {  # type: ignore[attr-defined]  # read by build() and the access tests
             "body": body,
             "query": query,
             "form": form,
@@ -126,7 +126,7 @@ def _path(rule: str) -> str:
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
 
 
-def _path_schema(converter: Any) -> dict:
+def _path_schema(converter: Any) -> dict[str, Any]:
     if isinstance(converter, UUIDConverter):
         return {"type": "string", "format": "uuid"}
     if isinstance(converter, IntegerConverter):
@@ -138,13 +138,13 @@ class _Schemas:
     """Every model the document names, rendered once into components/schemas."""
 
     def __init__(self) -> None:
-        self.models: dict[tuple[type[BaseModel], str], None] = {}
+        self.models: dict[tuple[type[BaseModel], JsonSchemaMode], None] = {}
 
-    def ref(self, model: type[BaseModel], mode: str = "validation") -> dict:
+    def ref(self, model: type[BaseModel], mode: JsonSchemaMode = "validation") -> dict[str, Any]:
         self.models[(model, mode)] = None
         return {"x-model": (model, mode)}
 
-    def resolve(self, doc: dict) -> dict:
+    def resolve(self, doc: dict[str, Any]) -> dict[str, Any]:
         keys = list(self.models)
         refs, top = models_json_schema(keys, ref_template="#/components/schemas/{model}")
         schemas = dict(top.get("$defs", {}))
@@ -158,10 +158,11 @@ class _Schemas:
                 return [walk(v) for v in node]
             return node
 
-        return walk(doc) | {"components": walk(doc["components"]) | {"schemas": schemas}}
+        resolved: dict[str, Any] = walk(doc) | {"components": walk(doc["components"]) | {"schemas": schemas}}
+        return resolved
 
 
-def _query_parameters(model: type[Query], schemas: _Schemas) -> list[dict]:
+def _query_parameters(model: type[Query], schemas: _Schemas) -> list[dict[str, Any]]:
     full = model.model_json_schema(ref_template="#/components/schemas/{model}")
     required = set(full.get("required", ()))
     params = []
@@ -177,7 +178,7 @@ def _query_parameters(model: type[Query], schemas: _Schemas) -> list[dict]:
     return params
 
 
-def _responses(declared: dict[int, Any], has_input: bool, schemas: _Schemas) -> dict:
+def _responses(declared: dict[int, Any], has_input: bool, schemas: _Schemas) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for code, spec in (declared or {200: "OK"}).items():
         if isinstance(spec, type) and issubclass(spec, BaseModel):
@@ -209,7 +210,7 @@ def _responses(declared: dict[int, Any], has_input: bool, schemas: _Schemas) -> 
     return out
 
 
-def _request_body(meta: dict, schemas: _Schemas) -> dict | None:
+def _request_body(meta: dict[str, Any], schemas: _Schemas) -> dict[str, Any] | None:
     body, upload = meta.get("body"), meta.get("upload")
     content: dict[str, Any] = {}
     if body is not None:
@@ -231,9 +232,9 @@ def _request_body(meta: dict, schemas: _Schemas) -> dict | None:
     return {"required": required, "content": content} if content else None
 
 
-def build(app: Flask) -> dict:
+def build(app: Flask) -> dict[str, Any]:
     schemas = _Schemas()
-    paths: dict[str, dict] = {}
+    paths: dict[str, dict[str, Any]] = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         if not rule.rule.startswith("/api/v1/"):
             continue

@@ -8,7 +8,7 @@ In a template (the filters are registered for every template):
   says once per page that times are Beijing time; do not repeat it next to each time.
 - money: ``{{ lot.deposit_fen|money }}`` (core.money).
 - a status, role, decision, code: ``{{ bid.status|label("bids.status") }}`` (core.labels).
-- a yes/no: ``{{ flag|yesno }}``.
+- a yes/no: ``{{ flag|yesno }}``; how long until a deadline: ``{{ due|left }}`` ("in 3 days").
 - an error: ``{{ error|error_text }}``: the sentence of a DomainError, naming the field (core.labels
   kind ``field``) when the error has one, never its code; ``problems`` (``details.problems`` of a
   validation error) through ``{{ p|problem_text }}``.
@@ -21,12 +21,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_timedelta
 from flask import Flask
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from core import clock
 from core.clock import SHANGHAI
 from core.labels import has, label, register
 from core.money import format_money
@@ -75,6 +76,13 @@ def when(value: Any, style: str = "datetime", locale: Any = None) -> str:
     raise TypeError(f"not a time: {value!r}")
 
 
+def time_left(value: datetime, now: datetime | None = None, locale: Any = None) -> str:
+    """How long until ``value`` from the platform's now, roughly ("in 3 days" / "3天后"; "2 hours ago")."""
+    lang = _lang(locale)
+    delta = value - (now or clock.now())
+    return format_timedelta(delta, add_direction=True, threshold=1.5, locale=_locale(lang))
+
+
 def yesno(value: Any) -> str:
     return _("yes") if value else _("no")
 
@@ -104,7 +112,7 @@ def error_text(error: Any) -> str:
     return text
 
 
-def problem_text(problem: dict) -> str:
+def problem_text(problem: dict[str, Any]) -> str:
     """One problem of a validation error (``{"field", "code", ...}``) as a sentence naming the field."""
     code = problem.get("code")
     words = problem.get("message") or label("error", code, default=_("This value is not accepted."))
@@ -138,6 +146,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(format_money, "money")
     app.add_template_filter(lambda value, kind: label(kind, value), "label")
     app.add_template_filter(yesno, "yesno")
+    app.add_template_filter(time_left, "left")
     app.add_template_filter(error_text, "error_text")
     app.add_template_filter(problem_text, "problem_text")
     app.add_template_global(label, "label")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
@@ -19,7 +20,7 @@ class Role(StrEnum):
     ADMIN = "admin"
 
     @property
-    def label(self):
+    def label(self) -> Any:
         return ROLE_LABELS[self]
 
     @property

@@ -8,6 +8,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from core import clock
+from core.db import db
 from core.models import PlatformSetting
 
 KEY = "sandbox_clock_offset"
@@ -21,8 +22,6 @@ def load_offset(session: Session) -> None:
 def follow(app: Flask) -> None:
     """Before each request and each task: in a sandbox, read the clock every process shares."""
     if app.config["SANDBOX"]:
-        from core.db import db
-
         load_offset(db.session)
 
 

@@ -59,6 +59,7 @@ from pydantic import (
     ValidationError,
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
+from werkzeug.datastructures import MultiDict
 
 from core.errors import Invalid
 
@@ -284,7 +285,7 @@ def parse_query(model: type[Query], request: Request) -> Query:
 _LISTY = re.compile(r"^(list|tuple|set)\b|\blist\[")
 
 
-def _flat(multi, model: type[BaseModel]) -> dict[str, Any]:
+def _flat(multi: MultiDict[str, str], model: type[BaseModel]) -> dict[str, Any]:
     """A MultiDict as the model expects it: a list where the field is a list, else the single value.
     An empty value stays an empty string (``?kind=`` is not one of the kinds): leave a field out to
     leave it out."""

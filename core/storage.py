@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO, cast
 
 from flask import Flask, current_app
 
@@ -36,7 +38,7 @@ class StoredFile:
 
 
 class FileStore:
-    def __init__(self, root: str | os.PathLike) -> None:
+    def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self.tmp = self.root / "tmp"
         self.tmp.mkdir(mode=0o700, parents=True, exist_ok=True)  # sealed bids: owner only
@@ -49,7 +51,7 @@ class FileStore:
 
     def put_stream(
         self,
-        stream: BinaryIO,
+        stream: IO[bytes],
         *,
         max_size: int | None = None,
         on_chunk: Callable[[bytes], None] | None = None,
@@ -95,8 +97,6 @@ class FileStore:
             raise
 
     def put_bytes(self, data: bytes) -> StoredFile:
-        import io
-
         return self.put_stream(io.BytesIO(data))
 
     def open(self, sha256: str) -> BinaryIO:
@@ -111,7 +111,6 @@ class FileStore:
         The grace period matters when several hosts share the store: a file written a moment ago may
         belong to an upload whose database row is about to commit on another host.
         """
-        import time
 
         keep = set(referenced)
         cutoff = time.time() - older_than
@@ -143,7 +142,7 @@ def init_store(app: Flask) -> FileStore:
 
 def file_store(app: Flask | None = None) -> FileStore:
     """The file store of ``app`` (default: the current app): views, tasks and commands reach it here."""
-    return (app or current_app).extensions[_EXTENSION]
+    return cast(FileStore, (app or current_app).extensions[_EXTENSION])
 
 
 def _start_write_back(fd: int, offset: int, length: int) -> None:
@@ -164,6 +163,6 @@ def _make_folders(folder: Path) -> None:
             fsync_dir(level.parent)
 
 
-def _unlink_quietly(path: str | os.PathLike) -> None:
+def _unlink_quietly(path: str | os.PathLike[str]) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)

@@ -13,12 +13,13 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from core import sandbox
 from core.db import write_intent
 
 _PENDING = "sunbid.after_commit"
 
 
-class AppContextTask(Task):
+class AppContextTask(Task):  # type: ignore[misc]  # Celery ships no type information
     """Runs in a fresh app context (its own session) of the caller's app when called eagerly
     in-process, else of the Flask app that created this Celery app (the worker's).
 
@@ -27,13 +28,11 @@ class AppContextTask(Task):
     the sandbox clock says (the same hook requests run in ``core.app``)."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        app = current_app._get_current_object() if has_app_context() else self.app.flask_app
+        app = current_app._get_current_object() if has_app_context() else self.app.flask_app  # type: ignore[attr-defined]
         # Tasks exist to change things; restore the caller's intent when run eagerly in-process.
         token = write_intent.set(True)
         try:
             with app.app_context():
-                from core import sandbox
-
                 sandbox.follow(app)
                 return self.run(*args, **kwargs)
         finally:

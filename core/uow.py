@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import flash
 
 from core.db import db
@@ -24,7 +26,7 @@ def flash_error(err: DomainError) -> None:
     flash(error_text(err), "error")
 
 
-def attempt(action, success: str) -> bool:
+def attempt(action: Callable[[], object], success: str) -> bool:
     """The pages' unit of work: call one service, commit and flash ``success``; or roll back and flash
     the refusal (with each listed problem). True when it went through."""
     try:

@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from core.keys import instance_secret
 from core.models import OutboxMessage
@@ -61,11 +62,11 @@ class VoiceSpool:
     """Provider for the ``voice`` channel: writes ``<id>.wav.age`` and ``<id>.json.age`` into ``folder``,
     both sealed to the gateway's age ``recipient``."""
 
-    def __init__(self, folder: str | os.PathLike, recipient: age.Recipient) -> None:
+    def __init__(self, folder: str | os.PathLike[str], recipient: age.Recipient) -> None:
         self.folder = Path(folder)
         self.recipient = recipient
 
-    def __call__(self, config: dict, message: OutboxMessage) -> None:
+    def __call__(self, config: dict[str, Any], message: OutboxMessage) -> None:
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.folder.chmod(0o700)
         with tempfile.TemporaryDirectory(dir=self.folder, prefix=".render-") as scratch:
@@ -93,7 +94,7 @@ class VoiceSpool:
             raise
 
 
-def gateway_recipient(config: dict) -> age.Recipient:
+def gateway_recipient(config: dict[str, Any]) -> age.Recipient:
     """The telephony gateway's age recipient: configured, or (embedded mode) generated once."""
     configured = config.get("VOICE_GATEWAY_RECIPIENT")
     if configured:

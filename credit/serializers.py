@@ -4,6 +4,7 @@ subject's internal id for supervisors and admins only (one place decides it)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from credit.models import ConductRecord
 from credit.services import CATEGORY, standing
@@ -21,7 +22,7 @@ def _authority(user) -> str | None:
 
 
 def record_json(record: ConductRecord, now: datetime, *, manager: bool = False) -> dict:
-    body = {
+    body: dict[str, Any] = {
         "id": str(record.id),
         "subject": {
             "kind": record.subject_kind,

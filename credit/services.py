@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, func, or_, select
@@ -25,6 +25,7 @@ from accounts.models import User
 from core import clock, filenames
 from core.bodies import LARGEST_FILE
 from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.present import when
 from core.roles import Role
 from core.storage import FileStore
 from credit import subjects
@@ -125,11 +126,11 @@ def parse_input(data: Mapping[str, Any]) -> ConductInput:
     if wrong:
         raise Invalid(_l("These fields must be text."), code="invalid_fields", details={"fields": wrong})
     return ConductInput(
-        subject_kind=text["subject_kind"].strip(),
-        subject_ref=text["subject"].strip(),
-        category=text["category"].strip(),
-        facts=text["facts"].strip(),
-        penalty=text["penalty"].strip(),
+        subject_kind=str(text["subject_kind"]).strip(),
+        subject_ref=str(text["subject"]).strip(),
+        category=str(text["category"]).strip(),
+        facts=str(text["facts"]).strip(),
+        penalty=str(text["penalty"]).strip(),
         tender_code=(text["tender_code"] or "").strip() or None,
         debarred_from=_date(data.get("debarred_from"), "debarred_from"),
         debarred_to=_date(data.get("debarred_to"), "debarred_to"),
@@ -196,7 +197,7 @@ def record_conduct(
     actor: User,
     data: ConductInput,
     *,
-    evidence: tuple[str, BinaryIO] | None = None,
+    evidence: tuple[str, IO[bytes]] | None = None,
     store: FileStore | None = None,
     ip: str | None = None,
 ) -> ConductRecord:
@@ -371,7 +372,7 @@ def standing(record: ConductRecord, now: datetime) -> str:
     today = local_day(now)
     if today < record.debarred_from:
         return "debarment_pending"
-    if today > record.debarred_to:
+    if record.debarred_to is not None and today > record.debarred_to:
         return "debarment_ended"
     return "debarred"
 
@@ -425,14 +426,14 @@ def refuse_if_debarred(session: Session, kind: str, subject_id: uuid.UUID, at: d
     raise Forbidden(
         _l(
             "Debarred until %(last)s (inclusive) by a published conduct record (R-R3): this is not allowed.",
-            last=record.debarred_to.isoformat(),
+            last=when(record.debarred_to, "date"),
         ),
         code=f"{kind}_debarred",
         details={
             "rule": "R-R3",
             "record": str(record.id),
-            "debarred_from": record.debarred_from.isoformat(),
-            "debarred_to": record.debarred_to.isoformat(),
+            "debarred_from": record.debarred_from.isoformat() if record.debarred_from else None,
+            "debarred_to": record.debarred_to.isoformat() if record.debarred_to else None,
         },
     )
 
@@ -457,7 +458,11 @@ def conduct_penalty_points(session: Session, kind: str, subject_id: uuid.UUID, a
     points = 0
     for record in records:
         points += CATEGORY[record.category].points
-        if record.debarred_from is not None and record.debarred_from <= day <= record.debarred_to:
+        if (
+            record.debarred_from is not None
+            and record.debarred_to is not None
+            and record.debarred_from <= day <= record.debarred_to
+        ):
             points += DEBARMENT_POINTS
     return points
 

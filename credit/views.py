@@ -9,7 +9,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from core import clock
+from core import clock, paging
 from core.auth import roles_required
 from core.db import db
 from core.errors import DomainError
@@ -37,14 +37,10 @@ def records():
     q = request.args.get("q", "").strip()
     kind = request.args.get("kind", "").strip()
     kind = kind if kind in SUBJECT_KINDS else ""
-    page = max(1, request.args.get("page", 1, type=int))
-    rows = db.session.scalars(
-        services.listing(actor, q or None, kind or None).limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE)
-    ).all()
+    page = paging.page_of(db.session, services.listing(actor, q or None, kind or None), PER_PAGE)
     return render_template(
         "credit/records.html",
-        records=rows[:PER_PAGE],
-        has_next=len(rows) > PER_PAGE,
+        records=page.items,
         page=page,
         q=q,
         kind=kind,

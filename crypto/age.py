@@ -45,7 +45,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from io import BytesIO
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import constant_time, hashes
@@ -804,7 +804,7 @@ BlockFn = Callable[[_Cipher, bytearray, int, bytearray, int, bool], tuple[int, i
 class _Job:
     __slots__ = ("args", "cancelled", "done", "error", "fn", "result")
 
-    def __init__(self, fn: BlockFn, args: tuple) -> None:
+    def __init__(self, fn: BlockFn, args: tuple[Any, ...]) -> None:
         self.fn = fn
         self.args = args
         self.done = threading.Event()

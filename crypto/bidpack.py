@@ -37,6 +37,7 @@ import base64
 import binascii
 import enum
 import hashlib
+import io
 import json
 import os
 import queue
@@ -50,7 +51,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -250,7 +251,9 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _keys(obj: Any, required: set[str], optional: set[str], error: type[BidError], what: str) -> dict:
+def _keys(
+    obj: Any, required: set[str], optional: set[str], error: type[BidError], what: str
+) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise error(f"{what} must be a JSON object")
     missing = required - obj.keys()
@@ -293,16 +296,16 @@ def _fen(value: Any, where: str) -> int:
         raise PriceSheetInvalid(f"price sheet: {where} must be an integer number of fen (分), not {value!r}")
     if not 0 <= value <= _MAX_SAFE_INT:
         raise PriceSheetInvalid(f"price sheet: {where} is out of range")
-    return value
+    return int(value)
 
 
 def _days(value: Any, where: str, *, minimum: int) -> int:
     if not _is_int(value) or not minimum <= value <= 36_600:
         raise PriceSheetInvalid(f"price sheet: {where} must be a whole number of days >= {minimum}")
-    return value
+    return int(value)
 
 
-def validate_price_sheet(sheet: Any) -> dict:
+def validate_price_sheet(sheet: Any) -> dict[str, Any]:
     """Check a price sheet (开标一览表) and return it; see docs/bid-format.md for the schema.
 
     Amounts are integer fen in one ``currency``; each item's ``amount_fen`` must equal
@@ -356,10 +359,10 @@ def validate_price_sheet(sheet: Any) -> dict:
             _text(sheet[key], key, 200)
     if "remarks" in sheet:
         _text(sheet["remarks"], "remarks", 2000, multiline=True)
-    return sheet
+    return cast(dict[str, Any], sheet)  # a JSON object: _keys checked it
 
 
-def load_price_sheet(data: bytes) -> dict:
+def load_price_sheet(data: bytes) -> dict[str, Any]:
     """Parse and validate a price sheet file (UTF-8 JSON; a BOM, as Windows editors write, is fine)."""
     return validate_price_sheet(_strict_json(data, PriceSheetInvalid, "price sheet", allow_bom=True))
 
@@ -611,7 +614,7 @@ class _FileItem:
         self.source = source
         self.remaining = source.size
         self.sha256 = hashlib.sha256()
-        self._file: BinaryIO | None = None
+        self._file: io.FileIO | None = None
 
     def readinto(self, view: memoryview) -> int:
         """Fill part of ``view``; 0 once the whole declared size was read and the file ended there."""
@@ -679,7 +682,7 @@ class _TarSource:
 
 
 def _tar_members(
-    sources: Sequence[SourceFile], finish: Callable[[list[dict]], list[tuple[str, bytes]]]
+    sources: Sequence[SourceFile], finish: Callable[[list[dict[str, Any]]], list[tuple[str, bytes]]]
 ) -> Iterator[bytes | _FileItem]:
     items = []
     for source in sources:
@@ -1007,7 +1010,7 @@ def _check_context(tender: Any, lot: Any, part: Any, error: type[Exception]) -> 
         raise error(f"part must be one of {', '.join(PARTS)}")
 
 
-def _check_manifest(manifest: Any) -> dict:
+def _check_manifest(manifest: Any) -> dict[str, Any]:
     required = {
         "v",
         "type",
@@ -1054,10 +1057,10 @@ def _check_manifest(manifest: Any) -> dict:
     created = manifest["created_at"]
     if not isinstance(created, str) or not _RFC3339_UTC.fullmatch(created):
         raise BidManifestInvalid("created_at is not an RFC 3339 UTC time ending in Z")
-    return manifest
+    return cast(dict[str, Any], manifest)  # a JSON object: _keys checked it
 
 
-def _parse_manifest(data: bytes) -> dict:
+def _parse_manifest(data: bytes) -> dict[str, Any]:
     manifest = _check_manifest(_strict_json(data, BidManifestInvalid, "manifest"))
     try:
         canonical = canonical_json(manifest)
@@ -1167,7 +1170,7 @@ def _verify_signature(
 
 @dataclass(frozen=True)
 class EnvelopeSignature:
-    statement: dict
+    statement: dict[str, Any]
     cms_der: bytes
     certificate: x509.Certificate
 
@@ -1176,7 +1179,7 @@ class EnvelopeSignature:
         return canonical_json(self.statement)
 
 
-def _statement(tender: str, lot: int, part: str, tenderer: str, sha256: str, size: int) -> dict:
+def _statement(tender: str, lot: int, part: str, tenderer: str, sha256: str, size: int) -> dict[str, Any]:
     return {
         "v": 1,
         "type": STATEMENT_TYPE,
@@ -1189,7 +1192,7 @@ def _statement(tender: str, lot: int, part: str, tenderer: str, sha256: str, siz
     }
 
 
-def _encode_signature_file(statement: dict, cms_der: bytes, certificate: x509.Certificate) -> bytes:
+def _encode_signature_file(statement: dict[str, Any], cms_der: bytes, certificate: x509.Certificate) -> bytes:
     document = {
         "v": 1,
         "type": SIGNATURE_FILE_TYPE,
@@ -1252,8 +1255,8 @@ class SealResult:
     ciphertext_sha256: str
     ciphertext_size: int
     plaintext_size: int
-    manifest: dict
-    statement: dict
+    manifest: dict[str, Any]
+    statement: dict[str, Any]
 
 
 class _HashingWriter:
@@ -1310,8 +1313,8 @@ def _opening_workers(workers: int | None) -> int:
 
 
 def _spki(public_key: Any) -> bytes:
-    return public_key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    return bytes(
+        public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
 
 
@@ -1325,7 +1328,7 @@ def seal(
     tender: str,
     lot: int = 1,
     part: str,
-    price_sheet: dict | None = None,
+    price_sheet: dict[str, Any] | None = None,
     machine_fingerprint: str,
     tool_version: str,
     tool_name: str = "bidtool",
@@ -1374,9 +1377,9 @@ def seal(
             if os.path.lexists(path):
                 raise FileExistsError(f"{path} exists")
 
-    manifest: dict = {}
+    manifest: dict[str, Any] = {}
 
-    def finish(files: list[dict]) -> list[tuple[str, bytes]]:
+    def finish(files: list[dict[str, Any]]) -> list[tuple[str, bytes]]:
         manifest.update(
             {
                 "v": 1,
@@ -1406,7 +1409,10 @@ def seal(
     try:
         try:
             writer = _HashingWriter(out_file, sync=sync)
-            result = age.encrypt(source, writer, unique, progress=report, workers=workers)
+            # File-like enough for age, which only reads (readinto) and writes (write) them.
+            result = age.encrypt(
+                cast(BinaryIO, source), cast(BinaryIO, writer), unique, progress=report, workers=workers
+            )
             out_file.flush()
             if sync:
                 os.fsync(out_file.fileno())
@@ -1431,9 +1437,9 @@ def seal(
         if sync:
             fsync_dir(os.path.dirname(out))
     except BaseException:
-        for path in (tmp_out, tmp_sig):
-            if path is not None and os.path.exists(path):
-                os.unlink(path)
+        for leftover in (tmp_out, tmp_sig):
+            if leftover is not None and os.path.exists(leftover):
+                os.unlink(leftover)
         raise
     return SealResult(out, sig, digest, writer.size, result.plaintext_size, manifest, statement)
 
@@ -1443,12 +1449,12 @@ def seal(
 
 @dataclass(frozen=True)
 class VerifiedEnvelope:
-    statement: dict
+    statement: dict[str, Any]
     signer: Signer
     recipients: int  # X25519 stanzas in the age header
 
 
-def _expect(found: dict, tender: str | None, lot: int | None, part: str | None) -> None:
+def _expect(found: dict[str, Any], tender: str | None, lot: int | None, part: str | None) -> None:
     for key, wanted in (("tender", tender), ("lot", lot), ("part", part)):
         if wanted is not None and found[key] != wanted:
             raise BidPartMismatch(
@@ -1524,7 +1530,7 @@ def verify_envelope(
 @dataclass(frozen=True)
 class OpenedPart:
     dest: str
-    manifest: dict
+    manifest: dict[str, Any]
     signer: Signer
 
 
@@ -1573,10 +1579,11 @@ def open_part(
             workers = _opening_workers(workers)
             with open(src, "rb") as f:
                 if file_key is not None:
-                    age.decrypt_with_file_key(f, unpacker, file_key, progress=report, workers=workers)
+                    sink = cast(BinaryIO, unpacker)  # age only writes to it
+                    age.decrypt_with_file_key(f, sink, file_key, progress=report, workers=workers)
                 else:
                     assert identities is not None
-                    age.decrypt(f, unpacker, identities, progress=report, workers=workers)
+                    age.decrypt(f, cast(BinaryIO, unpacker), identities, progress=report, workers=workers)
         finally:
             unpacker.abort()
         unpacker.finish()
@@ -1611,7 +1618,7 @@ def open_part(
     return OpenedPart(dest, manifest, signer)
 
 
-def _compare_files(listed: list[dict], members: list[_Member]) -> None:
+def _compare_files(listed: list[dict[str, Any]], members: list[_Member]) -> None:
     if len(listed) != len(members):
         raise BidManifestMismatch(f"the manifest lists {len(listed)} files, the tar holds {len(members)}")
     for entry, member in zip(listed, members, strict=True):

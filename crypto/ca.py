@@ -38,6 +38,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -322,8 +323,10 @@ def _key_kind(public_key: object) -> str | None:
 
 
 def _spki(public_key: object) -> bytes:
-    return public_key.public_bytes(  # type: ignore[attr-defined]
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    return bytes(
+        public_key.public_bytes(  # type: ignore[attr-defined]
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
     )
 
 
@@ -332,7 +335,7 @@ def _first_attr(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
     return str(attrs[0].value) if attrs else None
 
 
-def _ext(cert: x509.Certificate, ext_type: type) -> x509.Extension | None:
+def _ext(cert: x509.Certificate, ext_type: type) -> x509.Extension[Any] | None:
     try:
         return cert.extensions.get_extension_for_class(ext_type)
     except x509.ExtensionNotFound:
@@ -342,8 +345,8 @@ def _ext(cert: x509.Certificate, ext_type: type) -> x509.Extension | None:
 def _ski_of(cert: x509.Certificate) -> x509.SubjectKeyIdentifier:
     ext = _ext(cert, x509.SubjectKeyIdentifier)
     if ext is not None:
-        return ext.value
-    return x509.SubjectKeyIdentifier.from_public_key(cert.public_key())  # type: ignore[arg-type]
+        return cast(x509.SubjectKeyIdentifier, ext.value)
+    return x509.SubjectKeyIdentifier.from_public_key(cert.public_key())
 
 
 def _ca_certificate(

@@ -197,7 +197,7 @@ def subtree_root(leaves: Sequence[bytes]) -> bytes:
     count = len(leaves)
     if count == 0 or count & (count - 1):
         raise ValueError("subtree_root needs a power-of-two number of leaves")
-    level = []
+    level: list[bytes] = []
     push = level.append
     leaf_ctx = _LEAF_CTX.copy
     for leaf in leaves:

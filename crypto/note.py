@@ -270,10 +270,10 @@ def open_note(note: bytes, verifiers: Iterable[Verifier]) -> str:
     message = parsed.text.encode()
     verified = False
     for sig in parsed.signatures:
-        verifier = trusted.get((sig.name, sig.key_id))
-        if verifier is None:
+        known = trusted.get((sig.name, sig.key_id))
+        if known is None:
             continue
-        if not verifier.verify(message, sig.signature):
+        if not known.verify(message, sig.signature):
             raise BadSignatureError(f"signature by {sig.name}+{sig.key_id.hex()} does not verify")
         verified = True
     if not verified:

@@ -26,7 +26,7 @@ import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from io import BytesIO
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from crypto import age, shamir
 
@@ -88,7 +88,7 @@ class OpeningKey:
     def n(self) -> int:
         return len(self.shares)
 
-    def public_record(self) -> dict:
+    def public_record(self) -> dict[str, Any]:
         """The facts for the audit log (canonical-JSON ready): recipient, threshold, share digests."""
         return {
             "recipient": str(self.recipient),

@@ -204,11 +204,11 @@ def build_receipt(
     lot: int,
     bid_id: str,
     tenderer: str,
-    parts: list[dict],
+    parts: list[dict[str, Any]],
     received_at: datetime,
     audit_index: int,
     checkpoint: str | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """The receipt payload for an accepted bid, ready for :func:`sign_receipt`.
 
     ``parts`` are ``{"part", "sha256", "size"}`` of the ciphertexts as received; they are copied and
@@ -233,13 +233,14 @@ def build_receipt(
     if problem is not None:
         raise ValueError(problem)
     # Round-trip through canonical JSON: the dict then holds exactly what is signed, keys in order.
-    return json.loads(canonical_json(payload))
+    signed: dict[str, Any] = json.loads(canonical_json(payload))
+    return signed
 
 
 # ----------------------------------------------------------------------------------- sign and verify
 
 
-def sign_receipt(payload: dict, key: Ed25519PrivateKey, key_id: str | None = None) -> bytes:
+def sign_receipt(payload: dict[str, Any], key: Ed25519PrivateKey, key_id: str | None = None) -> bytes:
     """The signed receipt document (UTF-8 JSON, indented for people, ending in a newline).
 
     ``key_id`` must be :func:`public_key_id` of ``key``'s public half (computed when omitted); a
@@ -263,7 +264,7 @@ def sign_receipt(payload: dict, key: Ed25519PrivateKey, key_id: str | None = Non
     return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     # Parsers disagree on which duplicate wins; a receipt must read the same everywhere.
     if len(obj) != len(pairs):
@@ -275,7 +276,7 @@ def _refuse_number(text: str) -> Any:
     raise ReceiptMalformedError(f"non-integer number {text!r} in the receipt document")
 
 
-def _parse(document: bytes) -> dict:
+def _parse(document: bytes) -> dict[str, Any]:
     if not isinstance(document, bytes | bytearray | memoryview):
         raise TypeError("a receipt document is bytes")
     document = bytes(document)
@@ -309,7 +310,7 @@ def _signature(text: Any) -> bytes:
     return raw
 
 
-def verify_receipt(document: bytes, public_key: Ed25519PublicKey) -> dict:
+def verify_receipt(document: bytes, public_key: Ed25519PublicKey) -> dict[str, Any]:
     """The payload of a receipt signed by ``public_key``, or a :class:`ReceiptError`.
 
     Checks, in order: the document's shape (``receipt_malformed``), that it names this key
@@ -322,7 +323,7 @@ def verify_receipt(document: bytes, public_key: Ed25519PublicKey) -> dict:
     signature = _signature(parsed["signature"])
     if parsed["key_id"] != public_key_id(public_key):
         raise ReceiptWrongKeyError("the receipt was signed with another key than the one given")
-    payload = parsed["receipt"]
+    payload: dict[str, Any] = parsed["receipt"]
     try:
         message = canonical_json(payload)
     except ValueError:

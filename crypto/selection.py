@@ -31,7 +31,7 @@ import hashlib
 import hmac
 import json
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from crypto.canonical import canonical_json
@@ -64,7 +64,7 @@ def _strings_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def lists_root(lists: dict[str, Sequence[str]]) -> str:
+def lists_root(lists: Mapping[str, Sequence[str]]) -> str:
     """sha256 of the canonical JSON of {name: list of strings}, the lists hashed as given.
 
     Names and items that need no JSON escaping (always, for the platform's) are joined directly: the
@@ -87,18 +87,18 @@ def lists_root(lists: dict[str, Sequence[str]]) -> str:
     return sha256_hex(_strings_json(lists))
 
 
-def pool_root(pool: dict[str, Sequence[str]]) -> str:
+def pool_root(pool: Mapping[str, Sequence[str]]) -> str:
     """Root of the eligible pool snapshot: {specialty code: expert ids, sorted}."""
     return lists_root(pool)
 
 
-def exclusions_root(exclusions: dict[str, Sequence[str]]) -> str:
+def exclusions_root(exclusions: Mapping[str, Sequence[str]]) -> str:
     """Root of the exclusions: {"organization:<reason>": credit codes, "expert:<reason>": expert hashes},
     each list sorted."""
     return lists_root(exclusions)
 
 
-def excluded_expert_hashes(exclusions: dict[str, Sequence[str]]) -> set[str]:
+def excluded_expert_hashes(exclusions: Mapping[str, Sequence[str]]) -> set[str]:
     return {h for name, hashes in exclusions.items() if name.startswith("expert:") for h in hashes}
 
 
@@ -206,7 +206,9 @@ def shuffle(items: Sequence[str], stream: Stream) -> list[str]:
     return order.revealed
 
 
-def select(seed_bytes: bytes, pool: dict[str, Sequence[str]], wanted: dict[str, int]) -> tuple[dict, dict]:
+def select(
+    seed_bytes: bytes, pool: Mapping[str, Sequence[str]], wanted: dict[str, int]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """(orders, selected): each specialty in code order takes the next of its order not drawn before,
     until it has ``wanted[code]``; ``orders`` holds the part of each order that was looked at.
 
@@ -252,8 +254,8 @@ def run(
     secret: bytes,
     agency: bytes,
     supervisor: bytes,
-    pool: dict[str, Sequence[str]],
-    exclusions: dict[str, Sequence[str]],
+    pool: Mapping[str, Sequence[str]],
+    exclusions: Mapping[str, Sequence[str]],
     wanted: dict[str, int],
 ) -> dict[str, Any]:
     """The whole draw from its inputs: what the platform stores and what a verifier recomputes."""
@@ -277,7 +279,7 @@ def run(
     }
 
 
-def _hex(proof: dict, name: str) -> bytes:
+def _hex(proof: dict[str, Any], name: str) -> bytes:
     try:
         return bytes.fromhex(proof[name])
     except (KeyError, TypeError, ValueError) as exc:

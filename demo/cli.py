@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from accounts import totp
+from accounts import pki, totp
+from bidding import official_data
 from core.db import db
 from core.storage import file_store
 from demo import accounts as cast
+from demo import experts
+from demo import tender as sample
 
 demo_cli = AppGroup("demo", help="Demo data (embedded and sandbox deployments only).")
 
@@ -23,9 +28,6 @@ def _refuse_production() -> None:
 def seed() -> None:
     """Create the demo accounts once (running it again changes nothing)."""
     _refuse_production()
-    from accounts import pki
-    from bidding import official_data
-    from demo import experts
 
     official_data.load(db.session, ip="demo")  # the holiday calendars and benchmark rates (idempotent)
     created = cast.seed(db.session, current_app.config["DATA_KEY"])
@@ -53,9 +55,6 @@ def tender() -> None:
     """Run a sample tender on the sandbox clock: publication, bids, opening, signed record."""
     if not current_app.config["SANDBOX"]:
         raise click.ClickException("demo tender moves the platform clock: run it with SUNBID_SANDBOX=1")
-    from pathlib import Path
-
-    from demo import tender as sample
 
     row = sample.run(
         db.session,

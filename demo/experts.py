@@ -71,7 +71,7 @@ def seed(session: Session) -> int:
             ip="demo",
         )
         if employer is not None and org_exists(session, employer):
-            org = session.scalar(select(Organization).where(Organization.name == employer))
+            org = session.execute(select(Organization).where(Organization.name == employer)).scalar_one()
             pool.add_employment(
                 session,
                 None,

@@ -16,11 +16,13 @@ import base64
 import hashlib
 import io
 import json
+import secrets as random
 import tempfile
 import uuid
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -29,19 +31,24 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from accounts import pki
+from accounts import pki, totp
 from accounts import services as accounts
 from accounts.models import Organization, User
 from bidding import bank, bids, documents, official_data, opening, periods, questions, services
 from bidding.calendar import SHANGHAI, Calendar
 from bidding.models import Bid, Tender
 from core import clock, sandbox
+from core.db import get_row
 from core.storage import FileStore
 from crypto import age, bidpack
 from demo import accounts as cast
 from demo import bank as demo_bank
 from demo import experts as demo_experts
+from evaluation import award, report, room, scoring
 from evaluation import services as evaluation_services
+from experts import calls, draws
+from experts.eligibility import Criteria
+from experts.models import Call, Expert
 
 PRICES_FEN = {"tenderer1": 4_865_000_000, "tenderer2": 4_912_300_000, "tenderer3": 4_798_800_000}
 BASIC_ACCOUNTS = {
@@ -63,7 +70,7 @@ DOCUMENT = """市第一人民医院门诊楼改扩建工程施工招标文件
 
 
 def _user(session: Session, username: str) -> User:
-    return session.scalar(select(User).where(User.username == username))
+    return session.execute(select(User).where(User.username == username)).scalar_one()
 
 
 def _identity(folder: Path, name: str) -> age.Identity:
@@ -128,7 +135,9 @@ def run(
     sandbox.set_now(session, datetime.now(SHANGHAI))
     start = datetime.combine(clock.local(clock.now()).date() + timedelta(days=1), time(9, 0), tzinfo=SHANGHAI)
     deadline = datetime.combine((start + timedelta(days=25)).date(), time(9, 30), tzinfo=SHANGHAI)
-    tenderee = session.scalar(select(Organization).where(Organization.kind == "tenderee"))
+    tenderee = session.execute(
+        select(Organization).where(Organization.kind == "tenderee").limit(1)
+    ).scalar_one()
     data = services.parse_tender(
         {
             "title": "市第一人民医院门诊楼改扩建工程施工（示例）",
@@ -174,7 +183,7 @@ def run(
     with tempfile.TemporaryDirectory() as tmp:
         for username, price in PRICES_FEN.items():
             user = _user(session, username)
-            org = session.get(Organization, user.organization_id)
+            org = get_row(session, Organization, user.organization_id)
             org.basic_account_bank, org.basic_account_no = "中国工商银行北京分行", BASIC_ACCOUNTS[username]
             session.flush()
             reference = bank.issue_reference(session, user, tender, 1, "demo")
@@ -202,7 +211,7 @@ def run(
                 bidpack.seal(
                     src,
                     out,
-                    recipients=[age.Recipient.parse(tender.opening_key.recipient), identity.recipient],
+                    recipients=[age.Recipient.parse(tender.key.recipient), identity.recipient],
                     certificate=cert,
                     private_key=key,
                     tender=str(tender.id),
@@ -236,7 +245,7 @@ def run(
                 echo("  a question was asked and answered to everyone (without the asker's name)")
 
     # The centre's finance staff import the deposit account's statement: the three payments are matched.
-    account = bank.deposit_account()
+    account = _deposit_account()
     imported = bank.import_statement(
         session,
         _user(session, "admin"),
@@ -296,23 +305,22 @@ SCHEME = {
 TECHNICAL = {"tenderer1": "26", "tenderer2": "24.5", "tenderer3": "22"}  # what the experts think of each
 
 
+def _deposit_account() -> bank.DepositAccount:
+    account = bank.deposit_account()
+    if account is None:  # the demo's configuration names one (core.config)
+        raise RuntimeError("the demo needs DEPOSIT_BANK, DEPOSIT_ACCOUNT_NAME and DEPOSIT_ACCOUNT_NO")
+    return account
+
+
 def _code(user) -> str:
     """The member's code, as their phone would show it: codes follow real time (not the sandbox clock)
     and each is accepted once, so a second use within the same 30 s takes the next step (within drift)."""
-    from accounts import totp
-
     step = max(totp.current_step(), user.totp_last_step + 1)
     return totp.code_at(cast.demo_totp_secret(user.username), step)
 
 
 def _evaluate_and_award(session, store, tender, agent, supervisor, deadline, echo) -> None:
     """The draw, the calls, the room, the report, the publicity, the decision and the contract."""
-    import secrets as random
-
-    from evaluation import award, report, room, scoring
-    from experts import calls, draws
-    from experts.eligibility import Criteria
-    from experts.models import Call, Expert
 
     # 4. The draw: requested by the agency, witnessed by the supervisor; both contribute randomness.
     _set_clock(session, deadline + timedelta(minutes=20))
@@ -352,7 +360,7 @@ def _evaluate_and_award(session, store, tender, agent, supervisor, deadline, ech
     codes = {c["code"] for c in room.blind_view(session, chair, tender)}
     by_code, _ = scoring.blind_addresses(session, tender)
     for member in members:
-        sheet = {"qualification": {}, "scores": {}}
+        sheet: dict[str, dict[str, Any]] = {"qualification": {}, "scores": {}}
         for code in codes:
             bid = session.get(Bid, by_code[code])
             username = session.scalar(
@@ -398,7 +406,7 @@ def _evaluate_and_award(session, store, tender, agent, supervisor, deadline, ech
     batch = bank.create_refund_batch(session, admin, "demo")
     session.commit()
     paid = demo_bank.pay_batch(bank.batch_file(batch), clock.now())
-    account = bank.deposit_account()
+    account = _deposit_account()
     bank.import_statement(
         session,
         admin,

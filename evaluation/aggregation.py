@@ -130,7 +130,8 @@ class Aggregation:
 
 
 def _qualification(scheme: Scheme, bid: str, sheets: Sequence[Sheet], flags: list[Flag]):
-    failed, dissent = [], []
+    failed: list[str] = []
+    dissent: list[tuple[str, str]] = []
     for criterion in scheme.criteria:
         if criterion.kind != "pass_fail":
             continue
@@ -383,7 +384,7 @@ def apply_review(aggregation: Aggregation, review: Review) -> tuple[Aggregation,
         coefficient=aggregation.coefficient,
         candidates=aggregation.limit,
     )
-    totals = [
+    changed_totals = [
         {"bid": b.key, "before": b.total, "after": after.result(b.key).total}
         for b in aggregation.results
         if b.total != after.result(b.key).total
@@ -398,7 +399,7 @@ def apply_review(aggregation: Aggregation, review: Review) -> tuple[Aggregation,
         "criterion": review.criterion,
         "before": old,
         "after": new,
-        "totals": totals,
+        "totals": changed_totals,
         "ranking": {
             "before": [r.key for r in aggregation.results if r.rank is not None],
             "after": [r.key for r in after.results if r.rank is not None],

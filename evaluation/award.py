@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import BinaryIO
+from typing import IO
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -14,14 +14,16 @@ from sqlalchemy.orm import Session
 
 import audit
 from accounts.models import Organization, User
-from bidding import ledger, periods, permissions
+from bidding import ledger, objections, periods, permissions
 from bidding.bidders import has_submitted_bid
 from bidding.calendar import Calendar, last_day
 from bidding.models import Bid, Deposit, Objection, Tender
 from core import clock
 from core.bodies import LARGEST_FILE
+from core.db import get_row
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.notifications import notify
+from core.present import when
 from core.roles import Role
 from core.storage import FileStore
 from evaluation.models import Award, EvaluationReport, Publicity
@@ -35,6 +37,8 @@ def publication_due(report: EvaluationReport, calendar: Calendar) -> datetime:
     """R-A1: candidates are published within 3 days of the signed report, counted as R-T6 says (the
     day of the report not counted; a last day off work runs to the next working day). From this moment
     an unpublished report is overdue: supervisors see it on their dashboard."""
+    if report.signed_at is None:
+        raise Conflict(_l("The result is shown once the report is signed."), code="report_not_signed")
     return calendar.closes(report.signed_at, PUBLISH_WITHIN_DAYS)
 
 
@@ -161,7 +165,6 @@ def object_during_publicity(
     session: Session, actor: User, tender: Tender, text: str, ip: str | None = None
 ) -> Objection:
     """A bidder objects to the result during the publicity; the award waits for the answer (R-A1)."""
-    from bidding import objections
 
     publicity = session.get(Publicity, tender.id)
     now = clock.now()
@@ -219,7 +222,7 @@ def decide(
         raise Conflict(
             _l(
                 "The publicity runs until %(end)s.",
-                end=clock.local(publicity.ends_at).strftime("%Y-%m-%d %H:%M"),
+                end=when(publicity.ends_at),
             ),
             code="publicity_running",
             details={"ends_at": publicity.ends_at.isoformat(), "rule": "R-A1"},
@@ -266,7 +269,7 @@ def decide(
     _notices(session, tender, award)
     if tender.track == "procurement":  # R-D4: the others' deposits within 5 working days of the notice
         for deposit in _held_deposits(session, tender):
-            if deposit.organization_id != session.get(Bid, bid_id).organization_id:
+            if deposit.organization_id != get_row(session, Bid, bid_id).organization_id:
                 ledger.schedule_refund(session, deposit, "result", now, actor, ip)
     audit.record(
         session,
@@ -292,13 +295,13 @@ def _held_deposits(session: Session, tender: Tender) -> list[Deposit]:
 
 def _notices(session: Session, tender: Tender, award: Award) -> None:
     """中标通知书 to the winner, 中标结果通知书 to every other bidder (R-A3)."""
-    winner_org = session.get(Bid, award.winner_bid_id).organization_id
+    winner_org = get_row(session, Bid, award.winner_bid_id).organization_id
     bidders = set(
         session.scalars(
             select(Bid.organization_id).where(Bid.tender_id == tender.id, Bid.status == "submitted")
         )
     )
-    winner_name = session.get(Organization, winner_org).name
+    winner_name = get_row(session, Organization, winner_org).name
     for org_id in bidders:
         won = org_id == winner_org
         subject = (
@@ -323,7 +326,7 @@ def record_contract(
     session: Session,
     actor: User,
     tender: Tender,
-    stream: BinaryIO,
+    stream: IO[bytes],
     *,
     amount_fen: int,
     store: FileStore,
@@ -369,9 +372,9 @@ def record_contract(
 
 
 def award_json(session: Session, award: Award) -> dict:
-    bid = session.get(Bid, award.winner_bid_id)
+    bid = get_row(session, Bid, award.winner_bid_id)
     return {
-        "winner": {"bid": str(bid.id), "tenderer": session.get(Organization, bid.organization_id).name},
+        "winner": {"bid": str(bid.id), "tenderer": get_row(session, Organization, bid.organization_id).name},
         "reasons": award.reasons,
         "decided_at": award.decided_at.isoformat(),
         "contract_due_at": award.contract_due_at.isoformat(),

@@ -18,7 +18,7 @@ from core.openapi import Upload, api_doc
 from core.roles import Role
 from core.schemas import ItemsOut, Out
 from core.storage import file_store
-from evaluation import award
+from evaluation import award, complaints
 from evaluation.models import Award
 from evaluation.schemas import AnswerBody, AwardOut, ComplaintBody, ContractQuery, DecisionBody
 
@@ -98,7 +98,6 @@ def record_contract(tender_id: uuid.UUID, query: ContractQuery):
 @api_doc(body=ComplaintBody, responses={201: Out})
 def file_complaint(tender_id: uuid.UUID, body: ComplaintBody):
     """A complaint (works, 10 days) or challenge (procurement, 7 working days) about the result (R-A4)."""
-    from evaluation import complaints
 
     tender = tenders.visible(db.session, current_user, tender_id)
     row = complaints.file(db.session, current_user, tender, body.text, body.learned_at, client_ip())
@@ -111,7 +110,6 @@ def file_complaint(tender_id: uuid.UUID, body: ComplaintBody):
 @api_doc(responses={200: ItemsOut})
 def list_complaints(tender_id: uuid.UUID):
     """Complaints: your own; all for the agency and supervisors."""
-    from evaluation import complaints
 
     tender = tenders.visible(db.session, current_user, tender_id)
     return jsonify({"items": complaints.listing(db.session, current_user, tender)})
@@ -122,9 +120,10 @@ def list_complaints(tender_id: uuid.UUID):
 @api_doc(body=AnswerBody, responses={200: Out})
 def answer_complaint(tender_id: uuid.UUID, complaint_id: uuid.UUID, body: AnswerBody):
     """Answer a complaint (the supervisor) or a challenge (the agency)."""
-    from evaluation import complaints
 
     tender = tenders.visible(db.session, current_user, tender_id)
     row = complaints.answer(db.session, current_user, tender, complaint_id, body.answer, client_ip())
     db.session.commit()
-    return jsonify({"id": str(row.id), "answered_at": row.answered_at.isoformat()})
+    return jsonify(
+        {"id": str(row.id), "answered_at": row.answered_at.isoformat() if row.answered_at else None}
+    )

@@ -16,7 +16,7 @@ from bidding.calendar import last_day
 from core import clock
 from core.auth import roles_required
 from core.db import db
-from core.errors import NotFound
+from core.errors import Invalid, NotFound
 from core.extensions import client_ip
 from core.money import AmountError, parse_yuan
 from core.roles import Role
@@ -109,8 +109,6 @@ def contract(tender_id: uuid.UUID):
     upload = request.files.get("file")
 
     def action():
-        from core.errors import Invalid
-
         if upload is None or not upload.filename:
             raise Invalid(_("Attach the file."), code="missing_fields")
         try:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from accounts.models import User
 from bidding.models import Tender
+from core.db import get_row
 from core.errors import Conflict
 from evaluation import scoring
 from evaluation.models import EvaluationRoom, ReportSignature, RoomMember, ScoreReview, ScoreSheet
@@ -38,7 +39,7 @@ def member_facts(session: Session, tender: Tender) -> list[dict]:
         facts.append(
             {
                 "user": str(member.user_id),
-                "name": session.get(User, member.user_id).display_name,
+                "name": get_row(session, User, member.user_id).display_name,
                 "kind": member.kind,
                 "seated_at": room.seated_at.isoformat(),
                 "checked_in_at": member.checked_in_at.isoformat() if member.checked_in_at else None,

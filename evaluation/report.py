@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import uuid
+from pathlib import Path
 
 from flask import current_app
 from flask_babel import force_locale
@@ -19,15 +21,18 @@ from sqlalchemy.orm import Session
 import audit
 from accounts import pki
 from accounts import services as accounts
-from accounts.models import Organization, User
+from accounts.models import Certificate, Organization, User
 from bidding import permissions
 from bidding.models import Tender
 from core import clock
+from core.db import get_row
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.storage import file_store
 from crypto import ca, canonical, cms
 from evaluation import report_pdf, room, scoring
 from evaluation.models import EvaluationReport, EvaluationRoom, ReportSignature, RoomMember
+from experts import draws
+from experts.models import Draw
 
 DECISIONS = ("agree", "dissent", "refused")
 
@@ -39,7 +44,7 @@ def _store():
 def draft(session: Session, actor: User, tender: Tender, ip: str | None = None) -> EvaluationReport:
     """The chair puts the complete, unblocked results to the committee as the report."""
     room.member(session, actor, tender)
-    evaluation = session.get(EvaluationRoom, tender.id)
+    evaluation = get_row(session, EvaluationRoom, tender.id)
     if evaluation.chair_id != actor.id:
         raise Forbidden(_l("The chair drafts the report."), code="chair_only")
     if session.get(EvaluationReport, tender.id) is not None:
@@ -57,7 +62,7 @@ def draft(session: Session, actor: User, tender: Tender, ip: str | None = None) 
     content["reviews"] = [scoring.mask(r, codes, blind) for r in scoring.reviews(session, tender)]
     content["tender"] = {"id": str(tender.id), "code": tender.code, "title": tender.title}
     content["members"] = [
-        {"name": session.get(User, m.user_id).display_name, "kind": m.kind}
+        {"name": get_row(session, User, m.user_id).display_name, "kind": m.kind}
         for m in room.sitting_members(session, tender)
     ]
     body = canonical.canonical_json(content)
@@ -89,7 +94,7 @@ def draft(session: Session, actor: User, tender: Tender, ip: str | None = None) 
 
 
 def _render(session: Session, tender: Tender, result, reviews: list[dict]) -> bytes:
-    evaluation = session.get(EvaluationRoom, tender.id)
+    evaluation = get_row(session, EvaluationRoom, tender.id)
     members = []
     for m in room.sitting_members(session, tender):
         label = (
@@ -97,13 +102,13 @@ def _render(session: Session, tender: Tender, result, reviews: list[dict]) -> by
             if m.user_id == evaluation.chair_id
             else ("招标人代表" if m.kind == "tenderee_rep" else "评标专家")
         )
-        members.append(report_pdf.Member(session.get(User, m.user_id).display_name, label))
+        members.append(report_pdf.Member(get_row(session, User, m.user_id).display_name, label))
     data = report_pdf.report_from(
         result,
-        tender_code=tender.code,
+        tender_code=tender.code or "",
         tender_title=tender.title,
-        agency=session.get(Organization, tender.agency_id).name,
-        tenderee=session.get(Organization, tender.tenderee_id).name,
+        agency=get_row(session, Organization, tender.agency_id).name,
+        tenderee=get_row(session, Organization, tender.tenderee_id).name,
         evaluated_on=clock.local(clock.now()).date(),
         members=members,
         reviews=reviews,
@@ -186,7 +191,6 @@ def _check_cms(session: Session, actor: User, report: EvaluationReport, signatur
             _l("The signature does not verify: %(reason)s", reason=str(exc)), code="signature_invalid"
         ) from exc
     serial = format(signer.certificate.serial_number, "x")
-    from accounts.models import Certificate
 
     row = session.scalar(select(Certificate).where(Certificate.serial == serial))
     if row is None or row.user_id != actor.id:
@@ -197,7 +201,7 @@ def _check_cms(session: Session, actor: User, report: EvaluationReport, signatur
 def close(session: Session, actor: User, tender: Tender, ip: str | None = None) -> EvaluationReport:
     """The chair closes the report once every sitting member has signed; the room closes with it."""
     room.member(session, actor, tender)
-    evaluation = session.get(EvaluationRoom, tender.id)
+    evaluation = get_row(session, EvaluationRoom, tender.id)
     if evaluation.chair_id != actor.id:
         raise Forbidden(_l("The chair closes the report."), code="chair_only")
     report = _report(session, tender)
@@ -248,6 +252,17 @@ def readable(session: Session, actor: User, tender: Tender) -> EvaluationReport:
     return report
 
 
+def pdf_file(session: Session, actor: User, tender: Tender) -> tuple[Path, str]:
+    """The report's PDF as signed, for whoever may read the report (``readable``): where it is stored and
+    the file name to download it as. The API (bearer token) and the pages (session) both serve it."""
+    row = readable(session, actor, tender)
+    return file_store().path_for(row.pdf_sha256), f"{tender.code}-评标报告.pdf"
+
+
+def _member_name(session: Session, member_id: uuid.UUID) -> str:
+    return get_row(session, User, get_row(session, RoomMember, member_id).user_id).display_name
+
+
 def report_json(session: Session, report: EvaluationReport) -> dict:
     signatures = session.scalars(
         select(ReportSignature).where(ReportSignature.tender_id == report.tender_id)
@@ -261,7 +276,9 @@ def report_json(session: Session, report: EvaluationReport) -> dict:
         "signed_at": report.signed_at.isoformat() if report.signed_at else None,
         "signatures": [
             {
-                "member": session.get(User, session.get(RoomMember, s.member_id).user_id).display_name,
+                "member": get_row(
+                    session, User, get_row(session, RoomMember, s.member_id).user_id
+                ).display_name,
                 "decision": s.decision,
                 "counted_as": s.counted_as,
                 "reasons": s.reasons,
@@ -275,8 +292,6 @@ def report_json(session: Session, report: EvaluationReport) -> dict:
 
 def _disclose_draws(session: Session, actor: User, tender: Tender, ip: str | None) -> None:
     """The result is determined: the committee's names and the draws' proofs become public (R-E4)."""
-    from experts import draws
-    from experts.models import Draw
 
     for draw in session.scalars(select(Draw).where(Draw.tender_id == tender.id, Draw.status == "drawn")):
         draws.disclose(session, actor, draw, ip)

@@ -14,8 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from flask_babel import gettext as _
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
 
 from core.money import yuan_text
 from evaluation.aggregation import Aggregation, BidResult, Criterion
@@ -106,9 +109,6 @@ def _points_or_dash(value: int | None) -> str:
 
 
 def render_report(data: ReportData, font_path: str | None = None) -> bytes:
-    from fpdf import FPDF
-    from fpdf.enums import XPos, YPos
-
     class Report(FPDF):
         def footer(self) -> None:  # the tender and page on every page of the archived copy
             self.set_y(-10)
@@ -125,7 +125,7 @@ def render_report(data: ReportData, font_path: str | None = None) -> bytes:
     pdf.alias_nb_pages()
     pdf.add_page()
     width = pdf.epw
-    next_line = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
+    next_line: dict[str, Any] = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
 
     def heading(text: str) -> None:
         pdf.ln(3)
@@ -137,7 +137,7 @@ def render_report(data: ReportData, font_path: str | None = None) -> bytes:
         """Cut text to its cell by an estimate (CJK a full em, other characters about half): exact
         measuring of thousands of cells is what makes PDF tables slow."""
         em = pdf.font_size  # mm
-        used, kept = 0.0, []
+        used, kept = 0.0, list[str]()
         for char in text:
             used += em if ord(char) >= 0x2E80 else em * 0.55
             if used > room - 1.5:
@@ -182,7 +182,7 @@ def render_report(data: ReportData, font_path: str | None = None) -> bytes:
 
     heading(_("Qualification review"))
     names = {c.key: c.name or c.key for c in data.criteria}
-    rows = []
+    rows: list[Sequence[str]] = []
     position = {key: n for n, key in enumerate(data.opening_order)}
     for result in sorted(data.results, key=lambda r: (position.get(r.key, len(position)), r.key)):
         if not result.valid:

@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 import audit
@@ -21,12 +21,17 @@ from accounts import services as accounts
 from accounts.models import Organization, User
 from bidding import permissions
 from bidding.models import Bid, Opening, Tender
+from bidding.opening import _opened_root
 from core import clock
+from core.db import get_row
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.notifications import notify
 from core.roles import Role
+from crypto.bidpack import MANIFEST_NAME, SIGNATURE_NAME
 from evaluation import identity_leaks
 from evaluation.models import BlindCode, ChairVote, EvaluationRoom, RoomMember, ScoreSheet
+from experts import calls
+from experts.models import Call, Draw, Expert
 
 MIN_MEMBERS = 5  # R-E1
 
@@ -92,8 +97,6 @@ def seat(
 def committee_from_draws(session: Session, tender: Tender) -> tuple[list[User], int]:
     """The experts who accepted their calls across the tender's draws (a supplementary draw fills what
     the first left short), and how many tenderee representatives the first draw allowed."""
-    from experts import calls
-    from experts.models import Call, Draw, Expert
 
     draws = list(session.scalars(select(Draw).where(Draw.tender_id == tender.id).order_by(Draw.created_at)))
     if not draws or not any(d.status in ("drawn", "disclosed") for d in draws):
@@ -102,7 +105,7 @@ def committee_from_draws(session: Session, tender: Tender) -> tuple[list[User], 
     accepted = session.scalars(
         select(Call).where(Call.draw_id.in_([d.id for d in draws]), Call.status == "accepted")
     )
-    experts = [session.get(Expert, calls.called_expert(call)) for call in accepted]
+    experts = [get_row(session, Expert, calls.called_expert(call)) for call in accepted]
     if len(experts) < wanted:
         raise Conflict(
             _l(
@@ -113,8 +116,9 @@ def committee_from_draws(session: Session, tender: Tender) -> tuple[list[User], 
             code="committee_not_formed",
             details={"accepted": len(experts), "wanted": wanted},
         )
-    users = [session.get(User, e.user_id) if e.user_id else None for e in experts]
-    if any(u is None for u in users):
+    found = [session.get(User, e.user_id) if e.user_id else None for e in experts]
+    users = [u for u in found if u is not None]
+    if len(users) < len(found):
         raise Conflict(
             _l("An accepted expert has no platform account to sign in with."), code="expert_without_account"
         )
@@ -140,7 +144,7 @@ def open_room(
 def room_for(session: Session, tender_id: uuid.UUID) -> tuple[Tender, EvaluationRoom]:
     tender = session.get(Tender, tender_id)
     room = session.get(EvaluationRoom, tender_id) if tender else None
-    if room is None:
+    if tender is None or room is None:
         raise NotFound(_l("No evaluation for this tender."), code="evaluation_not_found")
     return tender, room
 
@@ -170,7 +174,7 @@ def check_in(session: Session, actor: User, tender: Tender, code: str, ip: str |
     seat_ = member(session, actor, tender, sitting=False)
     accounts.check_totp(session, actor, str(code or ""), ip, purpose="evaluation_check_in")
     seat_.checked_in_at, seat_.check_in_ip = clock.now(), ip
-    room = session.get(EvaluationRoom, tender.id)
+    room = get_row(session, EvaluationRoom, tender.id)
     if room.status == "seated":
         room.status = "in_session"
         assign_blind_codes(session, tender)
@@ -213,10 +217,10 @@ def declare_conflict(
     if not bid_ids or any(b not in known for b in bid_ids):
         raise Invalid(_l("Name the bids you have a conflict with."), code="invalid_bids")
     seat_.replaced_at, seat_.replacement_reason = clock.now(), text
-    room = session.get(EvaluationRoom, tender.id)
+    room = get_row(session, EvaluationRoom, tender.id)
     if room.chair_id == actor.id:
         room.chair_id = None
-    session.execute(ChairVote.__table__.delete().where(ChairVote.tender_id == tender.id))
+    session.execute(delete(ChairVote).where(ChairVote.tender_id == tender.id))
     session.flush()
     audit.record(
         session,
@@ -245,7 +249,7 @@ def vote_chair(
 ) -> uuid.UUID | None:
     """Members elect the chair by a majority of the sitting members; returns the chair once elected."""
     member(session, actor, tender)
-    room = session.get(EvaluationRoom, tender.id)
+    room = get_row(session, EvaluationRoom, tender.id)
     if room.chair_id is not None:
         raise Conflict(_l("The chair is already elected."), code="chair_elected")
     sitting = {m.user_id: m for m in sitting_members(session, tender)}
@@ -295,15 +299,12 @@ def opened_bids(session: Session, tender: Tender) -> list[Bid]:
 
 
 def _technical_folder(tender: Tender, bid: Bid) -> Path:
-    from bidding.opening import _opened_root
-
     return _opened_root() / str(tender.id) / str(bid.id) / "technical"
 
 
 def _technical_files(folder: Path) -> list[Path]:
     """The bidder's own documents in an opened technical part: not the bid-pack's manifest and inner
     signature, which name the signer by design (its certificate) and stay with the opening record."""
-    from crypto.bidpack import MANIFEST_NAME, SIGNATURE_NAME
 
     if not folder.is_dir():
         return []
@@ -324,7 +325,7 @@ def assign_blind_codes(session: Session, tender: Tender) -> list[BlindCode]:
     secrets.SystemRandom().shuffle(numbers)
     rows = []
     for bid, number in zip(bids, numbers, strict=True):
-        org = session.get(Organization, bid.organization_id)
+        org = get_row(session, Organization, bid.organization_id)
         folder = _technical_folder(tender, bid)
         bidder = identity_leaks.Bidder(org.name, org.credit_code)
         findings = [f.as_dict() for f in identity_leaks.scan_files(folder, _technical_files(folder), bidder)]
@@ -342,7 +343,7 @@ def blind_view(session: Session, actor: User, tender: Tender) -> list[dict]:
     for row in session.scalars(
         select(BlindCode).where(BlindCode.tender_id == tender.id).order_by(BlindCode.code)
     ):
-        folder = _technical_folder(tender, session.get(Bid, row.bid_id))
+        folder = _technical_folder(tender, get_row(session, Bid, row.bid_id))
         files = _technical_files(folder)
         names = {p.relative_to(folder).as_posix(): n for n, p in enumerate(files, start=1)}
         out.append(
@@ -370,7 +371,7 @@ def blind_file(session: Session, actor: User, tender: Tender, code: str, n: int)
     row = session.scalar(select(BlindCode).where(BlindCode.tender_id == tender.id, BlindCode.code == code))
     if row is None:
         raise NotFound(_l("No such code."), code="blind_code_not_found")
-    files = _technical_files(_technical_folder(tender, session.get(Bid, row.bid_id)))
+    files = _technical_files(_technical_folder(tender, get_row(session, Bid, row.bid_id)))
     if not 1 <= n <= len(files):
         raise NotFound(_l("No such file."), code="file_not_found")
     return files[n - 1]
@@ -379,7 +380,7 @@ def blind_file(session: Session, actor: User, tender: Tender, code: str, n: int)
 def overview(session: Session, actor: User, tender: Tender) -> dict:
     """The sitting for members and supervisors: who sits (names: R-E4 ends once the committee sits
     for its members; supervisors always), check-ins, the chair, who has submitted a sheet."""
-    room = session.get(EvaluationRoom, tender.id)
+    room = get_row(session, EvaluationRoom, tender.id)
     if not permissions.oversees(session, actor, tender):
         member(session, actor, tender, sitting=False)
     members = session.scalars(select(RoomMember).where(RoomMember.tender_id == tender.id)).all()
@@ -397,7 +398,7 @@ def overview(session: Session, actor: User, tender: Tender) -> dict:
         "members": [
             {
                 "user": str(m.user_id),
-                "name": session.get(User, m.user_id).display_name,
+                "name": get_row(session, User, m.user_id).display_name,
                 "kind": m.kind,
                 "checked_in": m.checked_in_at is not None,
                 "replaced": m.replaced_at is not None,

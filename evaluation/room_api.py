@@ -8,7 +8,10 @@ import uuid
 from flask import Blueprint, jsonify, send_file
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy import select
 
+from accounts.models import User
+from bidding import services as tenders
 from core.auth import roles_required
 from core.db import db
 from core.errors import Invalid
@@ -16,8 +19,8 @@ from core.extensions import client_ip
 from core.openapi import Raw, api_doc
 from core.roles import Role
 from core.schemas import ItemsOut, Out
-from core.storage import file_store
-from evaluation import room, scoring
+from evaluation import report, room, scoring
+from evaluation.facts import member_facts
 from evaluation.schemas import (
     ChairBody,
     CodeBody,
@@ -38,10 +41,6 @@ MEMBERS = (Role.EXPERT, Role.TENDEREE)
 @api_doc(body=RoomBody, responses={201: Out})
 def open_room(tender_id: uuid.UUID, body: RoomBody):
     """Seat the committee the draw formed (with the tenderee's representative if the draw allowed one)."""
-    from sqlalchemy import select
-
-    from accounts.models import User
-    from bidding import services as tenders
 
     tender = tenders.manageable(db.session, current_user, tender_id)
     representative = None
@@ -77,7 +76,7 @@ def check_in(tender_id: uuid.UUID, body: CodeBody):
     tender, _room = room.room_for(db.session, tender_id)
     seat = room.check_in(db.session, current_user, tender, body.code, client_ip())
     db.session.commit()
-    return jsonify({"checked_in_at": seat.checked_in_at.isoformat()})
+    return jsonify({"checked_in_at": seat.checked_in_at.isoformat() if seat.checked_in_at else None})
 
 
 @bp.post("/conflicts")
@@ -166,7 +165,6 @@ def results(tender_id: uuid.UUID):
 @api_doc(responses={201: Out})
 def draft_report(tender_id: uuid.UUID):
     """The chair puts the results to the committee as the report (blocked flags need a review first)."""
-    from evaluation import report
 
     tender, _room = room.room_for(db.session, tender_id)
     row = report.draft(db.session, current_user, tender, client_ip())
@@ -179,7 +177,6 @@ def draft_report(tender_id: uuid.UUID):
 @api_doc(responses={200: Out})
 def get_report(tender_id: uuid.UUID):
     """The report and its signatures: committee and supervisors; the agency and tenderee once signed."""
-    from evaluation import report
 
     tender, _room = room.room_for(db.session, tender_id)
     return jsonify(report.report_json(db.session, report.readable(db.session, current_user, tender)))
@@ -190,15 +187,10 @@ def get_report(tender_id: uuid.UUID):
 @api_doc(responses={200: Raw("application/pdf", "the report")})
 def report_pdf(tender_id: uuid.UUID):
     """The report as a PDF (with its CJK font embedded), as signed."""
-    from evaluation import report
 
     tender, _room = room.room_for(db.session, tender_id)
-    row = report.readable(db.session, current_user, tender)
-    return send_file(
-        file_store().path_for(row.pdf_sha256),
-        mimetype="application/pdf",
-        download_name=f"{tender.code}-评标报告.pdf",
-    )
+    path, name = report.pdf_file(db.session, current_user, tender)
+    return send_file(path, mimetype="application/pdf", download_name=name)
 
 
 @bp.post("/report/signatures")
@@ -206,7 +198,6 @@ def report_pdf(tender_id: uuid.UUID):
 @api_doc(body=SignatureBody, responses={201: Out})
 def sign_report(tender_id: uuid.UUID, body: SignatureBody):
     """Sign the report after a fresh code: agree, dissent with reasons, or refuse (R-V6)."""
-    from evaluation import report
 
     tender, _room = room.room_for(db.session, tender_id)
     row = report.sign(
@@ -228,7 +219,6 @@ def sign_report(tender_id: uuid.UUID, body: SignatureBody):
 @api_doc(responses={200: Out})
 def close_report(tender_id: uuid.UUID):
     """The chair closes the report once every member has signed; the result goes to the agency."""
-    from evaluation import report
 
     tender, _room = room.room_for(db.session, tender_id)
     row = report.close(db.session, current_user, tender, client_ip())
@@ -266,7 +256,6 @@ def record_review(tender_id: uuid.UUID, body: ReviewBody):
 def facts(tender_id: uuid.UUID):
     """Each member's facts for the post-evaluation review (一标一评, R-R4): check-in, time taken,
     abnormal-score flags, reviews of their scores, withdrawal, their signature."""
-    from evaluation.facts import member_facts
 
     tender, _room = room.room_for(db.session, tender_id)
     return jsonify({"items": member_facts(db.session, tender)})

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -15,13 +15,16 @@ from sqlalchemy import select
 from accounts.models import Organization, User
 from bidding import permissions
 from core.auth import roles_required
-from core.db import db
+from core.db import db, get_row
 from core.errors import Conflict, Forbidden
 from core.extensions import client_ip
 from core.roles import Role
 from core.uow import attempt
 from evaluation import charts, report, room, scoring
-from evaluation.models import EvaluationReport, EvaluationRoom, ReportSignature
+from evaluation.facts import member_facts
+from evaluation.models import EvaluationReport, EvaluationRoom, ReportSignature, RoomMember
+from experts import reviews
+from experts.models import REVIEW_ASPECTS, Expert, ExpertReview
 
 bp = Blueprint("evaluation_room", __name__)
 
@@ -58,7 +61,7 @@ def room_page(tender_id: uuid.UUID):
     context = {"tender": tender, "room": evaluation, "overview": overview, "seat": seat, "form": FlaskForm()}
     if seat is not None and seat.checked_in_at is not None and seat.replaced_at is None:
         context["bidders"] = [
-            {"id": str(b.id), "name": db.session.get(Organization, b.organization_id).name}
+            {"id": str(b.id), "name": get_row(db.session, Organization, b.organization_id).name}
             for b in room.opened_bids(db.session, tender)
         ]
         context["technical"] = room.blind_view(db.session, actor, tender)
@@ -84,9 +87,17 @@ def room_page(tender_id: uuid.UUID):
     return render_template("evaluation/room.html", **context)
 
 
-def _seated(tender_id, user_id) -> bool:
-    from evaluation.models import RoomMember
+@bp.get("/evaluation/<uuid:tender_id>/report.pdf")
+@roles_required(*PEOPLE)
+def report_pdf(tender_id: uuid.UUID):
+    """The report's PDF for the pages (signed in by session): the same rule as the API's
+    (``report.readable``: committee and supervisors; the agency and the tenderee once it is signed)."""
+    tender, _room = room.room_for(db.session, tender_id)
+    path, name = report.pdf_file(db.session, current_user, tender)
+    return send_file(path, mimetype="application/pdf", download_name=name)
 
+
+def _seated(tender_id, user_id) -> bool:
     return (
         db.session.scalar(
             select(RoomMember.id).where(RoomMember.tender_id == tender_id, RoomMember.user_id == user_id)
@@ -217,8 +228,6 @@ def evaluation_link(tender_id, user: User) -> bool:
 
 def _review_rows(tender) -> list[dict]:
     """For the supervisor: each member's facts, profile and review (一标一评, R-R4)."""
-    from evaluation.facts import member_facts
-    from experts.models import Expert, ExpertReview
 
     rows = []
     for facts in member_facts(db.session, tender):
@@ -239,9 +248,6 @@ def _review_rows(tender) -> list[dict]:
 @bp.post("/evaluation/<uuid:tender_id>/reviews/<uuid:expert_id>")
 @roles_required(Role.SUPERVISOR)
 def review_member(tender_id: uuid.UUID, expert_id: uuid.UUID):
-    from experts import reviews
-    from experts.models import REVIEW_ASPECTS, Expert
-
     tender, _room = room.room_for(db.session, tender_id)
     expert = db.session.get(Expert, expert_id)
     form = request.form

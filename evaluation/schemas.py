@@ -4,7 +4,7 @@ right shape can still be refused there, item by item."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import Field
 
@@ -15,7 +15,7 @@ Points = Annotated[
     int | float | Text[1, 20],
     Field(description="points, at most two decimals (a number or a decimal string)"),
 ]
-Key = Text[1, 100]
+Key: TypeAlias = Text[1, 100]
 
 
 class Criterion(Body):

@@ -70,7 +70,8 @@ def _criterion(raw: Any, where: str, method: str, problems: list[dict]) -> Crite
     blind = raw.get("blind", False)
     if not isinstance(blind, bool) or (blind and part != "technical"):
         problems.append({"item": where, "key": key, "field": "blind", "code": "blind_technical_only"})
-    low = high = 0
+    low: int | None = 0
+    high: int | None = 0
     if kind in ("subjective", "objective"):
         low = _points(raw.get("min_points", 0), f"{where}.min_points", problems)
         high = _points(raw.get("max_points"), f"{where}.max_points", problems)
@@ -78,7 +79,7 @@ def _criterion(raw: Any, where: str, method: str, problems: list[dict]) -> Crite
             problems.append({"item": where, "key": key, "field": "max_points", "code": "invalid_range"})
     if len(problems) > found:
         return None
-    return Criterion(key, part, kind, high, low, blind, name)
+    return Criterion(key, str(part), str(kind), high or 0, low or 0, blind, name)
 
 
 def _coefficients(raw: Any, problems: list[dict]) -> tuple[Decimal, ...]:
@@ -153,7 +154,7 @@ def parse_scheme(data: Any, track: str) -> tuple[Scheme, str]:
     if method not in METHODS:
         problems.append({"item": "method", "code": "invalid_method"})
         method = "comprehensive"
-    subject = data.get("subject") or ("works" if track == "works" else None)
+    subject = str(data.get("subject") or ("works" if track == "works" else ""))
     if subject not in SUBJECTS or (track == "works" and subject != "works"):
         # Procurement must say goods or services: R-V2's price-weight minimum depends on it.
         problems.append({"item": "subject", "code": "invalid_subject", "rule": "R-V2"})

@@ -22,9 +22,17 @@ from accounts.models import Organization, User
 from bidding import permissions
 from bidding.models import PartOpening, Tender
 from core import clock
+from core.db import get_row
 from core.errors import Conflict, Forbidden, Invalid
 from evaluation import aggregation, formulas, room, services
-from evaluation.models import BlindCode, ScoreReview, ScoreSheet, ScoringScheme
+from evaluation.models import (
+    BlindCode,
+    EvaluationReport,
+    EvaluationRoom,
+    ScoreReview,
+    ScoreSheet,
+    ScoringScheme,
+)
 
 
 def scheme_of(session: Session, tender: Tender) -> aggregation.Scheme:
@@ -146,10 +154,10 @@ def _criterion(scheme: aggregation.Scheme, key: str) -> aggregation.Criterion | 
 
 def _missing(session: Session, tender: Tender, scheme: aggregation.Scheme, sheet: ScoreSheet) -> list[dict]:
     _by_code, codes = blind_addresses(session, tender)
-    missing = []
+    missing: list[dict[str, str]] = []
     for bid in room.opened_bids(session, tender):
         for criterion in scheme.criteria:
-            key = codes.get(bid.id) if is_blind(criterion) else str(bid.id)
+            key = codes[bid.id] if is_blind(criterion) else str(bid.id)
             if criterion.kind == "pass_fail" and criterion.key not in sheet.passes.get(str(bid.id), {}):
                 missing.append({"bid": str(bid.id), "criterion": criterion.key})
             elif criterion.scored and criterion.key not in sheet.points.get(str(bid.id), {}):
@@ -224,7 +232,7 @@ def my_sheet(session: Session, actor: User, tender: Tender) -> dict:
         "submitted_at": sheet.submitted_at.isoformat() if sheet and sheet.submitted_at else None,
         "qualification": {
             bid: {
-                name: {"pass": ok, "reason": (sheet.reasons.get(bid) or {}).get(name)}
+                name: {"pass": ok, "reason": ((sheet.reasons if sheet else {}).get(bid) or {}).get(name)}
                 for name, ok in items.items()
             }
             for bid, items in (sheet.passes if sheet else {}).items()
@@ -254,11 +262,11 @@ def aggregate_room(session: Session, tender: Tender) -> tuple[aggregation.Aggreg
     bids = []
     for bid in room.opened_bids(session, tender):
         commercial = next(p for p in bid.parts if p.part == "commercial")
-        price = session.get(PartOpening, commercial.id).price_fen
+        price = get_row(session, PartOpening, commercial.id).price_fen
         bids.append(
             aggregation.BidEntry(
                 str(bid.id),
-                session.get(Organization, bid.organization_id).name,
+                get_row(session, Organization, bid.organization_id).name,
                 price or 0,
                 price is not None,
             )
@@ -268,7 +276,7 @@ def aggregate_room(session: Session, tender: Tender) -> tuple[aggregation.Aggreg
         for m in sitting
     ]
     coefficient = None
-    drawn = services.coefficient_draw(session, tender, session.get(ScoringScheme, tender.id))
+    drawn = services.coefficient_draw(session, tender, get_row(session, ScoringScheme, tender.id))
     if drawn is not None:
         coefficient = Decimal(drawn["value"])
     void = sum(1 for member_id in sheets if member_id not in {m.id for m in sitting})
@@ -300,10 +308,9 @@ def record_review(
     ip: str | None = None,
 ) -> ScoreReview:
     """The chair records a review (复核) the committee agreed, before the report (R-V4)."""
-    from evaluation.models import EvaluationReport, EvaluationRoom
 
     room.member(session, actor, tender)
-    if session.get(EvaluationRoom, tender.id).chair_id != actor.id:
+    if get_row(session, EvaluationRoom, tender.id).chair_id != actor.id:
         raise Forbidden(_l("The chair records reviews."), code="chair_only")
     if session.get(EvaluationReport, tender.id) is not None:
         raise Conflict(_l("The report is drafted: scores no longer change."), code="report_exists")

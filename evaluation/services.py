@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 import audit
 from accounts.models import User
+from bidding import opening as openings
 from bidding import services as bidding
-from bidding.models import Tender
+from bidding.models import Opening, Tender
 from core import clock
 from core.errors import Conflict, Invalid, NotFound
 from evaluation.aggregation import Scheme
@@ -69,8 +70,6 @@ def coefficient_draw(session: Session, tender: Tender, record: ScoringScheme) ->
     """The works benchmark's downward coefficient, drawn once the opening's decryption window has closed
     or the opening itself is closed (the prices are final then); None before, or when the scheme has no
     average-price benchmark."""
-    from bidding import opening as openings
-    from bidding.models import Opening
 
     if record.price_formula != "average_benchmark":
         return None

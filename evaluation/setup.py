@@ -3,43 +3,48 @@
 from __future__ import annotations
 
 from flask import Flask
+from sqlalchemy import select
+
+from core import clock, todo
+from core.db import db
+from core.roles import Role
+from core.web import register_panel, register_rules
+from evaluation import (  # noqa: F401  (labels registers words)
+    api,
+    award,
+    award_api,
+    award_views,
+    facts,
+    labels,
+    models,
+    room_api,
+    room_views,
+    todos,
+    views,
+)
+from evaluation.models import Award, EvaluationReport
 
 
 def init_app(app: Flask) -> None:
-    from evaluation import (  # noqa: F401  (labels registers words)
-        api,
-        award,
-        award_api,
-        award_views,
-        labels,
-        models,
-        room_api,
-        room_views,
-        views,
-    )
-
     app.register_blueprint(api.bp)
     app.register_blueprint(room_api.bp)
     app.register_blueprint(award_api.bp)
     app.extensions.setdefault("sunbid.objection_stages", {})["publicity"] = award.object_during_publicity
-    from core.web import register_panel, register_rules
 
     register_rules(app, 30, award.rules)
     register_panel(app, "supervisor", _overdue_panel)
-    from evaluation import facts
+    for role in (Role.EXPERT, Role.TENDEREE):
+        todo.register(app, role, todos.member)
+    todo.register(app, Role.AGENCY, todos.agency)
+    todo.register(app, Role.TENDEREE, todos.tenderee)
+    todo.register(app, Role.SUPERVISOR, todos.supervisor)
 
     app.extensions["sunbid.evaluation_facts"] = facts.member_facts  # experts' reviews attach them (R-R4)
     app.register_blueprint(views.bp)
     app.register_blueprint(room_views.bp)
     app.register_blueprint(award_views.bp)
-    from core.db import db
-    from evaluation.models import EvaluationReport
 
     def report_files():
-        from sqlalchemy import select
-
-        from evaluation.models import Award
-
         contracts = db.session.scalars(
             select(Award.contract_sha256).where(Award.contract_sha256.is_not(None))
         )
@@ -51,8 +56,5 @@ def init_app(app: Flask) -> None:
 
 def _overdue_panel():
     """Award steps past their time limit (R-A1 candidates, R-A3 contract), for supervisors."""
-    from core import clock
-    from core.db import db
-    from evaluation import award
 
     return "evaluation/panel_supervisor.html", {"items": award.overdue(db.session, clock.now())}

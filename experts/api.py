@@ -8,8 +8,10 @@ import uuid
 from flask import Blueprint, jsonify
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy import select
 
 from bidding import services as tenders
+from bidding.models import Tender
 from core.auth import login_required, roles_required
 from core.db import db
 from core.errors import NotFound
@@ -17,7 +19,8 @@ from core.extensions import client_ip
 from core.openapi import api_doc
 from core.roles import Role
 from core.schemas import ItemsOut, Out
-from experts import calls, draws
+from experts import calls, draws, reviews
+from experts.models import REVIEW_ASPECTS, Expert, ExpertReview
 from experts.schemas import (
     AnswerCallBody,
     CallOut,
@@ -116,7 +119,13 @@ def answer_call(call_id: uuid.UUID, body: AnswerCallBody):
         ip=client_ip(),
     )
     db.session.commit()
-    return jsonify({"id": str(call.id), "status": call.status, "answered_at": call.answered_at.isoformat()})
+    return jsonify(
+        {
+            "id": str(call.id),
+            "status": call.status,
+            "answered_at": call.answered_at.isoformat() if call.answered_at else None,
+        }
+    )
 
 
 @bp.post("/experts/<uuid:expert_id>/reviews")
@@ -124,9 +133,6 @@ def answer_call(call_id: uuid.UUID, body: AnswerCallBody):
 @api_doc(body=ReviewBody, responses={201: ReviewOut})
 def review_expert(expert_id: uuid.UUID, body: ReviewBody):
     """一标一评: review an expert after an evaluation they sat on (R-R4)."""
-    from bidding.models import Tender
-    from experts import reviews
-    from experts.models import REVIEW_ASPECTS, Expert
 
     expert = db.session.get(Expert, expert_id)
     tender = db.session.get(Tender, body.tender)
@@ -157,10 +163,6 @@ def review_expert(expert_id: uuid.UUID, body: ReviewBody):
 @api_doc(responses={200: ItemsOut})
 def expert_reviews(expert_id: uuid.UUID):
     """An expert's reviews and credit score: supervisors and admins, and the expert about themself."""
-    from sqlalchemy import select
-
-    from experts import reviews
-    from experts.models import REVIEW_ASPECTS, Expert, ExpertReview
 
     expert = db.session.get(Expert, expert_id)
     if expert is None or (current_user.role == Role.EXPERT and expert.user_id != current_user.id):

@@ -26,6 +26,7 @@ from accounts.models import User
 from bidding import permissions
 from core import clock
 from core.clock import local
+from core.db import get_row
 from core.errors import Conflict, Invalid, NotFound
 from core.notifications import queue
 from experts import draws
@@ -53,7 +54,7 @@ def _deadline(draw: Draw, now: datetime) -> datetime:
 
 
 def _call(session: Session, draw: Draw, code: str, position: int, expert_id: str, now: datetime) -> Call:
-    expert = session.get(Expert, uuid.UUID(expert_id))
+    expert = get_row(session, Expert, uuid.UUID(expert_id))
     call = Call(
         draw_id=draw.id,
         specialty_code=code,
@@ -111,8 +112,11 @@ def start(session: Session, draw: Draw, actor: User | None, ip: str | None = Non
 
 def _call_next(session: Session, draw: Draw, code: str, actor: User | None, ip: str | None) -> Call | None:
     chosen = draws.result(draw)["selected"][code]
-    position = session.scalar(
-        select(func.max(Call.position)).where(Call.draw_id == draw.id, Call.specialty_code == code)
+    position = (
+        session.scalar(
+            select(func.max(Call.position)).where(Call.draw_id == draw.id, Call.specialty_code == code)
+        )
+        or 0
     )
     if position < len(chosen):
         return _call(session, draw, code, position + 1, chosen[position], clock.now())
@@ -134,7 +138,7 @@ def accepted(session: Session, draw: Draw, code: str | None = None) -> int:
     query = select(func.count()).select_from(Call).where(Call.draw_id == draw.id, Call.status == "accepted")
     if code is not None:
         query = query.where(Call.specialty_code == code)
-    return session.scalar(query)
+    return session.scalar(query) or 0
 
 
 def _check_formed(session: Session, draw: Draw, actor: User | None, ip: str | None) -> None:
@@ -171,7 +175,7 @@ def my_call(session: Session, user: User, call_id: uuid.UUID) -> tuple[Call, Dra
     expert = session.scalar(select(Expert).where(Expert.user_id == user.id))
     if call is None or expert is None or call.expert_tag != expert_tag(expert.id):
         raise NotFound(_l("No such call."), code="call_not_found")
-    return call, session.get(Draw, call.draw_id)
+    return call, get_row(session, Draw, call.draw_id)
 
 
 def answer(
@@ -220,6 +224,6 @@ def expire_due(session: Session, now: datetime | None = None) -> int:
     for call in due:
         call.status, call.answered_at = "expired", now
         audit.record(session, None, "experts.call_expired", call, {}, None)
-        _call_next(session, session.get(Draw, call.draw_id), call.specialty_code, None, None)
+        _call_next(session, get_row(session, Draw, call.draw_id), call.specialty_code, None, None)
     session.flush()
     return len(due)

@@ -30,11 +30,12 @@ from audit import seals
 from bidding import permissions
 from bidding.models import Bid, CustodianShare, Tender
 from core import clock
-from core.db import new_id
+from core.db import get_row, new_id
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from core.roles import Role
 from crypto import selection
 from crypto.canonical import canonical_json
+from experts import calls
 from experts import pool as expert_pool
 from experts.eligibility import Criteria, shortfall, snapshot
 from experts.models import Draw, Expert, Specialty
@@ -54,7 +55,7 @@ def committee_problems(tender: Tender, experts: int, representatives: int) -> li
     at most one tenderee representative."""
     members = experts + representatives
     minimum = 7 if tender.track == "procurement" and tender.estimated_price_fen >= BIG_PROCUREMENT_FEN else 5
-    problems = []
+    problems: list[dict[str, object]] = []
     if representatives not in (0, 1):
         problems.append({"code": "one_tenderee_representative", "rule": "R-E1"})
     if members < minimum:
@@ -264,8 +265,6 @@ def _supplementary(last: Draw | None, criteria: Criteria) -> bool:
 
 
 def _called_for(session: Session, earlier: list[Draw]) -> set[str]:
-    from experts import calls
-
     ids: set[str] = set()
     for draw in earlier:
         ids.update(calls.called_expert(c).hex for c in calls.calls_for(session, draw))
@@ -289,7 +288,7 @@ def contribution_role(session: Session, actor: User, draw: Draw, tender: Tender)
 
 def contribute(session: Session, actor: User, draw: Draw, value: str, ip: str | None = None) -> Draw:
     """Take the agency's or the witnessing supervisor's random value; the second one runs the draw."""
-    tender = session.get(Tender, draw.tender_id)
+    tender = get_row(session, Tender, draw.tender_id)
     side = contribution_role(session, actor, draw, tender)
     if side is None:
         raise Forbidden(
@@ -315,11 +314,16 @@ def contribute(session: Session, actor: User, draw: Draw, value: str, ip: str | 
 
 
 def _run(session: Session, actor: User, draw: Draw, ip: str | None) -> None:
+    agency, supervisor = draw.agency_contribution, draw.supervisor_contribution
+    if agency is None or supervisor is None:  # contribute() runs the draw after the second value only
+        raise Conflict(
+            _l("The draw runs once the agency and the supervisor have contributed."), code="draw_waiting"
+        )
     result = selection.run(
         draw_id=str(draw.id),
         secret=expert_pool.cipher().open(SECRET_PURPOSE, draw.secret_sealed),
-        agency=bytes.fromhex(draw.agency_contribution),
-        supervisor=bytes.fromhex(draw.supervisor_contribution),
+        agency=bytes.fromhex(agency),
+        supervisor=bytes.fromhex(supervisor),
         pool=draw.pool,
         exclusions=draw.exclusions,
         wanted=_wanted(draw),
@@ -341,7 +345,6 @@ def _run(session: Session, actor: User, draw: Draw, ip: str | None) -> None:
         },
         ip,
     )
-    from experts import calls  # calls build on draws
 
     calls.start(session, draw, actor, ip)
 
@@ -388,7 +391,7 @@ def is_party(session: Session, actor: User | None, tender: Tender) -> bool:
 def visible_draw(session: Session, actor: User, draw_id: uuid.UUID) -> tuple[Draw, Tender]:
     """The draw's status is for the tender's agency and supervisors; others get 404 (R-E4)."""
     draw = get_draw(session, draw_id)
-    tender = session.get(Tender, draw.tender_id)
+    tender = get_row(session, Tender, draw.tender_id)
     allowed = permissions.oversees(session, actor, tender) or permissions.runs(session, actor, tender)
     if not allowed and not (draw.disclosed_at and is_party(session, actor, tender)):
         raise NotFound(_l("No such draw."), code="draw_not_found")
@@ -400,7 +403,7 @@ def members(session: Session, actor: User, draw_id: uuid.UUID, ip: str | None = 
     result is determined. Anyone else's attempt is refused (403 for the agency, 404 for the rest) and
     logged."""
     draw = get_draw(session, draw_id)
-    tender = session.get(Tender, draw.tender_id)
+    tender = get_row(session, Tender, draw.tender_id)
     supervisor = permissions.oversees(session, actor, tender)
     if not supervisor and not (draw.disclosed_at and is_party(session, actor, tender)):
         agency = permissions.runs(session, actor, tender)
@@ -455,7 +458,7 @@ def proof(session: Session, actor: User | None, draw_id: uuid.UUID, ip: str | No
     """Everything needed to re-run the draw (crypto.selection.verify, ``bidtool verify-draw``):
     anyone once disclosed; supervisors as soon as it has run."""
     draw = get_draw(session, draw_id)
-    tender = session.get(Tender, draw.tender_id)
+    tender = get_row(session, Tender, draw.tender_id)
     supervisor = permissions.oversees(session, actor, tender)
     if draw.disclosed_at is None and not (supervisor and draw.status == "drawn"):
         raise NotFound(
@@ -486,7 +489,6 @@ def proof(session: Session, actor: User | None, draw_id: uuid.UUID, ip: str | No
 
 def status_json(session: Session, draw: Draw, tender: Tender) -> dict[str, Any]:
     """What the agency and supervisors see of a draw: how many, never who (R-E4)."""
-    from experts import calls
 
     drawn = None
     if draw.result_sealed is not None:

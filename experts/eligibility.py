@@ -19,7 +19,10 @@ from sqlalchemy.orm import Session
 from accounts.models import Organization, User
 from bidding.models import Bid, Tender
 from core.clock import local
+from credit.services import debarred_ids
+from credit.subjects import Subject
 from crypto import selection
+from experts import pool
 from experts.models import Employment, Expert, ExpertSpecialty, Leave, Specialty
 
 AVOIDANCE_YEARS = 3  # R-E3: worked for a party within 3 years
@@ -30,15 +33,12 @@ EVALUATION_SPAN = timedelta(hours=12)
 def debarred_expert_ids(session: Session, at: datetime) -> set[uuid.UUID]:
     """Experts (profile ids) under a published debarment at ``at`` (R-E3, R-R3): credit records name
     an expert by profile id (experts registers the resolver, see ``subject``)."""
-    from credit.services import debarred_ids
 
     return debarred_ids(session, "expert", at)
 
 
 def subject(session: Session, ref: str):
     """credit's resolver for experts: a profile by its id, or by its expert account's user id."""
-    from credit.subjects import Subject
-    from experts import pool
 
     try:
         ident = uuid.UUID(str(ref).strip())

@@ -10,6 +10,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 import audit
 from accounts import credit_code
 from accounts.models import Organization, User
+from core.db import get_row
 from core.errors import Forbidden, Invalid, NotFound
 from core.keys import ColumnCipher
 from core.roles import Role
@@ -69,7 +71,9 @@ def masked_id_number(expert: Expert) -> str:
 # -- taxonomy ------------------------------------------------------------------------------------------
 
 
-def add_specialty(session: Session, actor: User, code: str, name: str, ip: str | None = None) -> Specialty:
+def add_specialty(
+    session: Session, actor: User | None, code: str, name: str, ip: str | None = None
+) -> Specialty:
     code, name = code.strip(), name.strip()
     if not _CODE.match(code) or not name:
         raise Invalid(
@@ -163,7 +167,12 @@ def _apply(session: Session, expert: Expert, profile: Profile) -> None:
     expert.phone, expert.email = profile.phone.strip(), profile.email.strip()
     expert.title, expert.region = profile.title.strip(), profile.region.strip()
     expert.years_of_practice, expert.status = profile.years_of_practice, profile.status
-    expert.user_id = _expert_user(session, profile.username).id if profile.username else None
+    user = _expert_user(session, profile.username) if profile.username else None
+    if profile.username and user is None:  # profile_problems says so first; never link to nobody
+        raise Invalid(
+            _l("No expert account has this user name."), code="unknown_user", details={"field": "username"}
+        )
+    expert.user_id = user.id if user else None
     wanted = set(profile.specialties)
     expert.specialties = [s for s in expert.specialties if s.specialty_code in wanted]
     have = {s.specialty_code for s in expert.specialties}
@@ -177,7 +186,7 @@ def _refuse(problems: list[dict]) -> None:
         )
 
 
-def create_expert(session: Session, actor: User, profile: Profile, ip: str | None = None) -> Expert:
+def create_expert(session: Session, actor: User | None, profile: Profile, ip: str | None = None) -> Expert:
     _refuse(profile_problems(session, profile))
     expert = Expert()
     _apply(session, expert, profile)
@@ -247,7 +256,7 @@ def search(q: str | None, status: str | None, specialty: str | None):
 
 def add_employment(
     session: Session,
-    actor: User,
+    actor: User | None,
     expert: Expert,
     *,
     employer_name: str,
@@ -323,7 +332,7 @@ def add_leave(
 
 
 def remove_leave(session: Session, actor: User, leave: Leave, ip: str | None = None) -> None:
-    expert = session.get(Expert, leave.expert_id)
+    expert = get_row(session, Expert, leave.expert_id)
     if not may_manage_leave(actor, expert):
         raise Forbidden(_l("Only the expert or an administrator may record leave."), code="leave_forbidden")
     audit.record(session, actor, "experts.leave_removed", expert, {"leave": str(leave.id)}, ip)
@@ -379,8 +388,8 @@ class ImportRow:
     employed_since: date | None
 
 
-def _parse_row(line: int, raw: dict[str, str]) -> tuple[ImportRow | None, list[dict]]:
-    problems = []
+def _parse_row(line: int, raw: dict[str, str]) -> tuple[ImportRow, list[dict[str, Any]]]:
+    problems: list[dict[str, Any]] = []
     get = lambda name: (raw.get(name) or "").strip()  # noqa: E731
     try:
         years = int(get("years_of_practice") or 0)
@@ -432,7 +441,9 @@ def import_csv(session: Session, actor: User, data: bytes, ip: str | None = None
         raise Invalid(
             _l("The header row lacks required columns."), code="import_header", details={"missing": missing}
         )
-    rows, errors, seen = [], [], {}
+    rows: list[ImportRow] = []
+    errors: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
     for raw in reader:
         line = reader.line_num
         row, problems = _parse_row(line, raw)

@@ -18,6 +18,7 @@ from bidding import permissions
 from bidding.models import Tender
 from core import clock
 from core.errors import Conflict, Forbidden, Invalid
+from credit.services import conduct_penalty_points
 from experts.models import REVIEW_ASPECTS, Expert, ExpertReview
 
 POOR = 2.5  # a review averaging below this is poor
@@ -103,7 +104,6 @@ def _suspend_if_repeatedly_poor(session: Session, actor: User, expert: Expert, i
 def credit_score(session: Session, expert: Expert, at: datetime | None = None) -> dict:
     """100, plus or minus 2 points per review step away from 3 (averaged per review), minus the conduct
     records' points (credit); between 0 and 100. Reviews and records of the last 3 years count."""
-    from credit.services import conduct_penalty_points
 
     at = at or clock.now()
     since = at - timedelta(days=365 * SCORE_YEARS)

@@ -3,26 +3,35 @@
 from __future__ import annotations
 
 from flask import Flask
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from audit import describe
+from bidding.models import Tender
+from bidding.permissions import assigned_tenders
+from core import clock, paging, todo
+from core.db import db
+from core.roles import Role
+from core.web import register_panel
+from credit import subjects
+from experts import api, eligibility, labels, tasks, todos, views  # noqa: F401  (labels registers words)
+from experts.models import Call, Draw, Expert
 
 
 def init_app(app: Flask) -> None:
-    from core.web import register_panel
-    from experts import api, labels, views  # noqa: F401  (labels registers words)
-
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
-    from credit import subjects
-    from experts import eligibility
 
     subjects.register("expert", eligibility.subject)  # credit records name experts by profile
-    from audit import describe
 
     describe.register_tender_targets(app, _tender_targets)
     register_panel(app, "admin", _admin_panel)
     register_panel(app, "expert", _expert_panel)
     register_panel(app, "agency", _agency_panel)
     register_panel(app, "supervisor", _supervisor_panel)
-    from experts import tasks
+    todo.register(app, Role.EXPERT, todos.expert)
+    todo.register(app, Role.AGENCY, todos.agency)
+    todo.register(app, Role.SUPERVISOR, todos.supervisor)
 
     app.extensions["celery"].conf.beat_schedule["experts-expire-calls"] = {
         "task": tasks.expire_calls.name,
@@ -32,9 +41,6 @@ def init_app(app: Flask) -> None:
 
 def _tender_targets(session, tender_id) -> list[str]:
     """A tender's draws and their calls, for the audit page's tender filter."""
-    from sqlalchemy import select
-
-    from experts.models import Call, Draw
 
     draws = [str(i) for i in session.scalars(select(Draw.id).where(Draw.tender_id == tender_id))]
     calls = session.scalars(
@@ -44,38 +50,17 @@ def _tender_targets(session, tender_id) -> list[str]:
 
 
 def _admin_panel():
-    from sqlalchemy import func, select
-
-    from core.db import db
-    from experts.models import Expert
-
     total = db.session.scalar(select(func.count()).select_from(Expert))
     active = db.session.scalar(select(func.count()).select_from(Expert).where(Expert.status == "active"))
     return "experts/panel_admin.html", {"total": total, "active": active}
 
 
 def _expert_panel():
-    from flask_login import current_user
-    from sqlalchemy import select
-
-    from core.db import db
-    from experts.models import Expert
-
     linked = db.session.scalar(select(Expert.id).where(Expert.user_id == current_user.id)) is not None
-    pending = 0
-    if linked:
-        from experts import calls
-
-        pending = sum(1 for c in calls.my_calls(db.session, current_user) if c.status == "pending")
-    return "experts/panel_expert.html", {"linked": linked, "pending": pending}
+    return "experts/panel_expert.html", {"linked": linked}
 
 
 def _draws_by_tender(tenders) -> dict:
-    from sqlalchemy import select
-
-    from core.db import db
-    from experts.models import Draw
-
     by_tender: dict = {}
     if tenders:
         rows = db.session.scalars(
@@ -86,50 +71,39 @@ def _draws_by_tender(tenders) -> dict:
     return by_tender
 
 
+def _draws_panel(query, *, can_request: bool):
+    """A page of tenders with their draws (its own page argument: the dashboard has other lists)."""
+
+    page = paging.page_of(db.session, query, 10, param="draws_page")
+    return "experts/panel_draws.html", {
+        "tenders": page.items,
+        "draws": _draws_by_tender(page.items),
+        "can_request": can_request,
+        "page": page,
+    }
+
+
 def _agency_panel():
     """Tenders past their deadline, where a draw can be requested (the bidders are known)."""
-    from flask_login import current_user
-    from sqlalchemy import select
 
-    from bidding.models import Tender
-    from bidding.permissions import assigned_tenders
-    from core import clock
-    from core.db import db
-
-    tenders = db.session.scalars(
+    tenders = (
         select(Tender)
         .where(
             Tender.id.in_(assigned_tenders(current_user)),
             Tender.status == "published",
             Tender.bid_deadline <= clock.now(),
         )
-        .order_by(Tender.bid_deadline.desc())
-        .limit(10)
-    ).all()
-    return "experts/panel_draws.html", {
-        "tenders": tenders,
-        "draws": _draws_by_tender(tenders),
-        "can_request": True,
-    }
+        .order_by(Tender.bid_deadline.desc(), Tender.id)
+    )
+    return _draws_panel(tenders, can_request=True)
 
 
 def _supervisor_panel():
     """Draws this supervisor witnesses."""
-    from flask_login import current_user
-    from sqlalchemy import select
 
-    from bidding.models import Tender
-    from core.db import db
-    from experts.models import Draw
-
-    tenders = db.session.scalars(
+    tenders = (
         select(Tender)
         .where(Tender.id.in_(select(Draw.tender_id).where(Draw.supervisor_id == current_user.id)))
-        .order_by(Tender.bid_deadline.desc())
-        .limit(10)
-    ).all()
-    return "experts/panel_draws.html", {
-        "tenders": tenders,
-        "draws": _draws_by_tender(tenders),
-        "can_request": False,
-    }
+        .order_by(Tender.bid_deadline.desc(), Tender.id)
+    )
+    return _draws_panel(tenders, can_request=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import date, datetime
+from typing import overload
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -14,7 +15,7 @@ from flask_login import current_user
 from accounts.models import User
 from bidding import permissions
 from bidding import services as tenders
-from core import clock
+from core import clock, paging
 from core.auth import roles_required
 from core.clock import SHANGHAI
 from core.db import db
@@ -38,6 +39,10 @@ def _local_time(value: str, field: str) -> datetime:
         raise Invalid(_l("Not a valid time."), code="invalid_time", details={"field": field}) from exc
 
 
+@overload
+def _date(value: str, field: str) -> date: ...
+@overload
+def _date(value: str, field: str, *, required: bool) -> date | None: ...
 def _date(value: str, field: str, *, required: bool = True) -> date | None:
     if not value and not required:
         return None
@@ -61,14 +66,10 @@ def _int(value: str, field: str) -> int:
 @roles_required(Role.ADMIN)
 def admin_list():
     q, status, specialty = (request.args.get(k, "").strip() for k in ("q", "status", "specialty"))
-    page = max(1, request.args.get("page", 1, type=int))
-    rows = db.session.scalars(
-        pool.search(q, status, specialty).limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE)
-    ).all()
+    page = paging.page_of(db.session, pool.search(q, status, specialty), PER_PAGE)
     return render_template(
         "experts/admin_list.html",
-        experts=rows[:PER_PAGE],
-        has_next=len(rows) > PER_PAGE,
+        experts=page.items,
         page=page,
         q=q,
         status=status,
@@ -306,7 +307,7 @@ def draw_new(tender_id: uuid.UUID):
     if request.method == "POST":
         form = request.form
         try:
-            seats = {}
+            seats: dict[str, int] = {}
             for code, count in zip(form.getlist("specialty"), form.getlist("count"), strict=False):
                 if code and count.strip():
                     seats[code] = seats.get(code, 0) + _int(count, "count")
@@ -396,10 +397,9 @@ def draw_contribute(draw_id: uuid.UUID):
 @bp.get("/experts/calls")
 @roles_required(Role.EXPERT)
 def my_calls():
-    rows = []
-    for call in calls.my_calls(db.session, current_user):
-        rows.append((call, db.session.get(Draw, call.draw_id)))
-    return render_template("experts/calls.html", rows=rows, now=clock.now())
+    page = paging.page_of_list(calls.my_calls(db.session, current_user), PER_PAGE)
+    rows = [(call, db.session.get(Draw, call.draw_id)) for call in page.items]
+    return render_template("experts/calls.html", rows=rows, page=page, now=clock.now())
 
 
 @bp.route("/experts/calls/<uuid:call_id>", methods=["GET", "POST"])

@@ -13,6 +13,7 @@ from bidding.calendar import SHANGHAI, Calendar
 from bidding.models import CalendarDay, Tender
 from core import clock
 from core.roles import Role
+from tests.bidding.test_notice_pages import browser
 from tests.bidding.test_tenders import auth, body, publish
 
 
@@ -241,7 +242,7 @@ def test_r_t2_documents_for_5_days_at_publication(client, people, cast):
     assert problems(bj(date(2026, 11, 30), 17)) == []
 
 
-def test_r_t2_documents_are_obtained_while_available_and_kept(client, people, cast, session):
+def test_r_t2_documents_are_obtained_while_available_and_kept(app, client, people, cast, session):
     tender = published(
         client, people, cast, session, bj(date(2026, 12, 21)), docs_to=bj(date(2026, 12, 1), 17, 0)
     )
@@ -263,6 +264,13 @@ def test_r_t2_documents_are_obtained_while_available_and_kept(client, people, ca
     clock.freeze(bj(date(2026, 12, 2), 10))
     assert client.get(url, headers=auth(people, client, keeper)).status_code == 200
     assert client.get(url, headers=auth(people, client, cast["agent"])).status_code == 200
+    # The notice page links the file only for those it would give it to; the others read when it was out.
+    notice = f"/tenders/{tender.id}"
+    late = browser(app, people, people.user(Role.TENDERER, "too-late")).get(notice).get_data(as_text=True)
+    listing = late[late.index('id="document-list"') :].split("</table>")[0]
+    assert f'href="{notice}/documents/' not in listing and "2026年12月1日 17:00" in listing
+    kept = browser(app, people, keeper).get(notice).get_data(as_text=True)
+    assert f'href="{notice}/documents/' in kept[kept.index('id="document-list"') :].split("</table>")[0]
 
 
 # -- questions (R-T3) ------------------------------------------------------------------------------

@@ -117,3 +117,27 @@ def test_drafts_are_invisible_to_others(client, people, session):
     client.post("/sign-out")
     assert client.get(f"/tenders/{tender.id}").status_code == 404
     assert "尚未公开的项目" not in client.get("/tenders").get_data(as_text=True)
+
+
+def test_a_deposit_over_the_cap_is_refused_on_the_form_in_words(client, people):
+    """R-D1 on the new-tender form: the problem names the field and the limit in the page's language,
+    never the API's code."""
+    agent = people.user(Role.AGENCY, "over-cap")
+    tenderee = people.org("tenderee")
+    sign_in(client, people, agent)
+    response = client.post(
+        "/agency/tenders/new",
+        data={
+            "title": "保证金超限的项目",
+            "track": "works",
+            "category": "x",
+            "tenderee_id": str(tenderee.id),
+            "estimate": "1000000",
+            "deposit": "30000",
+        },
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    problems = page[page.index('id="form-errors"') :][:1000]
+    assert "保证金" in problems and "¥20,000.00" in problems and "R-D1" in problems
+    assert "deposit_over_cap" not in page and "lots[1]" not in page

@@ -87,7 +87,8 @@ def test_r_a1_and_r_a3_overdue_steps_show_to_the_supervisor(client, people, sess
     assert "overdue-item" not in _overdue(client, people, supervisor)
     clock.freeze(due)  # the day after: overdue
     panel = _overdue(client, people, supervisor)
-    assert tender.code in panel and "R-A1" in panel and f"{last_day(due).isoformat()}" in panel
+    day = last_day(due)  # the last day, in Beijing time and in words (a page prints no ISO date)
+    assert tender.code in panel and "R-A1" in panel and f"{day.year}年{day.month}月{day.day}日" in panel
     published = client.post(
         f"/api/v1/tenders/{tender.id}/candidates", headers=_as(client, people, cast["agent"])
     )
