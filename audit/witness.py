@@ -161,9 +161,7 @@ class Witness:
         proof: list[bytes],
         body: bytes,
     ) -> Answer:
-        stored = db.execute(
-            "SELECT size, root FROM latest WHERE origin = ?", (checkpoint.origin,)
-        ).fetchone()
+        stored = db.execute("SELECT size, root FROM latest WHERE origin = ?", (checkpoint.origin,)).fetchone()
         size, root = (stored[0], bytes(stored[1])) if stored else (0, merkle.EMPTY_ROOT)
         if old != size:
             # The log's idea of where we are is stale; this is also how a rolled-back log is told no.
@@ -235,7 +233,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the spec recommends
     server_version = "sunbid-witness"
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         if self.path.rstrip("/").rsplit("/", 1)[-1] != "add-checkpoint":
             return self._send(_text(404, "not found"))
         try:
@@ -246,7 +244,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(_text(413, "request too large"))
         self._send(self.witness.add_checkpoint(self.rfile.read(length)))
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         if self.path in ("/", ""):
             return self._send(_text(200, self.witness.verifier_key()))
         self._send(_text(404, "not found"))
@@ -258,7 +256,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(answer.body)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         sys.stderr.write(f"witness: {self.address_string()} {format % args}\n")
 
 

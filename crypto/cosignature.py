@@ -168,8 +168,10 @@ class Cosigner:
 def add_signatures(signed: bytes, lines: str) -> bytes:
     """The note ``signed`` with more signature lines appended (e.g. a witness's answer)."""
     note.parse_note(signed)  # it must already be a note
-    if not lines or not lines.endswith("\n") or not all(
-        line.startswith(_SIG_PREFIX) for line in lines[:-1].split("\n")
+    if (
+        not lines
+        or not lines.endswith("\n")
+        or not all(line.startswith(_SIG_PREFIX) for line in lines[:-1].split("\n"))
     ):
         raise note.MalformedNoteError("signature lines start with an em dash and end with a newline")
     return signed + lines.encode()

@@ -102,7 +102,7 @@ class Trust:
         """The checkpoint, signed by the log and cosigned by every trusted witness."""
         data = signed.encode() if isinstance(signed, str) else signed
         if not self.witnesses:
-            raise CheckpointNotWitnessed("no witness is trusted: a checkpoint alone cannot rule out a rollback")
+            raise CheckpointNotWitnessed("no witness is trusted: a checkpoint alone cannot rule out rollback")
         try:
             return cosignature.open_cosigned(data, self.log, list(self.witnesses))
         except cosignature.CosignatureError as e:
@@ -197,7 +197,7 @@ def verify_proof(proof: Any, trust: Trust) -> ProvenEntry:
     if sealed and "content" in proof:
         content = proof["content"].encode()
         if hashlib.sha256(content).hexdigest() != public["sealed"]:
-            raise CommitmentMismatch(f"the content given for entry {index} is not the one its leaf commits to")
+            raise CommitmentMismatch(f"the content given for entry {index} is not what its leaf commits to")
         try:
             entry = json.loads(content)
         except ValueError:

@@ -368,7 +368,7 @@ def verify_receipt_proof(payload: dict, proof: Any, trust: Any) -> Any:
     from crypto import logproof
 
     if proof is None:
-        raise logproof.ProofMalformed("the receipt carries no log proof yet: fetch it again from the platform")
+        raise logproof.ProofMalformed("the receipt carries no log proof yet: fetch it again later")
     proven = logproof.verify_proof(proof, trust)
     if proven.index != payload["audit_index"]:
         raise logproof.CommitmentMismatch(
