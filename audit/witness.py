@@ -256,6 +256,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(answer.body)
 
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if str(code).isdigit() and int(code) >= 400:  # refusals are worth a line; cosignatures are not
+            super().log_request(code, size)
+
     def log_message(self, format: str, *args: object) -> None:
         sys.stderr.write(f"witness: {self.address_string()} {format % args}\n")
 

@@ -165,8 +165,10 @@ def receive_part(
     if has_written(session):  # rolling back would silently lose the caller's work
         raise RuntimeError("receive_part must run before the transaction writes anything")
     session.rollback()
-    stored = store.put_stream(stream, max_size=MAX_PART_SIZE)
-    completed_at = clock.now()  # R-B3: judged when the upload completes, not when a lock is free
+    arriving = _LastByte(stream)
+    stored = store.put_stream(arriving, max_size=MAX_PART_SIZE)
+    # R-B3: judged by when the last byte arrived, not by when the file was synced or a lock was free
+    completed_at = arriving.at or clock.now()
     _still_open(bid)
     _before_deadline(tender, completed_at)
     _not_paused(tender)
@@ -228,6 +230,20 @@ def receive_part(
     return row
 
 
+class _LastByte:
+    """The upload stream, noting the platform time at which its last byte arrived."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.at: datetime | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        if not data and self.at is None:
+            self.at = clock.now()
+        return data
+
+
 def _still_open(bid: Bid) -> None:
     if bid.status != "uploading":
         raise Conflict(
@@ -250,8 +266,20 @@ def _check_sealed(store: FileStore, stored: StoredFile) -> None:
         )
 
 
-def submit(session: Session, actor: User, tender: Tender, bid: Bid, ip: str | None = None) -> str:
+def submit(
+    session: Session,
+    actor: User,
+    tender: Tender,
+    bid: Bid,
+    ip: str | None = None,
+    *,
+    arrived_at: datetime | None = None,
+) -> str:
     """Complete the bid: every part present, on time; an earlier bid for the lot is replaced (R-B4).
+
+    ``arrived_at``: when the request arrived (``core.extensions.arrived_at``). R-B3 judges the submission
+    by it, not by when the database let this transaction write: a submit sent before the deadline
+    while another write held the lock across it is on time, and its receipt says when it arrived.
 
     Submitting a submitted bid again answers with its receipt: a tenderer whose connection dropped after
     the commit retries and gets the receipt it is owed (R-B2), even after the deadline.
@@ -260,7 +288,8 @@ def submit(session: Session, actor: User, tender: Tender, bid: Bid, ip: str | No
         return bid.receipt
     if bid.status != "uploading":
         raise Conflict(_l("This bid is already submitted."), code="bid_not_open")
-    _before_deadline(tender)
+    arrived = arrived_at or clock.now()
+    _before_deadline(tender, arrived)
     _not_paused(tender)
     refuse_if_debarred(session, "tenderer", bid.organization_id, clock.now())  # R-R3
     missing = [p for p in bidpack.PARTS if p not in {part.part for part in bid.parts}]
@@ -277,7 +306,7 @@ def submit(session: Session, actor: User, tender: Tender, bid: Bid, ip: str | No
     for old in earlier:
         old.status = "replaced"
     bid.status = "submitted"
-    bid.submitted_at = clock.now()
+    bid.submitted_at = arrived
     session.flush()
     entry = audit.record(
         session,
@@ -307,6 +336,18 @@ def submit(session: Session, actor: User, tender: Tender, bid: Bid, ip: str | No
     bid.audit_index = entry.index
     session.flush()
     return bid.receipt
+
+
+def receipt_with_proof(session: Session, bid: Bid) -> str:
+    """The bid's receipt with the log proof of its submission (crypto.logproof) and the submission's
+    sealed content, which only its bidder is given: call it after the commit (the witness cosigns only
+    committed entries); while there is no cosigned checkpoint yet, the receipt comes without it."""
+    from audit import proofs
+
+    if bid.receipt is None or bid.audit_index is None:
+        raise NotFound(_l("This bid has no receipt yet."), code="receipt_not_found")
+    proof = proofs.for_entry(session, bid.audit_index, disclose=True)
+    return receipts.attach_proof(bid.receipt.encode(), proof).decode()
 
 
 def withdraw(session: Session, actor: User, tender: Tender, bid: Bid, ip: str | None = None) -> Bid:

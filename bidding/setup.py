@@ -42,6 +42,14 @@ def init_app(app: Flask) -> None:
     from core.db import db
 
     app.extensions.setdefault("sunbid.file_refs", []).append(lambda: bids.referenced_files(db.session))
+    from bidding import integrity
+
+    # `flask storage verify` and its beat job report bid parts and documents by tender and bid.
+    app.extensions.setdefault("sunbid.file_owners", []).append(lambda: integrity.file_owners(db.session))
+    app.extensions["celery"].conf.beat_schedule["bidding-verify-store"] = {
+        "task": tasks.verify_store.name,
+        "schedule": 86400.0,
+    }
 
     app.extensions["celery"].conf.beat_schedule["bidding-pay-refunds"] = {
         "task": tasks.pay_refunds.name,

@@ -49,6 +49,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     hops = int(app.config.get("PROXY_HOPS") or 0)
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    from core.extensions import stamp_arrival
+
+    app.wsgi_app = stamp_arrival(app.wsgi_app)  # outermost: the time a request arrived (R-B3)
 
     db.init_app(app)
     init_store(app)

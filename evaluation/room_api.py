@@ -179,10 +179,15 @@ def draft_report(tender_id: uuid.UUID):
 @api_doc(responses={200: Out})
 def get_report(tender_id: uuid.UUID):
     """The report and its signatures: committee and supervisors; the agency and tenderee once signed."""
+    from audit import proofs
     from evaluation import report
 
     tender, _room = room.room_for(db.session, tender_id)
-    return jsonify(report.report_json(db.session, report.readable(db.session, current_user, tender)))
+    row = report.readable(db.session, current_user, tender)
+    body = report.report_json(db.session, row)
+    if row.status == "signed":  # with the log proof of its closing entry, which names content_sha256
+        body = proofs.with_proof(db.session, body, "evaluation.report_closed", tender.id)
+    return jsonify(body)
 
 
 @bp.get("/report.pdf")
