@@ -32,7 +32,7 @@ from core import clock
 from core.api import paginate
 from core.auth import roles_required
 from core.bodies import allow_upload_up_to
-from core.db import db
+from core.db import db, streams_first
 from core.errors import DomainError, Invalid, NotFound
 from core.extensions import arrived_at, client_ip
 from core.money import parse_money
@@ -375,6 +375,7 @@ def open_bid(tender_id: uuid.UUID, body: OpenBidBody):
 
 
 @bp.put("/tenders/<uuid:tender_id>/bids/<uuid:bid_id>/parts/<part>")
+@streams_first
 @roles_required(Role.TENDERER)
 @api_doc(upload=Upload(field=None), responses={201: Out})
 def upload_part(tender_id: uuid.UUID, bid_id: uuid.UUID, part: str):

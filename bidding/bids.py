@@ -30,7 +30,7 @@ from bidding.bidders import has_submitted_bid
 from bidding.models import Bid, BidPart, Deposit, Tender
 from bidding.permissions import bid_scope
 from core import clock
-from core.db import has_written
+from core.db import has_written, write_intent
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from core.keys import instance_secret, random_key
 from core.roles import Role
@@ -169,6 +169,7 @@ def receive_part(
     stored = store.put_stream(arriving, max_size=MAX_PART_SIZE)
     # R-B3: judged by when the last byte arrived, not by when the file was synced or a lock was free
     completed_at = arriving.at or clock.now()
+    write_intent.set(True)  # from here on this request writes: SQLite's lock up front (core.db)
     _still_open(bid)
     _before_deadline(tender, completed_at)
     _not_paused(tender)
