@@ -47,7 +47,7 @@ class ProofError(ValueError):
 
 
 class ProofMalformed(ProofError):
-    code = "proof_malformed"
+    code = "log_proof_malformed"
 
 
 class CheckpointNotTrusted(ProofError):
