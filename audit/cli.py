@@ -15,9 +15,16 @@ audit_cli = AppGroup("audit", help="The tamper-evident audit log.")
 
 
 @audit_cli.command("verify")
-def verify() -> None:
-    """Recompute the tree from the stored rows and check every signed checkpoint (exit 1 on a problem)."""
-    report = dbverify.verify_database(db.session, workers=dbverify.default_workers())
+@click.option(
+    "--against",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="a checkpoint you trust (a signed note saved earlier, e.g. from a receipt): proves no rollback",
+)
+def verify(against: Path | None) -> None:
+    """Recompute the tree from the stored rows and check every signed checkpoint, the stored tree nodes
+    and the columns searches filter on (exit 1 on a problem)."""
+    trusted = against.read_bytes() if against is not None else None
+    report = dbverify.verify_database(db.session, workers=dbverify.default_workers(), against=trusted)
     click.echo(report.summary())
     if not report.ok:
         raise SystemExit(1)
