@@ -42,7 +42,10 @@ def init_app(app: Flask) -> None:
     from core.db import db
 
     app.extensions.setdefault("sunbid.file_refs", []).append(lambda: bids.referenced_files(db.session))
-    from bidding import integrity
+    from audit.archive import register_parts
+    from bidding import archive_parts, integrity
+
+    register_parts(app, archive_parts.members)  # the tender archive (R-R2)
 
     # `flask storage verify` and its beat job report bid parts and documents by tender and bid.
     app.extensions.setdefault("sunbid.file_owners", []).append(lambda: integrity.file_owners(db.session))
