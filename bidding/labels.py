@@ -133,6 +133,9 @@ register(
         "estimate_required": _l("Give an estimated price above zero."),
         "deposit_over_cap": _l("The deposit is more than two percent of the estimated price (R-D1)."),
         "lots_exceed_estimate": _l("The lots add up to more than the tender's estimated price."),
+        "stored_part_altered": _l(
+            "The platform does not hold this part as it receipted it (the platform's fault)"
+        ),
     },
 )
 register(
@@ -169,6 +172,10 @@ register(
         "bidding.tender_updated": _l("edited the draft"),
         "bidding.amendment_issued": _l("issued an amendment"),
         "bidding.clarification_issued": _l("issued a clarification"),
+        "bidding.stored_part_altered": _l("found a stored bid part not as receipted (the platform's fault)"),
+        "bidding.platform_fault_withdrawn": _l(
+            "counted a bid as withdrawn for the platform's fault, its deposit refunded"
+        ),
     },
 )
 register(

@@ -109,7 +109,7 @@ def test_r_b6_a_byte_flipped_in_a_stored_part_is_the_platforms_fault(
 
 
 def test_storage_verify_reports_by_tender_and_bid(app, client, people, session, tender, tmp_path, runner):
-    bidder, bid_id, _sealed = submit(client, people, session, tender, tmp_path, "checked")
+    _bidder, bid_id, _sealed = submit(client, people, session, tender, tmp_path, "checked")
     assert runner.invoke(args=["storage", "verify"]).exit_code == 0
     part = part_of(session, bid_id, "commercial")
     flip_a_byte(app, part.sha256, 10)
