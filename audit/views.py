@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import or_, select
 
-from audit import dbverify, describe, log
+from audit import cosign, dbverify, describe, log
 from audit.queries import entries_query, parse_time
 from core.auth import roles_required
 from core.db import db
@@ -82,9 +82,10 @@ def index():
     rows = [] if error else db.session.scalars(query.limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE)).all()
     size, checkpoint = log.current_checkpoint(db.session)
     shown = rows[:PER_PAGE]
+    lines = describe.describe(db.session, shown, _names(shown))
     return render_template(
         "audit/index.html",
-        lines=describe.describe(db.session, shown, _names(shown)),
+        lines=lines,
         has_next=len(rows) > PER_PAGE,
         page=page,
         size=size,
@@ -92,7 +93,34 @@ def index():
         error=error,
         verifier_key=log.verifier().key_string(),
         kinds=_kinds(),
+        **_witness(),
     )
+
+
+def _witness() -> dict:
+    """The latest checkpoint the witness cosigned, or why there is none: the page's own memory (in the
+    browser, static/js/checkpoint-memory.js) checks it against the one it saw last."""
+    refused = unavailable = None
+    try:
+        cosigned = cosign.publish(db.session, confirm=True)
+    except cosign.WitnessRefused as exc:
+        refused, cosigned = str(exc), cosign.latest(db.session)
+    except cosign.WitnessUnavailable:
+        unavailable, cosigned = True, cosign.latest(db.session)
+    return {
+        "cosigned": cosigned,
+        "cosigned_size": _size_of(cosigned.note) if cosigned else None,
+        "witness_keys": [w.key_string() for w in cosign.witness_verifiers()],
+        "witness_refused": refused,
+        "witness_unavailable": unavailable,
+        "witness_configured": cosign.configured(),
+    }
+
+
+def _size_of(signed: str) -> int:
+    from crypto import note
+
+    return note.parse_checkpoint(note.parse_note(signed.encode()).text).size
 
 
 def _kinds() -> list[tuple[str, list[tuple[str, str]]]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO
 
@@ -349,6 +350,85 @@ def receipt_with_proof(session: Session, bid: Bid) -> str:
         raise NotFound(_l("This bid has no receipt yet."), code="receipt_not_found")
     proof = proofs.for_entry(session, bid.audit_index, disclose=True)
     return receipts.attach_proof(bid.receipt.encode(), proof).decode()
+
+
+@dataclass
+class ReceiptCheck:
+    """What checking a receipt showed, step by step, for the receipt page: each step is ``(name, ok,
+    code)``; ``alarm`` names a rollback or fork, which the page shows loudly."""
+
+    steps: list[tuple[str, bool, str | None]] = field(default_factory=list)
+    payload: dict | None = None
+    tender_code: str | None = None
+    alarm: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.steps) and all(ok for _name, ok, _code in self.steps)
+
+
+def check_receipt(session: Session, document: bytes) -> ReceiptCheck:
+    """Check a receipt as bidtool verify-receipt does, plus what only the platform can say: that its log
+    still extends the receipt's checkpoint and that it still holds the bid as receipted."""
+    from audit import cosign, log
+    from crypto import logproof
+
+    result = ReceiptCheck()
+    try:
+        payload = receipts.verify_receipt(document, receipt_key().public_key())
+    except receipts.ReceiptError as exc:
+        result.steps.append(("signature", False, exc.code))
+        return result
+    result.payload = payload
+    result.steps.append(("signature", True, None))
+    tender = session.get(Tender, _uuid(payload["tender_id"]))
+    result.tender_code = tender.code if tender else None
+    try:
+        proven = receipts.verify_receipt_proof(payload, receipts.proof_of(document), cosign.trust())
+    except logproof.ProofError as exc:
+        result.steps.append(("proof", False, exc.code))
+        proven = None
+    else:
+        result.steps.append(("proof", True, None))
+    if proven is not None:
+        latest = cosign.latest(session)
+        try:
+            if latest is None:
+                raise logproof.CheckpointNotWitnessed("no cosigned checkpoint")
+            current = cosign.trust().open(latest.note).checkpoint
+
+            def fetch(old: int, new: int) -> list[bytes]:
+                try:
+                    return log.consistency_proof(session, old, new)
+                except DomainError as exc:
+                    raise LookupError(str(exc)) from exc
+
+            if logproof.check_consistent(proven.checkpoint.checkpoint, current, fetch) is None:
+                raise logproof.ForkDetected("no consistency proof")
+        except (logproof.RollbackDetected, logproof.ForkDetected) as exc:
+            result.steps.append(("consistent", False, exc.code))
+            result.alarm = exc.code
+        except logproof.ProofError as exc:
+            result.steps.append(("consistent", False, exc.code))
+        else:
+            result.steps.append(("consistent", True, None))
+    bid = session.get(Bid, _uuid(payload["bid_id"]))
+    held = (
+        bid is not None
+        and sorted(
+            ({"part": p.part, "sha256": p.sha256, "size": p.size} for p in bid.parts), key=lambda p: p["part"]
+        )
+        == payload["parts"]
+    )
+    result.steps.append(("kept", held, None if held else "bid_not_kept"))
+    return result
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
 
 
 def withdraw(session: Session, actor: User, tender: Tender, bid: Bid, ip: str | None = None) -> Bid:

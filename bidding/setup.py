@@ -24,6 +24,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(notices_api.bp)
     app.register_blueprint(notice_views.bp)
     app.register_blueprint(views.bp)
+    from bidding import receipt_views
+
+    app.register_blueprint(receipt_views.bp)
     app.register_blueprint(ledger_views.bp)
     app.register_blueprint(admin.bp)
     # The admin blueprint mixes pages and two API routes: those are exempt like every /api blueprint is

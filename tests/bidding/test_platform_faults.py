@@ -138,3 +138,29 @@ def test_the_daily_check_logs_a_damaged_part_once_and_tells_its_bidder(
     assert len(entries) == 1 and entries[0].seal_scope is not None  # who bid stays sealed (R-B4)
     assert session.scalars(select(Notification).where(Notification.user_id == bidder.user.id)).first()
     assert session.get(Bid, uuid.UUID(bid_id)).status == "submitted"
+
+
+def test_the_receipt_page_check_shows_a_rolled_back_log(client, people, session, tender, tmp_path):
+    from audit.models import AuditCosigned
+    from tests.audit.tamper import roll_back
+
+    session.rollback()
+    client.get("/api/v1/audit/checkpoint")  # a cosigned checkpoint now: the backup the operator restores
+    session.rollback()
+    backup = max(session.scalars(select(AuditCosigned.size)))
+    bidder, bid_id, _sealed = submit(client, people, session, tender, tmp_path, "checks")
+    headers = auth(people, client, bidder.user)
+    document = client.get(f"/api/v1/tenders/{tender.id}/bids/{bid_id}/receipt", headers=headers).get_data()
+    checked = bids.check_receipt(session, document)
+    assert checked.ok and [name for name, _ok, _code in checked.steps] == [
+        "signature",
+        "proof",
+        "consistent",
+        "kept",
+    ]
+    session.rollback()
+    roll_back(session, backup)
+    checked = bids.check_receipt(session, document)
+    assert checked.alarm == "log_rolled_back" and not checked.ok
+    forged = document.replace(b'"lot": 1', b'"lot": 2')
+    assert bids.check_receipt(session, forged).steps == [("signature", False, "receipt_signature_invalid")]
