@@ -11,7 +11,18 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHES = ("audit", "seal", "opening", "ingest", "rush", "draw", "evaluation", "api_validation")
+BENCHES = (
+    "audit",
+    "seal",
+    "opening",
+    "ingest",
+    "rush",
+    "draw",
+    "evaluation",
+    "api_validation",
+    "storage",
+    "receipt",
+)
 
 
 def main(argv: list[str]) -> int:
