@@ -170,7 +170,12 @@ def receive_part(
     stored = store.put_stream(arriving, max_size=MAX_PART_SIZE)
     # R-B3: judged by when the last byte arrived, not by when the file was synced or a lock was free
     completed_at = arriving.at or clock.now()
-    write_intent.set(True)  # from here on this request writes: SQLite's lock up front (core.db)
+    # From here on this transaction writes: on SQLite it begins with the write lock (core.db).
+    token = write_intent.set(True)
+    try:
+        session.connection()
+    finally:
+        write_intent.reset(token)
     _still_open(bid)
     _before_deadline(tender, completed_at)
     _not_paused(tender)
