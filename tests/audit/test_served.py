@@ -68,7 +68,7 @@ def test_an_altered_tree_node_is_named(runner, session):
 def test_an_altered_stored_leaf_hash_is_named(runner, session):
     append(session, 9)
     allow_tampering(session, "audit_entries")
-    session.execute(text("UPDATE audit_entries SET leaf_hash = :h WHERE \"index\" = 8"), {"h": b"\x01" * 32})
+    session.execute(text('UPDATE audit_entries SET leaf_hash = :h WHERE "index" = 8'), {"h": b"\x01" * 32})
     session.commit()
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1 and "leaf 8: the stored leaf hash" in result.output

@@ -39,7 +39,8 @@ def test_a_receipt_checked_in_the_page_and_a_rollback_shown_on_the_audit_page(
     token = write_intent.set(True)
     try:
         for k in range(3):
-            audit.record(session, None, "audit.verified", None, {"ok": True, "size": k, "problem": None}, None)
+            data = {"ok": True, "size": k, "problem": None}
+            audit.record(session, None, "audit.verified", None, data, None)
         session.commit()
     finally:
         write_intent.reset(token)
