@@ -399,6 +399,32 @@ def record_with_proof(session: Session, tender: Tender) -> bytes:
     return canonical.canonical_json(served)
 
 
+def record_proven(session: Session, tender: Tender) -> dict | None:
+    """For the tender page: whether the signed record is the one the log holds, in a checkpoint the
+    witness cosigned (the same checks a reader of the served record makes offline)."""
+    import json
+
+    from audit import cosign
+    from crypto import logproof
+
+    served = json.loads(record_with_proof(session, tender))
+    proof = served.pop("proof", None)
+    if proof is None:
+        return None
+    try:
+        proven = logproof.verify_proof(proof, cosign.trust())
+    except logproof.ProofError as exc:
+        return {"ok": False, "code": exc.code}
+    named = (proven.entry.get("data") or {}).get("record_sha256")
+    ok = named == hashlib.sha256(canonical.canonical_json(served)).hexdigest()
+    return {
+        "ok": ok,
+        "code": None if ok else "sealed_content_mismatch",
+        "index": proven.index,
+        "size": proven.checkpoint.checkpoint.size,
+    }
+
+
 # -- custodians ---------------------------------------------------------------------------------------
 
 

@@ -164,3 +164,22 @@ def test_the_receipt_page_check_shows_a_rolled_back_log(client, people, session,
     assert checked.alarm == "log_rolled_back" and not checked.ok
     forged = document.replace(b'"lot": 1', b'"lot": 2')
     assert bids.check_receipt(session, forged).steps == [("signature", False, "receipt_signature_invalid")]
+
+
+def test_the_tender_page_says_the_closed_record_is_the_logged_one(
+    client, people, cast, session, tender, tmp_path
+):
+    from tests.bidding.test_views import sign_in
+
+    bidders = [submit(client, people, session, tender, tmp_path, f"shown{n}") for n in range(3)]
+    start(client, people, cast, tender)
+    for bidder, bid_id, sealed in bidders:
+        decrypt(client, people, tender, bidder, bid_id, file_keys(bidder, sealed))
+    clock.freeze(clock.now() + timedelta(hours=2))
+    agent = auth(people, client, cast["agent"])
+    assert (
+        client.post(f"/api/v1/tenders/{tender.id}/opening/close", json={}, headers=agent).status_code == 200
+    )
+    sign_in(client, people, bidders[0][0].user)
+    page = client.get(f"/tenders/{tender.id}").get_data(as_text=True)
+    assert 'id="record-proven"' in page and "✓" in page.split('id="record-proven"')[1][:40]
