@@ -34,7 +34,7 @@ from core.auth import login_required, roles_required
 from core.db import db
 from core.errors import Invalid, NotFound
 from core.extensions import client_ip, limiter
-from core.openapi import Upload, api_doc
+from core.openapi import Raw, Upload, api_doc
 from core.roles import Role
 from core.schemas import ItemsOut, Out
 from core.storage import file_store
@@ -203,6 +203,7 @@ def ca_info():
 
     row = pki.get_ca(db.session)
     crl = pki.current_crl(db.session)
+    root_crl = pki.root_crl(db.session)
     db.session.commit()  # a freshly published CRL is kept
 
     return jsonify(
@@ -212,8 +213,23 @@ def ca_info():
             "crl": crl.public_bytes(serialization.Encoding.PEM).decode(),
             "crl_number": row.crl_number,
             "crl_next_update": row.crl_next_update.isoformat(),
+            # The root's own CRL: with both, `openssl verify -crl_check_all` checks the whole chain.
+            "root_crl": root_crl.public_bytes(serialization.Encoding.PEM).decode(),
         }
     )
+
+
+@bp.get("/ca/<any(root, issuing):which>.crl")
+@api_doc(public=True, responses={200: Raw("application/pkix-crl", "the CRL, DER")})
+def ca_crl(which: str):
+    """A CRL where the certificates' CRL distribution points name it: the root's or the issuing CA's."""
+    from cryptography.hazmat.primitives import serialization
+
+    from accounts import pki
+
+    crl = pki.root_crl(db.session) if which == "root" else pki.current_crl(db.session)
+    db.session.commit()
+    return crl.public_bytes(serialization.Encoding.DER), 200, {"Content-Type": "application/pkix-crl"}
 
 
 @bp.post("/certificates")

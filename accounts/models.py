@@ -181,6 +181,10 @@ class CertificateAuthority(Base):
     crl_number: Mapped[int] = mapped_column(Integer, default=0)
     crl_pem: Mapped[str | None] = mapped_column(Text, default=None)
     crl_next_update: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    # The root's own CRL (of issuing CAs revoked): what `openssl verify -crl_check_all` needs for the chain.
+    root_crl_number: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    root_crl_pem: Mapped[str | None] = mapped_column(Text, default=None)
+    root_crl_next_update: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
 
 

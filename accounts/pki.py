@@ -72,7 +72,7 @@ def ensure_ca(session: Session, name: str = "SunBid Platform CA") -> Certificate
     row = session.get(CertificateAuthority, 1)
     if row is not None:
         return row
-    bundle = ca.create_ca(name, _passphrase(), clock.now())
+    bundle = ca.create_ca(name, _passphrase(), clock.now(), root_crl_url=crl_url("root"))
     row = CertificateAuthority(
         id=1,
         name=name,
@@ -84,6 +84,7 @@ def ensure_ca(session: Session, name: str = "SunBid Platform CA") -> Certificate
     session.add(row)
     session.flush()
     _publish_crl(session, row, clock.now())
+    _publish_root_crl(session, row, clock.now())
     audit.record(
         session,
         None,
@@ -106,8 +107,46 @@ def chain(row: CertificateAuthority) -> list[x509.Certificate]:
     ]
 
 
+def crl_url(which: str) -> str:
+    """Where a CRL is published (``root`` or ``issuing``): named in the certificates (CRL distribution
+    point) so that a verifier can check the whole chain (``openssl verify -crl_check_all``)."""
+    return f"{current_app.config['PUBLIC_URL'].rstrip('/')}/api/v1/ca/{which}.crl"
+
+
 def _issuer(row: CertificateAuthority) -> ca.Issuer:
-    return ca.load_issuer(row.issuing_pem.encode(), row.issuing_key_pem.encode(), _passphrase())
+    return ca.load_issuer(
+        row.issuing_pem.encode(), row.issuing_key_pem.encode(), _passphrase(), crl_url=crl_url("issuing")
+    )
+
+
+ROOT_CRL_LIFETIME = timedelta(days=30)
+
+
+def root_crl(session: Session) -> x509.CertificateRevocationList:
+    """The root CA's CRL (of issuing CAs revoked: none while there is one issuing CA), refreshed at half
+    its lifetime like the issuing CA's."""
+    row = get_ca(session)
+    now = clock.now()
+    if (
+        row.root_crl_pem
+        and row.root_crl_next_update
+        and now < row.root_crl_next_update - ROOT_CRL_LIFETIME / 2
+    ):
+        return x509.load_pem_x509_crl(row.root_crl_pem.encode())
+    return _publish_root_crl(session, row, now)
+
+
+def _publish_root_crl(
+    session: Session, row: CertificateAuthority, now: datetime
+) -> x509.CertificateRevocationList:
+    session.refresh(row, with_for_update=True)
+    row.root_crl_number += 1
+    root = ca.load_issuer(row.root_pem.encode(), row.root_key_pem.encode(), _passphrase())
+    crl = ca.build_crl(root, [], now, now + ROOT_CRL_LIFETIME, number=row.root_crl_number)
+    row.root_crl_pem = crl.public_bytes(serialization.Encoding.PEM).decode()
+    row.root_crl_next_update = now + ROOT_CRL_LIFETIME
+    session.flush()
+    return crl
 
 
 def current_crl(session: Session) -> x509.CertificateRevocationList:

@@ -6,10 +6,18 @@ from flask import Blueprint, jsonify
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from audit import log, seals
+from audit import cosign, log, proofs, seals
 from audit.models import AuditEntry
 from audit.queries import entries_query, parse_time
-from audit.schemas import CheckpointOut, ConsistencyQuery, EntriesQuery, InclusionQuery, ProofOut
+from audit.schemas import (
+    CheckpointOut,
+    ConsistencyQuery,
+    EntriesQuery,
+    EntryProofQuery,
+    InclusionQuery,
+    LogProofOut,
+    ProofOut,
+)
 from core.api import paginate
 from core.auth import login_required, roles_required
 from core.db import db
@@ -60,9 +68,34 @@ def entry(index: int):
 @bp.get("/checkpoint")
 @api_doc(public=True, responses={200: CheckpointOut})
 def checkpoint():
-    """The latest signed checkpoint (C2SP signed note) and the log's verifier key."""
-    size, checkpoint = log.current_checkpoint(db.session)
-    return jsonify({"size": size, "checkpoint": checkpoint, "verifier_key": log.verifier().key_string()})
+    """The latest signed checkpoint (C2SP signed note), the latest one cosigned by the witness, and the
+    keys to check them: the log's verifier key and the witness's cosignature key."""
+    size, head = log.current_checkpoint(db.session)
+    cosigned = cosign.publish_quietly(db.session)
+    return jsonify(
+        {
+            "size": size,
+            "checkpoint": head,
+            "verifier_key": log.verifier().key_string(),
+            "cosigned": {"size": cosigned.size, "checkpoint": cosigned.note} if cosigned else None,
+            "witness_keys": [w.key_string() for w in cosign.witness_verifiers()],
+        }
+    )
+
+
+@bp.get("/proofs/entry")
+@login_required
+@api_doc(query=EntryProofQuery, responses={200: LogProofOut})
+def entry_proof(query: EntryProofQuery):
+    """The log proof of one entry (crypto.logproof): its leaf, the smallest cosigned checkpoint that
+    includes it and the inclusion proof; a sealed entry's content too for its own actor. For supervisors
+    and the entry's own actor and organisation; ``proof`` is null until the witness has cosigned."""
+    row = db.session.get(AuditEntry, query.index) if query.index < 2**62 else None
+    supervisor = current_user.role == Role.SUPERVISOR
+    own = row is not None and seals.is_own(row, current_user)
+    if row is None or not ((supervisor and seals.may_read(db.session, row, None)) or own):
+        raise NotFound(_l("No such entry."), code="entry_not_found")
+    return jsonify({"index": query.index, "proof": proofs.for_entry(db.session, query.index, disclose=own)})
 
 
 @bp.get("/proofs/inclusion")

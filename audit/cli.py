@@ -15,9 +15,16 @@ audit_cli = AppGroup("audit", help="The tamper-evident audit log.")
 
 
 @audit_cli.command("verify")
-def verify() -> None:
-    """Recompute the tree from the stored rows and check every signed checkpoint (exit 1 on a problem)."""
-    report = dbverify.verify_database(db.session, workers=dbverify.default_workers())
+@click.option(
+    "--against",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="a checkpoint you trust (a signed note saved earlier, e.g. from a receipt): proves no rollback",
+)
+def verify(against: Path | None) -> None:
+    """Recompute the tree from the stored rows and check every signed checkpoint, the stored tree nodes
+    and the columns searches filter on (exit 1 on a problem)."""
+    trusted = against.read_bytes() if against is not None else None
+    report = dbverify.verify_database(db.session, workers=dbverify.default_workers(), against=trusted)
     click.echo(report.summary())
     if not report.ok:
         raise SystemExit(1)
@@ -63,3 +70,31 @@ def checkpoint() -> None:
 def key() -> None:
     """Print the log's verifier key (publish it where supervisors can fetch it independently)."""
     click.echo(log.verifier().key_string())
+
+
+archive_cli = AppGroup("archive", help="Self-verifying tender archives (R-R2).")
+
+
+@archive_cli.command("export")
+@click.argument("tender")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+def export_archive(tender: str, file: Path | None) -> None:
+    """Write TENDER's archive (its code, e.g. ZB-2026-000123) to FILE (default: CODE.sunbid-archive);
+    check it anywhere with `python -m audit.verify_archive FILE --log-key ... --witness-key ...`."""
+    from audit import archive, describe
+
+    tender_id = describe.find_tender(db.session, tender)
+    if tender_id is None:
+        raise click.ClickException(f"no tender with the code {tender}")
+    target = file or Path(f"{tender.strip()}.sunbid-archive")
+    try:
+        summary = archive.export(db.session, tender_id, tender.strip(), target)
+    except (archive.ArchiveError, FileExistsError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"{target}: {summary['members']} files, {summary['entries']} audit entries, "
+        f"{summary['bytes']} bytes, sealed in the checkpoint of {summary['checkpoint']} entries"
+    )
+    click.echo(f"log key:     {summary['log_key']}")
+    for key in summary["witness_keys"]:
+        click.echo(f"witness key: {key}")

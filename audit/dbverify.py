@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from audit import log, seals
-from audit.models import AuditCheckpoint, AuditEntry
+from audit.models import NODE_SHIFT, AuditCheckpoint, AuditCosigned, AuditEntry, AuditNode, node_key
 from audit.verify import CheckpointProblem, Report, open_checkpoints
 from core import clock
 from core.db import make_engine
@@ -136,7 +136,9 @@ def disclosed_contents(session: Session) -> Iterator[bytes]:
 
 
 def stored_notes(session: Session) -> list[str]:
-    return list(session.scalars(select(AuditCheckpoint.note).order_by(AuditCheckpoint.size)))
+    """Every checkpoint the platform kept: its own history and those the witness cosigned."""
+    kept = list(session.scalars(select(AuditCheckpoint.note).order_by(AuditCheckpoint.size)))
+    return kept + list(session.scalars(select(AuditCosigned.note).order_by(AuditCosigned.size)))
 
 
 def _first_altered_leaf(session: Session, start: int, end: int) -> int | None:
@@ -200,14 +202,34 @@ def _scans(session: Session, size: int, cuts: list[int], workers: int) -> Iterat
             yield future.result()
 
 
-def verify_database(session: Session, workers: int = 1) -> Report:
-    """Check every stored signed checkpoint and the head against the tree rebuilt from the leaves."""
+def verify_database(session: Session, workers: int = 1, against: bytes | None = None) -> Report:
+    """Check every stored signed checkpoint and the head against the tree rebuilt from the leaves, then
+    what is served from other columns (``served_problem``).
+
+    ``against``: a checkpoint the caller trusts (saved earlier, or from a receipt): the log must still
+    hold its entries with the same root, or it was rolled back or rewritten."""
     try:
         checkpoints = open_checkpoints([n.encode() for n in stored_notes(session)], [log.verifier()])
+        trusted = open_checkpoints([against], [log.verifier()]) if against is not None else {}
     except CheckpointProblem as problem:
         return Report(ok=False, problem=str(problem), bad_checkpoint=problem.size)
-    sizes = sorted(checkpoints)
     head = log.head_frontier(session)
+    for size, (root, text) in trusted.items():
+        if size > max([head.size, *checkpoints]):
+            return Report(
+                ok=False,
+                entries=head.size,
+                bad_checkpoint=size,
+                problem=f"rolled back: the trusted checkpoint has {size} entries, the log holds {head.size}",
+            )
+        if size in checkpoints and checkpoints[size][0] != root:
+            return Report(
+                ok=False,
+                bad_checkpoint=size,
+                problem=f"forked: the trusted checkpoint at size {size} and the log's give different roots",
+            )
+        checkpoints[size] = (root, text)
+    sizes = sorted(checkpoints)
     total = max([head.size, *sizes])
     # The sealed contents are checked beside the tree scan, in their own process on a large log.
     seal_check = None
@@ -273,6 +295,10 @@ def verify_database(session: Session, workers: int = 1) -> Report:
             entries=frontier.size,
             problem=None if frontier.size == 0 else "no signed checkpoint covers the log",
         )
+    served = served_problem(session, frontier.size)
+    if served is not None:
+        index, what = served
+        return Report(ok=False, entries=frontier.size, checkpoints=len(sizes), bad_leaf=index, problem=what)
     return Report(
         ok=True,
         entries=frontier.size,
@@ -280,6 +306,112 @@ def verify_database(session: Session, workers: int = 1) -> Report:
         latest_size=sizes[-1],
         latest_root=checkpoints[sizes[-1]][0],
     )
+
+
+# -- what is served from other columns than the leaf ---------------------------------------------------
+# Inclusion proofs are built from the stored leaf hashes and tree nodes (audit.log._node_fetcher), and
+# the supervisors' searches filter on columns beside the leaf: an altered node would break the proofs
+# handed to bidders, an altered column would hide an entry from a search, while the leaves still verify.
+
+
+def served_problem(session: Session, size: int) -> tuple[int | None, str] | None:
+    """The first stored leaf hash, tree node or filter column that disagrees with the signed leaves."""
+    leaf_hashes: list[bytes] = []
+    for rows in _cursor_rows(session.connection().connection, 0, size, "leaf, leaf_hash"):
+        leaves = _as_bytes([row[0] for row in rows])
+        stored = _as_bytes([row[1] for row in rows])
+        computed = list(map(merkle.leaf_hash, leaves))
+        if computed != stored:
+            offset = next(k for k, (a, b) in enumerate(zip(computed, stored, strict=True)) if a != b)
+            index = len(leaf_hashes) + offset
+            return (
+                index,
+                f"leaf {index}: the stored leaf hash is not the leaf's (inclusion proofs would fail)",
+            )
+        leaf_hashes.extend(computed)
+    nodes = _node_problem(session, leaf_hashes)
+    if nodes is not None:
+        return nodes
+    return _column_problem(session, size)
+
+
+def _node_problem(session: Session, leaf_hashes: list[bytes]) -> tuple[int | None, str] | None:
+    stored = dict(session.execute(select(AuditNode.id, AuditNode.hash)).all())
+    level, hashes = 0, leaf_hashes
+    while len(hashes) > 1:
+        level += 1
+        pairs = iter(hashes)
+        hashes = [merkle.node_hash(left, right) for left, right in zip(pairs, pairs, strict=False)]
+        for index, node in enumerate(hashes):
+            key = node_key(level, index)
+            found = stored.pop(key, None)
+            if found is None or bytes(found) != node:
+                what = "missing" if found is None else "altered"
+                first = index << level
+                return first, (
+                    f"tree node at level {level}, index {index} (leaves {first}-{first + (1 << level) - 1}) "
+                    f"is {what}: inclusion proofs served from it would fail"
+                )
+    if stored:
+        key = min(stored)
+        return None, f"a tree node beyond the log is stored (level {key >> NODE_SHIFT})"
+    return None
+
+
+_COLUMNS = '"index", created_at, action, actor_id, actor_role, target_type, target_id, ip, leaf, sealed'
+
+
+def _column_problem(session: Session, size: int) -> tuple[int, str] | None:
+    """Every column a search filters on must say what the signed leaf says (for a sealed entry: what its
+    content says, which ``_first_unopened_seal`` has already matched against the commitment)."""
+    for rows in _cursor_rows(session.connection().connection, 0, size, _COLUMNS):
+        for index, created_at, action, actor_id, role, target_type, target_id, ip, leaf, sealed in rows:
+            content = json.loads(bytes(sealed) if sealed is not None else bytes(leaf))
+            target = content.get("target") or {}
+            when = _as_time(created_at)
+            expected = {
+                "time": (content.get("time"), when),
+                "action": (content.get("action"), action),
+                "actor": (content.get("actor"), _as_text(actor_id)),
+                "role": (content.get("role"), role),
+                "target type": (target.get("type"), target_type),
+                "target id": (target.get("id"), target_id),
+                "address": (content.get("ip"), ip),
+            }
+            for name, (signed, column) in expected.items():
+                if signed != column:
+                    return index, (
+                        f"leaf {index}: the {name} column says {column!r}, the signed leaf {signed!r} "
+                        "(searches filtered on it would hide or misplace the entry)"
+                    )
+    return None
+
+
+def _as_text(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes | memoryview):
+        import uuid
+
+        return str(uuid.UUID(bytes=bytes(value)))
+    text = str(value)
+    if len(text) == 32 and "-" not in text:  # SQLite keeps UUIDs as 32 hex digits
+        import uuid
+
+        return str(uuid.UUID(text))
+    return text
+
+
+def _as_time(value) -> str | None:
+    from datetime import UTC, datetime
+
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def default_workers() -> int:

@@ -6,7 +6,13 @@ from flask_babel import lazy_gettext as _l
 
 from core.labels import register
 
-register("audit.action", {"audit.verified": _l("verified the whole log")})
+register(
+    "audit.action",
+    {
+        "audit.verified": _l("verified the whole log"),
+        "audit.archive_exported": _l("exported the tender's archive"),
+    },
+)
 register("audit.who", {"platform": _l("the platform"), "gone": _l("a removed user")})
 register(
     "audit.domain",

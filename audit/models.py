@@ -95,6 +95,19 @@ class AuditCheckpoint(Base):
     note: Mapped[str] = mapped_column(Text)
 
 
+class AuditCosigned(Base):
+    """A checkpoint cosigned by the witness (c2sp.org/tlog-cosignature): the log's note with the
+    witness's signature line added. Append-only like the log: what the witness vouched for stays."""
+
+    __tablename__ = "audit_cosigned"
+
+    size: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    note: Mapped[str] = mapped_column(Text)
+
+
 class AuditSealScope(Base):
     """When the sealed entries of one scope (a tender's bids, a draw's names) become readable.
 

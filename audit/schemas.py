@@ -33,12 +33,30 @@ class ConsistencyQuery(Query):
     new: TreeSize = Field(alias="to")
 
 
+class EntryProofQuery(Query):
+    index: TreeSize
+
+
+class CosignedOut(Out):
+    size: int
+    checkpoint: str
+
+
 class CheckpointOut(Out):
-    """The latest signed checkpoint."""
+    """The latest signed checkpoint, and the latest one the witness cosigned."""
 
     size: int
     checkpoint: str
     verifier_key: str
+    cosigned: CosignedOut | None = None
+    witness_keys: list[str] = []
+
+
+class LogProofOut(Out):
+    """An entry's log proof (crypto.logproof), null until the witness has cosigned a checkpoint."""
+
+    index: int
+    proof: dict | None
 
 
 class ProofOut(Out):

@@ -16,3 +16,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     app.cli.add_command(cli.audit_cli)
+    app.cli.add_command(cli.archive_cli)

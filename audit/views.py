@@ -11,7 +11,7 @@ from flask_login import current_user
 from sqlalchemy import or_, select
 
 from accounts.models import User
-from audit import dbverify, describe, log
+from audit import cosign, dbverify, describe, log
 from audit.queries import entries_query, parse_time
 from core import paging
 from core.auth import roles_required
@@ -21,6 +21,7 @@ from core.extensions import client_ip
 from core.labels import choices
 from core.present import error_text, when
 from core.roles import Role
+from crypto import note
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -89,7 +90,32 @@ def index():
         error=error,
         verifier_key=log.verifier().key_string(),
         kinds=_kinds(),
+        **_witness(),
     )
+
+
+def _witness() -> dict:
+    """The latest checkpoint the witness cosigned, or why there is none: the page's own memory (in the
+    browser, static/js/checkpoint-memory.js) checks it against the one it saw last."""
+    refused = unavailable = None
+    try:
+        cosigned = cosign.publish(db.session, confirm=True)
+    except cosign.WitnessRefused as exc:
+        refused, cosigned = str(exc), cosign.latest(db.session)
+    except cosign.WitnessUnavailable:
+        unavailable, cosigned = True, cosign.latest(db.session)
+    return {
+        "cosigned": cosigned,
+        "cosigned_size": _size_of(cosigned.note) if cosigned else None,
+        "witness_keys": [w.key_string() for w in cosign.witness_verifiers()],
+        "witness_refused": refused,
+        "witness_unavailable": unavailable,
+        "witness_configured": cosign.configured(),
+    }
+
+
+def _size_of(signed: str) -> int:
+    return note.parse_checkpoint(note.parse_note(signed.encode()).text).size
 
 
 def _kinds() -> list[tuple[str, str, list[tuple[str, str]]]]:

@@ -11,7 +11,19 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHES = ("audit", "seal", "opening", "ingest", "rush", "draw", "evaluation", "api_validation", "bank")
+BENCHES = (
+    "audit",
+    "seal",
+    "opening",
+    "ingest",
+    "rush",
+    "draw",
+    "evaluation",
+    "api_validation",
+    "storage",
+    "receipt",
+    "bank",
+)
 
 
 def main(argv: list[str]) -> int:

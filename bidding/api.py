@@ -36,9 +36,9 @@ from core import clock
 from core.api import paginate
 from core.auth import roles_required
 from core.bodies import allow_upload_up_to
-from core.db import db, get_row
+from core.db import db, get_row, streams_first
 from core.errors import DomainError, Invalid, NotFound
-from core.extensions import client_ip
+from core.extensions import arrived_at, client_ip
 from core.money import parse_money
 from core.openapi import Raw, Upload, api_doc
 from core.roles import CUSTODIAN_ROLES, Role
@@ -427,6 +427,7 @@ def open_bid(tender_id: uuid.UUID, body: OpenBidBody):
 
 
 @bp.put("/tenders/<uuid:tender_id>/bids/<uuid:bid_id>/parts/<part>")
+@streams_first
 @roles_required(Role.TENDERER)
 @api_doc(upload=Upload(field=None), responses={201: Out})
 def upload_part(tender_id: uuid.UUID, bid_id: uuid.UUID, part: str):
@@ -461,9 +462,24 @@ def submit_bid(tender_id: uuid.UUID, bid_id: uuid.UUID):
     """Submit a bid whose parts are all uploaded: answers with the platform's signed receipt."""
 
     tender, bid = bids.own_bid(db.session, current_user, tender_id, bid_id)
-    receipt = bids.submit(db.session, current_user, tender, bid, client_ip())
+    bids.submit(db.session, current_user, tender, bid, client_ip(), arrived_at=arrived_at())
     db.session.commit()
-    return receipt, 201, {"Content-Type": "application/json"}
+    # With the log proof of the submission in a witnessed checkpoint, once it is committed.
+    return bids.receipt_with_proof(db.session, bid), 201, {"Content-Type": "application/json"}
+
+
+@bp.get("/tenders/<uuid:tender_id>/bids/<uuid:bid_id>/receipt")
+@roles_required(Role.TENDERER)
+@api_doc(
+    responses={200: Raw("application/json", "the signed receipt with its log proof", {"type": "object"})}
+)
+def get_receipt(tender_id: uuid.UUID, bid_id: uuid.UUID):
+    """Your bid's signed receipt (R-B2), with the log proof of the submission in the latest witnessed
+    checkpoint that includes it: fetch it again when it was sent without one."""
+    from bidding import bids
+
+    _tender, bid = bids.own_bid(db.session, current_user, tender_id, bid_id)
+    return bids.receipt_with_proof(db.session, bid), 200, {"Content-Type": "application/json"}
 
 
 @bp.delete("/tenders/<uuid:tender_id>/bids/<uuid:bid_id>")
@@ -524,19 +540,21 @@ def decrypt_bid(tender_id: uuid.UUID, bid_id: uuid.UUID, body: DecryptBody):
     """Online decryption: send each part's file key, unwrapped on your machine; each part is checked."""
 
     tender, bid = bids.own_bid(db.session, current_user, tender_id, bid_id)
-    results = opening.decrypt(db.session, current_user, tender, bid, dict(body.file_keys), client_ip())
+    states = opening.decrypt(db.session, current_user, tender, bid, dict(body.file_keys), client_ip())
     db.session.commit()
-    parts = {p.id: p.part for p in bid.parts}
+    # Every part is answered for, also on a second attempt: what this request did, or found (issue 18).
     return jsonify(
         {
             "results": [
                 {
-                    "part": parts[r.part_id],
-                    "status": r.status,
-                    "failure_code": r.failure_code,
-                    "price_fen": r.price_fen,
+                    "part": state.part,
+                    "status": state.status,
+                    "failure_code": state.failure_code,
+                    "price_fen": state.price_fen,
+                    "attempt": state.attempt,
+                    "platform_fault": state.platform_fault,
                 }
-                for r in results
+                for state in states
             ]
         }
     )
@@ -551,7 +569,7 @@ def opening_record(tender_id: uuid.UUID):
     tender = services.visible(db.session, None, tender_id)
     if not may_see_opening_record(db.session, current_user, tender):
         raise NotFound(_l("No such tender."), code="tender_not_found")
-    return opening.signed_record(db.session, tender), 200, {"Content-Type": "application/json"}
+    return opening.record_with_proof(db.session, tender), 200, {"Content-Type": "application/json"}
 
 
 @bp.get("/tenders/<uuid:tender_id>/opening/shares/mine")

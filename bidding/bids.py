@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO
 
@@ -30,7 +31,7 @@ from bidding.bidders import has_submitted_bid
 from bidding.models import Bid, BidPart, Deposit, Tender, TenderDocument
 from bidding.permissions import bid_scope
 from core import clock
-from core.db import get_row, has_written
+from core.db import get_row, has_written, write_intent
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from core.keys import instance_secret, random_key
 from core.roles import Role
@@ -165,8 +166,16 @@ def receive_part(
     if has_written(session):  # rolling back would silently lose the caller's work
         raise RuntimeError("receive_part must run before the transaction writes anything")
     session.rollback()
-    stored = store.put_stream(stream, max_size=MAX_PART_SIZE)
-    completed_at = clock.now()  # R-B3: judged when the upload completes, not when a lock is free
+    arriving = _LastByte(stream)
+    stored = store.put_stream(arriving, max_size=MAX_PART_SIZE)
+    # R-B3: judged by when the last byte arrived, not by when the file was synced or a lock was free
+    completed_at = arriving.at or clock.now()
+    # From here on this transaction writes: on SQLite it begins with the write lock (core.db).
+    token = write_intent.set(True)
+    try:
+        session.connection()
+    finally:
+        write_intent.reset(token)
     _still_open(bid)
     _before_deadline(tender, completed_at)
     _not_paused(tender)
@@ -228,6 +237,20 @@ def receive_part(
     return row
 
 
+class _LastByte:
+    """The upload stream, noting the platform time at which its last byte arrived."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self.at: datetime | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        if not data and self.at is None:
+            self.at = clock.now()
+        return data
+
+
 def _still_open(bid: Bid) -> None:
     if bid.status != "uploading":
         raise Conflict(
@@ -250,8 +273,20 @@ def _check_sealed(store: FileStore, stored: StoredFile) -> None:
         )
 
 
-def submit(session: Session, actor: User, tender: Tender, bid: Bid, ip: str | None = None) -> str:
+def submit(
+    session: Session,
+    actor: User,
+    tender: Tender,
+    bid: Bid,
+    ip: str | None = None,
+    *,
+    arrived_at: datetime | None = None,
+) -> str:
     """Complete the bid: every part present, on time; an earlier bid for the lot is replaced (R-B4).
+
+    ``arrived_at``: when the request arrived (``core.extensions.arrived_at``). R-B3 judges the submission
+    by it, not by when the database let this transaction write: a submit sent before the deadline
+    while another write held the lock across it is on time, and its receipt says when it arrived.
 
     Submitting a submitted bid again answers with its receipt: a tenderer whose connection dropped after
     the commit retries and gets the receipt it is owed (R-B2), even after the deadline.
@@ -260,7 +295,8 @@ def submit(session: Session, actor: User, tender: Tender, bid: Bid, ip: str | No
         return bid.receipt
     if bid.status != "uploading":
         raise Conflict(_l("This bid is already submitted."), code="bid_not_open")
-    _before_deadline(tender)
+    arrived = arrived_at or clock.now()
+    _before_deadline(tender, arrived)
     _not_paused(tender)
     refuse_if_debarred(session, "tenderer", bid.organization_id, clock.now())  # R-R3
     missing = [p for p in bidpack.PARTS if p not in {part.part for part in bid.parts}]
@@ -277,7 +313,7 @@ def submit(session: Session, actor: User, tender: Tender, bid: Bid, ip: str | No
     for old in earlier:
         old.status = "replaced"
     bid.status = "submitted"
-    bid.submitted_at = clock.now()
+    bid.submitted_at = arrived
     session.flush()
     entry = audit.record(
         session,
@@ -307,6 +343,97 @@ def submit(session: Session, actor: User, tender: Tender, bid: Bid, ip: str | No
     bid.audit_index = entry.index
     session.flush()
     return bid.receipt
+
+
+def receipt_with_proof(session: Session, bid: Bid) -> str:
+    """The bid's receipt with the log proof of its submission (crypto.logproof) and the submission's
+    sealed content, which only its bidder is given: call it after the commit (the witness cosigns only
+    committed entries); while there is no cosigned checkpoint yet, the receipt comes without it."""
+    from audit import proofs
+
+    if bid.receipt is None or bid.audit_index is None:
+        raise NotFound(_l("This bid has no receipt yet."), code="receipt_not_found")
+    proof = proofs.for_entry(session, bid.audit_index, disclose=True)
+    return receipts.attach_proof(bid.receipt.encode(), proof).decode()
+
+
+@dataclass
+class ReceiptCheck:
+    """What checking a receipt showed, step by step, for the receipt page: each step is ``(name, ok,
+    code)``; ``alarm`` names a rollback or fork, which the page shows loudly."""
+
+    steps: list[tuple[str, bool, str | None]] = field(default_factory=list)
+    payload: dict | None = None
+    tender_code: str | None = None
+    alarm: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.steps) and all(ok for _name, ok, _code in self.steps)
+
+
+def check_receipt(session: Session, document: bytes) -> ReceiptCheck:
+    """Check a receipt as bidtool verify-receipt does, plus what only the platform can say: that its log
+    still extends the receipt's checkpoint and that it still holds the bid as receipted."""
+    from audit import cosign, log
+    from crypto import logproof
+
+    result = ReceiptCheck()
+    try:
+        payload = receipts.verify_receipt(document, receipt_key().public_key())
+    except receipts.ReceiptError as exc:
+        result.steps.append(("signature", False, exc.code))
+        return result
+    result.payload = payload
+    result.steps.append(("signature", True, None))
+    tender = session.get(Tender, _uuid(payload["tender_id"]))
+    result.tender_code = tender.code if tender else None
+    try:
+        proven = receipts.verify_receipt_proof(payload, receipts.proof_of(document), cosign.trust())
+    except logproof.ProofError as exc:
+        result.steps.append(("proof", False, exc.code))
+        proven = None
+    else:
+        result.steps.append(("proof", True, None))
+    if proven is not None:
+        latest = cosign.latest(session)
+        try:
+            if latest is None:
+                raise logproof.CheckpointNotWitnessed("no cosigned checkpoint")
+            current = cosign.trust().open(latest.note).checkpoint
+
+            def fetch(old: int, new: int) -> list[bytes]:
+                try:
+                    return log.consistency_proof(session, old, new)
+                except DomainError as exc:
+                    raise LookupError(str(exc)) from exc
+
+            if logproof.check_consistent(proven.checkpoint.checkpoint, current, fetch) is None:
+                raise logproof.ForkDetected("no consistency proof")
+        except (logproof.RollbackDetected, logproof.ForkDetected) as exc:
+            result.steps.append(("consistent", False, exc.code))
+            result.alarm = exc.code
+        except logproof.ProofError as exc:
+            result.steps.append(("consistent", False, exc.code))
+        else:
+            result.steps.append(("consistent", True, None))
+    bid = session.get(Bid, _uuid(payload["bid_id"]))
+    held = (
+        bid is not None
+        and sorted(
+            ({"part": p.part, "sha256": p.sha256, "size": p.size} for p in bid.parts), key=lambda p: p["part"]
+        )
+        == payload["parts"]
+    )
+    result.steps.append(("kept", held, None if held else "bid_not_kept"))
+    return result
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
 
 
 def withdraw(session: Session, actor: User, tender: Tender, bid: Bid, ip: str | None = None) -> Bid:

@@ -134,6 +134,20 @@ register(
         "estimate_required": _l("Give an estimated price above zero."),
         "deposit_over_cap": _l("The deposit is more than two percent of the estimated price (R-D1)."),
         "lots_exceed_estimate": _l("The lots add up to more than the tender's estimated price."),
+        "stored_part_altered": _l(
+            "The platform does not hold this part as it receipted it (the platform's fault)"
+        ),
+        "receipt_malformed": _l("This is not a bid receipt."),
+        "receipt_signature_invalid": _l("The platform's signature on the receipt is not valid."),
+        "receipt_wrong_key": _l("The receipt was signed with another key than this platform's."),
+        "log_proof_malformed": _l("The receipt carries no log proof yet: download it again later."),
+        "checkpoint_not_signed": _l("The checkpoint is not signed by the audit log's key."),
+        "checkpoint_not_witnessed": _l("The checkpoint lacks the independent witness's cosignature."),
+        "inclusion_proof_invalid": _l("The submission is not in the checkpoint the proof names."),
+        "sealed_content_mismatch": _l("The logged submission is not the one the receipt describes."),
+        "log_rolled_back": _l("The audit log was rolled back: it no longer holds the receipt's checkpoint."),
+        "log_forked": _l("The audit log's history changed: it does not extend the receipt's checkpoint."),
+        "bid_not_kept": _l("The platform no longer holds this bid as receipted."),
     },
 )
 register(
@@ -176,6 +190,19 @@ register(
         "bidding.tender_updated": _l("edited the draft"),
         "bidding.amendment_issued": _l("issued an amendment"),
         "bidding.clarification_issued": _l("issued a clarification"),
+        "bidding.stored_part_altered": _l("found a stored bid part not as receipted (the platform's fault)"),
+        "bidding.platform_fault_withdrawn": _l(
+            "counted a bid as withdrawn for the platform's fault, its deposit refunded"
+        ),
+    },
+)
+register(
+    "receipt.check",
+    {
+        "signature": _l("signed by the platform"),
+        "proof": _l("the submission is in the audit log, in a checkpoint the witness cosigned"),
+        "consistent": _l("the audit log still extends that checkpoint (no rollback)"),
+        "kept": _l("the platform still holds the bid as receipted"),
     },
 )
 register(

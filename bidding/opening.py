@@ -9,6 +9,7 @@ import base64
 import binascii
 import hashlib
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 import audit
 from accounts import pki
 from accounts.models import Organization, User
-from bidding import bids, custodians, ledger, periods, permissions
+from bidding import bids, custodians, integrity, ledger, periods, permissions
 from bidding.models import Bid, BidPart, Deposit, Objection, Opening, PartOpening, Tender
 from core import clock
 from core.db import get_row
@@ -123,10 +124,26 @@ def _decode_keys(file_keys: dict) -> dict[str, bytes]:
     return keys
 
 
+@dataclass(frozen=True)
+class PartState:
+    """What a decryption request did to one part, or found: the bidder is told about every part."""
+
+    part: str
+    status: str  # ok | failed | pending
+    failure_code: str | None
+    price_fen: int | None
+    attempt: str  # opened | failed | already_opened | not_sent
+    platform_fault: bool
+
+
 def decrypt(
     session: Session, actor: User, tender: Tender, bid: Bid, file_keys: dict, ip: str | None = None
-) -> list[PartOpening]:
-    """Online decryption (在线解密) by the bid's owner within the window; each part is checked."""
+) -> list[PartState]:
+    """Online decryption (在线解密) by the bid's owner within the window; each part is checked.
+
+    Every part of the bid is answered for: a part opened before is not opened again ("already_opened",
+    with its result), a failed one is tried again with the key sent (a wrong key can be corrected
+    within the window, R-B6), a part without a key keeps its state."""
     opening = session.get(Opening, tender.id)
     if opening is None or opening.status != "decrypting":
         raise Conflict(
@@ -141,11 +158,21 @@ def decrypt(
     chain = pki.chain(authority)
 
     store = file_store()
-    results = []
-    for part in bid.parts:
-        if part.part not in keys or session.get(PartOpening, part.id) is not None:
+    states, results = [], []
+    for part in sorted(bid.parts, key=lambda p: p.part):
+        done = session.get(PartOpening, part.id)
+        if done is not None and done.status == "ok":
+            states.append(_state(part, done, "already_opened"))
             continue
-        results.append(_open_part(session, tender, bid, part, store, chain, file_key=keys[part.part]))
+        if part.part not in keys:
+            states.append(_state(part, done, "not_sent"))
+            continue
+        if done is not None:
+            session.delete(done)
+            session.flush()
+        result = _open_part(session, tender, bid, part, store, chain, file_key=keys[part.part])
+        results.append(result)
+        states.append(_state(part, result, "opened" if result.status == "ok" else "failed"))
     session.flush()
     audit.record(
         session,
@@ -158,7 +185,18 @@ def decrypt(
         },
         ip,
     )
-    return results
+    return states
+
+
+def _state(part: BidPart, outcome: PartOpening | None, attempt: str) -> PartState:
+    return PartState(
+        part=part.part,
+        status=outcome.status if outcome is not None else "pending",
+        failure_code=outcome.failure_code if outcome is not None else None,
+        price_fen=outcome.price_fen if outcome is not None else None,
+        attempt=attempt,
+        platform_fault=outcome is not None and outcome.failure_code == bidpack.StoredPartAltered.code,
+    )
 
 
 def _open_part(
@@ -193,7 +231,15 @@ def _open_part(
             part=part.part,
             # The outcome is committed right after: the files it vouches for must be on disk first.
             sync=True,
+            # Judged against the receipt, in the same pass that decrypts: an envelope changed in the
+            # store is the platform's fault, never the tenderer's (R-B6).
+            expect_sha256=part.sha256,
+            expect_size=part.size,
         )
+    except bidpack.StoredPartAltered as exc:
+        result = PartOpening(part_id=part.id, status="failed", failure_code=exc.code)
+        result.evidence = integrity.platform_fault_evidence(part, exc.details)
+        integrity.record_fault(session, tender, bid, part, exc.details, "opening")
     except (bidpack.BidError, age.AgeError, ca.CertificateError) as exc:
         result = PartOpening(part_id=part.id, status="failed", failure_code=getattr(exc, "code", "failed"))
         if identities is not None:  # the rebuilt opening key failed too: keep what shows whose fault
@@ -247,6 +293,11 @@ def tenderers_fault(outcomes: list[PartOpening | None]) -> bool:
     )
 
 
+def platform_fault(outcomes: list[PartOpening | None]) -> bool:
+    """A part whose stored envelope is not the one receipted: the platform's fault (R-B6)."""
+    return any(o is not None and o.failure_code == bidpack.StoredPartAltered.code for o in outcomes)
+
+
 def record(session: Session, tender: Tender) -> dict:
     """The opening record's content: every submitted bid with its tenderer, price and results (R-B7)."""
     opening = session.get(Opening, tender.id)
@@ -276,6 +327,8 @@ def record(session: Session, tender: Tender) -> dict:
                 "price_fen": commercial.price_fen if commercial and commercial.status == "ok" else None,
                 "decryption": {part: (o.status if o else "pending") for part, o in sorted(outcomes.items())},
                 "failures": sorted({o.failure_code for o in outcomes.values() if o and o.failure_code}),
+                # R-B6: the stored envelope was not the receipted one; the platform's fault
+                "platform_fault": platform_fault(list(outcomes.values())),
                 # R-B6: tried with the opening key too, and what that showed (R-B1)
                 "opening_key_evidence": {
                     part: o.evidence for part, o in sorted(outcomes.items()) if o is not None and o.evidence
@@ -333,6 +386,49 @@ def signed_record(session: Session, tender: Tender) -> bytes:
             "key_id": receipts.public_key_id(bids.receipt_key().public_key()),
         }
     )
+
+
+def record_with_proof(session: Session, tender: Tender) -> bytes:
+    """The signed record as served: once the opening is closed, with the log proof of the closing entry,
+    whose ``record_sha256`` is the SHA-256 of this document without ``"proof"`` (canonical JSON).
+    Call it outside a unit of work: the witness cosigns only committed entries."""
+    import json
+
+    from audit import proofs
+
+    document = signed_record(session, tender)
+    opening = session.get(Opening, tender.id)
+    if opening is None or opening.record is None:
+        return document
+    served = json.loads(document)
+    served["proof"] = proofs.for_action(session, "bidding.opening_closed", tender.id)
+    return canonical.canonical_json(served)
+
+
+def record_proven(session: Session, tender: Tender) -> dict | None:
+    """For the tender page: whether the signed record is the one the log holds, in a checkpoint the
+    witness cosigned (the same checks a reader of the served record makes offline)."""
+    import json
+
+    from audit import cosign
+    from crypto import logproof
+
+    served = json.loads(record_with_proof(session, tender))
+    proof = served.pop("proof", None)
+    if proof is None:
+        return None
+    try:
+        proven = logproof.verify_proof(proof, cosign.trust())
+    except logproof.ProofError as exc:
+        return {"ok": False, "code": exc.code}
+    named = (proven.entry.get("data") or {}).get("record_sha256")
+    ok = named == hashlib.sha256(canonical.canonical_json(served)).hexdigest()
+    return {
+        "ok": ok,
+        "code": None if ok else "sealed_content_mismatch",
+        "index": proven.index,
+        "size": proven.checkpoint.checkpoint.size,
+    }
 
 
 # -- custodians ---------------------------------------------------------------------------------------
@@ -485,7 +581,11 @@ def close(
     # R-B1, R-B6: a bid the opening key could not open either, from exactly what its tenderer signed, failed
     # through the tenderer's fault; nobody may record it otherwise.
     established = sorted(
-        str(bid.id) for bid in received if bid.id not in complete and tenderers_fault(outcomes[bid.id])
+        str(bid.id)
+        for bid in received
+        if bid.id not in complete
+        and tenderers_fault(outcomes[bid.id])
+        and not platform_fault(outcomes[bid.id])
     )
     if set(established) & set(no_fault):
         raise Invalid(
@@ -509,6 +609,13 @@ def close(
         )
         if bid.id in complete:
             bid.outcome, bid.outcome_reason = "opened", None
+        elif platform_fault(outcomes[bid.id]):
+            # R-B6: the platform did not keep what it receipted; whatever else failed, not the tenderer's
+            # fault: withdrawn (撤回), the deposit refunded, the incident on the supervisors' record.
+            bid.outcome, bid.outcome_reason = "withdrawn", bidpack.StoredPartAltered.code
+            if deposit is not None:
+                ledger.schedule_refund(session, deposit, "withdrawal", now, actor, ip)
+            integrity.report_at_close(session, actor, tender, bid, ip)
         elif str(bid.id) in no_fault:
             bid.outcome, bid.outcome_reason = "withdrawn", no_fault[str(bid.id)][:500]
             if deposit is not None:

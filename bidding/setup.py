@@ -7,13 +7,16 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from audit import describe
+from audit.archive import register_parts
 from bidding import (  # noqa: F401  (labels registers words)
     admin,
     api,
+    archive_parts,
     bank_api,
     bank_views,
     bids,
     calendar_cli,
+    integrity,
     labels,
     ledger_cli,
     ledger_view,
@@ -43,6 +46,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(notices_api.bp)
     app.register_blueprint(notice_views.bp)
     app.register_blueprint(views.bp)
+    from bidding import receipt_views
+
+    app.register_blueprint(receipt_views.bp)
     app.register_blueprint(ledger_views.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(bank_views.bp)
@@ -68,6 +74,15 @@ def init_app(app: Flask) -> None:
 
     app.extensions.setdefault("sunbid.file_refs", []).append(lambda: bids.referenced_files(db.session))
     app.extensions["sunbid.file_refs"].append(lambda: _guarantee_files(db.session))
+
+    register_parts(app, archive_parts.members)  # the tender archive (R-R2)
+
+    # `flask storage verify` and its beat job report bid parts and documents by tender and bid.
+    app.extensions.setdefault("sunbid.file_owners", []).append(lambda: integrity.file_owners(db.session))
+    app.extensions["celery"].conf.beat_schedule["bidding-verify-store"] = {
+        "task": tasks.verify_store.name,
+        "schedule": 86400.0,
+    }
 
     app.extensions["celery"].conf.beat_schedule["bidding-pay-refunds"] = {
         "task": tasks.pay_refunds.name,

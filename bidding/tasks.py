@@ -1,4 +1,5 @@
-"""Beat jobs for bidding: release scheduled e-guarantee refunds (idempotent).
+"""Beat jobs for bidding: release scheduled e-guarantee refunds, check the store against the receipts
+(both idempotent).
 
 Money refunds are not settled here: they go to the bank in a refund batch and are settled by the
 statement that shows them paid (bidding/bank.py), never on the platform's word alone.
@@ -24,3 +25,17 @@ def pay_refunds() -> int:
         db.session.commit()
         paid += 1
     return paid
+
+
+@shared_task(name="bidding.verify_store")
+def verify_store() -> int:
+    """Every stored file against its recorded digest (R-B2, R-B6); a damaged bid part is logged once and
+    its bidder told, who before the deadline can still upload it again. Times come from the platform
+    clock (core.tasks runs core.sandbox.follow first)."""
+    from bidding import integrity
+    from core.storage import file_owners, file_store, verify_files
+
+    findings = verify_files(file_store(), file_owners())
+    recorded = integrity.record_findings(db.session, findings)
+    db.session.commit()
+    return recorded

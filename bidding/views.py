@@ -67,9 +67,10 @@ def notice(tender_id: uuid.UUID):
     actor = current_user if current_user.is_authenticated else None
     tender = services.visible(db.session, actor, tender_id)
     manager = permissions.runs(db.session, actor, tender)
-    record = signals = None
+    record = signals = proven = None
     if db.session.get(Opening, tender.id) is not None and may_see_opening_record(db.session, actor, tender):
         record = opening.record(db.session, tender)  # R-B7: shown to every bidder, the agency, supervisors
+        proven = opening.record_proven(db.session, tender) if record["status"] == "closed" else None
         if permissions.oversees(db.session, actor, tender):
             signals = collusion.signals(db.session, tender)  # R-B8
     return render_template(
@@ -83,6 +84,7 @@ def notice(tender_id: uuid.UUID):
         if manager and tender.status == "draft"
         else [],
         record=record,
+        record_proven=proven,
         signals=signals,
         **_notice_context(actor, tender, manager),
         **bank_views.tenderer_context(actor, tender),

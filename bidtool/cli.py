@@ -30,7 +30,7 @@ import bidtool
 from bidtool import messages
 from bidtool.keys import encrypt_private_key_pem
 from bidtool.messages import t
-from crypto import age, bidpack, ca, cms, receipts, selection
+from crypto import age, bidpack, ca, cms, logproof, receipts, selection
 from crypto.fingerprint import fingerprint_sha256, identifiers
 
 if TYPE_CHECKING:
@@ -171,7 +171,7 @@ def _classify(exc: BaseException) -> tuple[str, int] | None:
         bidpack.BidError | age.AgeError | ca.CertificateError | cms.SignatureError | receipts.ReceiptError,
     ):
         return exc.code, EXIT_REFUSED
-    if isinstance(exc, selection.ProofError):
+    if isinstance(exc, selection.ProofError | logproof.ProofError):
         return exc.code, EXIT_REFUSED
     # The API client (urllib, http.client, email) is imported only by the commands that talk to the
     # platform: the offline ones, sealing and opening above all, start that much sooner.
@@ -757,6 +757,62 @@ def fingerprint(show: bool) -> None:
             click.echo(f"  {kind}={value}")
 
 
+def _key_text(value: str) -> str:
+    """A key given on the command line, or the file that holds it."""
+    path = Path(value)
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    return value.strip()
+
+
+def _default_state() -> str:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.environ.get("BIDTOOL_STATE") or os.path.join(base, "bidtool", "checkpoints.json")
+
+
+_log_trust_options = (
+    click.option("--log-key", cls=_Option, help="help.log_key"),
+    click.option("--witness-key", "witness_keys", cls=_Option, multiple=True, help="help.witness_key"),
+    click.option("--state", "state_path", cls=_Option, type=click.Path(dir_okay=False), help="help.state"),
+)
+
+
+def _with_log_trust(command: Any) -> Any:
+    for decorate in reversed(_log_trust_options):
+        command = decorate(command)
+    return command
+
+
+def _log_trust(log_key: str | None, witness_keys: tuple[str, ...]) -> logproof.Trust | None:
+    if not log_key and not witness_keys:
+        return None
+    if not log_key or not witness_keys:
+        raise click.UsageError(t("usage.log_trust"))
+    try:
+        return logproof.Trust.from_keys(_key_text(log_key), [_key_text(k) for k in witness_keys])
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--log-key / --witness-key") from None
+
+
+def _observe(trust: logproof.Trust, signed: str, state_path: str | None, server: str | None) -> None:
+    """Check a cosigned checkpoint against the latest one this machine has seen, and remember it."""
+    memory = logproof.CheckpointMemory(state_path or _default_state())
+    fetch = None
+    if server:
+        from bidtool import client
+
+        fetch = client.consistency_fetcher(client.Api(server))
+    try:
+        seen = memory.observe(signed, trust, fetch)
+    except (logproof.RollbackDetected, logproof.ForkDetected) as exc:
+        click.echo(t("log.alarm"), err=True)
+        raise exc from None
+    if seen.status == "unchecked":
+        click.echo(t("log.unchecked", old=seen.remembered, new=seen.size), err=True)
+    else:
+        _line("log.memory", t(f"log.seen_{seen.status}", old=seen.remembered, new=seen.size))
+
+
 @cli.command("verify-receipt", help="help.verify_receipt")
 @click.argument("receipt", type=click.Path(dir_okay=False, exists=True))
 @click.option(
@@ -775,11 +831,22 @@ def fingerprint(show: bool) -> None:
     type=click.Path(dir_okay=False, exists=True),
     help="help.receipt_bid",
 )
-def verify_receipt(receipt: str, key_path: str, bids: tuple[str, ...]) -> None:
+@_with_log_trust
+@click.option("--server", cls=_Option, envvar="BIDTOOL_SERVER", help="help.server_consistency")
+def verify_receipt(
+    receipt: str,
+    key_path: str,
+    bids: tuple[str, ...],
+    log_key: str | None,
+    witness_keys: tuple[str, ...],
+    state_path: str | None,
+    server: str | None,
+) -> None:
     with open(key_path, "rb") as f:
         public_key = receipts.load_public_key_pem(f.read())
     with open(receipt, "rb") as f:
-        payload = receipts.verify_receipt(f.read(receipts.MAX_DOCUMENT + 1), public_key)
+        document = f.read(receipts.MAX_DOCUMENT + 1)
+    payload = receipts.verify_receipt(document, public_key)
     matched = []
     for path in bids:
         digest, size = _sha256_file(path)
@@ -787,6 +854,10 @@ def verify_receipt(receipt: str, key_path: str, bids: tuple[str, ...]) -> None:
         if part is None:
             raise Refused("receipt_bid_mismatch", f"{path} (sha256 {digest}) is not in the receipt")
         matched.append((path, part["part"]))
+    trust = _log_trust(log_key, witness_keys)
+    proven = None
+    if trust is not None:
+        proven = receipts.verify_receipt_proof(payload, receipts.proof_of(document), trust)
     click.echo(t("receipt.ok"))
     _line("label.tender", payload["tender_id"])
     _line("label.lot", payload["lot"])
@@ -798,6 +869,42 @@ def verify_receipt(receipt: str, key_path: str, bids: tuple[str, ...]) -> None:
         click.echo(f"  {part['part']}: {part['sha256']} ({t('label.bytes', n=part['size'])})")
     for path, part_name in matched:
         click.echo(t("receipt.part_ok", path=path, part=part_name))
+    if proven is None:
+        click.echo(t("warn.proof_unchecked"), err=True)
+        return
+    checkpoint = proven.checkpoint
+    _line("log.included", t("log.included_in", index=proven.index, size=checkpoint.checkpoint.size))
+    for name, stamp in sorted(checkpoint.cosigned_at.items()):
+        _line("log.cosigned", f"{name} ({datetime.fromtimestamp(stamp, UTC).isoformat()})")
+    if not proven.disclosed:
+        click.echo(t("warn.commitment_only"), err=True)
+    _observe(trust, receipts.proof_of(document)["checkpoint"], state_path, server)
+    if server:
+        from bidtool import client
+
+        latest = client.latest_cosigned(client.Api(server))
+        if latest is None:
+            raise Refused("checkpoint_not_witnessed", "the platform serves no cosigned checkpoint")
+        _observe(trust, latest, state_path, server)
+
+
+@cli.command("checkpoint", help="help.checkpoint")
+@click.option("--server", cls=_Option, required=True, envvar="BIDTOOL_SERVER", help="help.server")
+@_with_log_trust
+def checkpoint(
+    server: str, log_key: str | None, witness_keys: tuple[str, ...], state_path: str | None
+) -> None:
+    from bidtool import client
+
+    trust = _log_trust(log_key, witness_keys)
+    if trust is None:
+        raise click.UsageError(t("usage.log_trust"))
+    latest = client.latest_cosigned(client.Api(server))
+    if latest is None:
+        raise Refused("checkpoint_not_witnessed", "the platform serves no cosigned checkpoint")
+    opened = trust.open(latest)
+    click.echo(t("log.checkpoint_ok", size=opened.checkpoint.size))
+    _observe(trust, latest, state_path, server)
 
 
 @cli.command("verify-draw", help="help.verify_draw")
@@ -945,13 +1052,19 @@ def decrypt(
     answer = client.decrypt_online(api, tender, bid_id, sealed, identities)
     failed = False
     for result in answer["results"]:
-        status = (
-            result["status"] if result["status"] == "ok" else f"{result['status']} [{result['failure_code']}]"
-        )
+        if result["status"] == "ok":
+            status = t(f"decrypt.{result.get('attempt', 'opened')}")
+        elif result["status"] == "pending":
+            status = t("decrypt.not_sent")
+        else:
+            code = result["failure_code"]
+            status = f"{t('decrypt.failed')} [{code}] {messages.error_text(code)}"
+            if result.get("platform_fault"):
+                status += " " + t("decrypt.platform_fault")
         failed |= result["status"] != "ok"
         click.echo(t("decrypt.result", part=_part_name(result["part"]), status=status))
-    if failed:
-        raise Refused("bid_not_decrypted", "some parts could not be opened")
+    if failed or not answer["results"]:
+        raise Refused("bid_not_decrypted", "some parts are not opened")
 
 
 @cli.group(cls=_Group, help="help.custodian")

@@ -231,3 +231,25 @@ def release_share(api: Api, tender_id: str, identities: list) -> dict:
     if share is None:
         raise ApiError(0, "no_matching_identity", "none of the identities opens this share")
     return api.json("POST", f"/api/v1/tenders/{tender_id}/opening/shares", {"share": share.encode()})
+
+
+def latest_cosigned(api: Api) -> str | None:
+    """The platform's latest checkpoint cosigned by the witness (a signed note), or None."""
+    cosigned = api.json("GET", "/api/v1/audit/checkpoint").get("cosigned")
+    return cosigned["checkpoint"] if cosigned else None
+
+
+def consistency_fetcher(api: Api) -> Callable[[int, int], list[bytes]]:
+    """Consistency proofs from the platform, for crypto.logproof (which checks them). A log that cannot
+    produce one (it no longer holds that many entries) raises LookupError."""
+
+    def fetch(old: int, new: int) -> list[bytes]:
+        try:
+            answer = api.json("GET", f"/api/v1/audit/proofs/consistency?from={old}&to={new}")
+        except ApiError as exc:
+            if exc.status == 422:
+                raise LookupError(exc.message) from None
+            raise
+        return [base64.b64decode(h) for h in answer["proof"]]
+
+    return fetch

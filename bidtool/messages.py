@@ -25,6 +25,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "阳光招采投标工具：在本机生成密钥、加密并签名投标文件，校验和解密标书。",
         "SunBid bid tool: make keys, seal and sign bid parts on this machine, verify and open them.",
     ),
+    "usage.log_trust": (
+        "核对日志证明需要同时给出 --log-key 和至少一个 --witness-key。",
+        "Checking the log proof needs --log-key and at least one --witness-key.",
+    ),
     "help.exit_codes": (
         "退出码：0 成功；1 校验失败或被拒绝；2 用法错误；3 口令错误；4 读写错误；"
         "5 标书不是加密给所给私钥的；130 被中断。",
@@ -57,6 +61,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Sign the platform's challenge for certificate sign-in.",
     ),
     "short.decrypt": ("开标时在线解密自己的投标文件。", "Decrypt your own bid online at the opening."),
+    "short.checkpoint": (
+        "取平台最新的见证检查点，核对其与本机记住的一致。",
+        "Fetch the platform's latest witnessed checkpoint; check it against the one remembered.",
+    ),
     "short.custodian": ("开标密钥保管人的操作。", "What opening-key custodians do."),
     "short.release": (
         "开标后释放本人持有的开标密钥分片。",
@@ -137,8 +145,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Also list the identifiers hashed (never sent).",
     ),
     "help.verify_receipt": (
-        "用平台回执公钥离线校验投标回执。",
-        "Verify a bid receipt offline with the platform's receipt public key.",
+        "用平台回执公钥离线校验投标回执；给出审计日志密钥和见证方密钥时，还核对回执附带的日志证明"
+        "（递交已记入见证过的检查点），并与本机记住的最新检查点核对一致。",
+        "Verify a bid receipt offline with the platform's receipt public key; with the log's and the "
+        "witness's keys, also its log proof (the submission is in a witnessed checkpoint) and the "
+        "checkpoint's consistency with the latest one remembered here.",
     ),
     "help.verify_draw": (
         "用平台公布的抽取证明 PROOF（JSON）离线重算专家抽取：核对承诺、专家库快照和回避名单的摘要、"
@@ -147,6 +158,29 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "commitment, the pool and exclusions roots, the seed, the order and the selection.",
     ),
     "help.receipt_key": ("平台回执公钥（PEM）。", "The platform's receipt public key (PEM)."),
+    "help.log_key": (
+        "审计日志的验证密钥（字符串或文件；由监督部门公布）。",
+        "The audit log's verifier key (a string or a file; published by the supervising authority).",
+    ),
+    "help.witness_key": (
+        "见证方的副署公钥（字符串或文件，可重复）；校验时要求其副署。",
+        "The witness's cosignature key (a string or a file, repeatable); its cosignature is required.",
+    ),
+    "help.state": (
+        "记住最新检查点的文件（默认 ~/.local/state/bidtool/checkpoints.json 或 BIDTOOL_STATE）。",
+        "Where the latest checkpoint seen is remembered (default ~/.local/state/bidtool/checkpoints.json "
+        "or BIDTOOL_STATE).",
+    ),
+    "help.server_consistency": (
+        "平台地址：取最新检查点和一致性证明，核对日志没有回滚（可选）。",
+        "The platform: fetch the latest checkpoint and consistency proofs to check the log was not rolled "
+        "back (optional).",
+    ),
+    "help.checkpoint": (
+        "取平台最新的见证检查点，核对其签名和见证方副署，并与本机记住的检查点核对一致（回滚或分叉时报警）。",
+        "Fetch the platform's latest witnessed checkpoint, check its signature and cosignature, and its "
+        "consistency with the one remembered here (a rollback or fork is reported loudly).",
+    ),
     "help.submit": (
         "用签名证书登录平台（无需密码），逐个上传加密部分及其 .sig 签名文件，递交并保存平台签名的回执。",
         "Sign in with the signing certificate (no password), upload each sealed part with its .sig file, "
@@ -239,6 +273,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "verify.ok": ("外层签名有效：{out}", "Outer signature valid: {out}"),
     "open.ok": ("已解密并核对：{dest}", "Opened and checked: {dest}"),
+    "warn.proof_unchecked": (
+        "注意：未核对日志证明（给出 --log-key 和 --witness-key 才能证明平台记录了这次递交且不能回滚）。",
+        "Note: the log proof was not checked (give --log-key and --witness-key to prove that the platform "
+        "logged this submission and cannot roll it back).",
+    ),
+    "warn.commitment_only": (
+        "注意：回执没有附带封存条目的内容，只核对了承诺。",
+        "Note: the receipt carries no sealed content; only the commitment was checked.",
+    ),
     "warn.no_crl": (
         "警告：未提供 CRL，未检查证书吊销状态。",
         "Warning: no CRL given, so revocation was not checked.",
@@ -250,6 +293,42 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "fingerprint.value": ("机器码哈希：{value}", "Machine fingerprint: {value}"),
     "receipt.ok": ("回执有效：", "Receipt valid:"),
+    "decrypt.opened": ("已解密", "decrypted"),
+    "decrypt.already_opened": ("此前已解密（未再次解密）", "already decrypted earlier (not decrypted again)"),
+    "decrypt.failed": ("解密失败", "failed"),
+    "decrypt.not_sent": ("未解密（本次未发送此分册的密钥）", "not decrypted (no key sent for it this time)"),
+    "decrypt.platform_fault": (
+        "（平台过错：开标结束时按撤回处理并退还保证金）",
+        "(the platform's fault: at the closing the bid counts as withdrawn and the deposit is refunded)",
+    ),
+    "log.included": ("审计日志", "Audit log"),
+    "log.included_in": (
+        "第 {index} 条，包含在共 {size} 条的见证检查点中",
+        "entry {index}, included in the witnessed checkpoint of {size} entries",
+    ),
+    "log.cosigned": ("见证方副署", "Cosigned by"),
+    "log.memory": ("与本机记住的检查点相比", "Against the checkpoint remembered here"),
+    "log.seen_first": ("首次记住（{new} 条）", "remembered for the first time ({new} entries)"),
+    "log.seen_same": ("一致（{new} 条）", "the same ({new} entries)"),
+    "log.seen_newer": (
+        "一致，日志已从 {old} 条增长到 {new} 条",
+        "consistent: grew from {old} to {new} entries",
+    ),
+    "log.seen_older": (
+        "一致（较早的检查点，{new} 条 ≤ {old} 条）",
+        "consistent (an earlier one: {new} ≤ {old} entries)",
+    ),
+    "log.unchecked": (
+        "注意：本机记住的检查点为 {old} 条，这个为 {new} 条；没有 --server，无法核对两者一致。",
+        "Note: the checkpoint remembered here has {old} entries, this one {new}; without --server their "
+        "consistency cannot be checked.",
+    ),
+    "log.alarm": (
+        "！！！警告：审计日志被回滚或篡改。请保存本回执和检查点文件，立即报告监督部门。！！！",
+        "!!! WARNING: the audit log was rolled back or tampered with. Keep this receipt and the checkpoint "
+        "file, and report it to the supervising authority at once. !!!",
+    ),
+    "log.checkpoint_ok": ("见证检查点有效：{size} 条", "Witnessed checkpoint valid: {size} entries"),
     "draw.ok": ("抽取证明有效，重算结果一致：", "Draw proof valid; re-running it gives the same result:"),
     "draw.id": ("抽取编号", "Draw id"),
     "draw.commitment": ("平台承诺", "Platform commitment"),
@@ -393,6 +472,40 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error.receipt_key_invalid": ("回执公钥无效", "The receipt public key is invalid"),
     "error.receipt_bid_mismatch": ("该密文文件不在回执中", "This sealed file is not in the receipt"),
     "error.proof_malformed": ("抽取证明格式错误", "The draw proof is malformed"),
+    "error.log_proof_malformed": (
+        "日志证明格式错误，或回执中还没有日志证明（请稍后从平台重新获取回执）",
+        "The log proof is malformed, or the receipt has none yet (fetch the receipt again later)",
+    ),
+    "error.proof_invalid": ("日志证明无效", "The log proof is invalid"),
+    "error.checkpoint_not_signed": (
+        "检查点不是审计日志密钥签名的",
+        "The checkpoint is not signed by the log's key",
+    ),
+    "error.checkpoint_not_witnessed": (
+        "检查点没有见证方的有效副署：不能排除日志被回滚",
+        "The checkpoint has no valid cosignature from the witness: a rollback cannot be ruled out",
+    ),
+    "error.inclusion_proof_invalid": (
+        "包含证明不成立：该条目不在检查点中",
+        "The entry is not in the checkpoint",
+    ),
+    "error.sealed_content_mismatch": (
+        "封存条目的内容与其承诺或回执不符",
+        "The sealed entry's content does not match its commitment or the receipt",
+    ),
+    "error.log_rolled_back": (
+        "审计日志被回滚：平台现在的日志比本机已见过的检查点短",
+        "The audit log was rolled back: the platform now shows fewer entries than a checkpoint already seen",
+    ),
+    "error.log_forked": (
+        "审计日志出现分叉：两个检查点不可能属于同一份日志",
+        "The audit log forked: two checkpoints that cannot both be its history",
+    ),
+    "error.stored_part_altered": (
+        "平台保存的密文与回执不符：这是平台的过错，不是投标人的",
+        "The stored envelope is not the one receipted: the platform's fault, not the tenderer's",
+    ),
+    "error.bid_not_decrypted": ("有分册未能解密", "Some parts are not decrypted"),
     "error.draw_commitment_mismatch": (
         "公开的平台密钥与事先记录的承诺不符",
         "The revealed secret does not match the logged commitment",

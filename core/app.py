@@ -23,7 +23,7 @@ from core import config as config_module
 from core.auth import is_api_request
 from core.db import db
 from core.errors import DomainError
-from core.extensions import babel, csrf, limiter, login_manager
+from core.extensions import babel, csrf, limiter, login_manager, stamp_arrival
 from core.i18n import select_locale
 from core.keys import instance_secret, random_key
 from core.notifications import register_channel, unread_count
@@ -53,6 +53,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     hops = int(app.config.get("PROXY_HOPS") or 0)
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]  # Flask's documented way
+    app.wsgi_app = stamp_arrival(app.wsgi_app)  # type: ignore[method-assign]  # outermost: the time a request arrived (R-B3)
 
     db.init_app(app)
     init_store(app)

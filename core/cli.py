@@ -81,3 +81,37 @@ def sweep(older_than: int) -> None:
         referenced.update(provider())
     removed = file_store().sweep(referenced, older_than=older_than)
     click.echo(f"{len(removed)} unreferenced file(s) removed")
+
+
+@storage_cli.command("verify")
+@click.option("--tender", "tender_code", default=None, help="only this tender's files (its code)")
+def verify_store(tender_code: str | None) -> None:
+    """Hash every stored file and compare it with the digest its receipt or record names; reports by
+    tender and bid, exits 1 when a file is missing or altered."""
+    from core.storage import file_owners, verify_files
+
+    owners = [o for o in file_owners() if tender_code is None or o.tender == tender_code]
+    findings = verify_files(file_store(), owners)
+    bad = [f for f in findings if not f.ok]
+    by_tender: dict[str, list] = {}
+    for finding in findings:
+        by_tender.setdefault(finding.owner.tender or "-", []).append(finding)
+    for tender, rows in sorted(by_tender.items()):
+        failed = [f for f in rows if not f.ok]
+        click.echo(f"{tender}: {len(rows)} file(s), {len(failed)} bad")
+        for finding in failed:
+            found = (
+                f" (stored SHA-256 {finding.found_sha256}, {finding.found_size} bytes)"
+                if finding.found_sha256
+                else ""
+            )
+            click.echo(
+                f"  {finding.owner.what}: {finding.status.upper()}, recorded {finding.owner.sha256}{found}"
+            )
+    total = sum(f.owner.size or f.found_size or 0 for f in findings)
+    click.echo(
+        f"{'FAIL' if bad else 'OK'}: {len(findings)} file(s), {total} bytes checked, "
+        f"{len(bad)} missing or altered"
+    )
+    if bad:
+        raise SystemExit(1)

@@ -45,6 +45,14 @@ def real_now() -> datetime:
     return datetime.now(UTC)
 
 
+def at_real(moment: datetime) -> datetime:
+    """The platform time at the real (wall-clock) ``moment``: a frozen clock stays where it is, a
+    sandbox clock keeps its offset."""
+    if _frozen is not None:
+        return _frozen
+    return moment + _offset
+
+
 def freeze(at: datetime | None) -> None:
     """Stop the clock at ``at`` (tests); ``None`` lets it run again."""
     global _frozen

@@ -58,6 +58,10 @@ class Config:
             # table every this many entries (and on demand), so verifying a long log stays cheap.
             "AUDIT_CHECKPOINT_EVERY": _int("AUDIT_CHECKPOINT_EVERY", 1024),
             "AUDIT_CHECKPOINT_SECONDS": _int("AUDIT_CHECKPOINT_SECONDS", 60),
+            # The witness that cosigns the log's checkpoints (audit.witness, run by the supervising
+            # authority): its submission URL and its cosignature key. Verification requires it.
+            "WITNESS_URL": _env("WITNESS_URL") or None,
+            "WITNESS_KEY": _env("WITNESS_KEY") or None,
             "STORAGE_PATH": _env("STORAGE_PATH") or str(instance / "storage"),
             "PUBLIC_URL": _env("PUBLIC_URL", "http://127.0.0.1:5000"),
             "PROXY_HOPS": _int("PROXY_HOPS", 0),

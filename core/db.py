@@ -90,6 +90,21 @@ write_intent: ContextVar[bool] = ContextVar("sunbid_write_intent", default=False
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+def streams_first(view: Any) -> Any:
+    """Mark a view that reads its (large) body before it writes: its request starts without the write
+    lock, so a part still arriving is not held up by other writers (and is judged by when its last byte
+    arrived, R-B3); the service takes the lock once the body is in (``write_intent.set(True)``)."""
+    view.sunbid_streams_first = True
+    return view
+
+
+def _intends_to_write() -> bool:
+    if request.method in SAFE_METHODS:
+        return False
+    view = current_app.view_functions.get(request.endpoint or "")
+    return not getattr(view, "sunbid_streams_first", False)
+
+
 def _sqlite_begin_immediate(connection: Any) -> None:
     # Straight to the driver: this runs for every transaction.
     connection.connection.driver_connection.execute("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
@@ -138,7 +153,7 @@ class Database:
         if session is None:
             if has_request_context():
                 # Reset at teardown: a worker thread serves many requests in one context.
-                g._sunbid_intent = write_intent.set(request.method not in SAFE_METHODS)
+                g._sunbid_intent = write_intent.set(_intends_to_write())
             session = current_app.extensions["sunbid.db"]["factory"]()
             g._sunbid_session = session
         return cast(Session, session)

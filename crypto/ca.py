@@ -264,6 +264,9 @@ class VerifiedIdentity:
 class Issuer:
     cert: x509.Certificate
     private_key: ec.EllipticCurvePrivateKey
+    # Where this issuer publishes its CRL: named in every certificate it issues (CRL distribution point),
+    # so that a verifier (``openssl verify -crl_check_all``) knows which CRL to fetch.
+    crl_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -358,8 +361,9 @@ def _ca_certificate(
     not_before: datetime,
     not_after: datetime,
     path_length: int,
+    crl_url: str | None = None,
 ) -> x509.Certificate:
-    return (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(issuer_name)
@@ -373,16 +377,19 @@ def _ca_certificate(
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(authority_ski), critical=False
         )
-        .sign(signing_key, hashes.SHA256())
     )
+    if crl_url:
+        builder = builder.add_extension(crl_distribution_point(crl_url), critical=False)
+    return builder.sign(signing_key, hashes.SHA256())
 
 
 # --------------------------------------------------------------------------------------------------
 # CA creation and loading
 
 
-def create_ca(name: str, passphrase: bytes, now: datetime) -> CABundle:
-    """Create a root CA (20 years) and an issuing CA below it (10 years)."""
+def create_ca(name: str, passphrase: bytes, now: datetime, *, root_crl_url: str | None = None) -> CABundle:
+    """Create a root CA (20 years) and an issuing CA below it (10 years); the issuing CA's certificate
+    names ``root_crl_url``, where the root publishes its CRL (of revoked issuing CAs)."""
     if not name:
         raise ValueError("CA name must not be empty")
     if not passphrase:
@@ -425,6 +432,7 @@ def create_ca(name: str, passphrase: bytes, now: datetime) -> CABundle:
         not_before,
         _add_years(now, 10),
         path_length=0,
+        crl_url=root_crl_url,
     )
     encryption = serialization.BestAvailableEncryption(passphrase)
     return CABundle(
@@ -439,8 +447,11 @@ def create_ca(name: str, passphrase: bytes, now: datetime) -> CABundle:
     )
 
 
-def load_issuer(issuing_cert_pem: bytes, issuing_key_pem: bytes, passphrase: bytes) -> Issuer:
-    """Decrypt the issuing CA key; raises ValueError for a missing or wrong passphrase."""
+def load_issuer(
+    issuing_cert_pem: bytes, issuing_key_pem: bytes, passphrase: bytes, *, crl_url: str | None = None
+) -> Issuer:
+    """Decrypt a CA key (the issuing CA's, or the root's to sign its CRL); raises ValueError for a
+    missing or wrong passphrase. ``crl_url`` goes into the certificates it issues."""
     cert = x509.load_pem_x509_certificate(issuing_cert_pem)
     try:
         key = serialization.load_pem_private_key(issuing_key_pem, passphrase or None)
@@ -450,7 +461,7 @@ def load_issuer(issuing_cert_pem: bytes, issuing_key_pem: bytes, passphrase: byt
         raise ValueError("the issuing CA key could not be decrypted with this passphrase") from exc
     if not isinstance(key, ec.EllipticCurvePrivateKey) or _spki(key.public_key()) != _spki(cert.public_key()):
         raise ValueError("the key does not belong to the issuing CA certificate")
-    return Issuer(cert=cert, private_key=key)
+    return Issuer(cert=cert, private_key=key, crl_url=crl_url)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -507,7 +518,16 @@ def _issue(
     )
     if spec.ekus:
         builder = builder.add_extension(x509.ExtendedKeyUsage(list(spec.ekus)), critical=False)
+    if issuer.crl_url:
+        builder = builder.add_extension(crl_distribution_point(issuer.crl_url), critical=False)
     return builder.sign(issuer.private_key, hashes.SHA256())
+
+
+def crl_distribution_point(url: str) -> x509.CRLDistributionPoints:
+    """RFC 5280 4.2.1.13: one distribution point, a URI, for the issuer's full CRL."""
+    return x509.CRLDistributionPoints(
+        [x509.DistributionPoint([x509.UniformResourceIdentifier(url)], None, None, None)]
+    )
 
 
 def _load_csr(csr_data: bytes) -> x509.CertificateSigningRequest:

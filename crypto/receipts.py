@@ -7,6 +7,10 @@ handed to the tenderer is ordinary indented JSON::
 
     {"receipt": {...}, "alg": "Ed25519", "key_id": "<16 hex>", "signature": "<base64>"}
 
+A receipt may also carry ``"proof"``: the log proof (``crypto.logproof``) of the submission's audit
+entry in a witnessed checkpoint, with the entry's sealed content, so that the tenderer can show offline
+that the platform logged exactly this submission and cannot later drop or roll it back.
+
 Only the payload is signed, so the document's layout may change without breaking anything, and any
 language that reproduces canonical JSON (RFC 8785 for this subset) can verify it. ``key_id`` lets a
 verifier holding several receipt keys (after a rotation) pick the right one, and lets a verifier
@@ -67,6 +71,9 @@ _PAYLOAD_KEYS = frozenset(
     }
 )
 _DOCUMENT_KEYS = frozenset({"receipt", "alg", "key_id", "signature"})
+# What the log says about the submission: added after the commit, outside the signed payload
+# (crypto.logproof; the checkpoint is cosigned only once the entry is committed).
+SUBMITTED_ACTION = "bidding.bid_submitted"
 _PART_KEYS = frozenset({"part", "sha256", "size"})
 _MAX_SAFE_INT = 2**53 - 1
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
@@ -289,7 +296,7 @@ def _parse(document: bytes) -> dict[str, Any]:
         )
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise ReceiptMalformedError("the receipt document is not UTF-8 JSON") from None
-    if not isinstance(parsed, dict) or set(parsed) != _DOCUMENT_KEYS:
+    if not isinstance(parsed, dict) or not _DOCUMENT_KEYS <= set(parsed) <= _DOCUMENT_KEYS | {"proof"}:
         raise ReceiptMalformedError("the document is not a signed receipt")
     if parsed["alg"] != ALG:
         raise ReceiptMalformedError(f"unsupported signature algorithm {parsed['alg']!r}")
@@ -336,3 +343,48 @@ def verify_receipt(document: bytes, public_key: Ed25519PublicKey) -> dict[str, A
     if problem is not None:
         raise ReceiptMalformedError(problem)
     return payload
+
+
+# ----------------------------------------------------------------------------------------- log proof
+
+
+def attach_proof(document: bytes, proof: dict | None) -> bytes:
+    """The receipt document with ``proof`` (a log proof of its submission entry) beside the payload."""
+    parsed = _parse(document)
+    parsed.pop("proof", None)
+    if proof is not None:
+        parsed["proof"] = proof
+    return (json.dumps(parsed, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def proof_of(document: bytes) -> dict | None:
+    return _parse(document).get("proof")
+
+
+def verify_receipt_proof(payload: dict, proof: Any, trust: Any) -> Any:
+    """Check a receipt's log proof (``crypto.logproof.verify_proof``) and that the proven entry is this
+    submission: its index, and, from the disclosed sealed content, the bid, action and every part's hash.
+
+    Returns the ``ProvenEntry``; raises ``logproof.ProofError``."""
+    from crypto import logproof
+
+    if proof is None:
+        raise logproof.ProofMalformed("the receipt carries no log proof yet: fetch it again later")
+    proven = logproof.verify_proof(proof, trust)
+    if proven.index != payload["audit_index"]:
+        raise logproof.CommitmentMismatch(
+            f"the proof is for entry {proven.index}, the receipt names entry {payload['audit_index']}"
+        )
+    if not proven.sealed or proven.disclosed:
+        entry = proven.entry
+        target = entry.get("target") or {}
+        parts = sorted((dict(p) for p in (entry.get("data") or {}).get("parts", [])), key=lambda p: p["part"])
+        if (
+            entry.get("action") != SUBMITTED_ACTION
+            or target.get("id") != payload["bid_id"]
+            or parts != payload["parts"]
+        ):
+            raise logproof.CommitmentMismatch(
+                f"entry {proven.index} is not the submission of bid {payload['bid_id']} with these parts"
+            )
+    return proven

@@ -63,7 +63,14 @@ def get_award(tender_id: uuid.UUID):
     row = db.session.get(Award, tender.id)
     if row is None:
         raise NotFound(_l("No award yet."), code="award_not_found")
-    return jsonify(award.award_json(db.session, row))
+    from audit import proofs
+
+    # With the log proof of the decision's entry, which names the winner (issue 18).
+    return jsonify(
+        proofs.with_proof(
+            db.session, award.award_json(db.session, row), "evaluation.award_decided", tender.id
+        )
+    )
 
 
 @bp.post("/contract")

@@ -11,6 +11,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from accounts.models import User
+from audit import proofs
 from bidding import services as tenders
 from core.auth import roles_required
 from core.db import db
@@ -179,7 +180,11 @@ def get_report(tender_id: uuid.UUID):
     """The report and its signatures: committee and supervisors; the agency and tenderee once signed."""
 
     tender, _room = room.room_for(db.session, tender_id)
-    return jsonify(report.report_json(db.session, report.readable(db.session, current_user, tender)))
+    row = report.readable(db.session, current_user, tender)
+    body = report.report_json(db.session, row)
+    if row.status == "signed":  # with the log proof of its closing entry, which names content_sha256
+        body = proofs.with_proof(db.session, body, "evaluation.report_closed", tender.id)
+    return jsonify(body)
 
 
 @bp.get("/report.pdf")

@@ -52,6 +52,10 @@ def init_app(app: Flask) -> None:
 
     # Signed reports' PDFs and contracts live in the file store: `flask storage sweep` must keep them.
     app.extensions.setdefault("sunbid.file_refs", []).append(report_files)
+    from audit.archive import register_parts
+    from evaluation import archive_parts
+
+    register_parts(app, archive_parts.members)  # the tender archive (R-R2)
 
 
 def _overdue_panel():

@@ -6,6 +6,9 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v age >/dev/null 2>&1 || need+=(age)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)  # the voice channel of expert calls
+command -v go >/dev/null 2>&1 || need+=(golang-go)  # Go's sumdb/note checks our signed checkpoints
+GO_NOTE=/usr/share/gocode/src/golang.org/x/mod/sumdb/note
+[ -d "$GO_NOTE" ] || need+=(golang-golang-x-mod-dev)
 CJK_FONT=/usr/share/fonts/truetype/wqy/wqy-microhei.ttc  # embedded in evaluation reports
 [ -e "$CJK_FONT" ] || need+=(fonts-wqy-microhei)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
@@ -15,6 +18,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     || echo "test-deps: could not install ${need[*]}"
 fi
 [ -e "$CJK_FONT" ] || echo "test-deps: fonts-wqy-microhei missing: the evaluation report PDF tests will be SKIPPED"
+[ -d "$GO_NOTE" ] && command -v go >/dev/null 2>&1 || echo "test-deps: Go or golang-golang-x-mod-dev missing: the sumdb/note interoperability test will be SKIPPED"
 for tool in chromium age openssl espeak-ng; do
   command -v "$tool" >/dev/null 2>&1 || case $tool in
     chromium) echo "test-deps: chromium missing: the browser tests (tests/e2e) will be SKIPPED";;

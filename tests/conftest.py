@@ -134,9 +134,32 @@ def wall(monkeypatch):
     return advance
 
 
+@pytest.fixture(scope="session")
+def witness_server(tmp_path_factory):
+    """The audit log's witness (audit.witness, the real service) on a loopback port for the whole run;
+    each test's log registers with it under its own origin (``app`` below). tests/audit/test_witness.py
+    also runs it as its own process."""
+    from audit.witness import Witness, server
+
+    witness = Witness.init(tmp_path_factory.mktemp("witness"), "witness.test/sunbid")
+    httpd = server(witness, "127.0.0.1", 0)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield witness, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    thread.join(timeout=10)
+
+
 @pytest.fixture
-def config(tmp_path, database_url) -> dict:
-    return base_config(tmp_path / "instance", database_url)
+def config(tmp_path, database_url, witness_server) -> dict:
+    witness, url = witness_server
+    return {
+        **base_config(tmp_path / "instance", database_url),
+        # A log of its own per test: the witness remembers every log it cosigned.
+        "AUDIT_ORIGIN": f"sunbid.test/{os.urandom(6).hex()}",
+        "WITNESS_URL": url,
+        "WITNESS_KEY": witness.verifier_key(),
+    }
 
 
 class IsolatedClient(FlaskClient):
@@ -148,9 +171,14 @@ class IsolatedClient(FlaskClient):
 
 
 @pytest.fixture
-def app(config):
+def app(config, witness_server):
     app = create_app(config)
     app.test_client_class = IsolatedClient
+    if config.get("WITNESS_URL") == witness_server[1]:
+        with app.app_context():
+            from audit import log
+
+            witness_server[0].add_log(config["AUDIT_ORIGIN"], log.verifier().key_string())
     yield app
     app.extensions["sunbid.db"]["engine"].dispose()
 

@@ -31,6 +31,9 @@ class Gunicorn:
             "SUNBID_INSTANCE_PATH": config["INSTANCE_PATH"],  # the same keys: data, receipts, audit, CA
             "SUNBID_STORAGE_PATH": config["STORAGE_PATH"],
             "SUNBID_SECRET_KEY": config["SECRET_KEY"],
+            "SUNBID_AUDIT_ORIGIN": config.get("AUDIT_ORIGIN", "sunbid.local/audit"),
+            "SUNBID_WITNESS_URL": config.get("WITNESS_URL") or "",
+            "SUNBID_WITNESS_KEY": config.get("WITNESS_KEY") or "",
             "SUNBID_SANDBOX": "1",  # the platform clock comes from the database (core/sandbox.py)
             "SUNBID_DEFAULT_LOCALE": "en",
         }

@@ -268,3 +268,74 @@ def test_certificates_page_issues_from_a_csr_and_a_recipient(client, people, ses
     # The kinds in words, never the profile codes (issue 13).
     assert page.count("签名（投标人）") == 1 and page.count("加密（投标人）") == 1
     assert "tenderer_signing" not in page
+
+
+def test_the_full_chain_verifies_with_crl_check_all_and_a_revoked_leaf_is_refused(
+    client, people, authority, tmp_path
+):
+    """Issue 18 item 6: the root publishes its CRL too, and every certificate names where its CRL is."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    user = people.user(Role.TENDERER, "fullchain")
+    _key, body = issue(client, people, user)
+    leaf = x509.load_pem_x509_certificate(body["certificate_pem"].encode())
+    ca_body = client.get("/api/v1/ca").get_json()
+    issuing = x509.load_pem_x509_certificate(ca_body["chain"][0].encode())
+
+    def distribution_point(cert):
+        points = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+        return points[0].full_name[0].value
+
+    assert distribution_point(leaf).endswith("/api/v1/ca/issuing.crl")
+    assert distribution_point(issuing).endswith("/api/v1/ca/root.crl")
+    # the CRLs are served where the certificates say, as DER
+    for cert, name in ((leaf, "issuing"), (issuing, "root")):
+        path = "/" + distribution_point(cert).split("/", 3)[3]
+        served = client.get(path)
+        assert served.status_code == 200 and served.content_type == "application/pkix-crl"
+        (tmp_path / f"{name}.crl").write_bytes(served.data)
+    (tmp_path / "leaf.pem").write_text(body["certificate_pem"])
+    (tmp_path / "root.pem").write_text(ca_body["chain"][1])
+    (tmp_path / "issuing.pem").write_text(ca_body["chain"][0])
+    command = [
+        "openssl",
+        "verify",
+        "-attime",
+        str(int(clock.now().timestamp())),
+        "-CAfile",
+        "root.pem",
+        "-untrusted",
+        "issuing.pem",
+        "-crl_check_all",
+        "-CRLfile",
+        "issuing.pem.crl",
+        "-CRLfile",
+        "root.pem.crl",
+        "leaf.pem",
+    ]
+    for name in ("issuing", "root"):
+        subprocess.run(
+            ["openssl", "crl", "-inform", "DER", "-in", f"{name}.crl", "-out", f"{name}.pem.crl"],
+            cwd=tmp_path,
+            check=True,
+        )
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # without the root's CRL the whole chain cannot be checked
+    without_root = [arg for arg in command if arg != "root.pem.crl"]
+    without_root.remove("-CRLfile")
+    assert subprocess.run(without_root, cwd=tmp_path, capture_output=True, check=False).returncode != 0
+    revoked = client.post(
+        f"/api/v1/certificates/{body['serial']}/revoke",
+        json={"reason": "key_compromise"},
+        headers=bearer(people, client, user),
+    )
+    assert revoked.status_code == 200
+    (tmp_path / "issuing.crl").write_bytes(client.get("/api/v1/ca/issuing.crl").data)
+    subprocess.run(
+        ["openssl", "crl", "-inform", "DER", "-in", "issuing.crl", "-out", "issuing.pem.crl"],
+        cwd=tmp_path,
+        check=True,
+    )
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert result.returncode != 0 and "revoked" in result.stdout + result.stderr

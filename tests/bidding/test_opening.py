@@ -2,6 +2,7 @@
 decryption by file key within the window, and the signed opening record (R-B7)."""
 
 import base64
+import hashlib
 import json
 import os
 import threading
@@ -422,7 +423,11 @@ def test_r_b6_closing_classifies_failures_and_r_b7_objections_go_into_the_record
     # The record is kept as signed at the close, and nothing is decrypted any more.
     again = client.get(f"/api/v1/tenders/{tender.id}/opening/record", headers=agent())
     clock.advance(timedelta(seconds=31))
-    assert again.data == closed.data
+    served = json.loads(again.data)
+    proof = served.pop("proof")
+    assert canonical_json(served) == closed.data  # kept as signed at the close
+    # ... and now with the log proof of the closing entry, which names the record's SHA-256 (issue 18)
+    assert json.loads(proof["leaf"])["data"]["record_sha256"] == hashlib.sha256(closed.data).hexdigest()
     late = decrypt(client, people, tender, silent[0], silent[1], file_keys(silent[0], silent[2]))
     assert late.status_code == 409 and late.get_json()["error"]["code"] == "opening_not_decrypting"
 
