@@ -25,6 +25,7 @@ from accounts import pki
 from accounts.models import Organization, User
 from bidding import periods, permissions
 from bidding.calendar import SHANGHAI, Calendar
+from bidding.lifecycle import deadline_passed
 from bidding.models import DocumentDownload, Tender, TenderDocument
 from core import clock, filenames
 from core.bodies import LARGEST_FILE
@@ -228,7 +229,7 @@ def issue_change(
         raise Conflict(_l("Only a published tender before its opening changes."), code="tender_not_open")
     now = clock.now()
     # A paused tender (R-T4) may still be amended after its old deadline: that is how it resumes.
-    if now >= tender.bid_deadline and tender.paused_at is None:
+    if deadline_passed(tender, now) and tender.paused_at is None:
         raise Conflict(_l("The bid deadline has passed."), code="deadline_passed")
     text = (body or "").strip()
     heading = _title(title)

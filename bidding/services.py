@@ -1,6 +1,6 @@
 """Tender rules: drafts, the deposit cap (R-D1), publication (its timeline checked by ``bidding.periods``:
-R-T1 to R-T4, R-T6) with the opening key split among custodians (ARCHITECTURE "Sealed bids"), and the
-phase derived from the clock.
+R-T1 to R-T4, R-T6) with the opening key split among custodians (ARCHITECTURE "Sealed bids"); the
+phase is bidding.lifecycle's.
 """
 
 from __future__ import annotations
@@ -320,17 +320,6 @@ def publish(
         ip,
     )
     return tender
-
-
-def phase(tender: Tender, now: datetime) -> str:
-    """Where a tender stands, from its status and timeline against the clock (never from a job)."""
-    if tender.status != "published":
-        return tender.status
-    if now < tender.documents_from:
-        return "announced"
-    if now < tender.bid_deadline:
-        return "bidding"
-    return "opening"
 
 
 def published_query(q: str | None = None, category: str | None = None):

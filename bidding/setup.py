@@ -61,9 +61,9 @@ def _agency_panel():
     from flask_login import current_user
     from sqlalchemy import select
 
+    from bidding.lifecycle import phase
     from bidding.models import Tender
     from bidding.permissions import assigned_tenders
-    from bidding.services import phase
     from core import clock
     from core.db import db
 
@@ -114,8 +114,8 @@ def _supervisor_panel():
     from flask_login import current_user
     from sqlalchemy import func, select
 
+    from bidding.lifecycle import phase
     from bidding.models import CustodianShare, Objection, Opening, Tender
-    from bidding.services import phase
     from core import clock
     from core.db import db
 

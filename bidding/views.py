@@ -12,7 +12,7 @@ from sqlalchemy import select
 from accounts import services as account_services
 from accounts.forms import EmptyForm
 from accounts.models import Organization, User
-from bidding import collusion, custodians, opening, periods, permissions, services
+from bidding import collusion, custodians, lifecycle, opening, periods, permissions, services
 from bidding.calendar import Calendar
 from bidding.forms import CustodianKeyForm, PublishForm, TenderForm
 from bidding.models import Opening, Tender
@@ -50,7 +50,7 @@ def portal():
         q=q,
         category=category,
         now=clock.now(),
-        phase=services.phase,
+        phase=lifecycle.phase,
     )
 
 
@@ -67,7 +67,7 @@ def notice(tender_id: uuid.UUID):
     return render_template(
         "bidding/tender.html",
         tender=tender,
-        phase=services.phase(tender, clock.now()),
+        phase=lifecycle.phase(tender, clock.now()),
         manager=manager,
         publish_form=_publish_form() if manager else None,
         record=record,
@@ -183,7 +183,9 @@ def agency_tenders():
         .where(Tender.id.in_(permissions.assigned_tenders(current_user)))
         .order_by(Tender.created_at.desc())
     ).all()
-    return render_template("bidding/agency_tenders.html", tenders=rows, now=clock.now(), phase=services.phase)
+    return render_template(
+        "bidding/agency_tenders.html", tenders=rows, now=clock.now(), phase=lifecycle.phase
+    )
 
 
 @bp.route("/agency/tenders/new", methods=["GET", "POST"])

@@ -28,20 +28,13 @@ from core.roles import Role
 from evaluation import identity_leaks
 from evaluation.models import BlindCode, ChairVote, EvaluationRoom, RoomMember, ScoreSheet
 
-MIN_MEMBERS = 5  # R-E1
 
+def check_composition(tender: Tender, members: list[tuple[User, str]]) -> None:
+    """R-E1 (``experts.draws.committee_problems`` decides the sizes), and nobody twice."""
+    from experts.draws import committee_problems
 
-def check_composition(members: list[tuple[User, str]]) -> None:
-    """R-E1: at least 5, an odd number, at least two thirds experts, at most one tenderee representative."""
     experts = sum(1 for _user, kind in members if kind == "expert")
-    representatives = len(members) - experts
-    problems = []
-    if len(members) < MIN_MEMBERS or len(members) % 2 == 0:
-        problems.append({"rule": "R-E1", "code": "size", "members": len(members)})
-    if experts * 3 < len(members) * 2:
-        problems.append({"rule": "R-E1", "code": "experts_share", "experts": experts})
-    if representatives > 1:
-        problems.append({"rule": "R-E1", "code": "representatives", "representatives": representatives})
+    problems = committee_problems(tender, experts, len(members) - experts)
     if len({user.id for user, _kind in members}) != len(members):
         problems.append({"rule": "R-E1", "code": "duplicate_member"})
     if problems:
@@ -61,7 +54,7 @@ def seat(
         raise Conflict(_l("The committee sits after the opening is closed."), code="opening_not_closed")
     if session.get(EvaluationRoom, tender.id) is not None:
         raise Conflict(_l("The committee is already seated."), code="room_exists")
-    check_composition(members)
+    check_composition(tender, members)
     for user, kind in members:
         if user.role == Role.AGENCY or user.organization_id == tender.agency_id:  # R-E6
             raise Invalid(

@@ -102,11 +102,11 @@ def test_r_e1_the_committee_is_odd_at_least_five_and_two_thirds_experts(people, 
     rep = people.user(Role.TENDEREE, "e1-rep", org=cast["tenderee"])
     rep2 = people.user(Role.TENDEREE, "e1-rep2", org=cast["tenderee"])
     for members, code in (
-        ([(e, "expert") for e in experts[:4]], "size"),
-        ([(e, "expert") for e in experts], "size"),
+        ([(e, "expert") for e in experts[:4]], "committee_too_small"),
+        ([(e, "expert") for e in experts], "committee_not_odd"),
         (
             [(e, "expert") for e in experts[:3]] + [(rep, "tenderee_rep"), (rep2, "tenderee_rep")],
-            "representatives",
+            "one_tenderee_representative",
         ),
     ):
         with pytest.raises(Invalid) as refused:
