@@ -12,6 +12,7 @@ from sqlalchemy import func, or_, select
 
 from accounts.models import User
 from bidding import permissions, services
+from bidding.models import Tender
 from bidding.schemas import (
     BasicAccountBody,
     BidOut,
@@ -103,8 +104,14 @@ def publish_tender(tender_id: uuid.UUID, body: PublishBody):
 @bp.get("/tenders")
 @api_doc(public=True, query=TenderListQuery, responses={200: PageOut})
 def list_tenders(query: TenderListQuery):
-    """Published notices, newest first; `q` searches title, code and text (Chinese works), `category`."""
-    rows = services.published_query(query.q, query.category)
+    """Published notices, newest first; `q` searches title, code and text (Chinese works); filters by
+    `category`, `track` and `region`; each with its phase (bidding.lifecycle)."""
+    from bidding import portal
+
+    filters = portal.Filters(
+        q=query.q or "", category=query.category or "", track=query.track or "", region=query.region or ""
+    )
+    rows = filters.apply(portal.notices_query(), Tender.published_at)
     now = clock.now()
     return jsonify(paginate(db.session, rows, lambda t: tender_json(t, now), page=query))
 

@@ -123,6 +123,7 @@ register(
         "clarification_deadline": _l("Questions until"),
         "objection_deadline": _l("Objections until"),
         "bid_deadline": _l("Bid deadline"),
+        "documents": _l("Tender documents"),
         "amount": _l("Amount"),
         "text": _l("Text"),
         "file": _l("File"),

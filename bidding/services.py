@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 import audit
@@ -320,21 +320,6 @@ def publish(
         ip,
     )
     return tender
-
-
-def published_query(q: str | None = None, category: str | None = None):
-    query = select(Tender).where(Tender.status != "draft").order_by(Tender.published_at.desc())
-    if q:
-        # Substring match works for Chinese without a tokenizer, on SQLite and PostgreSQL alike.
-        text = q.strip()
-        query = query.where(
-            Tender.title.icontains(text, autoescape=True)
-            | Tender.code.icontains(text, autoescape=True)
-            | Tender.description.icontains(text, autoescape=True)
-        )
-    if category:
-        query = query.where(Tender.category == category)
-    return query
 
 
 def visible(session: Session, actor: User | None, tender_id: uuid.UUID) -> Tender:

@@ -13,6 +13,7 @@ from accounts import services as account_services
 from accounts.forms import EmptyForm
 from accounts.models import Organization, User
 from bidding import collusion, custodians, lifecycle, opening, periods, permissions, services
+from bidding import portal as portal_lists
 from bidding.calendar import Calendar
 from bidding.forms import CustodianKeyForm, PublishForm, TenderForm
 from bidding.models import Opening, Tender
@@ -30,27 +31,20 @@ from core.uow import attempt, flash_error
 
 bp = Blueprint("bidding", __name__)
 
-PER_PAGE = 20
-
 
 @bp.get("/tenders")
 def portal():
-    q, category = request.args.get("q", "").strip(), request.args.get("category", "").strip()
-    page = max(1, request.args.get("page", 1, type=int))
-    rows = db.session.scalars(
-        services.published_query(q or None, category or None)
-        .limit(PER_PAGE + 1)
-        .offset((page - 1) * PER_PAGE)
-    ).all()
+    """Tender notices, the portal's first tab (candidates and results are the evaluation package's)."""
+    filters = portal_lists.Filters.from_args(request.args)
+    query = filters.apply(portal_lists.notices_query(), Tender.published_at)
+    page = portal_lists.paginate(db.session, query, request.args.get("page", 1, type=int))
     return render_template(
         "bidding/portal.html",
-        tenders=rows[:PER_PAGE],
-        has_next=len(rows) > PER_PAGE,
+        tab="notices",
         page=page,
-        q=q,
-        category=category,
-        now=clock.now(),
-        phase=lifecycle.phase,
+        filters=filters,
+        options=portal_lists.choices(db.session),
+        phases=lifecycle.phases(db.session, page.items),
     )
 
 

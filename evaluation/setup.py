@@ -40,13 +40,40 @@ def init_app(app: Flask) -> None:
 
         from evaluation.models import Award
 
-        contracts = db.session.scalars(
-            select(Award.contract_sha256).where(Award.contract_sha256.is_not(None))
+        kept = []
+        for column in (Award.contract_sha256, Award.award_notice_sha256, Award.result_notice_sha256):
+            kept += list(db.session.scalars(select(column).where(column.is_not(None))))
+        drafts = select(EvaluationReport.draft_pdf_sha256).where(
+            EvaluationReport.draft_pdf_sha256.is_not(None)
         )
-        return list(db.session.scalars(select(EvaluationReport.pdf_sha256))) + list(contracts)
+        return (
+            list(db.session.scalars(select(EvaluationReport.pdf_sha256)))
+            + list(db.session.scalars(drafts))
+            + kept
+        )
 
     # Signed reports' PDFs and contracts live in the file store: `flask storage sweep` must keep them.
     app.extensions.setdefault("sunbid.file_refs", []).append(report_files)
+    from bidding import lifecycle
+
+    lifecycle.register_resolver(app, _phases)
+
+
+def _phases(session, tender_ids):
+    """The phases the award records put tenders in (bidding.lifecycle asks): candidates published,
+    awarded, contract signed."""
+    from sqlalchemy import select
+
+    from bidding.lifecycle import Phase
+    from evaluation.models import Award, Publicity
+
+    found = {
+        t: Phase.PUBLICITY
+        for t in session.scalars(select(Publicity.tender_id).where(Publicity.tender_id.in_(tender_ids)))
+    }
+    for award in session.scalars(select(Award).where(Award.tender_id.in_(tender_ids))):
+        found[award.tender_id] = Phase.CONTRACTED if award.contract_signed_at else Phase.AWARDED
+    return found
 
 
 def _overdue_panel():
