@@ -287,15 +287,23 @@ def opened_bids(session: Session, tender: Tender) -> list[Bid]:
     )
 
 
-def _technical_folder(tender: Tender, bid: Bid) -> Path:
+PARTS = ("qualification", "technical", "commercial")
+BLIND_PART = "technical"  # 暗标: reaches the experts under a code
+
+
+def _part_folder(tender: Tender, bid: Bid, part: str) -> Path:
     from bidding.opening import _opened_root
 
-    return _opened_root() / str(tender.id) / str(bid.id) / "technical"
+    return _opened_root() / str(tender.id) / str(bid.id) / part
+
+
+def _technical_folder(tender: Tender, bid: Bid) -> Path:
+    return _part_folder(tender, bid, BLIND_PART)
 
 
 def _technical_files(folder: Path) -> list[Path]:
-    """The bidder's own documents in an opened technical part: not the bid-pack's manifest and inner
-    signature, which name the signer by design (its certificate) and stay with the opening record."""
+    """The bidder's own documents in an opened part: not the bid-pack's manifest and inner signature,
+    which name the signer by design (its certificate) and stay with the opening record."""
     from crypto.bidpack import MANIFEST_NAME, SIGNATURE_NAME
 
     if not folder.is_dir():
@@ -307,6 +315,70 @@ def _technical_files(folder: Path) -> list[Path]:
         and not p.is_symlink()
         and p.relative_to(folder).as_posix() not in (MANIFEST_NAME, SIGNATURE_NAME)
     )
+
+
+_part_files = _technical_files
+
+
+def parts_view(session: Session, actor: User, tender: Tender) -> dict[str, list[dict]]:
+    """Every part the committee judges, for a sitting member: qualification and commercial parts by
+    bidder, with the bidder's file names; technical parts under their codes only (blind_view)."""
+    member(session, actor, tender)
+    out: dict[str, list[dict]] = {}
+    bids = opened_bids(session, tender)
+    names = {
+        o.id: o.name
+        for o in session.scalars(
+            select(Organization).where(Organization.id.in_([b.organization_id for b in bids]))
+        )
+    }
+    for part in PARTS:
+        if part == BLIND_PART:
+            continue
+        rows = []
+        for bid in bids:
+            folder = _part_folder(tender, bid, part)
+            files = _part_files(folder)
+            rows.append(
+                {
+                    "key": str(bid.id),
+                    "tenderer": names.get(bid.organization_id, ""),
+                    "files": [
+                        {
+                            "n": n,
+                            "name": p.relative_to(folder).as_posix(),
+                            "suffix": p.suffix.lower(),
+                            "size": p.stat().st_size,
+                        }
+                        for n, p in enumerate(files, start=1)
+                    ],
+                }
+            )
+        out[part] = rows
+    return out
+
+
+def part_file(session: Session, actor: User, tender: Tender, part: str, key: str, n: int) -> tuple[Path, str]:
+    """One file of a part for a sitting member, and the name to show: a technical part's by its code
+    and number only (a file name can name the bidder), the others by their own name."""
+    if part == BLIND_PART:
+        path = blind_file(session, actor, tender, key, n)
+        return path, f"{key}-{n}{path.suffix.lower()}"
+    if part not in PARTS:
+        raise NotFound(_l("No such file."), code="file_not_found")
+    member(session, actor, tender)
+    try:
+        bid_id = uuid.UUID(key)
+    except ValueError as exc:
+        raise NotFound(_l("No such file."), code="file_not_found") from exc
+    bid = next((b for b in opened_bids(session, tender) if b.id == bid_id), None)
+    if bid is None:
+        raise NotFound(_l("No such file."), code="file_not_found")
+    folder = _part_folder(tender, bid, part)
+    files = _part_files(folder)
+    if not 1 <= n <= len(files):
+        raise NotFound(_l("No such file."), code="file_not_found")
+    return files[n - 1], files[n - 1].relative_to(folder).as_posix()
 
 
 def assign_blind_codes(session: Session, tender: Tender) -> list[BlindCode]:
@@ -390,6 +462,7 @@ def overview(session: Session, actor: User, tender: Tender) -> dict:
         "members": [
             {
                 "user": str(m.user_id),
+                "seat": str(m.id),
                 "name": session.get(User, m.user_id).display_name,
                 "kind": m.kind,
                 "checked_in": m.checked_in_at is not None,

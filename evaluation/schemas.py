@@ -26,6 +26,7 @@ class Criterion(Body):
     min_points: Points | None = None
     max_points: Points | None = None
     blind: bool = False
+    guidance: Text[2000] = Field("", description="评分标准: what earns the points, shown to the experts")
 
 
 class PriceRule(Body):

@@ -35,9 +35,9 @@ def test_chair_scores_blind_signs_and_agency_sees_only_the_signed_report(
     page.goto(f"/evaluation/{tender.id}")
     page.fill("#code", people.code(chair))
     page.click("#check-in-form button[type=submit]")
-    expect(page.locator("#technical")).to_contain_text("T01")
+    expect(page.locator("#part-technical")).to_contain_text("T01")
     for bidder, _bid, _sealed in bids:  # the blind codes never show a bidder next to them
-        expect(page.locator("#technical")).not_to_contain_text(bidder.user.organization.name)
+        expect(page.locator("#part-technical")).not_to_contain_text(bidder.user.organization.name)
 
     # The others check in, vote the chair and submit through the API.
     heads = []
