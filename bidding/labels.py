@@ -190,3 +190,20 @@ register(
         "second_authority": _l("second supervising authority"),
     },
 )
+register(
+    "step",
+    {
+        "edit_draft": _l("Complete the draft (timeline, lots, deposit)"),
+        "documents": _l("Add the tender documents"),
+        "scoring_scheme": _l("Define the scoring scheme"),
+        "custodians": _l("Choose the opening-key custodians"),
+        "publish": _l("Publish the notice"),
+        "opening": _l("Run the opening and sign its record"),
+        "draw": _l("Request the expert draw"),
+        "committee": _l("Seat the evaluation committee"),
+        "report": _l("The committee signs the evaluation report"),
+        "candidates": _l("Publish the candidates"),
+        "award": _l("The tenderee decides the award"),
+        "contract": _l("Record the contract"),
+    },
+)

@@ -34,6 +34,9 @@ def init_app(app: Flask) -> None:
     from core.web import register_rules
 
     register_rules(app, 10, periods.rules)
+    from bidding import steps
+
+    steps.register(app, steps.bidding_steps)
     register_rules(app, 20, ledger_view.rules)
     register_panel(app, "agency", _agency_panel)
     register_panel(app, "tenderer", _tenderer_panel)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from accounts import services as account_services
 from accounts.forms import EmptyForm
 from accounts.models import Organization, User
-from bidding import collusion, custodians, lifecycle, opening, periods, permissions, services
+from bidding import collusion, custodians, lifecycle, opening, periods, permissions, services, steps
 from bidding import portal as portal_lists
 from bidding.calendar import Calendar
 from bidding.forms import CustodianKeyForm, PublishForm, TenderForm
@@ -66,6 +66,7 @@ def notice(tender_id: uuid.UUID):
         publish_form=_publish_form() if manager else None,
         record=record,
         signals=signals,
+        steps=steps.steps_for(db.session, actor, tender) if manager else None,
         **_notice_context(actor, tender, manager),
     )
 

@@ -93,7 +93,7 @@ def _specialty_of(session: Session, tender: Tender, user_id) -> str | None:
     )
 
 
-def _accepted_unseated(session: Session, tender: Tender) -> list[Expert]:
+def accepted_unseated(session: Session, tender: Tender) -> list[Expert]:
     """Experts who accepted a call for this tender and have no seat yet (a replacement to seat)."""
     seated = set(session.scalars(select(RoomMember.user_id).where(RoomMember.tender_id == tender.id)))
     found = []
@@ -120,7 +120,7 @@ def vacancies(session: Session, tender: Tender) -> dict[str, int]:
             left[_specialty_of(session, tender, m.user_id)] += 1
         elif m.seated_at is not None:
             left[_specialty_of(session, tender, m.user_id)] -= 1
-    for expert in _accepted_unseated(session, tender):
+    for expert in accepted_unseated(session, tender):
         left[_specialty_of(session, tender, expert.user_id)] -= 1
     for draw in draws.draws_for(session, tender):
         if draw.status == "committed":
@@ -187,7 +187,7 @@ def seat_replacements(
     evaluation = session.get(EvaluationRoom, tender.id)
     if evaluation is None or evaluation.status == "closed":
         raise Conflict(_l("There is no sitting committee to complete."), code="room_not_open")
-    newcomers = _accepted_unseated(session, tender)
+    newcomers = accepted_unseated(session, tender)
     if not newcomers:
         raise Conflict(
             _l("No replacement has accepted a call yet."), code="no_replacement", details={"rule": "R-E5"}

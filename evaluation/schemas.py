@@ -57,6 +57,9 @@ class SchemeOut(Out):
 
 class RoomBody(Body):
     representative: Id | None = Field(None, description="the tenderee's user who sits on the committee")
+    representative_username: Text[150] | None = Field(
+        None, description="or the same person by user name (GET .../evaluation/representatives lists them)"
+    )
 
 
 class CodeBody(Body):

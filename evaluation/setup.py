@@ -11,6 +11,7 @@ def init_app(app: Flask) -> None:
         award,
         award_api,
         award_views,
+        committee_views,
         labels,
         models,
         room_api,
@@ -26,12 +27,19 @@ def init_app(app: Flask) -> None:
 
     register_rules(app, 30, award.rules)
     register_panel(app, "supervisor", _overdue_panel)
+    register_panel(app, "expert", _my_rooms_panel)
+    register_panel(app, "tenderee", _tenderee_panel)
+    app.extensions["sunbid.seated"] = _seated
     from evaluation import facts
 
     app.extensions["sunbid.evaluation_facts"] = facts.member_facts  # experts' reviews attach them (R-R4)
     app.register_blueprint(views.bp)
     app.register_blueprint(room_views.bp)
     app.register_blueprint(award_views.bp)
+    app.register_blueprint(committee_views.bp)
+    from bidding import steps
+
+    steps.register(app, _steps)
     from core.db import db
     from evaluation.models import EvaluationReport
 
@@ -83,3 +91,148 @@ def _overdue_panel():
     from evaluation import award
 
     return "evaluation/panel_supervisor.html", {"items": award.overdue(db.session, clock.now())}
+
+
+def _steps(session, actor, tender):
+    """The scoring scheme (draft), the committee, the report, candidates, award and contract."""
+    from flask import url_for
+
+    from bidding import lifecycle
+    from bidding.models import Opening
+    from bidding.steps import Step
+    from evaluation.models import (
+        Award,
+        EvaluationReport,
+        EvaluationRoom,
+        Publicity,
+        ReportStatus,
+        ScoringScheme,
+    )
+
+    draft = tender.status == lifecycle.TenderStatus.DRAFT
+    opening = session.get(Opening, tender.id)
+    opened = opening is not None and opening.status == lifecycle.OpeningStatus.CLOSED
+    report = session.get(EvaluationReport, tender.id)
+    signed = report is not None and report.status == ReportStatus.SIGNED
+    award = session.get(Award, tender.id)
+    award_url = url_for("evaluation_award.award_page", tender_id=tender.id)
+    scheme = Step(
+        30,
+        "scoring_scheme",
+        session.get(ScoringScheme, tender.id) is not None,
+        url_for("evaluation.scheme_page", tender_id=tender.id),
+    )
+    if draft:
+        return [scheme]
+    return [
+        scheme,
+        Step(
+            80,
+            "committee",
+            session.get(EvaluationRoom, tender.id) is not None,
+            url_for("evaluation_committee.committee_page", tender_id=tender.id) if opened else None,
+        ),
+        Step(90, "report", signed, None),
+        Step(100, "candidates", session.get(Publicity, tender.id) is not None, award_url if signed else None),
+        Step(110, "award", award is not None, award_url if award else None),
+        Step(120, "contract", bool(award and award.contract_signed_at), award_url if award else None),
+    ]
+
+
+def _seated(session, user, tender_id) -> bool:
+    from sqlalchemy import select
+
+    from evaluation.models import RoomMember
+
+    return (
+        session.scalar(
+            select(RoomMember.id).where(
+                RoomMember.tender_id == tender_id,
+                RoomMember.user_id == user.id,
+                RoomMember.replaced_at.is_(None),
+            )
+        )
+        is not None
+    )
+
+
+def my_rooms(session, user) -> list[dict]:
+    """The committees ``user`` sits on, newest first, with what they do next there."""
+    from sqlalchemy import select
+
+    from bidding.models import Tender
+    from core import clock
+    from evaluation.models import EvaluationReport, EvaluationRoom, ReportSignature, RoomMember, ScoreSheet
+
+    rows = []
+    seats = session.scalars(
+        select(RoomMember).where(RoomMember.user_id == user.id, RoomMember.replaced_at.is_(None))
+    ).all()
+    today = clock.local(clock.now()).date()
+    for seat in seats:
+        room = session.get(EvaluationRoom, seat.tender_id)
+        report = session.get(EvaluationReport, seat.tender_id)
+        sheet = session.get(ScoreSheet, (seat.tender_id, seat.id))
+        if seat.checked_in_at is None:
+            step = "check_in"
+        elif report is not None and report.status == "signing":
+            step = "signed" if session.get(ReportSignature, (seat.tender_id, seat.id)) else "sign"
+        elif report is not None:
+            step = "closed"
+        elif sheet is None or sheet.submitted_at is None:
+            step = "score"
+        else:
+            step = "wait"
+        rows.append(
+            {
+                "tender": session.get(Tender, seat.tender_id),
+                "room": room,
+                "step": step,
+                "today": clock.local(room.seated_at).date() == today or room.status == "in_session",
+            }
+        )
+    rows.sort(key=lambda r: (r["step"] == "closed", r["room"].seated_at), reverse=False)
+    return rows
+
+
+def _my_rooms_panel():
+    from flask_login import current_user
+
+    from core.db import db
+
+    return "evaluation/panel_rooms.html", {"rooms": my_rooms(db.session, current_user)}
+
+
+def _tenderee_panel():
+    """The tenderee's workbench: its tenders with their phase and the next step (R-A2 decision, R-A3
+    contract), and the committees its staff member sits on."""
+    from flask_login import current_user
+    from sqlalchemy import select
+
+    from bidding import lifecycle
+    from bidding.models import Tender
+    from core import clock
+    from core.db import db
+    from evaluation.models import Publicity
+
+    tenders = db.session.scalars(
+        select(Tender)
+        .where(Tender.tenderee_id == current_user.organization_id, Tender.status != "draft")
+        .order_by(Tender.published_at.desc())
+        .limit(30)
+    ).all()
+    phases = lifecycle.phases(db.session, tenders)
+    now = clock.now()
+    rows = []
+    for tender in tenders:
+        phase = phases[tender.id]
+        publicity = db.session.get(Publicity, tender.id) if phase == lifecycle.Phase.PUBLICITY else None
+        if publicity is not None:
+            todo = "decide" if now >= publicity.ends_at else "publicity_running"
+        elif phase == lifecycle.Phase.AWARDED:
+            todo = "contract"
+        else:
+            todo = None
+        rows.append({"tender": tender, "phase": phase, "todo": todo, "publicity": publicity})
+    rows.sort(key=lambda r: r["todo"] not in ("decide", "contract"))
+    return "evaluation/panel_tenderee.html", {"rows": rows, "rooms": my_rooms(db.session, current_user)}

@@ -18,6 +18,9 @@ def init_app(app: Flask) -> None:
     from audit import describe
 
     describe.register_tender_targets(app, _tender_targets)
+    from bidding import steps
+
+    steps.register(app, _steps)
     register_panel(app, "admin", _admin_panel)
     register_panel(app, "expert", _expert_panel)
     register_panel(app, "agency", _agency_panel)
@@ -133,3 +136,24 @@ def _supervisor_panel():
         "draws": _draws_by_tender(tenders),
         "can_request": False,
     }
+
+
+def _steps(session, actor, tender):
+    """The expert draw, once the bidders are known (after the deadline)."""
+    from flask import url_for
+
+    from bidding import lifecycle
+    from bidding.steps import Step
+    from experts import draws
+
+    if tender.status == lifecycle.TenderStatus.DRAFT:
+        return []
+    history = draws.draws_for(session, tender)
+    formed = any(d.formed_at is not None for d in history)
+    if formed:
+        url = url_for("experts.draw_page", draw_id=history[-1].id)
+    elif lifecycle.deadline_passed(tender):
+        url = url_for("experts.draw_new", tender_id=tender.id)
+    else:
+        url = None
+    return [Step(70, "draw", formed, url)]
