@@ -116,14 +116,15 @@ def sign(
     return out.getvalue()
 
 
-def verify(pdf: bytes, roots: Sequence[x509.Certificate]) -> list[SignatureCheck]:
-    """Every signature in ``pdf``, checked against ``roots`` (no network: revocation is not fetched)."""
+def verify(pdf: bytes, roots: Sequence[x509.Certificate], at: datetime | None = None) -> list[SignatureCheck]:
+    """Every signature in ``pdf``, checked against ``roots`` as of ``at`` (default now; a sandbox
+    platform's clock may stand elsewhere); no network: revocation is not fetched."""
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext
 
     reader = PdfFileReader(io.BytesIO(pdf))
-    context = ValidationContext(trust_roots=[_asn1_cert(r) for r in roots], allow_fetching=False)
+    context = ValidationContext(trust_roots=[_asn1_cert(r) for r in roots], allow_fetching=False, moment=at)
     checks = []
     for embedded in reader.embedded_signatures:
         status = validate_pdf_signature(embedded, context)

@@ -77,22 +77,13 @@ def notice_pdf(tender_id: uuid.UUID, kind: str):
     tenderee, the agency and the supervisors."""
     from flask import Response
 
-    from bidding.models import Bid
     from evaluation import notices
 
     actor = current_user if current_user.is_authenticated else None
     tender = tenders.visible(db.session, actor, tender_id)
     row = db.session.get(Award, tender.id)
-    if kind == notices.AWARD and row is not None:
-        winner = db.session.get(Bid, row.winner_bid_id).organization_id
-        allowed = (
-            permissions.runs(db.session, actor, tender)
-            or permissions.oversees(db.session, actor, tender)
-            or permissions.is_tenderee(actor, tender)
-            or (actor is not None and actor.organization_id == winner)
-        )
-        if not allowed:
-            raise NotFound(_("No such notice."), code="notice_not_found")
+    if kind == notices.AWARD and row is not None and not _may_see_award_notice(actor, tender, row):
+        raise NotFound(_("No such notice."), code="notice_not_found")
     body = notices.document(db.session, tender, kind)
     name = f"{tender.code}-{'award-notice' if kind == notices.AWARD else 'result-notice'}.pdf"
     return Response(
@@ -123,6 +114,20 @@ def award_page(tender_id: uuid.UUID):
         is_agency=permissions.runs(db.session, actor, tender),
         is_tenderee=permissions.is_tenderee(actor, tender),
         is_tenderer=role == Role.TENDERER,
+        may_see_award_notice=row is not None and _may_see_award_notice(actor, tender, row),
+    )
+
+
+def _may_see_award_notice(actor, tender, row: Award) -> bool:
+    """中标通知书 is addressed to the winner: it, the tenderee, the agency and the supervisors read it."""
+    from bidding.models import Bid
+
+    winner = db.session.get(Bid, row.winner_bid_id).organization_id
+    return (
+        permissions.runs(db.session, actor, tender)
+        or permissions.oversees(db.session, actor, tender)
+        or permissions.is_tenderee(actor, tender)
+        or (actor is not None and actor.organization_id == winner)
     )
 
 
