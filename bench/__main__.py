@@ -11,7 +11,17 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHES = ("audit", "seal", "opening", "ingest", "rush", "draw", "evaluation", "api_validation")
+BENCHES = (
+    "audit",
+    "seal",
+    "opening",
+    "ingest",
+    "rush",
+    "draw",
+    "evaluation",
+    "evaluation_pages",
+    "api_validation",
+)
 
 
 def main(argv: list[str]) -> int:

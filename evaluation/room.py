@@ -404,10 +404,12 @@ def blind_view(session: Session, actor: User, tender: Tender) -> list[dict]:
     no file names (a file name can itself name the bidder)."""
     member(session, actor, tender)
     out = []
-    for row in session.scalars(
+    rows = session.scalars(
         select(BlindCode).where(BlindCode.tender_id == tender.id).order_by(BlindCode.code)
-    ):
-        folder = _technical_folder(tender, session.get(Bid, row.bid_id))
+    ).all()
+    bids = {b.id: b for b in session.scalars(select(Bid).where(Bid.id.in_([r.bid_id for r in rows])))}
+    for row in rows:
+        folder = _technical_folder(tender, bids[row.bid_id])
         files = _technical_files(folder)
         names = {p.relative_to(folder).as_posix(): n for n, p in enumerate(files, start=1)}
         out.append(

@@ -20,7 +20,7 @@ from core.errors import Conflict, Forbidden, Invalid
 from core.extensions import client_ip
 from core.roles import Role
 from core.uow import attempt
-from evaluation import charts, committee, report, room, scoring, viewer
+from evaluation import charts, committee, report, room, scoring, sheet_html, viewer
 from evaluation.aggregation import REVIEW_REASONS
 from evaluation.models import EvaluationReport, EvaluationRoom, ReportSignature
 
@@ -59,17 +59,35 @@ def room_page(tender_id: uuid.UUID):
     context = {"tender": tender, "room": evaluation, "overview": overview, "seat": seat, "form": FlaskForm()}
     context["seats"] = {m["seat"]: m["name"] for m in overview["members"]}
     if seat is not None and seat.checked_in_at is not None and seat.replaced_at is None:
-        context["bidders"] = [
-            {"id": str(b.id), "name": db.session.get(Organization, b.organization_id).name}
-            for b in room.opened_bids(db.session, tender)
-        ]
         context["parts"] = room.parts_view(db.session, actor, tender)
+        context["bidders"] = [
+            {"id": r["key"], "name": r["tenderer"]} for r in context["parts"]["qualification"]
+        ]
         context["technical"] = room.blind_view(db.session, actor, tender)
         try:
             context["scheme"] = scoring.scheme_of(db.session, tender)
         except Conflict:
             context["scheme"] = None
-        context["mine"] = scoring.my_sheet(db.session, actor, tender) if context["scheme"] else None
+        from evaluation.models import ScoreSheet
+
+        locked_at = db.session.scalar(
+            select(ScoreSheet.submitted_at).where(
+                ScoreSheet.tender_id == tender.id, ScoreSheet.member_id == seat.id
+            )
+        )
+        # A submitted sheet is folded away (a link shows it): the member works from the results now,
+        # and a full sheet is thousands of inputs to render on every visit.
+        context["sheet_folded"] = locked_at is not None and not request.args.get("sheet")
+        context["mine"] = (
+            {"submitted_at": locked_at.isoformat()}
+            if context["sheet_folded"]
+            else (scoring.my_sheet(db.session, actor, tender) if context["scheme"] else None)
+        )
+        context["sheet"] = sheet_html
+        context["sheet_rows"] = {
+            "blind": [(t["code"], t["code"], True) for t in context["technical"]],
+            "bids": [(b["id"], b["name"], False) for b in context["bidders"]],
+        }
     try:
         result, sheets, void = scoring.aggregate_room(db.session, tender)
     except (Conflict, Forbidden):
