@@ -160,6 +160,7 @@ def test_a_whole_evaluation_and_award_from_the_dashboards(
     # -- the agency has experts drawn, from the tender's checklist -------------------------------------
     enter(page, people, agent)
     page.click(f"main a[href='/tenders/{tender.id}'] >> nth=0")
+    shoot(page, "agency-tender-steps")
     page.click("#step-draw")
     page.select_option("#specialty-0", "01.01.01")
     page.fill("#count-0", "4")
@@ -183,6 +184,8 @@ def test_a_whole_evaluation_and_award_from_the_dashboards(
     for user in called:
         enter(page, people, user)
         page.click("#panel-expert a[href='/experts/calls']")
+        if user is called[0]:
+            shoot(page, "expert-calls")
         page.click("#calls .answer-inline button[value=accept]")
         expect(page.locator("#calls")).to_contain_text("已接受")
         leave(page)
@@ -195,6 +198,7 @@ def test_a_whole_evaluation_and_award_from_the_dashboards(
     page.click("#seat-form button[type=submit]")
     expect(page.locator("#sitting-count")).to_have_text("5")
     expect(page.locator("body")).not_to_contain_text(called[0].display_name)  # R-E4
+    shoot(page, "agency-committee")
     leave(page)
 
     # -- members reach the room from the dashboard, check in, elect the chair --------------------------
@@ -207,6 +211,8 @@ def test_a_whole_evaluation_and_award_from_the_dashboards(
             expect(page.locator("#calls a.button")).to_have_text("进入评标室")
             page.click("a.brand")
             page.click("a[href='/dashboard']")
+            if user is chair:
+                shoot(page, "expert-dashboard")
             to_room(page)
         else:
             page.click("#panel-tenderee a.room-link")
@@ -225,6 +231,8 @@ def test_a_whole_evaluation_and_award_from_the_dashboards(
                     assert shown.value.status == 200
                     assert shown.value.headers["content-type"] == "application/pdf"
                     expect(page.locator("#pdf-frame")).to_be_visible()
+                    if n == 0:
+                        shoot(page, "file-pdf")
                 else:
                     link.click()
                     if name.endswith(".png"):
@@ -328,6 +336,7 @@ def test_a_whole_evaluation_and_award_from_the_dashboards(
     to_room(page)
     page.click("#close-report-form button")
     expect(page.locator("#report h2 .badge")).to_have_class(re.compile("ok"))
+    shoot(page, "room-results-report")
     leave(page)
 
     # -- the agency publishes the candidates (R-A1) -----------------------------------------------------
@@ -342,6 +351,7 @@ def test_a_whole_evaluation_and_award_from_the_dashboards(
     clock.advance(timedelta(days=5))
     enter(page, people, tenderee)
     expect(page.locator("#panel-tenderee")).to_contain_text(tender.code)
+    shoot(page, "tenderee-dashboard")
     page.click("#panel-tenderee a[href$='#decision-form']")
     page.fill("#reasons", "综合得分第一，报价合理")
     page.click("#decision-form button[type=submit]")

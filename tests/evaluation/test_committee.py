@@ -18,32 +18,29 @@ from tests.evaluation.test_scoring import put_scheme, sheet
 from tests.experts.conftest import admin, experts, taxonomy  # noqa: F401 (fixtures)
 
 
-def _sit_and_submit(client, people, session, tender, bids, members):
+def check_in_and_elect(client, people, tender, members, chair):
+    """Every member checks in through the API (a fresh code each); three vote ``chair``. Returns the
+    members' headers and the blind codes."""
     heads = []
     for member in members:
         headers = _token(client, people, member)
-        assert (
-            client.post(
-                f"/api/v1/tenders/{tender.id}/evaluation/check-in",
-                json={"code": people.code(member)},
-                headers=headers,
-            ).status_code
-            == 200
-        )
-        clock.advance(timedelta(seconds=31))
-        heads.append(headers)
-    codes = [
-        t["code"]
-        for t in client.get(f"/api/v1/tenders/{tender.id}/evaluation/technical", headers=heads[0]).get_json()[
-            "items"
-        ]
-    ]
-    for headers in heads[:3]:
-        client.post(
-            f"/api/v1/tenders/{tender.id}/evaluation/chair",
-            json={"candidate": str(members[0].id)},
+        checked = client.post(
+            f"/api/v1/tenders/{tender.id}/evaluation/check-in",
+            json={"code": people.code(member)},
             headers=headers,
         )
+        assert checked.status_code == 200, checked.get_json()
+        clock.advance(timedelta(seconds=31))
+        heads.append(headers)
+    url = f"/api/v1/tenders/{tender.id}/evaluation"
+    codes = [t["code"] for t in client.get(f"{url}/technical", headers=heads[0]).get_json()["items"]]
+    for headers in heads[:3]:
+        client.post(f"{url}/chair", json={"candidate": str(chair.id)}, headers=headers)
+    return heads, codes
+
+
+def _sit_and_submit(client, people, session, tender, bids, members):
+    heads, codes = check_in_and_elect(client, people, tender, members, members[0])
     for headers in heads:
         response = client.post(
             f"/api/v1/tenders/{tender.id}/evaluation/scores", json=sheet(bids, codes), headers=headers
@@ -127,16 +124,20 @@ def drawn(people, session, cast, opened, experts):  # noqa: F811
 def test_r_e5_a_one_seat_replacement_is_drawn_seated_and_scores(client, people, session, cast, drawn):
     tender, bids, members, others = drawn
     agent = cast["agent"]
-    with pytest.raises(Conflict) as refused:  # nobody has withdrawn: nothing to draw for
-        committee.request_replacement(
+
+    def ask(count):
+        return committee.request_replacement(
             session,
             agent,
             tender,
-            {"01.01.01": 1},
+            {"01.01.01": count},
             supervisor=cast["supervisor"],
             evaluation_at=clock.now() + timedelta(hours=3),
-            evaluation_place="",
+            evaluation_place="第1评标室",
         )
+
+    with pytest.raises(Conflict) as refused:  # nobody has withdrawn: nothing to draw for
+        ask(1)
     assert refused.value.code == "no_vacancy"
     session.rollback()
     put_scheme(session, tender, agent)
@@ -147,26 +148,10 @@ def test_r_e5_a_one_seat_replacement_is_drawn_seated_and_scores(client, people, 
     session.commit()
     assert committee.vacancies(session, tender) == {"01.01.01": 1}
     with pytest.raises(Invalid) as refused:
-        committee.request_replacement(
-            session,
-            agent,
-            tender,
-            {"01.01.01": 2},
-            supervisor=cast["supervisor"],
-            evaluation_at=clock.now() + timedelta(hours=3),
-            evaluation_place="",
-        )
+        ask(2)
     assert refused.value.code == "replacement_exceeds_vacancies"
     session.rollback()
-    draw = committee.request_replacement(
-        session,
-        agent,
-        tender,
-        {"01.01.01": 1},
-        supervisor=cast["supervisor"],
-        evaluation_at=clock.now() + timedelta(hours=3),
-        evaluation_place="第1评标室",
-    )
+    draw = ask(1)
     draws.contribute(session, agent, draw, "c" * 64)
     draws.contribute(session, cast["supervisor"], draw, "d" * 64)
     session.commit()
