@@ -152,7 +152,9 @@ def build(folder: Path):
             member_id=seats[m.id].id,
             passes={str(b.id): {f"Q{k}": True for k in range(1, 4)} for b in bids},
             reasons={},
-            points={str(b.id): {c.key: points(index, b, c) for c in scheme.criteria if c.scored} for b in bids},
+            points={
+                str(b.id): {c.key: points(index, b, c) for c in scheme.criteria if c.scored} for b in bids
+            },
             submitted_at=None if m is members[-1] else clock.now(),
         )
         session.add(sheet)
@@ -194,7 +196,8 @@ def main() -> int:
         start = time.perf_counter()
         p, members, seats = build(folder)
         print(
-            f"built {EXPERTS} experts x {BIDS} bids x {CRITERIA} criteria in {time.perf_counter() - start:.1f} s"
+            f"built {EXPERTS} experts x {BIDS} bids x {CRITERIA} criteria"
+            f" in {time.perf_counter() - start:.1f} s"
         )
         url = f"/evaluation/{p.tender.id}"
         last = p.app.test_client()
@@ -255,7 +258,8 @@ def main() -> int:
             out = subprocess.run([tool, str(path)], capture_output=True, text=True, check=False).stdout
             verify = time.perf_counter() - start
             print(
-                f"pdfsig verifies it in {verify:.2f} s ({'valid' if 'Signature is Valid' in out else 'INVALID'});"
+                f"pdfsig verifies it in {verify:.2f} s"
+                f" ({'valid' if 'Signature is Valid' in out else 'INVALID'});"
                 f" signing / pdfsig = {seconds / verify:.1f}"
             )
             ok &= "Signature is Valid" in out

@@ -292,7 +292,9 @@ def render_report(data: ReportData, font_path: str | None = None) -> bytes:
     if data.signatures:
         rows = [(m.role, m.member, m.decision, m.signed_at, m.method) for m in data.signatures]
         table(
-            [_("Role"), _("Member"), _("Decision"), _("Signed at"), _("Method")], rows, (24, 34, 30, 40, 52)
+            [_("Role"), _("Member"), _("Decision"), _("Signed at"), _("Signing method")],
+            rows,
+            (24, 34, 30, 40, 52),
         )
         reasons = [m for m in data.signatures if m.reasons]
         if reasons:

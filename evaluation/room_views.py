@@ -22,6 +22,7 @@ from core.roles import Role
 from core.uow import attempt
 from evaluation import charts, committee, report, room, scoring, sheet_html, viewer
 from evaluation.aggregation import REVIEW_REASONS
+from evaluation.formulas import show_points
 from evaluation.models import EvaluationReport, EvaluationRoom, ReportSignature
 
 bp = Blueprint("evaluation_room", __name__)
@@ -83,7 +84,7 @@ def room_page(tender_id: uuid.UUID):
             if context["sheet_folded"]
             else (scoring.my_sheet(db.session, actor, tender) if context["scheme"] else None)
         )
-        context["sheet"] = sheet_html
+        context["sheet"], context["show_points"] = sheet_html, show_points
         context["sheet_rows"] = {
             "blind": [(t["code"], t["code"], True) for t in context["technical"]],
             "bids": [(b["id"], b["name"], False) for b in context["bidders"]],
