@@ -12,8 +12,10 @@ is made by ``accounts.pki.document_signer``.
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -60,6 +62,17 @@ class SignatureCheck:
     @property
     def ok(self) -> bool:
         return self.intact and self.valid and self.trusted and self.covers_whole_file
+
+
+def _off_loop(fn, *args):
+    """pyHanko's synchronous calls run an event loop of their own (asyncio.run): where this thread
+    already runs one (an async server, a browser test driver), they run in a thread of their own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return fn(*args)
+    with ThreadPoolExecutor(1) as worker:
+        return worker.submit(fn, *args).result()
 
 
 def _asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
@@ -112,7 +125,7 @@ def sign(
         location=location or None,
         name=signer.name or None,
     )
-    out = signers.sign_pdf(writer, meta, signer=_pyhanko_signer(signer))
+    out = _off_loop(lambda: signers.sign_pdf(writer, meta, signer=_pyhanko_signer(signer)))
     return out.getvalue()
 
 
@@ -127,7 +140,7 @@ def verify(pdf: bytes, roots: Sequence[x509.Certificate], at: datetime | None = 
     context = ValidationContext(trust_roots=[_asn1_cert(r) for r in roots], allow_fetching=False, moment=at)
     checks = []
     for embedded in reader.embedded_signatures:
-        status = validate_pdf_signature(embedded, context)
+        status = _off_loop(validate_pdf_signature, embedded, context)
         checks.append(
             SignatureCheck(
                 field_name=embedded.field_name,
