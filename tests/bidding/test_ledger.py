@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from bidding import ledger, services
+from bidding import ledger, lifecycle
 from bidding.calendar import Calendar
 from bidding.models import Deposit, InterestRate, LedgerLine, Tender
 from core import clock
@@ -259,4 +259,4 @@ def test_books_always_balance(session, people, tender, operations):
         owed = sum(v for k, v in balances.items() if k.startswith("deposit:"))
         expense = balances.get(ledger.INTEREST, 0) + balances.get(ledger.LATE, 0)
         assert balances.get(ledger.ESCROW, 0) + owed + expense + balances.get(ledger.FORFEITED, 0) == 0
-    assert services.phase(tender, clock.now()) == "bidding"
+    assert lifecycle.phase(tender, clock.now()) == lifecycle.Phase.BIDDING
