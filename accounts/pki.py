@@ -380,3 +380,58 @@ def refresh_crl(session: Session) -> int:
     """Beat job: publish the next CRL well before the current one expires."""
     current_crl(session)
     return get_ca(session).crl_number
+
+
+DOCUMENT_SIGNER_NAME = "SunBid document signing"
+
+
+def document_signer(session: Session):
+    """The platform's signer for PDF documents (R-R2): a P-256 key kept in the instance folder and a
+    service certificate for it from the platform CA, issued once (``core.pdfsign`` signs with it)."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from core import pdfsign
+
+    app = current_app._get_current_object()
+    cached = app.extensions.get("sunbid.document_signer")
+    if cached is not None:
+        return cached
+    pem = instance_secret(
+        app.config["INSTANCE_PATH"],
+        "document_signing_key",
+        lambda: (
+            ec.generate_private_key(ec.SECP256R1())
+            .private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+            .decode()
+        ),
+    )
+    key = serialization.load_pem_private_key(pem.encode(), None)
+    spki = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    row = session.scalar(
+        select(Certificate).where(
+            Certificate.public_key_sha256 == hashlib.sha256(spki).hexdigest(),
+            Certificate.revoked_at.is_(None),
+            Certificate.not_after > clock.now(),
+        )
+    )
+    if row is not None:
+        cert = x509.load_pem_x509_certificate(row.pem.encode())
+    else:
+        ensure_ca(session)
+        csr = (
+            x509.CertificateSigningRequestBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, DOCUMENT_SIGNER_NAME)]))
+            .sign(key, hashes.SHA256())
+        )
+        cert = issue_service_certificate(
+            session, csr.public_bytes(serialization.Encoding.PEM).decode(), DOCUMENT_SIGNER_NAME
+        )
+    signer = pdfsign.Signer(key, cert, tuple(chain(get_ca(session))), DOCUMENT_SIGNER_NAME)
+    if row is not None:  # a certificate issued just now is kept once its transaction commits
+        app.extensions["sunbid.document_signer"] = signer
+    return signer

@@ -19,6 +19,7 @@ BENCHES = (
     "rush",
     "draw",
     "evaluation",
+    "evaluation_pages",
     "api_validation",
     "storage",
     "receipt",

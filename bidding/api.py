@@ -13,7 +13,7 @@ from sqlalchemy import func, or_, select
 
 from accounts.models import User
 from bidding import bank, bids, collusion, custodians, ledger, ledger_view, opening, permissions, services
-from bidding.models import Bid, BidPart, Deposit, Opening
+from bidding.models import Bid, BidPart, Deposit, Opening, Tender
 from bidding.permissions import Scope, may_see_opening_record, sealed_scope
 from bidding.schemas import (
     BasicAccountBody,
@@ -136,8 +136,14 @@ def _warnings(tender) -> list[dict]:
 @bp.get("/tenders")
 @api_doc(public=True, query=TenderListQuery, responses={200: PageOut})
 def list_tenders(query: TenderListQuery):
-    """Published notices, newest first; `q` searches title, code and text (Chinese works), `category`."""
-    rows = services.published_query(query.q, query.category)
+    """Published notices, newest first; `q` searches title, code and text (Chinese works); filters by
+    `category`, `track` and `region`; each with its phase (bidding.lifecycle)."""
+    from bidding import portal
+
+    filters = portal.Filters(
+        q=query.q or "", category=query.category or "", track=query.track or "", region=query.region or ""
+    )
+    rows = filters.apply(portal.notices_query(), Tender.published_at)
     now = clock.now()
     return jsonify(paginate(db.session, rows, lambda t: tender_json(t, now), page=query))
 

@@ -28,6 +28,7 @@ from accounts import pki, verification
 from accounts.models import User
 from bidding import ledger
 from bidding.bidders import has_submitted_bid
+from bidding.lifecycle import deadline_passed
 from bidding.models import Bid, BidPart, Deposit, Tender, TenderDocument
 from bidding.permissions import bid_scope
 from core import clock
@@ -60,7 +61,7 @@ def receipt_public_pem() -> str:
 
 
 def _before_deadline(tender: Tender, at: datetime | None = None) -> None:
-    if tender.status != "published" or (at or clock.now()) >= tender.time_of("bid_deadline"):  # R-B3
+    if tender.status != "published" or deadline_passed(tender, at):  # R-B3
         raise Conflict(
             _l("The bid deadline has passed: bids are no longer accepted."),
             code="deadline_passed",

@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 
 import audit
 from accounts.models import Organization, User
+from bidding.lifecycle import deadline_passed
 from bidding.models import CustodianShare, Opening, Tender
-from core import clock
 from core.errors import Conflict, Invalid, NotFound
 from core.keys import ColumnCipher
 from core.roles import Role
@@ -135,7 +135,7 @@ def fetch_sealed_share(session: Session, actor: User, tender: Tender, ip: str | 
     """
     share = share_of(session, actor, tender)
     data = {"custodian": share.role, "x": share.x}
-    if tender.bid_deadline is None or clock.now() < tender.bid_deadline:
+    if not deadline_passed(tender):
         raise Conflict(
             _l("Shares are handed to their custodians only at the bid deadline."),
             code="share_sealed_until_deadline",

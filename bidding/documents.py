@@ -27,6 +27,7 @@ from accounts.models import Organization, User
 from bidding import bids, periods, permissions
 from bidding import opening as openings
 from bidding.calendar import Calendar
+from bidding.lifecycle import deadline_passed
 from bidding.models import DocumentDownload, Tender, TenderDocument
 from core import clock, filenames
 from core.bodies import LARGEST_FILE
@@ -231,7 +232,7 @@ def issue_change(
         raise Conflict(_l("Only a published tender before its opening changes."), code="tender_not_open")
     now = clock.now()
     # A paused tender (R-T4) may still be amended after its old deadline: that is how it resumes.
-    if now >= tender.time_of("bid_deadline") and tender.paused_at is None:
+    if deadline_passed(tender, now) and tender.paused_at is None:
         raise Conflict(_l("The bid deadline has passed."), code="deadline_passed")
     text = (body or "").strip()
     heading = _title(title)

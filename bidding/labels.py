@@ -22,8 +22,14 @@ register(
         "draft": _l("draft"),
         "announced": _l("announced"),
         "bidding": _l("open for bids"),
+        "paused": _l("paused (objection)"),
         "opening": _l("opening"),
-        "failed": _l("failed"),
+        "failed": _l("failed (流标)"),
+        "evaluating": _l("under evaluation"),
+        "publicity": _l("candidates in publicity"),
+        "awarded": _l("awarded"),
+        "contracted": _l("contract signed"),
+        "archived": _l("archived"),
         "cancelled": _l("cancelled"),
     },
 )
@@ -272,3 +278,20 @@ register(
 
 
 register("bank_statements.format", {"csv": _l("CSV (as the bank exports it)"), "camt053": _l("camt.053 XML")})
+register(
+    "step",
+    {
+        "edit_draft": _l("Complete the draft (timeline, lots, deposit)"),
+        "documents": _l("Add the tender documents"),
+        "scoring_scheme": _l("Define the scoring scheme"),
+        "custodians": _l("Choose the opening-key custodians"),
+        "publish": _l("Publish the notice"),
+        "opening": _l("Run the opening and sign its record"),
+        "draw": _l("Request the expert draw"),
+        "committee": _l("Seat the evaluation committee"),
+        "report": _l("The committee signs the evaluation report"),
+        "candidates": _l("Publish the candidates"),
+        "award": _l("The tenderee decides the award"),
+        "contract": _l("Record the contract"),
+    },
+)

@@ -30,6 +30,7 @@ import audit
 from accounts import verification
 from accounts.models import User
 from bidding.calendar import Calendar, local_date, start_of_local_day
+from bidding.lifecycle import deadline_passed
 from bidding.models import Deposit, InterestRate, LedgerLine, LedgerTransaction, Tender
 from bidding.permissions import bid_scope
 from bidding.services import DEPOSIT_CAP_PERCENT
@@ -130,7 +131,7 @@ def _check_open(tender: Tender, actor: User, now: datetime) -> None:
     if actor.role != Role.TENDERER or actor.organization_id is None:
         raise Forbidden(_l("Only tenderers pay deposits."), code="role_forbidden")
     verification.require_verified(actor.organization)  # identity before bidding
-    if tender.status != "published" or now >= tender.time_of("bid_deadline"):
+    if tender.status != "published" or deadline_passed(tender, now):
         raise Conflict(_l("Deposits are accepted only until the bid deadline."), code="deposit_closed")
 
 

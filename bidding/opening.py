@@ -21,6 +21,7 @@ import audit
 from accounts import pki
 from accounts.models import Organization, User
 from bidding import bids, custodians, integrity, ledger, periods, permissions
+from bidding.lifecycle import deadline_passed
 from bidding.models import Bid, BidPart, Deposit, Objection, Opening, PartOpening, Tender
 from core import clock
 from core.db import get_row
@@ -51,7 +52,7 @@ def start(session: Session, actor: User, tender: Tender, ip: str | None = None) 
     """R-T5 the opening happens at the deadline, online; R-B5 fewer than three bids fail the tender."""
     if not permissions.runs(session, actor, tender):
         raise Forbidden(_l("Only the tender's agency runs its opening."), code="role_forbidden")
-    if tender.status != "published" or clock.now() < tender.time_of("bid_deadline"):
+    if tender.status != "published" or not deadline_passed(tender):
         raise Conflict(
             _l("The opening starts at the bid deadline."),
             code="opening_too_early",

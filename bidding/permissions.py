@@ -24,8 +24,8 @@ import audit
 from accounts.models import User
 from audit import seals
 from bidding.bidders import has_submitted_bid
+from bidding.lifecycle import deadline_passed
 from bidding.models import Tender, TenderAssignment
-from core import clock
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.roles import Role
 
@@ -206,7 +206,7 @@ def sealed_scope(session: Session, actor: User, tender: Tender) -> Scope:
         require_oversees(session, actor, tender)
     else:
         raise NotFound(_l("No such tender."), code="tender_not_found")
-    if clock.now() < tender.time_of("bid_deadline"):
+    if not deadline_passed(tender):
         return Scope.SEALED
     return Scope.ALL
 
@@ -229,8 +229,4 @@ def may_see_downloads(session: Session, actor: User | None, tender: Tender) -> b
         return True
     if is_tenderee(actor, tender):
         return True
-    return (
-        oversees(session, actor, tender)
-        and tender.bid_deadline is not None
-        and clock.now() >= tender.bid_deadline
-    )
+    return oversees(session, actor, tender) and deadline_passed(tender)

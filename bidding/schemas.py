@@ -97,6 +97,8 @@ class TeamBody(Body):
 class TenderListQuery(PageQuery):
     q: Text[200] | None = Field(None, description="searches title, code and text (Chinese works)")
     category: Text[64] | None = None
+    track: Literal["works", "procurement"] | None = None
+    region: Text[64] | None = None
 
 
 class DepositBody(Body):

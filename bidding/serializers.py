@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bidding.lifecycle import phase
 from bidding.models import Tender
 from bidding.periods import TIMELINE
-from bidding.services import phase
 
 
 def money(fen: int, currency: str = "CNY") -> dict:

@@ -1,6 +1,6 @@
 """Tender rules: drafts, the deposit cap (R-D1), publication (its timeline checked by ``bidding.periods``:
-R-T1 to R-T4, R-T6) with the opening key split among custodians (ARCHITECTURE "Sealed bids"), and the
-phase derived from the clock.
+R-T1 to R-T4, R-T6) with the opening key split among custodians (ARCHITECTURE "Sealed bids"); the
+phase is bidding.lifecycle's.
 """
 
 from __future__ import annotations
@@ -409,32 +409,6 @@ def publish(
         ip,
     )
     return tender
-
-
-def phase(tender: Tender, now: datetime) -> str:
-    """Where a tender stands, from its status and timeline against the clock (never from a job)."""
-    if tender.status != "published":
-        return tender.status
-    if now < tender.time_of("documents_from"):
-        return "announced"
-    if now < tender.time_of("bid_deadline"):
-        return "bidding"
-    return "opening"
-
-
-def published_query(q: str | None = None, category: str | None = None):
-    query = select(Tender).where(Tender.status != "draft").order_by(Tender.published_at.desc())
-    if q:
-        # Substring match works for Chinese without a tokenizer, on SQLite and PostgreSQL alike.
-        text = q.strip()
-        query = query.where(
-            Tender.title.icontains(text, autoescape=True)
-            | Tender.code.icontains(text, autoescape=True)
-            | Tender.description.icontains(text, autoescape=True)
-        )
-    if category:
-        query = query.where(Tender.category == category)
-    return query
 
 
 def visible(session: Session, actor: User | None, tender_id: uuid.UUID) -> Tender:

@@ -29,9 +29,9 @@ from bidding import (  # noqa: F401  (labels registers words)
     trail,
     views,
 )
+from bidding.lifecycle import phase
 from bidding.models import Bid, CustodianShare, Deposit, Objection, Opening, Tender
 from bidding.permissions import assigned_tenders
-from bidding.services import phase
 from core import clock, paging, todo
 from core.db import db
 from core.extensions import csrf
@@ -59,10 +59,12 @@ def init_app(app: Flask) -> None:
     csrf.exempt(admin.put_rate)
 
     register_rules(app, 10, periods.rules)
+    from bidding import steps
+
+    steps.register(app, steps.bidding_steps)
     register_rules(app, 20, ledger_view.rules)
     register_panel(app, "agency", _agency_panel)
     register_panel(app, "tenderer", _tenderer_panel)
-    register_panel(app, "tenderee", _tenderee_panel)
     register_panel(app, "supervisor", _supervisor_panel)
     register_panel(app, "notary", _custodian_panel)
     register_panel(app, "admin", bank_views._admin_panel)
@@ -114,19 +116,6 @@ def _agency_panel():
         .limit(10)
     ).all()
     return "bidding/panel_agency.html", {"tenders": rows, "now": clock.now(), "phase": phase}
-
-
-def _tenderee_panel():
-    """The tenders the tenderee's organisation owns (drafts included: it reviews them), newest first,
-    with the award page once there is one to read or decide."""
-    page = paging.page_of(
-        db.session,
-        select(Tender)
-        .where(Tender.tenderee_id == current_user.organization_id)
-        .order_by(Tender.created_at.desc(), Tender.id),
-        PANEL_PER_PAGE,
-    )
-    return "bidding/panel_tenderee.html", {"page": page, "now": clock.now(), "phase": phase}
 
 
 def _tenderer_panel():

@@ -17,15 +17,18 @@ from bidding import (
     collusion,
     custodians,
     documents,
+    lifecycle,
     objections,
     opening,
     periods,
     permissions,
     questions,
     services,
+    steps,
     timeline,
 )
 from bidding import forms as f
+from bidding import portal as portal_lists
 from bidding.calendar import Calendar
 from bidding.forms import CustodianKeyForm, DeleteDraftForm, PublishForm, TenderForm
 from bidding.models import Opening, Tender
@@ -43,22 +46,22 @@ from core.roles import Role
 from core.uow import attempt, flash_error
 
 bp = Blueprint("bidding", __name__)
-
 PER_PAGE = 20
 
 
 @bp.get("/tenders")
 def portal():
-    q, category = request.args.get("q", "").strip(), request.args.get("category", "").strip()
-    page = paging.page_of(db.session, services.published_query(q or None, category or None), PER_PAGE)
+    """Tender notices, the portal's first tab (candidates and results are the evaluation package's)."""
+    filters = portal_lists.Filters.from_args(request.args)
+    query = filters.apply(portal_lists.notices_query(), Tender.published_at)
+    page = portal_lists.paginate(db.session, query, request.args.get("page", 1, type=int))
     return render_template(
         "bidding/portal.html",
-        tenders=page.items,
+        tab="notices",
         page=page,
-        q=q,
-        category=category,
-        now=clock.now(),
-        phase=services.phase,
+        filters=filters,
+        options=portal_lists.choices(db.session),
+        phases=lifecycle.phases(db.session, page.items),
     )
 
 
@@ -76,7 +79,7 @@ def notice(tender_id: uuid.UUID):
     return render_template(
         "bidding/tender.html",
         tender=tender,
-        phase=services.phase(tender, clock.now()),
+        phase=lifecycle.phase(tender, clock.now()),
         manager=manager,
         publish_form=_publish_form() if manager else None,
         custodians=custodians.readiness(db.session, actor) if manager and actor is not None else None,
@@ -86,6 +89,7 @@ def notice(tender_id: uuid.UUID):
         record=record,
         record_proven=proven,
         signals=signals,
+        steps=steps.steps_for(db.session, actor, tender) if manager else None,
         **_notice_context(actor, tender, manager),
         **bank_views.tenderer_context(actor, tender),
     )
@@ -202,7 +206,7 @@ def agency_tenders():
         PER_PAGE,
     )
     return render_template(
-        "bidding/agency_tenders.html", tenders=page.items, page=page, now=clock.now(), phase=services.phase
+        "bidding/agency_tenders.html", tenders=page.items, page=page, now=clock.now(), phase=lifecycle.phase
     )
 
 

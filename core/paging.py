@@ -39,6 +39,16 @@ class Page(Generic[T]):
     def has_next(self) -> bool:
         return self.number < self.pages
 
+    def window(self, around: int = 2) -> list[int | None]:
+        """Page numbers to link: the first, the last, and a few around the current one (None: a gap)."""
+        shown = sorted({1, self.pages, *range(self.number - around, self.number + around + 1)})
+        out: list[int | None] = []
+        for n in (n for n in shown if 1 <= n <= self.pages):
+            if out and n - (out[-1] or 0) > 1:
+                out.append(None)
+            out.append(n)
+        return out
+
 
 def requested(param: str = "page") -> int:
     """The page number the request asks for (1 when it asks for none, or for nonsense)."""

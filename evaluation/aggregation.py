@@ -35,6 +35,7 @@ class Criterion:
     min_points: int = 0
     blind: bool = False  # 暗标评审: scored without the bidder's identity
     name: str = ""
+    guidance: str = ""  # 评分标准: what earns the points, shown beside the input on the score sheet
 
     @property
     def scored(self) -> bool:

@@ -266,6 +266,9 @@ def decide(
     )
     session.add(award)
     session.flush()
+    from evaluation import notices
+
+    notices.issue(session, tender, award)  # the signed PDFs (R-R2)
     _notices(session, tender, award)
     if tender.track == "procurement":  # R-D4: the others' deposits within 5 working days of the notice
         for deposit in _held_deposits(session, tender):
@@ -381,4 +384,6 @@ def award_json(session: Session, award: Award) -> dict:
         "contract_signed_at": award.contract_signed_at.isoformat() if award.contract_signed_at else None,
         "contract_sha256": award.contract_sha256,
         "contract_amount_fen": award.contract_amount_fen,
+        "award_notice_sha256": award.award_notice_sha256,
+        "result_notice_sha256": award.result_notice_sha256,
     }

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
+from accounts.models import Organization
 from bidding import permissions
 from bidding import services as tenders
 from bidding.calendar import last_day
@@ -26,6 +27,68 @@ from evaluation import award
 from evaluation.models import Award, EvaluationReport, Publicity
 
 bp = Blueprint("evaluation_award", __name__)
+
+
+def _portal_list(tab: str, query, moment, template: str):
+    from bidding import portal
+
+    filters = portal.Filters.from_args(request.args)
+    page = portal.paginate(db.session, filters.apply(query, moment), request.args.get("page", 1, type=int))
+    return render_template(
+        template, tab=tab, page=page, filters=filters, options=portal.choices(db.session), now=clock.now()
+    )
+
+
+@bp.get("/tenders/candidates")
+def candidate_notices():
+    """中标候选人公示: every tender's published candidates, newest first (R-A1), for everyone."""
+    from sqlalchemy import select
+
+    from bidding.models import Tender
+
+    query = (
+        select(Publicity, Tender)
+        .join(Tender, Tender.id == Publicity.tender_id)
+        .order_by(Publicity.published_at.desc(), Tender.id)
+    )
+    return _portal_list("candidates", query, Publicity.published_at, "evaluation/portal_candidates.html")
+
+
+@bp.get("/tenders/results")
+def result_notices():
+    """中标结果公告: every award with its winner and the signed notice (R-A3, R-R2), for everyone."""
+    from sqlalchemy import select
+
+    from bidding.models import Bid, Tender
+
+    query = (
+        select(Award, Tender, Organization.name)
+        .join(Tender, Tender.id == Award.tender_id)
+        .join(Bid, Bid.id == Award.winner_bid_id)
+        .join(Organization, Organization.id == Bid.organization_id)
+        .order_by(Award.decided_at.desc(), Tender.id)
+    )
+    return _portal_list("results", query, Award.decided_at, "evaluation/portal_results.html")
+
+
+@bp.get("/tenders/<uuid:tender_id>/award/<kind>.pdf")
+def notice_pdf(tender_id: uuid.UUID, kind: str):
+    """A signed notice (R-R2): the result notice for everyone; the award notice for the winner, the
+    tenderee, the agency and the supervisors."""
+    from flask import Response
+
+    from evaluation import notices
+
+    actor = current_user if current_user.is_authenticated else None
+    tender = tenders.visible(db.session, actor, tender_id)
+    row = db.session.get(Award, tender.id)
+    if kind == notices.AWARD and row is not None and not _may_see_award_notice(actor, tender, row):
+        raise NotFound(_("No such notice."), code="notice_not_found")
+    body = notices.document(db.session, tender, kind)
+    name = f"{tender.code}-{'award-notice' if kind == notices.AWARD else 'result-notice'}.pdf"
+    return Response(
+        body, mimetype="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'}
+    )
 
 
 @bp.get("/tenders/<uuid:tender_id>/award")
@@ -51,6 +114,20 @@ def award_page(tender_id: uuid.UUID):
         is_agency=permissions.runs(db.session, actor, tender),
         is_tenderee=permissions.is_tenderee(actor, tender),
         is_tenderer=role == Role.TENDERER,
+        may_see_award_notice=row is not None and _may_see_award_notice(actor, tender, row),
+    )
+
+
+def _may_see_award_notice(actor, tender, row: Award) -> bool:
+    """中标通知书 is addressed to the winner: it, the tenderee, the agency and the supervisors read it."""
+    from bidding.models import Bid
+
+    winner = db.session.get(Bid, row.winner_bid_id).organization_id
+    return (
+        permissions.runs(db.session, actor, tender)
+        or permissions.oversees(db.session, actor, tender)
+        or permissions.is_tenderee(actor, tender)
+        or (actor is not None and actor.organization_id == winner)
     )
 
 

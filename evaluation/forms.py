@@ -34,6 +34,7 @@ class CriterionForm(FlaskForm):
     min_points = StringField(_l("Min points"), validators=[Optional(), Length(max=12)])
     max_points = StringField(_l("Max points"), validators=[Optional(), Length(max=12)])
     blind = BooleanField(_l("Blind review"))
+    guidance = StringField(_l("Scoring guidance"), validators=[Optional(), Length(max=2000)])
 
 
 class SchemeForm(FlaskForm):
@@ -89,6 +90,7 @@ class SchemeForm(FlaskForm):
                     "min_points": item.get("min_points", ""),
                     "max_points": item.get("max_points", ""),
                     "blind": item["blind"],
+                    "guidance": item.get("guidance", ""),
                 }
             )
         for _ in range(EXTRA_ROWS):
@@ -111,6 +113,8 @@ class SchemeForm(FlaskForm):
                 item["max_points"] = form.max_points.data or ""
             if form.blind.data:
                 item["blind"] = True
+            if (form.guidance.data or "").strip():
+                item["guidance"] = form.guidance.data.strip()
             criteria.append(item)
         data: dict = {"method": self.method.data, "criteria": criteria}
         if self.subject.data:

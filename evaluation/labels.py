@@ -34,6 +34,17 @@ register(
     },
 )
 register(
+    "room.step",
+    {
+        "check_in": _l("check in with a fresh code"),
+        "score": _l("fill in your score sheet"),
+        "wait": _l("waiting for the other members"),
+        "sign": _l("sign the report"),
+        "signed": _l("signed; waiting for the others"),
+        "closed": _l("report closed"),
+    },
+)
+register(
     "identity.finding",
     {
         "credit_code_in_text": _l("the bidder's credit code appears in the text"),
@@ -58,6 +69,7 @@ register(
         "evaluation.report_closed": _l("closed the evaluation report"),
         "evaluation.report_drafted": _l("drafted the evaluation report"),
         "evaluation.report_signed": _l("signed the evaluation report"),
+        "evaluation.replacement_seated": _l("seated a replacement on the committee"),
         "evaluation.scheme_defined": _l("defined the scoring scheme"),
         "evaluation.score_reviewed": _l("reviewed a score (复核)"),
         "evaluation.sheet_saved": _l("saved a score sheet"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
@@ -22,6 +23,30 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core import clock
 from core.db import Base, UtcDateTime, UuidPK
+
+
+class RoomStatus(StrEnum):
+    SEATED = "seated"
+    IN_SESSION = "in_session"
+    CLOSED = "closed"
+
+
+class ReportStatus(StrEnum):
+    SIGNING = "signing"
+    SIGNED = "signed"
+
+
+class Decision(StrEnum):
+    """A member's word on the report (R-V6)."""
+
+    AGREE = "agree"
+    DISSENT = "dissent"
+    REFUSED = "refused"
+
+
+class MemberKind(StrEnum):
+    EXPERT = "expert"
+    TENDEREE_REP = "tenderee_rep"
 
 
 class ScoringScheme(Base):
@@ -90,6 +115,8 @@ class RoomMember(UuidPK, Base):
     # R-E5: a member who declares a conflict (or is otherwise replaced) leaves; their scores are void.
     replaced_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     replacement_reason: Mapped[str | None] = mapped_column(String(500), default=None)
+    # When the member took the seat: with the committee, or later as a replacement (R-E5).
+    seated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
 
 
 class ChairVote(Base):
@@ -150,7 +177,8 @@ class EvaluationReport(Base):
     status: Mapped[str] = mapped_column(String(8), default="signing")
     content: Mapped[dict] = mapped_column(JSON)  # the results, canonical JSON: what members sign
     content_sha256: Mapped[str] = mapped_column(String(64))
-    pdf_sha256: Mapped[str] = mapped_column(String(64))
+    pdf_sha256: Mapped[str] = mapped_column(String(64))  # the signed PDF once closed (R-R2)
+    draft_pdf_sha256: Mapped[str | None] = mapped_column(String(64), default=None)  # what members read
     drafted_by_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
     drafted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
     signed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
@@ -211,6 +239,9 @@ class Award(Base):
     contract_signed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     contract_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     contract_amount_fen: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    # The signed PDFs (R-R2): 中标通知书 to the winner, 中标结果公告 to the others and the public.
+    award_notice_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    result_notice_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class ScoreReview(Base):

@@ -24,17 +24,27 @@ from accounts import services as accounts
 from accounts.models import Certificate, Organization, User
 from bidding import permissions
 from bidding.models import Tender
-from core import clock
+from core import clock, pdfsign
 from core.db import get_row
 from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.labels import label
 from core.storage import file_store
 from crypto import ca, canonical, cms
-from evaluation import report_pdf, room, scoring
-from evaluation.models import EvaluationReport, EvaluationRoom, ReportSignature, RoomMember
+from evaluation import committee, report_pdf, room, scoring
+from evaluation.models import (
+    Decision,
+    EvaluationReport,
+    EvaluationRoom,
+    MemberKind,
+    ReportSignature,
+    ReportStatus,
+    RoomMember,
+    RoomStatus,
+)
 from experts import draws
 from experts.models import Draw
 
-DECISIONS = ("agree", "dissent", "refused")
+DECISIONS = tuple(Decision)
 
 
 def _store():
@@ -49,6 +59,7 @@ def draft(session: Session, actor: User, tender: Tender, ip: str | None = None) 
         raise Forbidden(_l("The chair drafts the report."), code="chair_only")
     if session.get(EvaluationReport, tender.id) is not None:
         raise Conflict(_l("The report is already drafted."), code="report_exists")
+    committee.require_quorum(session, tender)  # R-E1 with R-E5
     result, sheets, void = scoring.aggregate_room(session, tender)
     if result.blocked:  # R-V4: a summation error, out-of-range or inconsistent score needs a review first
         raise Conflict(
@@ -73,6 +84,7 @@ def draft(session: Session, actor: User, tender: Tender, ip: str | None = None) 
         content=content,
         content_sha256=hashlib.sha256(body).hexdigest(),
         pdf_sha256=stored.sha256,
+        draft_pdf_sha256=stored.sha256,
         drafted_by_id=actor.id,
     )
     session.add(report)
@@ -93,27 +105,62 @@ def draft(session: Session, actor: User, tender: Tender, ip: str | None = None) 
     return report
 
 
-def _render(session: Session, tender: Tender, result, reviews: list[dict]) -> bytes:
+def _member_role(m: RoomMember, chair_id) -> str:
+    """As printed in the official (Chinese) report."""
+    if m.user_id == chair_id:
+        return "组长"
+    return "招标人代表" if m.kind == MemberKind.TENDEREE_REP else "评标专家"
+
+
+def _render(
+    session: Session,
+    tender: Tender,
+    result,
+    reviews: list[dict],
+    signatures: list[ReportSignature] = (),
+) -> bytes:
+    """The report as a PDF: while signing, with blank signature lines; once closed, with every
+    member's decision, reasons, time and method, and the dissent (R-V6)."""
     evaluation = get_row(session, EvaluationRoom, tender.id)
-    members = []
-    for m in room.sitting_members(session, tender):
-        label = (
-            "组长"
-            if m.user_id == evaluation.chair_id
-            else ("招标人代表" if m.kind == "tenderee_rep" else "评标专家")
+    members = [
+        report_pdf.Member(
+            get_row(session, User, m.user_id).display_name, _member_role(m, evaluation.chair_id)
         )
-        members.append(report_pdf.Member(get_row(session, User, m.user_id).display_name, label))
-    data = report_pdf.report_from(
-        result,
-        tender_code=tender.code or "",
-        tender_title=tender.title,
-        agency=get_row(session, Organization, tender.agency_id).name,
-        tenderee=get_row(session, Organization, tender.tenderee_id).name,
-        evaluated_on=clock.local(clock.now()).date(),
-        members=members,
-        reviews=reviews,
-    )
+        for m in room.sitting_members(session, tender)
+    ]
     with force_locale("zh_CN"):  # the official report is in Chinese whoever triggers it
+        lines, dissent = [], []
+        for sig in signatures:
+            seat = get_row(session, RoomMember, sig.member_id)
+            name = get_row(session, User, seat.user_id).display_name
+            lines.append(
+                report_pdf.SignatureLine(
+                    member=name,
+                    role=_member_role(seat, evaluation.chair_id),
+                    decision=label("report_signatures.decision", sig.decision),
+                    reasons=sig.reasons,
+                    signed_at=clock.local(sig.signed_at).strftime("%Y-%m-%d %H:%M"),
+                    method=str(
+                        _l("code + certificate %(serial)s", serial=sig.signer_serial)
+                        if sig.signer_serial
+                        else _l("second-factor code")
+                    ),
+                )
+            )
+            if sig.counted_as == Decision.DISSENT:
+                dissent.append(report_pdf.Dissent(name, sig.reasons))
+        data = report_pdf.report_from(
+            result,
+            tender_code=tender.code or "",
+            tender_title=tender.title,
+            agency=get_row(session, Organization, tender.agency_id).name,
+            tenderee=get_row(session, Organization, tender.tenderee_id).name,
+            evaluated_on=clock.local(clock.now()).date(),
+            members=members,
+            reviews=reviews,
+            dissent=dissent,
+            signatures=lines,
+        )
         return report_pdf.render_report(data, current_app.config.get("REPORT_FONT"))
 
 
@@ -131,14 +178,15 @@ def sign(
     """Sign the report after a fresh code: agree, dissent (with reasons) or refuse (R-V6)."""
     seat = room.member(session, actor, tender)
     report = _report(session, tender)
-    if report.status != "signing":
+    if report.status != ReportStatus.SIGNING:
         raise Conflict(_l("The report is closed."), code="report_signed")
     if session.get(ReportSignature, (tender.id, seat.id)) is not None:
         raise Conflict(_l("You have already signed."), code="already_signed")
+    committee.require_quorum(session, tender)  # R-E1: nobody signs for a committee short of members
     if decision not in DECISIONS:
         raise Invalid(_l("Agree, dissent or refuse."), code="invalid_decision")
     text = (reasons or "").strip()
-    if decision == "dissent" and not text:
+    if decision == Decision.DISSENT and not text:
         raise Invalid(
             _l("A dissent states its reasons."), code="reasons_required", details={"field": "reasons"}
         )
@@ -147,7 +195,11 @@ def sign(
     if cms_signature:
         serial = _check_cms(session, actor, report, cms_signature)
     # R-V6: a refusal with written reasons stands as dissent; without, it counts as agreement.
-    counted = "dissent" if decision == "dissent" or (decision == "refused" and text) else "agree"
+    counted = (
+        Decision.DISSENT
+        if decision == Decision.DISSENT or (decision == Decision.REFUSED and text)
+        else Decision.AGREE
+    )
     signature = ReportSignature(
         tender_id=tender.id,
         member_id=seat.id,
@@ -211,19 +263,70 @@ def close(session: Session, actor: User, tender: Tender, ip: str | None = None) 
         s.member_id
         for s in session.scalars(select(ReportSignature).where(ReportSignature.tender_id == tender.id))
     }
+    committee.require_quorum(session, tender)  # R-E1: a committee of 4 never closes a report
     waiting = [m for m in room.sitting_members(session, tender) if m.id not in signed]
     if waiting:
         raise Conflict(
             _l("Every member signs first."), code="signatures_pending", details={"waiting": len(waiting)}
         )
-    report.status, report.signed_at = "signed", clock.now()
-    evaluation.status = "closed"
+    report.status, report.signed_at = ReportStatus.SIGNED, clock.now()
+    evaluation.status = RoomStatus.CLOSED
+    report.pdf_sha256 = _store().put_bytes(signed_pdf(session, tender, report)).sha256
     session.flush()
     _disclose_draws(session, actor, tender, ip)
     audit.record(
         session, actor, "evaluation.report_closed", tender, {"content_sha256": report.content_sha256}, ip
     )
     return report
+
+
+def signed_pdf(session: Session, tender: Tender, report: EvaluationReport) -> bytes:
+    """The closed report (R-R2): rendered with every signature, the content the members signed and
+    their own CMS signatures attached, and the platform's PAdES signature over the whole file."""
+    result, _sheets, _void = scoring.aggregate_room(session, tender)
+    signatures = _signatures(session, tender)
+    pdf = _render(session, tender, result, report.content.get("reviews", []), signatures)
+    attachments = [
+        pdfsign.Attachment(
+            "report-content.json",
+            canonical.canonical_json(report.content),
+            "application/json",
+            "The results as the members signed them (canonical JSON)",
+        )
+    ]
+    for sig in signatures:
+        if sig.cms_signature:
+            attachments.append(
+                pdfsign.Attachment(
+                    f"member-{sig.signer_serial}.p7s",
+                    base64.b64decode(sig.cms_signature),
+                    "application/pkcs7-signature",
+                    "A member's CMS signature over report-content.json",
+                )
+            )
+    return pdfsign.sign(
+        pdf,
+        pki.document_signer(session),
+        field_name="SunBid",
+        reason=f"{tender.code} 评标报告 / evaluation report",
+        location="SunBid",
+        attachments=attachments,
+    )
+
+
+def _signatures(session: Session, tender: Tender) -> list[ReportSignature]:
+    return list(
+        session.scalars(
+            select(ReportSignature)
+            .where(ReportSignature.tender_id == tender.id)
+            .order_by(ReportSignature.signed_at, ReportSignature.member_id)
+        )
+    )
+
+
+def document(session: Session, tender: Tender) -> bytes:
+    """The report's PDF as kept in the file store: signed once closed (for archives and proofs)."""
+    return _store().path_for(_report(session, tender).pdf_sha256).read_bytes()
 
 
 def _report(session: Session, tender: Tender) -> EvaluationReport:

@@ -55,6 +55,18 @@ class Dissent:
 
 
 @dataclass(frozen=True)
+class SignatureLine:
+    """How one member signed (R-V6): decision in words, reasons, Beijing time, and the method."""
+
+    member: str
+    role: str
+    decision: str
+    reasons: str
+    signed_at: str
+    method: str
+
+
+@dataclass(frozen=True)
 class ReportData:
     tender_code: str
     tender_title: str
@@ -71,6 +83,7 @@ class ReportData:
     reviews: tuple[dict, ...] = ()  # the diffs from aggregation.apply_review
     dissent: tuple[Dissent, ...] = ()
     opening_order: tuple[str, ...] = ()  # bid keys as in the opening record, for the qualification table
+    signatures: tuple[SignatureLine, ...] = ()  # once every member has signed (the closed report)
 
 
 def report_from(
@@ -84,6 +97,7 @@ def report_from(
     members: Sequence[Member],
     reviews: Sequence[dict] = (),
     dissent: Sequence[Dissent] = (),
+    signatures: Sequence[SignatureLine] = (),
 ) -> ReportData:
     return ReportData(
         tender_code,
@@ -101,6 +115,7 @@ def report_from(
         tuple(reviews),
         tuple(dissent),
         tuple(bid.key for bid in aggregation.bids),
+        tuple(signatures),
     )
 
 
@@ -274,11 +289,35 @@ def render_report(data: ReportData, font_path: str | None = None) -> bytes:
         pdf.cell(width, 5.5, _("None recorded."), **next_line)
 
     heading(_("Signatures"))
-    for member in data.members:
-        pdf.cell(
+    if data.signatures:
+        rows = [(m.role, m.member, m.decision, m.signed_at, m.method) for m in data.signatures]
+        table(
+            [_("Role"), _("Member"), _("Decision"), _("Signed at"), _("Signing method")],
+            rows,
+            (24, 34, 30, 40, 52),
+        )
+        reasons = [m for m in data.signatures if m.reasons]
+        if reasons:
+            heading(_("Reasons given when signing"))
+            for line in reasons:
+                pdf.multi_cell(width, 5.5, f"{line.member} ({line.decision}): {line.reasons}", **next_line)
+        pdf.ln(2)
+        pdf.multi_cell(
             width,
-            10,
-            f"{member.role} {member.name}: ____________________   {_('Date')}: ____________",
+            5,
+            _(
+                "Each member signed after a fresh second-factor code; members holding a platform "
+                "certificate also signed the report's content (CMS), attached to this file. The platform "
+                "signed the file (PAdES) when the report closed."
+            ),
             **next_line,
         )
+    else:
+        for member in data.members:
+            pdf.cell(
+                width,
+                10,
+                f"{member.role} {member.name}: ____________________   {_('Date')}: ____________",
+                **next_line,
+            )
     return bytes(pdf.output())

@@ -33,20 +33,13 @@ from evaluation.models import BlindCode, ChairVote, EvaluationRoom, RoomMember, 
 from experts import calls
 from experts.models import Call, Draw, Expert
 
-MIN_MEMBERS = 5  # R-E1
 
+def check_composition(tender: Tender, members: list[tuple[User, str]]) -> None:
+    """R-E1 (``experts.draws.committee_problems`` decides the sizes), and nobody twice."""
+    from experts.draws import committee_problems
 
-def check_composition(members: list[tuple[User, str]]) -> None:
-    """R-E1: at least 5, an odd number, at least two thirds experts, at most one tenderee representative."""
     experts = sum(1 for _user, kind in members if kind == "expert")
-    representatives = len(members) - experts
-    problems = []
-    if len(members) < MIN_MEMBERS or len(members) % 2 == 0:
-        problems.append({"rule": "R-E1", "code": "size", "members": len(members)})
-    if experts * 3 < len(members) * 2:
-        problems.append({"rule": "R-E1", "code": "experts_share", "experts": experts})
-    if representatives > 1:
-        problems.append({"rule": "R-E1", "code": "representatives", "representatives": representatives})
+    problems = committee_problems(tender, experts, len(members) - experts)
     if len({user.id for user, _kind in members}) != len(members):
         problems.append({"rule": "R-E1", "code": "duplicate_member"})
     if problems:
@@ -66,7 +59,7 @@ def seat(
         raise Conflict(_l("The committee sits after the opening is closed."), code="opening_not_closed")
     if session.get(EvaluationRoom, tender.id) is not None:
         raise Conflict(_l("The committee is already seated."), code="room_exists")
-    check_composition(members)
+    check_composition(tender, members)
     for user, kind in members:
         if user.role == Role.AGENCY or user.organization_id == tender.agency_id:  # R-E6
             raise Invalid(
@@ -298,13 +291,21 @@ def opened_bids(session: Session, tender: Tender) -> list[Bid]:
     )
 
 
+PARTS = ("qualification", "technical", "commercial")
+BLIND_PART = "technical"  # 暗标: reaches the experts under a code
+
+
+def _part_folder(tender: Tender, bid: Bid, part: str) -> Path:
+    return _opened_root() / str(tender.id) / str(bid.id) / part
+
+
 def _technical_folder(tender: Tender, bid: Bid) -> Path:
-    return _opened_root() / str(tender.id) / str(bid.id) / "technical"
+    return _part_folder(tender, bid, BLIND_PART)
 
 
 def _technical_files(folder: Path) -> list[Path]:
-    """The bidder's own documents in an opened technical part: not the bid-pack's manifest and inner
-    signature, which name the signer by design (its certificate) and stay with the opening record."""
+    """The bidder's own documents in an opened part: not the bid-pack's manifest and inner signature,
+    which name the signer by design (its certificate) and stay with the opening record."""
 
     if not folder.is_dir():
         return []
@@ -315,6 +316,70 @@ def _technical_files(folder: Path) -> list[Path]:
         and not p.is_symlink()
         and p.relative_to(folder).as_posix() not in (MANIFEST_NAME, SIGNATURE_NAME)
     )
+
+
+_part_files = _technical_files
+
+
+def parts_view(session: Session, actor: User, tender: Tender) -> dict[str, list[dict]]:
+    """Every part the committee judges, for a sitting member: qualification and commercial parts by
+    bidder, with the bidder's file names; technical parts under their codes only (blind_view)."""
+    member(session, actor, tender)
+    out: dict[str, list[dict]] = {}
+    bids = opened_bids(session, tender)
+    names = {
+        o.id: o.name
+        for o in session.scalars(
+            select(Organization).where(Organization.id.in_([b.organization_id for b in bids]))
+        )
+    }
+    for part in PARTS:
+        if part == BLIND_PART:
+            continue
+        rows = []
+        for bid in bids:
+            folder = _part_folder(tender, bid, part)
+            files = _part_files(folder)
+            rows.append(
+                {
+                    "key": str(bid.id),
+                    "tenderer": names.get(bid.organization_id, ""),
+                    "files": [
+                        {
+                            "n": n,
+                            "name": p.relative_to(folder).as_posix(),
+                            "suffix": p.suffix.lower(),
+                            "size": p.stat().st_size,
+                        }
+                        for n, p in enumerate(files, start=1)
+                    ],
+                }
+            )
+        out[part] = rows
+    return out
+
+
+def part_file(session: Session, actor: User, tender: Tender, part: str, key: str, n: int) -> tuple[Path, str]:
+    """One file of a part for a sitting member, and the name to show: a technical part's by its code
+    and number only (a file name can name the bidder), the others by their own name."""
+    if part == BLIND_PART:
+        path = blind_file(session, actor, tender, key, n)
+        return path, f"{key}-{n}{path.suffix.lower()}"
+    if part not in PARTS:
+        raise NotFound(_l("No such file."), code="file_not_found")
+    member(session, actor, tender)
+    try:
+        bid_id = uuid.UUID(key)
+    except ValueError as exc:
+        raise NotFound(_l("No such file."), code="file_not_found") from exc
+    bid = next((b for b in opened_bids(session, tender) if b.id == bid_id), None)
+    if bid is None:
+        raise NotFound(_l("No such file."), code="file_not_found")
+    folder = _part_folder(tender, bid, part)
+    files = _part_files(folder)
+    if not 1 <= n <= len(files):
+        raise NotFound(_l("No such file."), code="file_not_found")
+    return files[n - 1], files[n - 1].relative_to(folder).as_posix()
 
 
 def assign_blind_codes(session: Session, tender: Tender) -> list[BlindCode]:
@@ -340,10 +405,12 @@ def blind_view(session: Session, actor: User, tender: Tender) -> list[dict]:
     no file names (a file name can itself name the bidder)."""
     member(session, actor, tender)
     out = []
-    for row in session.scalars(
+    rows = session.scalars(
         select(BlindCode).where(BlindCode.tender_id == tender.id).order_by(BlindCode.code)
-    ):
-        folder = _technical_folder(tender, get_row(session, Bid, row.bid_id))
+    ).all()
+    bids = {b.id: b for b in session.scalars(select(Bid).where(Bid.id.in_([r.bid_id for r in rows])))}
+    for row in rows:
+        folder = _technical_folder(tender, bids[row.bid_id])
         files = _technical_files(folder)
         names = {p.relative_to(folder).as_posix(): n for n, p in enumerate(files, start=1)}
         out.append(
@@ -398,6 +465,7 @@ def overview(session: Session, actor: User, tender: Tender) -> dict:
         "members": [
             {
                 "user": str(m.user_id),
+                "seat": str(m.id),
                 "name": get_row(session, User, m.user_id).display_name,
                 "kind": m.kind,
                 "checked_in": m.checked_in_at is not None,

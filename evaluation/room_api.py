@@ -6,21 +6,18 @@ from __future__ import annotations
 import uuid
 
 from flask import Blueprint, jsonify, send_file
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
 
 from accounts.models import User
 from audit import proofs
 from bidding import services as tenders
 from core.auth import roles_required
 from core.db import db
-from core.errors import Invalid
 from core.extensions import client_ip
 from core.openapi import Raw, api_doc
 from core.roles import Role
 from core.schemas import ItemsOut, Out
-from evaluation import report, room, scoring
+from evaluation import committee, report, room, scoring
 from evaluation.facts import member_facts
 from evaluation.schemas import (
     ChairBody,
@@ -41,23 +38,90 @@ MEMBERS = (Role.EXPERT, Role.TENDEREE)
 @roles_required(Role.AGENCY)
 @api_doc(body=RoomBody, responses={201: Out})
 def open_room(tender_id: uuid.UUID, body: RoomBody):
-    """Seat the committee the draw formed (with the tenderee's representative if the draw allowed one)."""
+    """Seat the committee the draw formed, with the tenderee's representative if the draw allowed one:
+    by user name (`representative_username`, as listed by GET .../representatives) or by id."""
 
     tender = tenders.manageable(db.session, current_user, tender_id)
-    representative = None
-    if body.representative:
-        representative = db.session.scalar(
-            select(User).where(
-                User.id == body.representative,
-                User.role == Role.TENDEREE,
-                User.organization_id == tender.tenderee_id,
-            )
-        )
-        if representative is None:
-            raise Invalid(_l("The representative must be the tenderee's."), code="invalid_representative")
-    room.open_room(db.session, current_user, tender, representative, client_ip())
+    name = body.representative_username
+    if body.representative and not name:
+        user = db.session.get(User, body.representative)
+        name = user.username if user else "?"
+    committee.seat_committee(db.session, current_user, tender, name, client_ip())
     db.session.commit()
     return jsonify({"seated": True}), 201
+
+
+@bp.get("/representatives")
+@roles_required(Role.AGENCY)
+@api_doc(responses={200: ItemsOut})
+def representatives(tender_id: uuid.UUID):
+    """The tenderee's staff the agency may seat as its one representative (R-E1), by name."""
+    from bidding import services as tenders
+    from evaluation import committee
+
+    tender = tenders.manageable(db.session, current_user, tender_id)
+    return jsonify(
+        {
+            "items": [
+                {"username": u.username, "name": u.display_name}
+                for u in committee.representatives(db.session, tender)
+            ]
+        }
+    )
+
+
+@bp.post("/replacements")
+@roles_required(Role.AGENCY)
+@api_doc(responses={201: Out})
+def seat_replacements(tender_id: uuid.UUID):
+    """Seat the experts who accepted a replacement draw's calls (R-E5); how many, never who (R-E4)."""
+    from bidding import services as tenders
+    from evaluation import committee
+
+    tender = tenders.manageable(db.session, current_user, tender_id)
+    rows = committee.seat_replacements(db.session, current_user, tender, client_ip())
+    db.session.commit()
+    return jsonify({"seated": len(rows)}), 201
+
+
+@bp.get("/vacancies")
+@roles_required(Role.AGENCY)
+@api_doc(responses={200: Out})
+def vacancies(tender_id: uuid.UUID):
+    """Empty seats by specialty after a withdrawal (R-E5), and what R-E1 finds wrong meanwhile."""
+    from bidding import services as tenders
+    from evaluation import committee
+
+    tender = tenders.manageable(db.session, current_user, tender_id)
+    room.room_for(db.session, tender_id)
+    return jsonify(
+        {
+            "vacancies": committee.vacancies(db.session, tender),
+            "problems": committee.problems(db.session, tender),
+        }
+    )
+
+
+@bp.get("/parts")
+@roles_required(*MEMBERS)
+@api_doc(responses={200: Out})
+def parts(tender_id: uuid.UUID):
+    """The bids a sitting member may see: qualification and commercial parts by bidder with their
+    files, and the technical parts under blind codes only."""
+    tender, _room = room.room_for(db.session, tender_id)
+    body = room.parts_view(db.session, current_user, tender)
+    body["technical"] = room.blind_view(db.session, current_user, tender)
+    return jsonify(body)
+
+
+@bp.get("/parts/<part>/<key>/files/<int:n>")
+@roles_required(*MEMBERS)
+@api_doc(responses={200: Raw("application/octet-stream", "the file")})
+def part_file(tender_id: uuid.UUID, part: str, key: str, n: int):
+    """One file of a part: by bid id (qualification, commercial) or blind code (technical)."""
+    tender, _room = room.room_for(db.session, tender_id)
+    path, name = room.part_file(db.session, current_user, tender, part, key, n)
+    return send_file(path, download_name=name.rsplit("/", 1)[-1], as_attachment=True)
 
 
 @bp.get("")

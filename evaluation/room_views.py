@@ -15,13 +15,16 @@ from sqlalchemy import select
 from accounts.models import Organization, User
 from bidding import permissions
 from core.auth import roles_required
-from core.db import db, get_row
-from core.errors import Conflict, Forbidden
+from core.db import db
+from core.errors import Conflict, Forbidden, Invalid
 from core.extensions import client_ip
 from core.roles import Role
+from core.storage import file_store
 from core.uow import attempt
-from evaluation import charts, report, room, scoring
+from evaluation import charts, committee, report, room, scoring, sheet_html, viewer
+from evaluation.aggregation import REVIEW_REASONS
 from evaluation.facts import member_facts
+from evaluation.formulas import show_points
 from evaluation.models import EvaluationReport, EvaluationRoom, ReportSignature, RoomMember
 from experts import reviews
 from experts.models import REVIEW_ASPECTS, Expert, ExpertReview
@@ -59,24 +62,52 @@ def room_page(tender_id: uuid.UUID):
     overseer = permissions.oversees(db.session, actor, tender)
     seat = None if overseer else room.member(db.session, actor, tender, sitting=False)
     context = {"tender": tender, "room": evaluation, "overview": overview, "seat": seat, "form": FlaskForm()}
+    context["seats"] = {m["seat"]: m["name"] for m in overview["members"]}
     if seat is not None and seat.checked_in_at is not None and seat.replaced_at is None:
+        context["parts"] = room.parts_view(db.session, actor, tender)
         context["bidders"] = [
-            {"id": str(b.id), "name": get_row(db.session, Organization, b.organization_id).name}
-            for b in room.opened_bids(db.session, tender)
+            {"id": r["key"], "name": r["tenderer"]} for r in context["parts"]["qualification"]
         ]
         context["technical"] = room.blind_view(db.session, actor, tender)
         try:
             context["scheme"] = scoring.scheme_of(db.session, tender)
         except Conflict:
             context["scheme"] = None
-        context["mine"] = scoring.my_sheet(db.session, actor, tender) if context["scheme"] else None
+        from evaluation.models import ScoreSheet
+
+        locked_at = db.session.scalar(
+            select(ScoreSheet.submitted_at).where(
+                ScoreSheet.tender_id == tender.id, ScoreSheet.member_id == seat.id
+            )
+        )
+        # A submitted sheet is folded away (a link shows it): the member works from the results now,
+        # and a full sheet is thousands of inputs to render on every visit.
+        context["sheet_folded"] = locked_at is not None and not request.args.get("sheet")
+        context["mine"] = (
+            {"submitted_at": locked_at.isoformat()}
+            if context["sheet_folded"]
+            else (scoring.my_sheet(db.session, actor, tender) if context["scheme"] else None)
+        )
+        context["sheet"], context["show_points"] = sheet_html, show_points
+        context["sheet_rows"] = {
+            "blind": [(t["code"], t["code"], True) for t in context["technical"]],
+            "bids": [(b["id"], b["name"], False) for b in context["bidders"]],
+        }
     try:
         result, sheets, void = scoring.aggregate_room(db.session, tender)
     except (Conflict, Forbidden):
         context["results"] = None
     else:
-        context["results"] = scoring.results_json(result, sheets, void)
+        _by_code, codes = scoring.blind_addresses(db.session, tender)
+        context["results"] = scoring.results_json(result, sheets, void, codes)
         context["spread"], context["ranking"] = charts.score_spread(result), charts.ranking(result)
+        context["criteria"] = {c.key: c for c in result.scheme.criteria}
+        context["tenderers"] = {r.key: r.name for r in result.results}
+        context["reviewable"] = REVIEW_REASONS
+        context["reviews"] = [
+            scoring.mask(r, codes, scoring.blind_keys(result.scheme))
+            for r in scoring.reviews(db.session, tender)
+        ]
     row = db.session.get(EvaluationReport, tender.id)
     context["report"] = report.report_json(db.session, row) if row else None
     if overseer and row is not None and row.status == "signed":
@@ -84,17 +115,8 @@ def room_page(tender_id: uuid.UUID):
     context["signed_by_me"] = bool(
         row and seat and db.session.get(ReportSignature, (tender.id, seat.id)) is not None
     )
+    context["quorum"] = committee.problems(db.session, tender)
     return render_template("evaluation/room.html", **context)
-
-
-@bp.get("/evaluation/<uuid:tender_id>/report.pdf")
-@roles_required(*PEOPLE)
-def report_pdf(tender_id: uuid.UUID):
-    """The report's PDF for the pages (signed in by session): the same rule as the API's
-    (``report.readable``: committee and supervisors; the agency and the tenderee once it is signed)."""
-    tender, _room = room.room_for(db.session, tender_id)
-    path, name = report.pdf_file(db.session, current_user, tender)
-    return send_file(path, mimetype="application/pdf", download_name=name)
 
 
 def _seated(tender_id, user_id) -> bool:
@@ -259,3 +281,105 @@ def review_member(tender_id: uuid.UUID, expert_id: uuid.UUID):
         reviews.record(db.session, current_user, expert, tender, ratings, form.get("notes", ""), client_ip())
 
     return _run(tender_id, action, _("The review is recorded."), "#reviews")
+
+
+@bp.post("/evaluation/<uuid:tender_id>/reviews")
+@roles_required(Role.EXPERT, Role.TENDEREE)
+def record_score_review(tender_id: uuid.UUID):
+    """The chair records a review (复核) from the form beside its flag (R-V4)."""
+    tender, _room = room.room_for(db.session, tender_id)
+    form = request.form
+
+    def action():
+        try:
+            member_id = uuid.UUID(form.get("member", ""))
+        except ValueError as exc:
+            raise Invalid(
+                _("Choose the member whose score changes."),
+                code="invalid_member",
+                details={"field": "member"},
+            ) from exc
+        scoring.record_review(
+            db.session,
+            current_user,
+            tender,
+            reason=form.get("reason", ""),
+            member_id=member_id,
+            bid_key=form.get("bid", ""),
+            criterion=form.get("criterion") or None,
+            points=form.get("points") or None,
+            note=form.get("note", ""),
+            ip=client_ip(),
+        )
+
+    return _run(tender_id, action, _("The review is recorded (R-V4)."), "#results")
+
+
+@bp.get("/evaluation/<uuid:tender_id>/files/<part>/<key>/<int:n>")
+@roles_required(Role.EXPERT, Role.TENDEREE)
+def view_file(tender_id: uuid.UUID, part: str, key: str, n: int):
+    """One file of a bid part, shown in the page: PDF in the browser's viewer, images and text inline,
+    an archive as the list of what it holds; technical parts under their code (暗标)."""
+    tender, _room = room.room_for(db.session, tender_id)
+    path, name = room.part_file(db.session, current_user, tender, part, key, n)
+    what = viewer.kind(path)
+    return render_template(
+        "evaluation/file.html",
+        tender=tender,
+        part=part,
+        key=key,
+        n=n,
+        name=name,
+        kind=what,
+        size=path.stat().st_size,
+        text=viewer.text_of(path) if what == "text" else None,
+        entries=viewer.archive_entries(path) if what == "archive" else None,
+        tenderer=_tenderer_of(tender, part, key),
+    )
+
+
+def _tenderer_of(tender, part: str, key: str) -> str | None:
+    """The bidder's name for a part that is not blind; None under a code."""
+    if part == room.BLIND_PART:
+        return None
+    from bidding.models import Bid
+
+    bid = db.session.get(Bid, uuid.UUID(key))
+    return db.session.get(Organization, bid.organization_id).name if bid else None
+
+
+@bp.get("/evaluation/<uuid:tender_id>/files/<part>/<key>/<int:n>/raw")
+@roles_required(Role.EXPERT, Role.TENDEREE)
+def raw_file(tender_id: uuid.UUID, part: str, key: str, n: int):
+    """The file itself for the signed-in member (session authentication: no API token in a browser)."""
+    from flask import send_file
+
+    tender, _room = room.room_for(db.session, tender_id)
+    path, name = room.part_file(db.session, current_user, tender, part, key, n)
+    mimetype, inline = viewer.mimetype(path)
+    response = send_file(
+        path, mimetype=mimetype, as_attachment=not inline, download_name=name.rsplit("/", 1)[-1]
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    # The room page frames it; nothing a bidder wrote runs script here (viewer.INLINE types only).
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; frame-ancestors 'self'"
+    return response
+
+
+@bp.get("/evaluation/<uuid:tender_id>/report.pdf")
+@roles_required(*PEOPLE)
+def report_pdf(tender_id: uuid.UUID):
+    """The report's PDF for whoever may read the report (committee and supervisors; the agency and the
+    tenderee once signed), in the browser's viewer with the session (R-R2: signed once closed)."""
+    tender, _room = room.room_for(db.session, tender_id)
+    row = report.readable(db.session, current_user, tender)
+    response = send_file(
+        file_store().path_for(row.pdf_sha256),
+        mimetype="application/pdf",
+        download_name=f"{tender.code}-evaluation-report.pdf",
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'self'"
+    return response

@@ -26,6 +26,7 @@ class Criterion(Body):
     min_points: Points | None = None
     max_points: Points | None = None
     blind: bool = False
+    guidance: Text[2000] = Field("", description="评分标准: what earns the points, shown to the experts")
 
 
 class PriceRule(Body):
@@ -56,6 +57,9 @@ class SchemeOut(Out):
 
 class RoomBody(Body):
     representative: Id | None = Field(None, description="the tenderee's user who sits on the committee")
+    representative_username: Text[150] | None = Field(
+        None, description="or the same person by user name (GET .../evaluation/representatives lists them)"
+    )
 
 
 class CodeBody(Body):

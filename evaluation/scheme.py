@@ -24,6 +24,7 @@ TOTAL_POINTS = 100 * POINT
 # R-V2 (87号令55): the price weight in procurement's comprehensive scoring is at least this share.
 PRICE_MINIMUM = {"goods": 30 * POINT, "services": 10 * POINT}
 MAX_CRITERIA = 200
+MAX_GUIDANCE = 2000  # characters of guidance per criterion
 
 
 class SchemeProblems(ValueError):
@@ -77,9 +78,12 @@ def _criterion(raw: Any, where: str, method: str, problems: list[dict]) -> Crite
         high = _points(raw.get("max_points"), f"{where}.max_points", problems)
         if low is not None and high is not None and not 0 <= low < high:
             problems.append({"item": where, "key": key, "field": "max_points", "code": "invalid_range"})
+    guidance = raw.get("guidance") or ""
+    if not isinstance(guidance, str) or len(guidance) > MAX_GUIDANCE:
+        problems.append({"item": where, "key": key, "field": "guidance", "code": "guidance_too_long"})
     if len(problems) > found:
         return None
-    return Criterion(key, str(part), str(kind), high or 0, low or 0, blind, name)
+    return Criterion(key, str(part), str(kind), high or 0, low or 0, blind, name, guidance.strip())
 
 
 def _coefficients(raw: Any, problems: list[dict]) -> tuple[Decimal, ...]:
@@ -198,6 +202,7 @@ def scheme_json(scheme: Scheme, subject: str) -> dict:
                     else {}
                 ),
                 "blind": c.blind,
+                **({"guidance": c.guidance} if c.guidance else {}),
             }
             for c in scheme.criteria
         ],

@@ -10,9 +10,12 @@ formulas (evaluation.aggregation). A member replaced during the evaluation has t
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,7 +23,7 @@ from sqlalchemy.orm import Session
 import audit
 from accounts.models import Organization, User
 from bidding import permissions
-from bidding.models import PartOpening, Tender
+from bidding.models import BidPart, PartOpening, Tender
 from core import clock
 from core.db import get_row
 from core.errors import Conflict, Forbidden, Invalid
@@ -241,36 +244,90 @@ def my_sheet(session: Session, actor: User, tender: Tender) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class SheetReasons:
+    """What the results need of a submitted sheet beyond its numbers: the failure reasons."""
+
+    reasons: dict
+
+
+_CACHE_SIZE = 32
+
+
 def aggregate_room(session: Session, tender: Tender) -> tuple[aggregation.Aggregation, dict, int]:
     """The aggregation of the sitting members' submitted sheets (R-V1: only when all have submitted;
-    R-E5: a replaced member's sheet is void); also the sheets by member and how many are void."""
-    scheme = scheme_of(session, tender)
+    R-E5: a replaced member's sheet is void); also each sheet's failure reasons by member and how many
+    sheets are void.
+
+    Submitted sheets never change, the opening's prices neither; what can still change the result is a
+    review or a seat. So the result is kept per (tender, sitting members and their submission times,
+    reviews): the room page, shown again and again to every member, aggregates once (R-V1 is checked
+    each time all the same, from the cheap columns)."""
     sitting = room.sitting_members(session, tender)
-    sheets = {
-        s.member_id: s
-        for s in session.scalars(
-            select(ScoreSheet).where(ScoreSheet.tender_id == tender.id, ScoreSheet.submitted_at.is_not(None))
-        )
-    }
-    waiting = [m for m in sitting if m.id not in sheets]
+    submitted = dict(
+        session.execute(
+            select(ScoreSheet.member_id, ScoreSheet.submitted_at).where(
+                ScoreSheet.tender_id == tender.id, ScoreSheet.submitted_at.is_not(None)
+            )
+        ).all()
+    )
+    waiting = [m for m in sitting if m.id not in submitted]
     if waiting:
         raise Conflict(
             _l("Scores are shown once every member has submitted."),
             code="scores_pending",
             details={"submitted": len(sitting) - len(waiting), "members": len(sitting)},
         )
-    bids = []
-    for bid in room.opened_bids(session, tender):
-        commercial = next(p for p in bid.parts if p.part == "commercial")
-        price = get_row(session, PartOpening, commercial.id).price_fen
-        bids.append(
-            aggregation.BidEntry(
-                str(bid.id),
-                get_row(session, Organization, bid.organization_id).name,
-                price or 0,
-                price is not None,
-            )
+    reviews = session.execute(
+        select(func.count(), func.max(ScoreReview.seq)).where(ScoreReview.tender_id == tender.id)
+    ).one()
+    key = (
+        tender.id,
+        tuple(sorted((m.id, submitted[m.id]) for m in sitting)),
+        len(submitted),
+        tuple(reviews),
+    )
+    cache = current_app.extensions.setdefault("sunbid.aggregations", OrderedDict())
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key]
+    found = _aggregate(session, tender, sitting)
+    cache[key] = found
+    while len(cache) > _CACHE_SIZE:
+        cache.popitem(last=False)
+    return found
+
+
+def _aggregate(session: Session, tender: Tender, sitting: list) -> tuple[aggregation.Aggregation, dict, int]:
+    scheme = scheme_of(session, tender)
+    sheets = {
+        s.member_id: s
+        for s in session.scalars(
+            select(ScoreSheet).where(ScoreSheet.tender_id == tender.id, ScoreSheet.submitted_at.is_not(None))
         )
+    }
+    opened = room.opened_bids(session, tender)
+    ids = [b.id for b in opened]
+    prices = dict(  # the commercial part's price as opened, for every bid in one query
+        session.execute(
+            select(BidPart.bid_id, PartOpening.price_fen)
+            .join(PartOpening, PartOpening.part_id == BidPart.id)
+            .where(BidPart.bid_id.in_(ids), BidPart.part == "commercial")
+        ).all()
+    )
+    names = dict(
+        session.execute(
+            select(Organization.id, Organization.name).where(
+                Organization.id.in_([b.organization_id for b in opened])
+            )
+        ).all()
+    )
+    bids = [
+        aggregation.BidEntry(
+            str(bid.id), names[bid.organization_id], prices.get(bid.id) or 0, prices.get(bid.id) is not None
+        )
+        for bid in opened
+    ]
     plain = [
         aggregation.Sheet(expert=str(m.id), passes=sheets[m.id].passes, points=sheets[m.id].points)
         for m in sitting
@@ -285,7 +342,7 @@ def aggregate_room(session: Session, tender: Tender) -> tuple[aggregation.Aggreg
         select(ScoreReview).where(ScoreReview.tender_id == tender.id).order_by(ScoreReview.seq)
     ):  # R-V4: the recorded reviews, replayed in order on top of the untouched sheets
         result, _diff = aggregation.apply_review(result, _review(review))
-    return result, sheets, void
+    return result, {member: SheetReasons(dict(s.reasons)) for member, s in sheets.items()}, void
 
 
 def _review(row: ScoreReview) -> aggregation.Review:

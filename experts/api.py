@@ -28,6 +28,7 @@ from experts.schemas import (
     DrawBody,
     DrawOut,
     DrawQuery,
+    EmploymentBody,
     ReviewBody,
     ReviewOut,
 )
@@ -77,10 +78,15 @@ def get_draw(draw_id: uuid.UUID, query: DrawQuery):
     Names (R-E4) come with it once the result is determined; before, `?names=1` gives them to
     supervisors (logged) and is refused, and logged, for anyone else.
     """
+    names = None
+    if query.names:  # asked for names: refused (and logged, R-E4) for every role not allowed them
+        names = draws.members(db.session, current_user, draw_id, client_ip())
     draw, tender = draws.visible_draw(db.session, current_user, draw_id)
     body = draws.status_json(db.session, draw, tender)
-    if draw.disclosed_at or query.names:
-        body["members"] = draws.members(db.session, current_user, draw_id, client_ip())
+    if draw.disclosed_at and names is None:
+        names = draws.members(db.session, current_user, draw_id, client_ip())
+    if names is not None:
+        body["members"] = names
         db.session.commit()  # the access line in the audit log
     return jsonify(body)
 
@@ -103,6 +109,19 @@ def draw_proof(draw_id: uuid.UUID):
     proof = draws.proof(db.session, actor, draw_id, client_ip())
     db.session.commit()  # a supervisor's look before disclosure is logged (R-E4)
     return jsonify(proof)
+
+
+@bp.get("/experts/me/calls")
+@roles_required(Role.EXPERT)
+@api_doc(responses={200: ItemsOut})
+def my_calls():
+    """Your calls, newest first: when and where, the answer deadline, and the room once you are seated."""
+    from experts.models import Draw
+
+    items = []
+    for call in calls.my_calls(db.session, current_user):
+        items.append(calls.call_json(db.session, current_user, call, db.session.get(Draw, call.draw_id)))
+    return jsonify({"items": items})
 
 
 @bp.post("/calls/<uuid:call_id>/answer")
@@ -186,3 +205,36 @@ def expert_reviews(expert_id: uuid.UUID):
             ],
         }
     )
+
+
+@bp.get("/experts/<uuid:expert_id>/employments")
+@roles_required(Role.ADMIN)
+@api_doc(responses={200: ItemsOut})
+def employments(expert_id: uuid.UUID):
+    """An expert's employment history (R-E3 avoids their employers of the last 3 years): admins."""
+    from experts import pool
+
+    expert = pool.get_expert(db.session, expert_id)
+    return jsonify({"items": [pool.employment_json(e) for e in expert.employments]})
+
+
+@bp.post("/experts/<uuid:expert_id>/employments")
+@roles_required(Role.ADMIN)
+@api_doc(body=EmploymentBody, responses={201: Out})
+def add_employment(expert_id: uuid.UUID, body: EmploymentBody):
+    """Record where the expert works or worked (dates; the employer's unified social credit code)."""
+    from experts import pool
+
+    expert = pool.get_expert(db.session, expert_id)
+    row = pool.add_employment(
+        db.session,
+        current_user,
+        expert,
+        employer_name=body.employer_name,
+        employer_credit_code=body.employer_credit_code,
+        start_date=body.start_date,
+        end_date=body.end_date,
+        ip=client_ip(),
+    )
+    db.session.commit()
+    return jsonify(pool.employment_json(row)), 201

@@ -227,3 +227,25 @@ def expire_due(session: Session, now: datetime | None = None) -> int:
         _call_next(session, get_row(session, Draw, call.draw_id), call.specialty_code, None, None)
     session.flush()
     return len(due)
+
+
+def seated(session: Session, user: User, tender_id: uuid.UUID) -> bool:
+    """Whether ``user`` has a seat on the tender's committee now (the evaluation package answers; the
+    room is linked from the call only then)."""
+    check = current_app.extensions.get("sunbid.seated")
+    return bool(check and check(session, user, tender_id))
+
+
+def call_json(session: Session, user: User, call: Call, draw: Draw) -> dict:
+    """An expert's call as the expert sees it: when, where, by when to answer; the room once seated
+    (the tender stays undisclosed until then, R-E4)."""
+    room = call.status == "accepted" and seated(session, user, draw.tender_id)
+    return {
+        "id": str(call.id),
+        "status": call.status,
+        "evaluation_at": draw.evaluation_at.isoformat(),
+        "evaluation_place": draw.evaluation_place,
+        "deadline": call.deadline.isoformat(),
+        "answered_at": call.answered_at.isoformat() if call.answered_at else None,
+        "room": f"/evaluation/{draw.tender_id}" if room else None,
+    }

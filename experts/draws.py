@@ -28,6 +28,7 @@ import audit
 from accounts.models import User
 from audit import seals
 from bidding import permissions
+from bidding.lifecycle import deadline_passed
 from bidding.models import Bid, CustodianShare, Tender
 from core import clock
 from core.db import get_row, new_id
@@ -136,10 +137,14 @@ def request_draw(
     supervisor: User,
     evaluation_at: datetime,
     evaluation_place: str,
+    vacancies: dict[str, int] | None = None,
     ip: str | None = None,
 ) -> Draw:
     """Check the request, snapshot the eligible pool, commit to a fresh secret and log it all.
 
+    ``vacancies`` are the seats a seated committee lost (R-E5: a member withdrew), by specialty, as the
+    evaluation package counts them: a replacement draw for any number of them, up to that many, is
+    a draw like any other (same avoidance rules, every expert already called left out, verifiable).
     Every attempt is logged (R-E2): a refused one through the error's after-rollback hook.
     """
     now = clock.now()
@@ -155,7 +160,7 @@ def request_draw(
         record = {**attempt, "refused": err.code, "details": _loggable(err.details)}
         return err.keep(lambda s: audit.record(s, actor, "experts.draw_refused", tender, record, ip))
 
-    if tender.status != "published" or tender.bid_deadline is None or now < tender.bid_deadline:
+    if tender.status != "published" or not deadline_passed(tender, now):
         raise refused(
             Conflict(
                 _l("Experts are drawn once the bidders are known, after the bid deadline."),
@@ -165,7 +170,9 @@ def request_draw(
     if evaluation_at <= now:
         raise refused(Invalid(_l("The evaluation must be in the future."), code="invalid_evaluation_time"))
     earlier = draws_for(session, tender)
-    supplementary = _supplementary(earlier[-1] if earlier else None, criteria)
+    supplementary = _supplementary(earlier[-1] if earlier else None, criteria) or _replacement(
+        vacancies, criteria, representatives
+    )
     # A supplementary draw (补抽) fills seats of a committee already checked against R-E1.
     problems = (
         []
@@ -262,6 +269,13 @@ def _supplementary(last: Draw | None, criteria: Criteria) -> bool:
     if last is None or not last.shortfall or last.formed_at is not None:
         return False
     return all(count <= last.shortfall.get(code, 0) for code, count in criteria.specialties.items())
+
+
+def _replacement(vacancies: dict[str, int] | None, criteria: Criteria, representatives: int) -> bool:
+    """R-E5: the draw fills seats the committee lost, no more than it lost in each specialty."""
+    if not vacancies or representatives:
+        return False
+    return all(count <= vacancies.get(code, 0) for code, count in criteria.specialties.items())
 
 
 def _called_for(session: Session, earlier: list[Draw]) -> set[str]:

@@ -299,6 +299,17 @@ def add_employment(
     return row
 
 
+def employment_json(row: Employment) -> dict:
+    return {
+        "id": str(row.id),
+        "employer_name": row.employer_name,
+        "employer_credit_code": row.employer_credit_code,
+        "organization": str(row.organization_id) if row.organization_id else None,
+        "start_date": row.start_date.isoformat(),
+        "end_date": row.end_date.isoformat() if row.end_date else None,
+    }
+
+
 def may_manage_leave(actor: User, expert: Expert) -> bool:
     return actor.role == Role.ADMIN or (actor.role == Role.EXPERT and expert.user_id == actor.id)
 

@@ -3,6 +3,7 @@ rules (R-E1..R-E4) stay in experts.draws and experts.calls."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from pydantic import Field
@@ -40,6 +41,15 @@ class DrawQuery(Query):
 class AnswerCallBody(Body):
     accept: bool
     reason: Text[2000] = ""
+
+
+class EmploymentBody(Body):
+    """Where an expert works or worked (R-E3)."""
+
+    employer_name: Text[1, 200]
+    employer_credit_code: Text[18] = ""
+    start_date: date
+    end_date: date | None = None
 
 
 class ReviewBody(Body):

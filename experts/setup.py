@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
 from audit import describe
+from bidding import lifecycle, steps
 from bidding.models import Tender
 from bidding.permissions import assigned_tenders
+from bidding.steps import Step
 from core import clock, paging, todo
 from core.db import db
 from core.roles import Role
 from core.web import register_panel
 from credit import subjects
-from experts import api, eligibility, labels, tasks, todos, views  # noqa: F401  (labels registers words)
+from experts import api, draws, eligibility, labels, tasks, todos, views  # noqa: F401  (labels registers words)
 from experts.models import Call, Draw, Expert
 
 
@@ -25,6 +27,7 @@ def init_app(app: Flask) -> None:
     subjects.register("expert", eligibility.subject)  # credit records name experts by profile
 
     describe.register_tender_targets(app, _tender_targets)
+    steps.register(app, _steps)
     register_panel(app, "admin", _admin_panel)
     register_panel(app, "expert", _expert_panel)
     register_panel(app, "agency", _agency_panel)
@@ -107,3 +110,18 @@ def _supervisor_panel():
         .order_by(Tender.bid_deadline.desc(), Tender.id)
     )
     return _draws_panel(tenders, can_request=False)
+
+
+def _steps(session, actor, tender):
+    """The expert draw, once the bidders are known (after the deadline)."""
+    if tender.status == lifecycle.TenderStatus.DRAFT:
+        return []
+    history = draws.draws_for(session, tender)
+    formed = any(d.formed_at is not None for d in history)
+    if formed:
+        url = url_for("experts.draw_page", draw_id=history[-1].id)
+    elif lifecycle.deadline_passed(tender):
+        url = url_for("experts.draw_new", tender_id=tender.id)
+    else:
+        url = None
+    return [Step(70, "draw", formed, url)]

@@ -398,7 +398,10 @@ def draw_contribute(draw_id: uuid.UUID):
 @roles_required(Role.EXPERT)
 def my_calls():
     page = paging.page_of_list(calls.my_calls(db.session, current_user), PER_PAGE)
-    rows = [(call, db.session.get(Draw, call.draw_id)) for call in page.items]
+    rows = []
+    for call in page.items:
+        draw = db.session.get(Draw, call.draw_id)
+        rows.append((call, draw, calls.call_json(db.session, current_user, call, draw)["room"]))
     return render_template("experts/calls.html", rows=rows, page=page, now=clock.now())
 
 
@@ -419,6 +422,10 @@ def my_call(call_id: uuid.UUID):
             flash(_("Your answer is recorded."), "success")
         except DomainError as err:
             flash_error(err)
+        back = request.form.get("back")
+        if back == "calls":  # answered from the list
+            return redirect(url_for("experts.my_calls"))
         return redirect(url_for("experts.my_call", call_id=call_id))
     call, draw = calls.my_call(db.session, current_user, call_id)
-    return render_template("experts/call.html", call=call, draw=draw, now=clock.now())
+    room = calls.call_json(db.session, current_user, call, draw)["room"]
+    return render_template("experts/call.html", call=call, draw=draw, room=room, now=clock.now())

@@ -79,10 +79,13 @@ class Tenderer:
         content=b"bid text",
         price_fen=None,
         project_manager=None,
+        extra=None,
     ):
         src = tmp_path / f"src-{part}-{uuid.uuid4().hex[:6]}"
         src.mkdir()
         (src / "投标函.txt").write_bytes(content)
+        for name, data in (extra or {}).items():  # more files in the part (a PDF, an image...)
+            (src / name).write_bytes(data)
         out = tmp_path / f"{src.name}.age"
         bidpack.seal(
             src,

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from bidding import bank, ledger, services
+from bidding import bank, ledger, lifecycle
 from bidding.calendar import Calendar
 from bidding.models import BankTransaction, Deposit, InterestRate, LedgerLine, Tender
 from core import clock
@@ -293,4 +293,4 @@ def test_books_always_balance(session, people, tender, operations):
         expense = balances.get(ledger.INTEREST, 0) + balances.get(ledger.LATE, 0)
         others = balances.get(ledger.FORFEITED, 0) + balances.get(ledger.SUSPENSE, 0)
         assert balances.get(ledger.ESCROW, 0) + owed + expense + others == 0
-    assert services.phase(tender, clock.now()) == "bidding"
+    assert lifecycle.phase(tender, clock.now()) == lifecycle.Phase.BIDDING

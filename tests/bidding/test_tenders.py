@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from audit.models import AuditEntry
-from bidding import services
+from bidding import lifecycle
 from bidding.calendar import Calendar
 from bidding.models import CalendarDay, CustodianShare, Tender
 from core import clock
@@ -237,6 +237,6 @@ def test_phase_follows_the_clock(client, people, cast, session):
     tender = draft(client, people, cast)
     publish(client, people, cast, tender["id"])
     row = session.get(Tender, uuid.UUID(tender["id"]))
-    assert services.phase(row, clock.now()) == "announced"
-    assert services.phase(row, row.documents_from) == "bidding"
-    assert services.phase(row, row.bid_deadline) == "opening"
+    assert lifecycle.phase(row, clock.now()) == lifecycle.Phase.ANNOUNCED
+    assert lifecycle.phase(row, row.documents_from) == lifecycle.Phase.BIDDING
+    assert lifecycle.phase(row, row.bid_deadline) == lifecycle.Phase.OPENING

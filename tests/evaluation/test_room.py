@@ -21,8 +21,9 @@ from tests.bidding.test_opening import decrypt, file_keys, start
 from tests.bidding.test_tenders import auth
 
 
-def _submit(client, people, session, tender, tmp_path, name, *, leak=False, price_fen=None):
-    """A bid with a deposit; with ``leak`` its technical part names its own company."""
+def _submit(client, people, session, tender, tmp_path, name, *, leak=False, price_fen=None, extra=None):
+    """A bid with a deposit; with ``leak`` its technical part names its own company; ``extra`` adds
+    files to each part ({part: {name: bytes}})."""
     bidder = Tenderer(people, session, name)
     org_name = bidder.user.organization.name
     pay(session, bidder.user, tender)
@@ -33,7 +34,9 @@ def _submit(client, people, session, tender, tmp_path, name, *, leak=False, pric
         content = b"x"
         if part == "technical":
             content = f"本技术标由{org_name}编制".encode() if leak else "本技术标：施工组织设计".encode()
-        body, signature = bidder.seal(tmp_path, tender, part, content=content, price_fen=price_fen)
+        body, signature = bidder.seal(
+            tmp_path, tender, part, content=content, price_fen=price_fen, extra=(extra or {}).get(part)
+        )
         sealed[part] = body
         response = client.put(
             f"/api/v1/tenders/{tender.id}/bids/{bid_id}/parts/{part}",
@@ -102,11 +105,11 @@ def test_r_e1_the_committee_is_odd_at_least_five_and_two_thirds_experts(people, 
     rep = people.user(Role.TENDEREE, "e1-rep", org=cast["tenderee"])
     rep2 = people.user(Role.TENDEREE, "e1-rep2", org=cast["tenderee"])
     for members, code in (
-        ([(e, "expert") for e in experts[:4]], "size"),
-        ([(e, "expert") for e in experts], "size"),
+        ([(e, "expert") for e in experts[:4]], "committee_too_small"),
+        ([(e, "expert") for e in experts], "committee_not_odd"),
         (
             [(e, "expert") for e in experts[:3]] + [(rep, "tenderee_rep"), (rep2, "tenderee_rep")],
-            "representatives",
+            "one_tenderee_representative",
         ),
     ):
         with pytest.raises(Invalid) as refused:
