@@ -274,8 +274,13 @@ def close(session: Session, actor: User, tender: Tender, ip: str | None = None) 
     report.pdf_sha256 = _store().put_bytes(signed_pdf(session, tender, report)).sha256
     session.flush()
     _disclose_draws(session, actor, tender, ip)
-    audit.record(
-        session, actor, "evaluation.report_closed", tender, {"content_sha256": report.content_sha256}, ip
+    audit.record(  # both hashes: the archive (R-R2) attests the signed PDF by this entry
+        session,
+        actor,
+        "evaluation.report_closed",
+        tender,
+        {"content_sha256": report.content_sha256, "pdf_sha256": report.pdf_sha256},
+        ip,
     )
     return report
 

@@ -116,7 +116,7 @@ def test_a_page_of_a_list_is_clamped_and_its_links_keep_the_filters(app):
 def test_the_tenderee_sees_the_tenders_it_owns(app, people, cast, tender):
     owner = people.user(Role.TENDEREE, "todo-owner", org=cast["tenderee"])
     page = text(browser(app, people, owner).get("/dashboard"))
-    owned = page[page.index('id="owned-tenders"') :].split("</section>")[0]
+    owned = page[page.index('id="panel-tenderee"') :].split("</section>")[0]
     assert tender.code in owned and f'href="/tenders/{tender.id}"' in owned
     stranger = people.user(Role.TENDEREE, "todo-stranger")  # another tenderee
     assert tender.code not in text(browser(app, people, stranger).get("/dashboard"))
