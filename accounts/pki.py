@@ -393,7 +393,7 @@ def document_signer(session: Session):
 
     from core import pdfsign
 
-    app = current_app._get_current_object()
+    app = current_app  # the proxy reaches the app's extensions and config
     cached = app.extensions.get("sunbid.document_signer")
     if cached is not None:
         return cached
@@ -409,6 +409,8 @@ def document_signer(session: Session):
         ),
     )
     key = serialization.load_pem_private_key(pem.encode(), None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):  # as made above (service certificates are P-256)
+        raise ValueError("the document signing key in the instance folder is not an EC key")
     spki = key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )

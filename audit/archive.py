@@ -18,6 +18,7 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -28,6 +29,7 @@ from audit import cosign, describe, log, seals
 from audit.models import AuditEntry
 from audit.verify_archive import EXPORT_ACTION, MAGIC
 from core import clock
+from core.db import get_row
 from crypto import logproof, note
 from crypto.canonical import canonical_json
 
@@ -53,11 +55,18 @@ class ArchiveError(Exception):
     pass
 
 
+def _path(member: Member) -> Path:
+    """A member without bytes is a file to copy: a provider that gives neither is a bug, said so."""
+    if member.path is None:
+        raise ArchiveError(f"archive part {member.name} has neither bytes nor a file")
+    return member.path
+
+
 def _digest(member: Member) -> tuple[str, int]:
     if member.data is not None:
         return hashlib.sha256(member.data).hexdigest(), len(member.data)
     digest, size = hashlib.sha256(), 0
-    with open(member.path, "rb") as f:  # type: ignore[arg-type]
+    with open(_path(member), "rb") as f:
         while chunk := f.read(_BLOCK):
             digest.update(chunk)
             size += len(chunk)
@@ -77,7 +86,7 @@ def _content(session: Session, entry: AuditEntry) -> bytes | None:
     """What the archive may show of an entry: its leaf, or a sealed entry's content once revealed."""
     if entry.sealed is None:
         return bytes(entry.leaf)
-    if seals.is_revealed(session, entry.seal_scope):
+    if entry.seal_scope is not None and seals.is_revealed(session, entry.seal_scope):
         return bytes(entry.sealed)
     return None
 
@@ -122,8 +131,8 @@ def export(session: Session, tender_id, code: str, target: Path, actor=None) -> 
         raise ArchiveError("the witness has not cosigned the export")
     size = cosigned.size
 
-    def proof(index: int, content: bytes | None) -> dict:
-        entry = session.get(AuditEntry, index)
+    def proof(index: int, content: bytes | None) -> dict[str, Any]:
+        entry = get_row(session, AuditEntry, index)
         disclose = content if entry.sealed is not None else None
         return logproof.make_proof(
             index, bytes(entry.leaf), cosigned.note, log.inclusion_proof(session, index, size), disclose
@@ -144,7 +153,7 @@ def export(session: Session, tender_id, code: str, target: Path, actor=None) -> 
                 if member.data is not None:
                     out.write(member.data)
                 else:
-                    with open(member.path, "rb") as f:  # type: ignore[arg-type]
+                    with open(_path(member), "rb") as f:
                         while chunk := f.read(_BLOCK):
                             out.write(chunk)
             out.write(b"%d\n" % len(trailer_bytes) + trailer_bytes + b"\n")

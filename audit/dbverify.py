@@ -297,8 +297,10 @@ def verify_database(session: Session, workers: int = 1, against: bytes | None = 
         )
     served = served_problem(session, frontier.size)
     if served is not None:
-        index, what = served
-        return Report(ok=False, entries=frontier.size, checkpoints=len(sizes), bad_leaf=index, problem=what)
+        bad_leaf, what = served  # no leaf when the disagreement is in a tree node
+        return Report(
+            ok=False, entries=frontier.size, checkpoints=len(sizes), bad_leaf=bad_leaf, problem=what
+        )
     return Report(
         ok=True,
         entries=frontier.size,

@@ -170,10 +170,10 @@ def verify_archive(path: str | Path, trust: logproof.Trust, extract: Path | None
         index = member.get("attested_by")
         if index is None:
             continue
-        entry = proven.get(index)
-        if entry is None or (entry.sealed and not entry.disclosed):
+        attesting = proven.get(index)
+        if attesting is None or (attesting.sealed and not attesting.disclosed):
             raise ArchiveRefused(f"member {member['name']!r} names an entry the archive does not prove")
-        if member["sha256"].encode() not in canonical_json(entry.entry):
+        if member["sha256"].encode() not in canonical_json(attesting.entry):
             raise ArchiveRefused(f"member {member['name']!r} is not the file entry {index} recorded")
     cosigned = trust.open(checkpoint)
     report.tender, report.code = str(manifest.get("tender")), str(manifest.get("code"))

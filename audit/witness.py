@@ -298,8 +298,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             host, _, port = args.listen.rpartition(":")
             httpd = server(Witness(args.state), host or "127.0.0.1", int(port))
-            # The bound address on one line, so that whoever started us (CI, a service manager) can read it.
-            print(f"listening on {httpd.server_address[0]}:{httpd.server_address[1]}", flush=True)
+            # The bound address on one line, so that whoever started us (CI, a service manager) can read it
+            # (from the socket, as server_address is: typeshed lets that one's host be bytes).
+            bound_host, bound_port = httpd.socket.getsockname()[:2]
+            print(f"listening on {bound_host}:{bound_port}", flush=True)
             with contextlib.suppress(KeyboardInterrupt):
                 httpd.serve_forever()
     except (OSError, ValueError) as e:

@@ -40,6 +40,7 @@ def members(session: Session, tender_id) -> Iterator[Member]:
     )
     opened_root = Path(current_app.config["STORAGE_PATH"]) / "opened" / str(tender.id)
     for bid in bids:
+        assert bid.receipt is not None  # the query keeps only submitted bids (they have their receipt)
         yield Member(f"bids/{bid.id}/receipt.json", bid.receipt.encode())
         for part in sorted(bid.parts, key=lambda p: p.part):
             yield Member(f"bids/{bid.id}/{part.part}.age", path=store.path_for(part.sha256))

@@ -421,9 +421,10 @@ def check_receipt(session: Session, document: bytes) -> ReceiptCheck:
     bid = session.get(Bid, _uuid(payload["bid_id"]))
     held = (
         bid is not None
-        and sorted(
-            ({"part": p.part, "sha256": p.sha256, "size": p.size} for p in bid.parts), key=lambda p: p["part"]
-        )
+        and [
+            {"part": p.part, "sha256": p.sha256, "size": p.size}
+            for p in sorted(bid.parts, key=lambda p: p.part)
+        ]
         == payload["parts"]
     )
     result.steps.append(("kept", held, None if held else "bid_not_kept"))

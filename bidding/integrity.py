@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 import audit
 from bidding.models import Bid, BidPart, Tender, TenderDocument
 from bidding.permissions import bid_scope
+from core.db import get_row
 from core.notifications import notify
 from core.storage import FileOwner, FileStore, Finding, verify_files
 from crypto import bidpack
@@ -141,6 +142,7 @@ def file_owners(session: Session) -> Iterator[FileOwner]:
         .where(TenderDocument.sha256.is_not(None))
     )
     for document, code in documents:
+        assert document.sha256 is not None  # the query keeps only documents with a file
         yield FileOwner(
             document.sha256, document.size, code, f"document {document.filename}", ("document", document.id)
         )
@@ -150,12 +152,13 @@ def record_findings(session: Session, findings: Iterable[Finding]) -> int:
     """The beat job's part: each damaged bid part logged once (per stored hash) and its bidder told."""
     recorded = 0
     for finding in findings:
-        if finding.ok or finding.owner.ref[0] != "bid_part":
+        # an unnamed file (only in sunbid.file_refs) has no owner row: ref is empty, nothing to record
+        if finding.ok or finding.owner.ref[:1] != ("bid_part",):
             continue
         part = session.get(BidPart, finding.owner.ref[1])
         if part is None:
             continue
-        bid = session.get(Bid, part.bid_id)
+        bid = get_row(session, Bid, part.bid_id)
         seen = session.scalars(
             select(audit.AuditEntry.sealed).where(
                 audit.AuditEntry.action == "bidding.stored_part_altered",
@@ -165,7 +168,7 @@ def record_findings(session: Session, findings: Iterable[Finding]) -> int:
         if any(finding.found_sha256 and finding.found_sha256.encode() in (s or b"") for s in seen):
             continue
         details = {"stored_sha256": finding.found_sha256 or "missing", "stored_size": finding.found_size}
-        record_fault(session, session.get(Tender, bid.tender_id), bid, part, details, "storage_check")
+        record_fault(session, get_row(session, Tender, bid.tender_id), bid, part, details, "storage_check")
         recorded += 1
     return recorded
 

@@ -92,7 +92,7 @@ def deadline_passed(tender: Tender, now: datetime | None = None) -> bool:
 def _from_timeline(tender: Tender, opening: Opening | None, now: datetime) -> Phase:
     if tender.status != TenderStatus.PUBLISHED:
         return Phase(tender.status)
-    if now < tender.documents_from:
+    if now < tender.time_of("documents_from"):
         return Phase.ANNOUNCED
     if not deadline_passed(tender, now):
         return Phase.PAUSED if tender.paused_at is not None else Phase.BIDDING

@@ -89,7 +89,7 @@ def notice(tender_id: uuid.UUID):
         record=record,
         record_proven=proven,
         signals=signals,
-        steps=steps.steps_for(db.session, actor, tender) if manager else None,
+        steps=steps.steps_for(db.session, actor, tender) if manager and actor is not None else None,
         **_notice_context(actor, tender, manager),
         **bank_views.tenderer_context(actor, tender),
     )

@@ -855,9 +855,10 @@ def verify_receipt(
             raise Refused("receipt_bid_mismatch", f"{path} (sha256 {digest}) is not in the receipt")
         matched.append((path, part["part"]))
     trust = _log_trust(log_key, witness_keys)
+    proof = receipts.proof_of(document)
     proven = None
     if trust is not None:
-        proven = receipts.verify_receipt_proof(payload, receipts.proof_of(document), trust)
+        proven = receipts.verify_receipt_proof(payload, proof, trust)
     click.echo(t("receipt.ok"))
     _line("label.tender", payload["tender_id"])
     _line("label.lot", payload["lot"])
@@ -869,16 +870,17 @@ def verify_receipt(
         click.echo(f"  {part['part']}: {part['sha256']} ({t('label.bytes', n=part['size'])})")
     for path, part_name in matched:
         click.echo(t("receipt.part_ok", path=path, part=part_name))
-    if proven is None:
+    if trust is None or proven is None:  # no log key given: the proof is not checked
         click.echo(t("warn.proof_unchecked"), err=True)
         return
+    assert proof is not None  # verify_receipt_proof refuses a receipt without one
     checkpoint = proven.checkpoint
     _line("log.included", t("log.included_in", index=proven.index, size=checkpoint.checkpoint.size))
     for name, stamp in sorted(checkpoint.cosigned_at.items()):
         _line("log.cosigned", f"{name} ({datetime.fromtimestamp(stamp, UTC).isoformat()})")
     if not proven.disclosed:
         click.echo(t("warn.commitment_only"), err=True)
-    _observe(trust, receipts.proof_of(document)["checkpoint"], state_path, server)
+    _observe(trust, proof["checkpoint"], state_path, server)
     if server:
         from bidtool import client
 

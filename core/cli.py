@@ -88,12 +88,12 @@ def sweep(older_than: int) -> None:
 def verify_store(tender_code: str | None) -> None:
     """Hash every stored file and compare it with the digest its receipt or record names; reports by
     tender and bid, exits 1 when a file is missing or altered."""
-    from core.storage import file_owners, verify_files
+    from core.storage import Finding, file_owners, verify_files
 
     owners = [o for o in file_owners() if tender_code is None or o.tender == tender_code]
     findings = verify_files(file_store(), owners)
     bad = [f for f in findings if not f.ok]
-    by_tender: dict[str, list] = {}
+    by_tender: dict[str, list[Finding]] = {}
     for finding in findings:
         by_tender.setdefault(finding.owner.tender or "-", []).append(finding)
     for tender, rows in sorted(by_tender.items()):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask import has_request_context, request
 from flask_babel import Babel
@@ -12,6 +14,9 @@ from flask_wtf import CSRFProtect
 
 from core import clock
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
 ARRIVAL = "sunbid.arrived"
 
 
@@ -20,11 +25,11 @@ def client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
-def stamp_arrival(wsgi_app):
+def stamp_arrival(wsgi_app: WSGIApplication) -> WSGIApplication:
     """WSGI middleware: note the real time a request arrived, before anything can make it wait (a
     session loaded from the database, SQLite's write lock, PostgreSQL's row locks)."""
 
-    def app(environ, start_response):
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         environ[ARRIVAL] = clock.real_now()
         return wsgi_app(environ, start_response)
 

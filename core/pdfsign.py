@@ -14,16 +14,23 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+
+if TYPE_CHECKING:
+    from pyhanko.sign.signers import SimpleSigner
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -64,22 +71,22 @@ class SignatureCheck:
         return self.intact and self.valid and self.trusted and self.covers_whole_file
 
 
-def _off_loop(fn, *args):
+def _off_loop(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """pyHanko's synchronous calls run an event loop of their own (asyncio.run): where this thread
     already runs one (an async server, a browser test driver), they run in a thread of their own."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return fn(*args)
+        return fn(*args, **kwargs)
     with ThreadPoolExecutor(1) as worker:
-        return worker.submit(fn, *args).result()
+        return worker.submit(fn, *args, **kwargs).result()
 
 
 def _asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
 
-def _pyhanko_signer(signer: Signer):
+def _pyhanko_signer(signer: Signer) -> SimpleSigner:
     from pyhanko.sign import signers
     from pyhanko_certvalidator.registry import SimpleCertificateStore
 
@@ -89,7 +96,8 @@ def _pyhanko_signer(signer: Signer):
     return signers.SimpleSigner(
         signing_cert=_asn1_cert(signer.certificate),
         signing_key=asn1_keys.PrivateKeyInfo.load(der),
-        cert_registry=SimpleCertificateStore.from_certs([_asn1_cert(c) for c in signer.chain]),
+        # pyhanko-certvalidator leaves from_certs (and the store's __init__) unannotated
+        cert_registry=SimpleCertificateStore.from_certs([_asn1_cert(c) for c in signer.chain]),  # type: ignore[no-untyped-call]
     )
 
 
@@ -125,7 +133,8 @@ def sign(
         location=location or None,
         name=signer.name or None,
     )
-    out = _off_loop(lambda: signers.sign_pdf(writer, meta, signer=_pyhanko_signer(signer)))
+    out = io.BytesIO()  # sign_pdf writes here (what it makes when given none; its return is untyped)
+    _off_loop(lambda: signers.sign_pdf(writer, meta, signer=_pyhanko_signer(signer), output=out))
     return out.getvalue()
 
 
@@ -133,7 +142,7 @@ def verify(pdf: bytes, roots: Sequence[x509.Certificate], at: datetime | None = 
     """Every signature in ``pdf``, checked against ``roots`` as of ``at`` (default now; a sandbox
     platform's clock may stand elsewhere); no network: revocation is not fetched."""
     from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation import SignatureCoverageLevel, validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext
 
     reader = PdfFileReader(io.BytesIO(pdf))
@@ -149,7 +158,8 @@ def verify(pdf: bytes, roots: Sequence[x509.Certificate], at: datetime | None = 
                 intact=status.intact,
                 valid=status.valid,
                 trusted=status.trusted,
-                covers_whole_file=status.coverage.name == "ENTIRE_FILE",
+                # no coverage (the analysis did not run) is not a whole file
+                covers_whole_file=status.coverage is SignatureCoverageLevel.ENTIRE_FILE,
                 subfilter=str(embedded.sig_object.get("/SubFilter")),
             )
         )

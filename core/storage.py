@@ -19,12 +19,15 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO, cast
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 from flask import Flask, current_app
 
 from core.errors import Invalid, TooLarge
 from crypto.durable import fsync_dir
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsRead
 
 CHUNK = 1024 * 1024
 _EXTENSION = "sunbid.storage"
@@ -51,7 +54,7 @@ class FileStore:
 
     def put_stream(
         self,
-        stream: IO[bytes],
+        stream: SupportsRead[bytes],  # a file, a request's stream, or a reader wrapping one
         *,
         max_size: int | None = None,
         on_chunk: Callable[[bytes], None] | None = None,
@@ -145,7 +148,7 @@ class FileOwner:
     size: int | None
     tender: str | None  # the tender's code, to report by tender
     what: str  # e.g. "bid <id> technical", "document 招标文件.pdf"
-    ref: tuple = ()  # the owner's row, for whoever records the finding
+    ref: tuple[object, ...] = ()  # the owner's row (kind, id), for whoever records the finding
 
 
 @dataclass(frozen=True)

@@ -1543,7 +1543,7 @@ class _HashingReader:
     A block is not read over before its hash is done: the next read waits for it.
     """
 
-    def __init__(self, file: BinaryIO) -> None:
+    def __init__(self, file: io.BufferedIOBase) -> None:
         self._file = file
         self._hasher = _Hasher()
         self.digest = hashlib.sha256()
@@ -1642,15 +1642,17 @@ def open_part(
             workers = _opening_workers(workers)
             with open(src, "rb") as f:
                 reader = _HashingReader(f) if expect_sha256 is not None else f
+                # age reads with read/readline/readinto, which the hashing reader has (duck-typed)
+                source = cast(BinaryIO, reader)
                 try:
                     if file_key is not None:
                         age.decrypt_with_file_key(
-                            reader, cast(BinaryIO, unpacker), file_key, progress=report, workers=workers
+                            source, cast(BinaryIO, unpacker), file_key, progress=report, workers=workers
                         )
                     else:
                         assert identities is not None
                         age.decrypt(
-                            reader, cast(BinaryIO, unpacker), identities, progress=report, workers=workers
+                            source, cast(BinaryIO, unpacker), identities, progress=report, workers=workers
                         )
                 finally:
                     if isinstance(reader, _HashingReader):

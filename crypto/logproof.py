@@ -117,7 +117,7 @@ class ProvenEntry:
     when there is one), ``sealed`` whether the leaf itself holds only a commitment."""
 
     index: int
-    entry: dict
+    entry: dict[str, Any]
     leaf: bytes
     sealed: bool
     disclosed: bool
@@ -142,7 +142,7 @@ def _unb64(text: Any) -> bytes:
 
 def make_proof(
     index: int, leaf: bytes, checkpoint: str, inclusion: Sequence[bytes], content: bytes | None = None
-) -> dict:
+) -> dict[str, Any]:
     proof: dict[str, Any] = {
         "v": 1,
         "type": PROOF_TYPE,
@@ -156,7 +156,7 @@ def make_proof(
     return proof
 
 
-def _shape(proof: Any) -> dict:
+def _shape(proof: Any) -> dict[str, Any]:
     if not isinstance(proof, dict) or not _KEYS <= set(proof) <= _KEYS | _OPTIONAL:
         raise ProofMalformed("not a log proof")
     if proof["type"] != PROOF_TYPE or proof["v"] != 1:
@@ -260,7 +260,7 @@ class CheckpointMemory:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
 
-    def _load(self) -> dict:
+    def _load(self) -> dict[str, Any]:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -294,7 +294,7 @@ class CheckpointMemory:
             self._save(data, new.origin, signed)
         return seen
 
-    def _save(self, data: dict, origin: str, signed: str) -> None:
+    def _save(self, data: dict[str, Any], origin: str, signed: str) -> None:
         data["logs"][origin] = {"checkpoint": signed}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")

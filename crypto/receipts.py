@@ -348,7 +348,7 @@ def verify_receipt(document: bytes, public_key: Ed25519PublicKey) -> dict[str, A
 # ----------------------------------------------------------------------------------------- log proof
 
 
-def attach_proof(document: bytes, proof: dict | None) -> bytes:
+def attach_proof(document: bytes, proof: dict[str, Any] | None) -> bytes:
     """The receipt document with ``proof`` (a log proof of its submission entry) beside the payload."""
     parsed = _parse(document)
     parsed.pop("proof", None)
@@ -357,11 +357,11 @@ def attach_proof(document: bytes, proof: dict | None) -> bytes:
     return (json.dumps(parsed, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def proof_of(document: bytes) -> dict | None:
+def proof_of(document: bytes) -> dict[str, Any] | None:
     return _parse(document).get("proof")
 
 
-def verify_receipt_proof(payload: dict, proof: Any, trust: Any) -> Any:
+def verify_receipt_proof(payload: dict[str, Any], proof: Any, trust: Any) -> Any:
     """Check a receipt's log proof (``crypto.logproof.verify_proof``) and that the proven entry is this
     submission: its index, and, from the disclosed sealed content, the bid, action and every part's hash.
 

@@ -16,7 +16,7 @@ from bidding import services as tenders
 from bidding.calendar import last_day
 from core import clock
 from core.auth import roles_required
-from core.db import db
+from core.db import db, get_row
 from core.errors import Invalid, NotFound
 from core.extensions import client_ip
 from core.money import AmountError, parse_yuan
@@ -122,7 +122,7 @@ def _may_see_award_notice(actor, tender, row: Award) -> bool:
     """中标通知书 is addressed to the winner: it, the tenderee, the agency and the supervisors read it."""
     from bidding.models import Bid
 
-    winner = db.session.get(Bid, row.winner_bid_id).organization_id
+    winner = get_row(db.session, Bid, row.winner_bid_id).organization_id
     return (
         permissions.runs(db.session, actor, tender)
         or permissions.oversees(db.session, actor, tender)

@@ -192,8 +192,9 @@ def seat_replacements(
         raise Conflict(
             _l("No replacement has accepted a call yet."), code="no_replacement", details={"rule": "R-E5"}
         )
-    users = [session.get(User, e.user_id) if e.user_id else None for e in newcomers]
-    if any(u is None for u in users):
+    found = [session.get(User, e.user_id) if e.user_id else None for e in newcomers]
+    users = [u for u in found if u is not None]
+    if len(users) != len(found):
         raise Conflict(
             _l("An accepted expert has no platform account to sign in with."), code="expert_without_account"
         )

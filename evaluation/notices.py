@@ -7,8 +7,12 @@ Both are in Chinese, the official language of the record, with the CJK font embe
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
 from sqlalchemy.orm import Session
 
 from accounts import pki
@@ -16,6 +20,7 @@ from accounts.models import Organization
 from bidding.calendar import last_day
 from bidding.models import Bid, Tender
 from core import clock, pdfsign
+from core.db import get_row
 from core.errors import NotFound
 from core.money import yuan_text
 from core.storage import file_store
@@ -27,9 +32,6 @@ KINDS = (AWARD, RESULT)
 
 
 def _render(title: str, lines: list[tuple[str, str]], closing: str, code: str) -> bytes:
-    from fpdf import FPDF
-    from fpdf.enums import XPos, YPos
-
     pdf = FPDF(orientation="portrait", unit="mm", format="A4")
     pdf.set_compression(True)
     pdf.add_font("cjk", fname=find_font(current_app.config.get("REPORT_FONT")))
@@ -37,7 +39,7 @@ def _render(title: str, lines: list[tuple[str, str]], closing: str, code: str) -
     pdf.set_creator("SunBid")
     pdf.set_margins(20, 20, 20)
     pdf.add_page()
-    next_line = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
+    next_line: dict[str, Any] = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
     pdf.set_font("cjk", size=18)
     pdf.cell(pdf.epw, 14, title, align="C", **next_line)
     pdf.set_font("cjk", size=10)
@@ -51,14 +53,14 @@ def _render(title: str, lines: list[tuple[str, str]], closing: str, code: str) -
     return bytes(pdf.output())
 
 
-def _facts(session: Session, tender: Tender, award: Award) -> dict:
-    bid = session.get(Bid, award.winner_bid_id)
-    publicity = session.get(Publicity, tender.id)
+def _facts(session: Session, tender: Tender, award: Award) -> dict[str, Any]:
+    bid = get_row(session, Bid, award.winner_bid_id)
+    publicity = get_row(session, Publicity, tender.id)  # the award row refers to it
     price = next((c["price_fen"] for c in publicity.candidates if c["bid"] == str(bid.id)), None)
     return {
-        "winner": session.get(Organization, bid.organization_id).name,
-        "tenderee": session.get(Organization, tender.tenderee_id).name,
-        "agency": session.get(Organization, tender.agency_id).name,
+        "winner": get_row(session, Organization, bid.organization_id).name,
+        "tenderee": get_row(session, Organization, tender.tenderee_id).name,
+        "agency": get_row(session, Organization, tender.agency_id).name,
         "price": f"{yuan_text(price)} 元" if price is not None else "—",
         "decided": clock.local(award.decided_at).strftime("%Y-%m-%d"),
         "contract_by": last_day(award.contract_due_at).isoformat(),
@@ -80,7 +82,7 @@ def render(session: Session, tender: Tender, award: Award, kind: str) -> bytes:
             "中标通知书",
             [*head, ("中标人", f["winner"]), ("中标价", f["price"]), ("定标日期", f["decided"])],
             f"请于 {f['contract_by']} 前（含当日，R-A3）与招标人订立书面合同。",
-            tender.code,
+            tender.code or "",  # every tender is numbered when drafted (the column allows none)
         )
     ranked = "；".join(
         f"第{c['rank']}名 {c['tenderer']}" for c in sorted(f["candidates"], key=lambda c: c["rank"])
@@ -95,7 +97,7 @@ def render(session: Session, tender: Tender, award: Award, kind: str) -> bytes:
             ("定标日期", f["decided"]),
         ],
         "对结果有异议的，可依法提出投诉（R-A4）。未中标投标人的投标保证金依规退还。",
-        tender.code,
+        tender.code or "",
     )
 
 

@@ -10,6 +10,7 @@ import base64
 import binascii
 import hashlib
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from flask import current_app
@@ -117,7 +118,7 @@ def _render(
     tender: Tender,
     result,
     reviews: list[dict],
-    signatures: list[ReportSignature] = (),
+    signatures: Sequence[ReportSignature] = (),
 ) -> bytes:
     """The report as a PDF: while signing, with blank signature lines; once closed, with every
     member's decision, reasons, time and method, and the dissent (R-V6)."""

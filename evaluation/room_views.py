@@ -15,7 +15,7 @@ from sqlalchemy import select
 from accounts.models import Organization, User
 from bidding import permissions
 from core.auth import roles_required
-from core.db import db
+from core.db import db, get_row
 from core.errors import Conflict, Forbidden, Invalid
 from core.extensions import client_ip
 from core.roles import Role
@@ -85,7 +85,7 @@ def room_page(tender_id: uuid.UUID):
         context["sheet_folded"] = locked_at is not None and not request.args.get("sheet")
         context["mine"] = (
             {"submitted_at": locked_at.isoformat()}
-            if context["sheet_folded"]
+            if context["sheet_folded"] and locked_at is not None  # folded only once submitted
             else (scoring.my_sheet(db.session, actor, tender) if context["scheme"] else None)
         )
         context["sheet"], context["show_points"] = sheet_html, show_points
@@ -345,7 +345,7 @@ def _tenderer_of(tender, part: str, key: str) -> str | None:
     from bidding.models import Bid
 
     bid = db.session.get(Bid, uuid.UUID(key))
-    return db.session.get(Organization, bid.organization_id).name if bid else None
+    return get_row(db.session, Organization, bid.organization_id).name if bid else None
 
 
 @bp.get("/evaluation/<uuid:tender_id>/files/<part>/<key>/<int:n>/raw")

@@ -54,7 +54,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(committee_views.bp)
     steps.register(app, _steps)
 
-    def report_files():
+    def report_files() -> list[str]:
         kept: list[str] = []
         for column in (Award.contract_sha256, Award.award_notice_sha256, Award.result_notice_sha256):
             kept += list(db.session.scalars(select(column).where(column.is_not(None))))
