@@ -175,7 +175,13 @@ def agency(session: Session, user: User, now: datetime) -> Iterator[Todo]:
 
 def custodian(session: Session, user: User, now: datetime) -> Iterator[Todo]:
     """Opening-key shares to release while an opening decrypts (supervisors and notaries; the agency's
-    staff see theirs too)."""
+    staff see theirs too); first of all, the custodian key itself."""
+    if not user.custodian_recipient:
+        yield Todo(
+            _("Make your custodian key: until then no tender can name you to hold a share of its key"),
+            url_for("bidding.custodian_key"),
+            key="custodian-key",
+        )
     rows = session.execute(
         select(Tender, Opening.decrypt_until)
         .join(CustodianShare, CustodianShare.tender_id == Tender.id)

@@ -34,6 +34,7 @@ class Todo:
     due: datetime | None = None  # by when; None: no time limit, do it when you can
     rule: str | None = None  # the rule that sets the time limit (R-T4...)
     count: int = 1
+    key: str = ""  # a stable name for the item on the page (id="todo-KEY"), where one is useful
 
     def overdue(self, now: datetime) -> bool:
         return self.due is not None and now >= self.due

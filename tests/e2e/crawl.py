@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urldefrag, urlsplit
 
+from playwright.sync_api import Error as PlaywrightError
+
 AXE = (Path(__file__).parent / "assets" / "axe.min.js").read_text()
 AXE_RUN = """() => axe.run(document, {
   runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]},
@@ -160,7 +162,12 @@ class Crawler:
 
     def visit(self, who: str, lang: str, url: str) -> list[str]:
         add = self._adder(who, lang, url)
-        response = self.page.goto(url)
+        try:
+            response = self.page.goto(url)
+        except PlaywrightError as exc:  # a link that downloads a file (a batch, a licence): checked, not read
+            if "Download is starting" not in str(exc):
+                raise
+            return []
         if response is None or response.status >= 400:
             add("broken_link", f"{response.status if response else 'no response'}")
             return []

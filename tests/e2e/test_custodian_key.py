@@ -97,7 +97,7 @@ def test_a_supervisor_makes_a_custodian_key_in_the_browser_and_the_agency_publis
         lambda r: requests.append(f"{r.url}\n{r.headers}\n{r.post_data or ''}"),
     )
     sign_in(page, people, supervisor)
-    page.click("#custodian-key-todo a")
+    page.click("#todo-custodian-key a")
     expect(page.locator("h1")).to_have_text("保管人密钥")
     recipient, identity = _make_key_in_the_page(page, tmp_path)
     assert str(identity.recipient) == recipient
