@@ -473,18 +473,6 @@ def upload_part(tender_id: uuid.UUID, bid_id: uuid.UUID, part: str):
     return jsonify({"part": row.part, "sha256": row.sha256, "size": row.size}), 201
 
 
-def upload_json(upload, part=None) -> dict:
-    return {
-        "id": str(upload.id),
-        "part": upload.part,
-        "offset": upload.received,
-        "size": upload.size,
-        "chunk_max": uploads.CHUNK_MAX,
-        "complete": part is not None,
-        "received": {"part": part.part, "sha256": part.sha256, "size": part.size} if part else None,
-    }
-
-
 @bp.post("/tenders/<uuid:tender_id>/bids/<uuid:bid_id>/parts/<part>/uploads")
 @roles_required(Role.TENDERER)
 @api_doc(responses={200: UploadOut, 201: UploadOut})
@@ -505,7 +493,7 @@ def begin_upload(tender_id: uuid.UUID, bid_id: uuid.UUID, part: str):
     )
     fresh = upload.received == 0
     db.session.commit()
-    return jsonify(upload_json(upload)), 201 if fresh else 200
+    return jsonify(uploads.state(upload)), 201 if fresh else 200
 
 
 @bp.patch("/tenders/<uuid:tender_id>/bids/<uuid:bid_id>/uploads/<uuid:upload_id>")
@@ -518,28 +506,19 @@ def upload_chunk(tender_id: uuid.UUID, bid_id: uuid.UUID, upload_id: uuid.UUID):
     reaches the signed size completes the part (201), judged by when its last byte arrived (R-B3)."""
 
     allow_upload_up_to(uploads.CHUNK_MAX)
-    try:
-        tender, bid = bids.own_bid(db.session, current_user, tender_id, bid_id)
-        upload = uploads.find(db.session, current_user, tender, bid, upload_id)
-        offset = uploads.check_chunk(upload, request.headers.get("Upload-Offset"), request.content_length)
-        # Nothing is written before the whole chunk is in and checked: drop the snapshot meanwhile.
-        db.session.rollback()
-        data, arrived = uploads.read_chunk(
-            request.stream, request.content_length or 0, request.headers.get("X-Chunk-SHA256")
-        )
-        bids.take_write_lock(db.session)
-        tender, bid = bids.own_bid(db.session, current_user, tender_id, bid_id)
-        upload = uploads.find(db.session, current_user, tender, bid, upload_id)
-        row = uploads.append(
-            db.session, current_user, tender, bid, upload, offset, data, arrived, file_store(), client_ip()
-        )
-    except DomainError as err:
-        db.session.rollback()
-        if err.code not in uploads.KEEPS_THE_COPY:  # a complete part refused: its copy starts over
-            uploads.restart(db.session, upload_id, file_store())
-            db.session.commit()
-        raise
-    answer = upload_json(upload, row)
+    upload, row = uploads.receive_chunk(
+        db.session,
+        current_user,
+        tender_id,
+        bid_id,
+        upload_id,
+        request.headers,
+        request.content_length,
+        request.stream,
+        file_store(),
+        client_ip(),
+    )
+    answer = uploads.state(upload, row)
     db.session.commit()
     return jsonify(answer), 201 if row is not None else 200
 

@@ -87,6 +87,15 @@ register("bid_parts.part", PART_WORDS)
 register("bid_uploads.part", PART_WORDS)
 register("decryption", {"ok": _l("decrypted"), "failed": _l("failed"), "pending": _l("not yet decrypted")})
 register(
+    "decryption.attempt",
+    {
+        "opened": _l("decrypted now"),
+        "failed": _l("could not be decrypted with this key"),
+        "already_opened": _l("was already decrypted: nothing to do"),
+        "not_sent": _l("no key was sent for it"),
+    },
+)
+register(
     "collusion.signal",
     {
         "same_payer_account": _l("deposits paid from the same account"),

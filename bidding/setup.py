@@ -28,6 +28,7 @@ from bidding import (  # noqa: F401  (labels registers words)
     todos,
     trail,
     views,
+    workbench_views,
 )
 from bidding.lifecycle import phase
 from bidding.models import Bid, CustodianShare, Deposit, Objection, Opening, Tender
@@ -52,6 +53,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(ledger_views.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(bank_views.bp)
+    app.register_blueprint(workbench_views.bp)
     app.register_blueprint(bank_api.bp)
     # The admin blueprint mixes pages and two API routes: those are exempt like every /api blueprint is
     # (core.app), since the API authenticates by bearer token only.

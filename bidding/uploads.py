@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import IO
 
@@ -30,32 +32,11 @@ from bidding import bids
 from bidding.models import Bid, BidPart, BidUpload, Tender
 from bidding.permissions import bid_scope
 from core import clock
-from core.errors import Conflict, Invalid, NotFound, TooLarge
+from core.errors import Conflict, DomainError, Invalid, NotFound, TooLarge
 from core.storage import FileStore
 from crypto import bidpack
 
 CHUNK_MAX = 16 * 1024 * 1024
-
-
-# Refusals of a chunk that leave the copy as it was (the chunk was not kept); any other refusal comes
-# from judging the complete part, whose copy is then dropped so that the next try starts afresh.
-KEEPS_THE_COPY = frozenset(
-    {
-        "bid_not_found",
-        "bid_not_open",
-        "chunk_digest_mismatch",
-        "chunk_incomplete",
-        "chunk_length_missing",
-        "chunk_past_size",
-        "chunk_too_large",
-        "deadline_passed",
-        "tender_paused",
-        "upload_not_found",
-        "upload_offset_mismatch",
-        "upload_offset_missing",
-        "upload_other_tender",
-    }
-)
 
 
 def _partial_name(upload: BidUpload) -> str:
@@ -115,7 +96,7 @@ def begin(
     return upload
 
 
-def find(session: Session, actor: User, tender: Tender, bid: Bid, upload_id) -> BidUpload:
+def find(session: Session, actor: User, tender: Tender, bid: Bid, upload_id: uuid.UUID) -> BidUpload:
     """The actor's own upload; one opened for another of its tenders or bids is named as such."""
     upload = session.get(BidUpload, upload_id)
     owner = session.get(Bid, upload.bid_id) if upload is not None else None
@@ -169,9 +150,7 @@ def read_chunk(stream: IO[bytes], length: int, digest_header: str | None) -> tup
         raise Invalid(_l("The chunk arrived incomplete."), code="chunk_incomplete")
     if (digest_header or "").strip().lower() != hashlib.sha256(data).hexdigest():
         raise Invalid(
-            _l(
-                "The chunk was altered on the way (its SHA-256 is not the one sent): nothing was kept."
-            ),
+            _l("The chunk was altered on the way (its SHA-256 is not the one sent): nothing was kept."),
             code="chunk_digest_mismatch",
         )
     return data, arrived
@@ -217,13 +196,54 @@ def append(
         return None
     raw, envelope = bids.read_signature_text(upload.signature)
     stored = store.adopt(path)
-    part = upload.part
+    part, upload_id = upload.part, upload.id
     session.delete(upload)
     session.flush()
-    return bids.accept_part(session, actor, tender, bid, part, stored, raw, envelope, arrived, store, ip)
+    try:
+        return bids.accept_part(session, actor, tender, bid, part, stored, raw, envelope, arrived, store, ip)
+    except DomainError as err:  # the complete part is refused: its copy starts over
+        raise err.keep(lambda again: restart(again, upload_id, store)) from None
 
 
-def restart(session: Session, upload_id, store: FileStore) -> None:
+def receive_chunk(
+    session: Session,
+    actor: User,
+    tender_id: uuid.UUID,
+    bid_id: uuid.UUID,
+    upload_id: uuid.UUID,
+    headers: Mapping[str, str],
+    length: int | None,
+    stream: IO[bytes],
+    store: FileStore,
+    ip: str | None = None,
+) -> tuple[BidUpload, BidPart | None]:
+    """One chunk, for the API and the page alike: refused from its headers if it can be, read and
+    checked whole with no transaction held, then kept under the write lock (call it first thing)."""
+    tender, bid = bids.own_bid(session, actor, tender_id, bid_id)
+    upload = find(session, actor, tender, bid, upload_id)
+    offset = check_chunk(upload, headers.get("Upload-Offset"), length)
+    session.rollback()  # nothing is written before the whole chunk is in and checked
+    data, arrived = read_chunk(stream, length or 0, headers.get("X-Chunk-SHA256"))
+    bids.take_write_lock(session)
+    tender, bid = bids.own_bid(session, actor, tender_id, bid_id)
+    upload = find(session, actor, tender, bid, upload_id)
+    return upload, append(session, actor, tender, bid, upload, offset, data, arrived, store, ip)
+
+
+def state(upload: BidUpload, part: BidPart | None = None) -> dict:
+    """What the client is told after each step: where the copy stops and, once complete, the part."""
+    return {
+        "id": str(upload.id),
+        "part": upload.part,
+        "offset": upload.received,
+        "size": upload.size,
+        "chunk_max": CHUNK_MAX,
+        "complete": part is not None,
+        "received": {"part": part.part, "sha256": part.sha256, "size": part.size} if part else None,
+    }
+
+
+def restart(session: Session, upload_id: uuid.UUID, store: FileStore) -> None:
     """After a complete part was refused: its copy is dropped, so the next try starts from byte 0."""
     upload = session.get(BidUpload, upload_id)
     if upload is None:
