@@ -24,6 +24,7 @@ from bidding.models import (
     Question,
     Tender,
 )
+from bidding import workbench
 from bidding.permissions import assigned_tenders
 from core.db import get_row
 from core.todo import Todo
@@ -44,6 +45,10 @@ def tenderer(session: Session, user: User, now: datetime) -> Iterator[Todo]:
     org = user.organization_id
     if org is None:
         return
+    # Bids are signed: without a valid signing certificate nothing else can be done (issue 15).
+    if user.organization is not None and user.organization.verified_at is not None:
+        if workbench.signing_certificate(session, user, now) is None:
+            yield Todo(_("Make your keys and certificates to sign bids"), url_for("certificates.mine"))
     # Tenders by id: PostgreSQL compares no JSON column, so DISTINCT goes on the id, not the row.
     undecrypted = (
         select(Bid.tender_id)
@@ -66,7 +71,7 @@ def tenderer(session: Session, user: User, now: datetime) -> Iterator[Todo]:
     for tender, until in waiting:
         yield Todo(
             _("Decrypt your bid at the opening"),
-            _page(tender, "#opening-record"),
+            _page(tender, "#my-bid"),
             about(tender),
             until,
             "R-B6",
@@ -83,7 +88,7 @@ def tenderer(session: Session, user: User, now: datetime) -> Iterator[Todo]:
             tender = get_row(session, Tender, bid.tender_id)
             yield Todo(
                 _("Upload the remaining parts of your bid for lot %(lot)s and submit it", lot=bid.lot_number),
-                _page(tender),
+                _page(tender, "#my-bid"),
                 about(tender),
                 tender.bid_deadline,
                 "R-B3",
@@ -97,7 +102,7 @@ def tenderer(session: Session, user: User, now: datetime) -> Iterator[Todo]:
         if (deposit.tender_id, deposit.lot_number) not in bid_lots:
             yield Todo(
                 _("Seal and upload your bid for lot %(lot)s (your deposit is paid)", lot=deposit.lot_number),
-                _page(tender),
+                _page(tender, "#my-bid"),
                 about(tender),
                 tender.bid_deadline,
                 "R-B3",

@@ -13,52 +13,57 @@ import { memberHeader, orderMembers, padding, tarSize } from "./lib/tar.js";
 
 function tarStream(members, finish, onBytes) {
   // A pull stream: the next piece is produced only when the encryptor asks for it (backpressure).
+  // Each pull must enqueue something or close: a pull that returns empty-handed is not called again.
   let index = 0;
   let reader = null;
   let hasher = null;
   let remaining = 0;
   let tail = null;
   const files = [];
+
+  async function next() {
+    // The next non-empty piece of the tar, or null at its end.
+    for (;;) {
+      if (tail) return tail.shift() || null;
+      if (reader) {
+        const m = members[index];
+        const { done, value } = await reader.read();
+        if (done) {
+          if (remaining !== 0) throw new CodedError("bid_source_changed", `${m.name} shrank while sealing`);
+          files.push({ name: m.name, size: m.file.size, sha256: hasher.digest("hex") });
+          reader = null;
+          index += 1;
+          const pad = padding(m.file.size);
+          if (pad.length) return pad;
+          continue;
+        }
+        if (value.length > remaining) throw new CodedError("bid_source_changed", `${m.name} grew while sealing`);
+        if (!value.length) continue;
+        remaining -= value.length;
+        hasher.update(value);
+        onBytes(value.length);
+        return value;
+      }
+      if (index < members.length) {
+        const m = members[index];
+        hasher = await createSHA256();
+        remaining = m.file.size;
+        reader = m.file.stream().getReader();
+        return memberHeader(m.name, m.file.size);
+      }
+      const pieces = [];
+      for (const [name, data] of await finish(files)) pieces.push(memberHeader(name, data.length), data, padding(data.length));
+      pieces.push(new Uint8Array(1024)); // the end-of-archive marker
+      tail = pieces.filter((p) => p.length);
+    }
+  }
+
   return new ReadableStream(
     {
       async pull(controller) {
-        if (tail) {
-          const piece = tail.shift();
-          if (piece) controller.enqueue(piece);
-          else controller.close();
-          return;
-        }
-        if (reader) {
-          const { done, value } = await reader.read();
-          if (done) {
-            if (remaining !== 0) throw new CodedError("bid_source_changed", `${members[index].name} shrank while sealing`);
-            files.push({ name: members[index].name, size: members[index].file.size, sha256: hasher.digest("hex") });
-            const pad = padding(members[index].file.size);
-            reader = null;
-            index += 1;
-            if (pad.length) controller.enqueue(pad);
-            return;
-          }
-          if (value.length > remaining) throw new CodedError("bid_source_changed", `${members[index].name} grew while sealing`);
-          remaining -= value.length;
-          hasher.update(value);
-          onBytes(value.length);
-          controller.enqueue(value);
-          return;
-        }
-        if (index < members.length) {
-          const m = members[index];
-          hasher = await createSHA256();
-          remaining = m.file.size;
-          reader = m.file.stream().getReader();
-          controller.enqueue(memberHeader(m.name, m.file.size));
-          return;
-        }
-        const pieces = [];
-        for (const [name, data] of await finish(files)) pieces.push(memberHeader(name, data.length), data, padding(data.length));
-        pieces.push(new Uint8Array(1024)); // the end-of-archive marker
-        tail = pieces.filter((p) => p.length);
-        controller.enqueue(tail.shift());
+        const piece = await next();
+        if (piece) controller.enqueue(piece);
+        else controller.close();
       },
       cancel() {
         if (reader) reader.cancel();

@@ -189,7 +189,14 @@ function start(bench) {
       await opfsRemove(outName);
       say(t.uploaded, "ok");
       box.dataset.done = "1";
-      setTimeout(() => location.reload(), 800);
+      go.hidden = true;
+      const row = document.querySelector(`#bid-${d.bid} tr.part-row[data-part='${part}']`);
+      if (row) {
+        row.dataset.state = "received";
+        row.cells[1].textContent = t.received;
+      }
+      // Every part in: the page shows the parts as the platform holds them, and the submit button.
+      if (Array.from(bench.querySelectorAll(".seal-part")).every((b) => b.dataset.done)) location.reload();
     }
 
     // A part sealed here earlier whose upload did not finish: offer to go on from the platform's copy.

@@ -4,10 +4,11 @@ import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import { pem } from "./der.js";
 
-pkijs.setEngine("webcrypto", new pkijs.CryptoEngine({ name: "webcrypto", crypto: self.crypto }));
+pkijs.setEngine("webcrypto", new pkijs.CryptoEngine({ name: "webcrypto", crypto: globalThis.crypto }));
 
 export async function signingRequest(keyPair, person) {
   const csr = new pkijs.CertificationRequest();
+  csr.attributes = []; // PKCS#10 requires the (empty) [0] attributes field: strict readers refuse it absent
   csr.subject.typesAndValues.push(
     new pkijs.AttributeTypeAndValue({ type: "2.5.4.3", value: new asn1js.Utf8String({ value: person }) }),
   );
