@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from accounts.models import User
+from bidding import workbench
 from bidding.models import (
     Bid,
     BidPart,
@@ -24,7 +25,6 @@ from bidding.models import (
     Question,
     Tender,
 )
-from bidding import workbench
 from bidding.permissions import assigned_tenders
 from core.db import get_row
 from core.todo import Todo
@@ -46,9 +46,9 @@ def tenderer(session: Session, user: User, now: datetime) -> Iterator[Todo]:
     if org is None:
         return
     # Bids are signed: without a valid signing certificate nothing else can be done (issue 15).
-    if user.organization is not None and user.organization.verified_at is not None:
-        if workbench.signing_certificate(session, user, now) is None:
-            yield Todo(_("Make your keys and certificates to sign bids"), url_for("certificates.mine"))
+    verified = user.organization is not None and user.organization.verified_at is not None
+    if verified and workbench.signing_certificate(session, user, now) is None:
+        yield Todo(_("Make your keys and certificates to sign bids"), url_for("certificates.mine"))
     # Tenders by id: PostgreSQL compares no JSON column, so DISTINCT goes on the id, not the row.
     undecrypted = (
         select(Bid.tender_id)
