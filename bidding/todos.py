@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from accounts.models import User
-from bidding import workbench
 from bidding.models import (
     Bid,
     BidPart,
@@ -45,10 +44,6 @@ def tenderer(session: Session, user: User, now: datetime) -> Iterator[Todo]:
     org = user.organization_id
     if org is None:
         return
-    # Bids are signed: without a valid signing certificate nothing else can be done (issue 15).
-    verified = user.organization is not None and user.organization.verified_at is not None
-    if verified and workbench.signing_certificate(session, user, now) is None:
-        yield Todo(_("Make your keys and certificates to sign bids"), url_for("certificates.mine"))
     # Tenders by id: PostgreSQL compares no JSON column, so DISTINCT goes on the id, not the row.
     undecrypted = (
         select(Bid.tender_id)

@@ -102,7 +102,7 @@ def test_a_tenderer_bids_with_only_a_browser(page, client, people, session, tend
     # The tender, from the portal; the page gives bidtool the tender's id.
     page.click("nav a[href='/tenders']")
     page.click(f"a[href='/tenders/{tender.id}']")
-    expect(page.locator("#tender-id-for-bidtool")).to_have_text(str(tender.id))
+    expect(page.locator("#tender-id-for-bidtool")).to_have_value(str(tender.id))
     page.click("#start-bid button")
     bench = page.locator(".seal-bench")
     expect(bench).to_be_visible()
