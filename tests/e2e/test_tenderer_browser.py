@@ -5,7 +5,9 @@ opens with `age -d` and `bidtool open`, its signatures verify with `openssl cms 
 by bidtool decrypts online in the page; no request ever carries a private key or the passphrase."""
 
 import base64
+import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -19,6 +21,7 @@ from sqlalchemy import select
 
 from bidding import opening
 from bidding.models import Bid, BidPart
+from bidtool.keys import encrypt_private_key_pem
 from core import clock
 from core.roles import Role
 from core.storage import file_store
@@ -90,13 +93,16 @@ def _sources(tmp_path: Path, tag: str) -> dict[str, list[Path]]:
     return out
 
 
-def test_a_tenderer_bids_with_only_a_browser(page, client, people, session, tender, cast, tmp_path):
-    clerk = people.user(Role.TENDERER, "web-clerk")
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_tenderer_bids_with_only_a_browser(page, client, people, session, tender, cast, tmp_path, lang):
+    clerk = people.user(Role.TENDERER, f"web-clerk-{lang}")
     clerk.display_name = "张三"
     session.commit()
     bodies: list[bytes] = []
     page.on("request", lambda request: bodies.append(request.post_data_buffer or b""))
     sign_in(page, people, clerk)
+    if lang == "en":
+        page.click("#lang-switch")
     keys = _make_keys(page, tmp_path)
 
     # The tender, from the portal; the page gives bidtool the tender's id.
@@ -146,7 +152,7 @@ def test_a_tenderer_bids_with_only_a_browser(page, client, people, session, tend
     _check_with_outside_tools(session, bid, keys, tmp_path)
 
     # Two more bids, sealed by bidtool's code, so that the opening can go ahead (R-B5).
-    others = [Tenderer(people, session, name) for name in ("cli-one", "cli-two")]
+    others = [Tenderer(people, session, f"{name}-{lang}") for name in ("cli-one", "cli-two")]
     for other in others:
         headers = auth(people, client, other.user)
         bid_id = new_bid(client, headers, tender)
@@ -302,3 +308,55 @@ def _check_with_outside_tools(session, bid: Bid, keys: dict[str, Path], tmp_path
     )
     assert opened.returncode == 0, opened.stderr
     assert (folder / "opened" / "投标函.txt").read_text(encoding="utf-8") == "second commercial 投标函\n"
+
+
+def test_an_upload_cut_halfway_resumes_and_bidtool_keys_work_in_the_page(
+    page, people, session, tender, tmp_path
+):
+    """The connection drops at about half of a 20 MiB part: the page asks where the platform's copy stops
+    and goes on from there. The keys are bidtool's own files (imported, not made in the page)."""
+    bidder = Tenderer(people, session, "web-resume")
+    keys = {
+        "signing-key.pem": tmp_path / "signing-key.pem",
+        "identity.txt": tmp_path / "identity.txt",
+    }
+    keys["signing-key.pem"].write_bytes(encrypt_private_key_pem(bidder.key, PASSPHRASE.encode()))
+    keys["identity.txt"].write_text(f"# public key: {bidder.identity.recipient}\n{bidder.identity}\n")
+    big = tmp_path / "technical" / "施工组织设计.bin"
+    big.parent.mkdir()
+    big.write_bytes(os.urandom(20 * 1024 * 1024))
+    patches: list[str] = []
+    begins: list[str] = []
+
+    def cut_once(route):
+        patches.append(route.request.url)
+        if len(patches) == 2:  # the second 8 MiB chunk: the connection is cut
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route(re.compile(r".*/my-bid/.*/uploads/.*"), cut_once)
+    page.on(
+        "request",
+        lambda r: begins.append(r.url) if r.method == "POST" and r.url.endswith("/uploads") else None,
+    )
+    sign_in(page, people, bidder.user)
+    page.click("nav a[href='/tenders']")
+    page.click(f"a[href='/tenders/{tender.id}']")
+    page.click("#start-bid button")
+    bench = page.locator(".seal-bench")
+    bench.locator(".signing-key").set_input_files(keys["signing-key.pem"])
+    bench.locator(".identity").set_input_files(keys["identity.txt"])
+    bench.locator(".passphrase").fill(PASSPHRASE)
+    bench.locator(".unlock").click()
+    expect(bench.locator(".keys-status")).to_have_class(re.compile("ok"), timeout=60_000)
+    box = bench.locator(".seal-part[data-part='technical']")
+    box.locator(".part-files").set_input_files(big)
+    box.locator(".seal-go").click()
+    expect(box).to_have_attribute("data-done", "1", timeout=120_000)
+    assert len(begins) == 2  # asked again where the copy stops, after the cut
+    session.rollback()
+    part = session.scalars(select(BidPart).where(BidPart.part == "technical")).one()
+    assert part.size > 20 * 1024 * 1024
+    with file_store().open(part.sha256) as f:
+        assert hashlib.sha256(f.read()).hexdigest() == part.sha256
