@@ -28,7 +28,7 @@ _MAIN = b"import sys\n\nfrom bidtool.cli import main\n\nsys.exit(main())\n"
 def _sources() -> list[tuple[str, Path]]:
     members = []
     for package in (bidtool, crypto, click):
-        root = Path(package.__file__).parent
+        root = Path(str(package.__file__)).parent
         for path in sorted(root.rglob("*")):
             if path.is_file() and path.suffix in (".py", ".typed") and "__pycache__" not in path.parts:
                 members.append((f"{root.name}/{path.relative_to(root).as_posix()}", path))

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-from collections.abc import Mapping
 from datetime import datetime
 from typing import IO
 
@@ -211,7 +210,8 @@ def receive_chunk(
     tender_id: uuid.UUID,
     bid_id: uuid.UUID,
     upload_id: uuid.UUID,
-    headers: Mapping[str, str],
+    offset_header: str | None,
+    digest_header: str | None,
     length: int | None,
     stream: IO[bytes],
     store: FileStore,
@@ -221,9 +221,9 @@ def receive_chunk(
     checked whole with no transaction held, then kept under the write lock (call it first thing)."""
     tender, bid = bids.own_bid(session, actor, tender_id, bid_id)
     upload = find(session, actor, tender, bid, upload_id)
-    offset = check_chunk(upload, headers.get("Upload-Offset"), length)
+    offset = check_chunk(upload, offset_header, length)
     session.rollback()  # nothing is written before the whole chunk is in and checked
-    data, arrived = read_chunk(stream, length or 0, headers.get("X-Chunk-SHA256"))
+    data, arrived = read_chunk(stream, length or 0, digest_header)
     bids.take_write_lock(session)
     tender, bid = bids.own_bid(session, actor, tender_id, bid_id)
     upload = find(session, actor, tender, bid, upload_id)
