@@ -141,6 +141,7 @@ def decrypt(tender_id: uuid.UUID, bid_id: uuid.UUID):
                     "failure_code": s.failure_code,
                     "attempt": s.attempt,
                     "platform_fault": s.platform_fault,
+                    "state_text": label("decryption", s.status),
                     # What the page shows: words, never the codes (a second try says what it found).
                     "text": _(
                         "%(part)s: %(attempt)s",

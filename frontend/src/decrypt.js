@@ -58,6 +58,9 @@ function start(widget) {
         li.dataset.status = r.status;
         li.className = r.status === "ok" ? "ok" : "warn";
         results.appendChild(li);
+        // The part's row in "My bid" shows the new state at once.
+        const row = widget.closest(".my-bid")?.querySelector(`tr.part-row[data-part='${r.part}']`);
+        if (row && row.cells.length > 4) row.cells[4].textContent = r.state_text;
       }
       status.textContent = data.results.every((r) => r.status === "ok") ? t.all_open : "";
       widget.dataset.done = data.results.every((r) => r.status === "ok") ? "1" : "";
