@@ -84,7 +84,7 @@ def test_the_bidtool_download_runs_with_python_and_cryptography_only(
     bidder = Tenderer(people, session, "bench-cli")
     client.post("/sign-in", data={"username": bidder.user.username, "password": PASSWORD})
     html = client.get(f"/bidtool?tender_id={tender.id}").get_data(as_text=True)
-    assert f"--tender {tender.id}" in html and tender.opening_key.recipient in html
+    assert f"--tender {tender.id} " in html and tender.opening_key.recipient in html
     download = client.get("/bidtool/bidtool.pyz")
     data = download.get_data()
     sha = hashlib.sha256(data).hexdigest()
