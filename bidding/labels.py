@@ -78,15 +78,23 @@ register(
     "tender_documents.kind",
     {"documents": _l("tender documents"), "amendment": _l("amendment"), "clarification": _l("clarification")},
 )
+PART_WORDS = {
+    "qualification": _l("qualification part"),
+    "technical": _l("technical part"),
+    "commercial": _l("commercial part"),
+}
+register("bid_parts.part", PART_WORDS)
+register("bid_uploads.part", PART_WORDS)
+register("decryption", {"ok": _l("decrypted"), "failed": _l("failed"), "pending": _l("not yet decrypted")})
 register(
-    "bid_parts.part",
+    "decryption.attempt",
     {
-        "qualification": _l("qualification part"),
-        "technical": _l("technical part"),
-        "commercial": _l("commercial part"),
+        "opened": _l("decrypted now"),
+        "failed": _l("could not be decrypted with this key"),
+        "already_opened": _l("was already decrypted: nothing to do"),
+        "not_sent": _l("no key was sent for it"),
     },
 )
-register("decryption", {"ok": _l("decrypted"), "failed": _l("failed"), "pending": _l("not yet decrypted")})
 register(
     "collusion.signal",
     {
@@ -163,6 +171,7 @@ register(
         "bidding.bid_opened": _l("started a bid"),
         "bidding.bid_opened_by_custodians": _l("had a bid opened by the custodians"),
         "bidding.bid_part_received": _l("uploaded a sealed bid part"),
+        "bidding.bid_upload_started": _l("started a resumable upload of a sealed bid part"),
         "bidding.bid_submitted": _l("submitted a bid"),
         "bidding.bid_withdrawn": _l("withdrew a bid"),
         "bidding.calendar_day_set": _l("changed the holiday calendar"),

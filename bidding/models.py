@@ -447,6 +447,26 @@ class BidPart(UuidPK, Base):
     bid: Mapped[Bid] = relationship(back_populates="parts")
 
 
+class BidUpload(UuidPK, Base):
+    """A sealed part arriving in chunks (resumable upload): the outer signature first, then the bytes,
+    appended to a private partial file until they reach the signed size; then it becomes a BidPart."""
+
+    __tablename__ = "bid_uploads"
+    __table_args__ = (
+        UniqueConstraint("bid_id", "part"),
+        CheckConstraint("part IN ('qualification', 'technical', 'commercial')", name="part"),
+    )
+
+    bid_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("bids.id", ondelete="CASCADE"))
+    part: Mapped[str] = mapped_column(String(16))
+    sha256: Mapped[str] = mapped_column(String(64))  # signed in OUT.sig: the whole envelope's
+    size: Mapped[int] = mapped_column(BigInteger)  # signed in OUT.sig
+    received: Mapped[int] = mapped_column(BigInteger, default=0)  # bytes kept so far (the offset)
+    signature: Mapped[str] = mapped_column(Text)  # OUT.sig as sent
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+
+
 class Opening(Base):
     """开标: the online opening of a tender, from the deadline to the signed opening record."""
 

@@ -15,6 +15,7 @@ from bidding import (  # noqa: F401  (labels registers words)
     bank_api,
     bank_views,
     bids,
+    bidtool_views,
     calendar_cli,
     integrity,
     labels,
@@ -28,6 +29,7 @@ from bidding import (  # noqa: F401  (labels registers words)
     todos,
     trail,
     views,
+    workbench_views,
 )
 from bidding.lifecycle import phase
 from bidding.models import Bid, CustodianShare, Deposit, Objection, Opening, Tender
@@ -52,6 +54,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(ledger_views.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(bank_views.bp)
+    app.register_blueprint(workbench_views.bp)
+    app.register_blueprint(bidtool_views.bp)
     app.register_blueprint(bank_api.bp)
     # The admin blueprint mixes pages and two API routes: those are exempt like every /api blueprint is
     # (core.app), since the API authenticates by bearer token only.

@@ -66,7 +66,7 @@ def tenderer(session: Session, user: User, now: datetime) -> Iterator[Todo]:
     for tender, until in waiting:
         yield Todo(
             _("Decrypt your bid at the opening"),
-            _page(tender, "#opening-record"),
+            _page(tender, "#my-bid"),
             about(tender),
             until,
             "R-B6",
@@ -83,7 +83,7 @@ def tenderer(session: Session, user: User, now: datetime) -> Iterator[Todo]:
             tender = get_row(session, Tender, bid.tender_id)
             yield Todo(
                 _("Upload the remaining parts of your bid for lot %(lot)s and submit it", lot=bid.lot_number),
-                _page(tender),
+                _page(tender, "#my-bid"),
                 about(tender),
                 tender.bid_deadline,
                 "R-B3",
@@ -97,7 +97,7 @@ def tenderer(session: Session, user: User, now: datetime) -> Iterator[Todo]:
         if (deposit.tender_id, deposit.lot_number) not in bid_lots:
             yield Todo(
                 _("Seal and upload your bid for lot %(lot)s (your deposit is paid)", lot=deposit.lot_number),
-                _page(tender),
+                _page(tender, "#my-bid"),
                 about(tender),
                 tender.bid_deadline,
                 "R-B3",

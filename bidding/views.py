@@ -26,6 +26,7 @@ from bidding import (
     services,
     steps,
     timeline,
+    workbench,
 )
 from bidding import forms as f
 from bidding import portal as portal_lists
@@ -92,6 +93,7 @@ def notice(tender_id: uuid.UUID):
         steps=steps.steps_for(db.session, actor, tender) if manager and actor is not None else None,
         **_notice_context(actor, tender, manager),
         **bank_views.tenderer_context(actor, tender),
+        **workbench.context(db.session, actor, tender, clock.now()),
     )
 
 

@@ -201,9 +201,12 @@ def _register_hooks(app: Flask) -> None:
     @app.after_request
     def security_headers(response: Response) -> Response:
         headers = response.headers
+        # 'wasm-unsafe-eval' lets the sealing worker compile its WebAssembly SHA-256 (hash-wasm): it
+        # allows WebAssembly compilation only, never eval() of JavaScript.
         headers.setdefault(
             "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+            "script-src 'self' 'wasm-unsafe-eval'; "
             "object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
         )
         headers.setdefault("X-Content-Type-Options", "nosniff")
