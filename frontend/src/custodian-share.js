@@ -52,6 +52,7 @@ async function openShare(root) {
   }
   root.querySelector("#share-text").value = share.trim();
   root.querySelector("#release-form").hidden = false;
+  root.querySelector("#release-share").disabled = false;
   root.querySelector("#open-share").disabled = true;
   status.textContent = "✓";
 }

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from accounts import pki
 from audit.models import AuditEntry
-from bidding import hall, opening, tasks
+from bidding import hall, tasks
 from bidding.models import Deposit, HallAttendance, Objection, Opening, Tender
 from core import clock, pdfsign, scheduler
 from core.money import fen_to_words
@@ -27,7 +27,6 @@ from core.roles import Role
 from core.storage import file_store
 from evaluation.formulas import words_to_fen
 from tests.bidding.test_opening import decrypt, file_keys, submit
-from tests.bidding.test_tenders import auth
 from tests.bidding.test_views import sign_in
 
 PDFSIG = shutil.which("pdfsig")
@@ -78,11 +77,15 @@ def test_r_b5_fewer_than_three_bids_fail_by_themselves_and_deposits_are_refunded
     assert [d.organization_id for _name, d in board.deposits] == [one.user.organization_id]  # only its own
 
 
-def test_r_t4_a_paused_tender_waits_and_starts_once_answered(app, client, people, cast, session, tender, tmp_path):
+def test_r_t4_a_paused_tender_waits_and_starts_once_answered(
+    app, client, people, cast, session, tender, tmp_path
+):
     bidders(client, people, session, tender, tmp_path)
     objector = people.user(Role.TENDERER, "hall-objector")
     sign_in(client, people, objector)
-    raised = client.post(f"/tenders/{tender.id}/objections/documents", data={"text": "第三章的资格条件排斥潜在投标人。"})
+    raised = client.post(
+        f"/tenders/{tender.id}/objections/documents", data={"text": "第三章的资格条件排斥潜在投标人。"}
+    )
     assert raised.status_code == 302
     tender = fresh(session, tender)
     assert tender.paused_at is not None
@@ -148,7 +151,9 @@ def test_amounts_in_words_read_back():
         assert words_to_fen(fen_to_words(fen)) == fen
 
 
-def test_the_board_answers_not_modified_until_something_changes(app, client, people, session, tender, tmp_path):
+def test_the_board_answers_not_modified_until_something_changes(
+    app, client, people, session, tender, tmp_path
+):
     """The poll's ETag: 304 while nothing changed; a decryption anywhere changes every watcher's."""
     submitted = bidders(client, people, session, tender, tmp_path)
     clock.freeze(tender.bid_deadline)
@@ -161,7 +166,9 @@ def test_the_board_answers_not_modified_until_something_changes(app, client, peo
     assert again.status_code == 304 and again.get_data() == b""
     bidder, bid_id, sealed = submitted[1]
     decrypt(client, people, tender, bidder, bid_id, file_keys(bidder, sealed))
-    changed = watcher.get(f"/tenders/{tender.id}/hall/board", headers={"If-None-Match": first.headers["ETag"]})
+    changed = watcher.get(
+        f"/tenders/{tender.id}/hall/board", headers={"If-None-Match": first.headers["ETag"]}
+    )
     assert changed.status_code == 200 and changed.headers["ETag"] != first.headers["ETag"]
     assert bidder.user.organization.name in changed.get_data(as_text=True)
 
@@ -182,17 +189,21 @@ def test_r_b4_a_sign_in_before_the_deadline_tells_nobody_else(app, client, peopl
     # the agency sees nothing of it before the deadline (R-B4)
     agent = app.test_client()
     sign_in(agent, people, tender_agent(people, session, tender))
-    assert submitted[0][0].user.organization.name not in agent.get(f"/tenders/{tender.id}/hall").get_data(as_text=True)
+    assert submitted[0][0].user.organization.name not in agent.get(f"/tenders/{tender.id}/hall").get_data(
+        as_text=True
+    )
     entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "bidding.hall_signed_in")).one()
     assert entry.sealed  # R-B4: who signed in is sealed with the bids until the deadline
 
 
 def tender_agent(people, session, tender):
-    from bidding.models import TenderAssignment
     from accounts.models import User
+    from bidding.models import TenderAssignment
 
     row = session.scalars(
-        select(TenderAssignment).where(TenderAssignment.tender_id == tender.id, TenderAssignment.kind == "agency")
+        select(TenderAssignment).where(
+            TenderAssignment.tender_id == tender.id, TenderAssignment.kind == "agency"
+        )
     ).first()
     return session.get(User, row.user_id)
 
@@ -265,18 +276,26 @@ def test_r_b7_bidders_confirm_or_object_to_the_record(app, client, people, sessi
     assert first.post(f"/tenders/{tender.id}/hall/verdict", data={"verdict": "confirmed"}).status_code == 302
     short = second.post(f"/tenders/{tender.id}/hall/verdict", data={"verdict": "objected", "remark": "不"})
     assert short.status_code == 302
-    second.post(f"/tenders/{tender.id}/hall/verdict", data={"verdict": "objected", "remark": "我公司的工期读错了。"})
+    second.post(
+        f"/tenders/{tender.id}/hall/verdict", data={"verdict": "objected", "remark": "我公司的工期读错了。"}
+    )
     reread(session)
     rows = {a.organization_id: a for a in session.scalars(select(HallAttendance))}
     assert rows[submitted[0][0].user.organization_id].verdict == "confirmed"
     assert rows[submitted[1][0].user.organization_id].remark == "我公司的工期读错了。"
-    again = first.post(f"/tenders/{tender.id}/hall/verdict", data={"verdict": "objected", "remark": "改变主意了"})
+    again = first.post(
+        f"/tenders/{tender.id}/hall/verdict", data={"verdict": "objected", "remark": "改变主意了"}
+    )
     assert again.status_code == 302
     reread(session)
-    assert session.get(HallAttendance, (tender.id, submitted[0][0].user.organization_id)).verdict == "confirmed"
+    assert (
+        session.get(HallAttendance, (tender.id, submitted[0][0].user.organization_id)).verdict == "confirmed"
+    )
 
 
-def test_the_embedded_beat_runs_the_schedule_in_the_web_process(config, people, session, tender, client, tmp_path):
+def test_the_embedded_beat_runs_the_schedule_in_the_web_process(
+    config, people, session, tender, client, tmp_path
+):
     """`make run` (embedded mode): the first request a process serves starts the beat thread, which runs
     the same Celery tasks on their schedule; a second process on the same instance leaves it to the first."""
     from core.app import create_app
@@ -308,7 +327,9 @@ def test_the_embedded_beat_runs_the_schedule_in_the_web_process(config, people, 
 
 
 @pytest.mark.worker
-def test_r_t5_a_real_celery_beat_and_worker_start_the_opening(tmp_path, config, client, people, session, tender):
+def test_r_t5_a_real_celery_beat_and_worker_start_the_opening(
+    tmp_path, config, client, people, session, tender
+):
     """PostgreSQL + Redis: `celery beat` sends the job on its schedule and a `celery worker` starts the
     opening of a tender whose deadline the sandbox clock has passed."""
     from tests.conftest import PG_URL, REDIS_URL
