@@ -130,7 +130,8 @@ def test_a_whole_opening_in_the_hall(
         expect(stage(page)).to_have_text("投标人正在解密投标文件", timeout=6_000)
         expect(page.locator("#decrypt-countdown")).to_be_visible()
     expect(pages[0].locator("#hall-decrypt input.command")).to_have_value(
-        f"bidtool decrypt --server {app.config['PUBLIC_URL']} --key 密钥目录 --cert 证书.pem --tender {tender.id} "
+        f"bidtool decrypt --server {app.config['PUBLIC_URL']} --key 密钥目录 --cert 证书.pem "
+        f"--tender {tender.id} "
         f"--bid {bids[0][1]} --part commercial=commercial.age --part qualification=qualification.age "
         f"--part technical=technical.age"
     )
