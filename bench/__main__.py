@@ -24,6 +24,7 @@ BENCHES = (
     "storage",
     "receipt",
     "bank",
+    "hall",
 )
 
 
