@@ -186,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         (d / "files" / "letter.txt").write_text("投标函\n")
         bids = []
         for i in range(args.bidders):
+            p.session.commit()  # end the read snapshot: the requests below wrote since (SQLite)
             who = bidder(p, f"hall{i:03d}")
             headers = {"Authorization": f"Bearer {who.token}"}
             bid_id = new_bid(p.client, headers, p.tender)

@@ -51,6 +51,7 @@ WAITING, PAUSED, DUE, DECRYPTING, WINDOW_CLOSED, FAILED, CLOSED = (
     "closed",
 )
 REMARK_MAX = 2000
+VERDICT_ACTIONS = {"confirmed": "bidding.record_confirmed", "objected": "bidding.record_objected"}
 
 
 def stage(tender: Tender, row: Opening | None, now: datetime) -> str:
@@ -350,7 +351,7 @@ def give_verdict(
     row = session.get(Opening, tender.id)
     if row is None or row.status != "closed":
         raise Conflict(_l("The record is confirmed once the opening is closed."), code="opening_not_closed")
-    if verdict not in ("confirmed", "objected"):
+    if verdict not in VERDICT_ACTIONS:
         raise Invalid(
             _l("Confirm the record or object to it."), code="invalid_verdict", details={"field": "verdict"}
         )
@@ -373,7 +374,7 @@ def give_verdict(
     audit.record(
         session,
         actor,
-        "bidding.record_" + verdict,
+        VERDICT_ACTIONS[verdict],
         tender,
         {"organization": str(actor.organization_id), "record_pdf_sha256": row.record_pdf_sha256},
         ip,

@@ -19,10 +19,11 @@ from flask_wtf import FlaskForm
 
 from bidding import hall, objections, opening, services
 from bidding.forms import CloseOpeningForm, ObjectionAnswerForm, ObjectionForm
+from bidding.models import Tender
 from core import clock
 from core.auth import roles_required
 from core.db import db
-from core.errors import Invalid
+from core.errors import Invalid, NotFound
 from core.extensions import client_ip
 from core.roles import Role
 from core.storage import file_store
@@ -74,8 +75,15 @@ def hall_page(tender_id: uuid.UUID):
 
 @bp.get("/tenders/<uuid:tender_id>/hall/board")
 def board(tender_id: uuid.UUID):
-    """The live part of the hall, for the page's poll: 304 while nothing the watcher sees changed."""
-    tender = _tender(tender_id)
+    """The live part of the hall, for the page's poll: 304 while nothing the watcher sees changed.
+
+    The ETag names the watcher (its user id) and the hall's stage, and is issued only after the rights
+    were checked; within one stage a watcher's rights do not change, so a poll presenting its own current
+    ETag is answered 304 from three reads by primary key, without checking them again. A 304 carries
+    nothing; any change of the board or of the stage gives a new ETag and the full check."""
+    tender = db.session.get(Tender, tender_id)
+    if tender is None or tender.status == "draft":
+        raise NotFound(_("No such tender."), code="tender_not_found")
     tag = _etag(tender)
     headers = {
         "ETag": f'"{tag}"',
@@ -86,6 +94,7 @@ def board(tender_id: uuid.UUID):
     }
     if request.if_none_match.contains(tag):
         return "", 304, headers
+    tender = _tender(tender_id)
     html = render_template("bidding/_hall_board.html", tender=tender, **_context(tender))
     return html, 200, headers
 

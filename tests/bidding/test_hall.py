@@ -218,6 +218,12 @@ def test_who_may_watch_the_hall(app, client, people, session, tender, tmp_path):
     clock.freeze(tender.bid_deadline)
     tasks.run_openings()
     assert outsider.get(f"/tenders/{tender.id}/hall").status_code == 404  # not a bidder (R-B7)
+    insider = app.test_client()
+    sign_in(insider, people, submitted[0][0].user)
+    tag = insider.get(f"/tenders/{tender.id}/hall/board").headers["ETag"]
+    # an ETag names its watcher: someone else's gets no 304, only the full check
+    borrowed = outsider.get(f"/tenders/{tender.id}/hall/board", headers={"If-None-Match": tag})
+    assert borrowed.status_code == 404
     for bidder, bid_id, sealed in submitted:
         decrypt(client, people, tender, bidder, bid_id, file_keys(bidder, sealed))
     agent = app.test_client()
