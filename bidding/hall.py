@@ -39,6 +39,7 @@ from core import clock
 from core.db import get_row
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.roles import Role
+from crypto import bidpack
 
 # Where a watcher's hall stands; each has its words on the page (labels "hall.stage").
 WAITING, PAUSED, DUE, DECRYPTING, WINDOW_CLOSED, FAILED, CLOSED = (
@@ -244,7 +245,8 @@ def board(session: Session, actor: User | None, tender: Tender) -> Board:
         ]
         return result
     for bid in opening.submitted(session, tender):
-        outcomes = [session.get(PartOpening, p.id) for p in bid.parts]
+        ordered = sorted(bid.parts, key=lambda p: bidpack.PARTS.index(p.part))  # as the record reads
+        outcomes = [session.get(PartOpening, p.id) for p in ordered]
         parts = [
             PartRow(
                 part=p.part,
@@ -252,7 +254,7 @@ def board(session: Session, actor: User | None, tender: Tender) -> Board:
                 failure=o.failure_code if o is not None else None,
                 platform_fault=opening.platform_fault([o]),
             )
-            for p, o in zip(bid.parts, outcomes, strict=True)
+            for p, o in zip(ordered, outcomes, strict=True)
         ]
         result.bids.append(
             BidRow(

@@ -28,6 +28,7 @@ from core.db import get_row
 from core.money import fen_to_words, yuan_text
 from core.pdffonts import find_font
 from core.storage import file_store
+from crypto import bidpack
 
 
 @dataclass(frozen=True)
@@ -177,8 +178,9 @@ def render(session: Session, tender: Tender, signed_record: str) -> bytes:
                 sheet.quality if sheet and sheet.quality else "—",
                 sheet.project_manager if sheet and sheet.project_manager else "—",
                 "；".join(
-                    f"{_PARTS.get(part, part)}{_DECRYPTION.get(state, state)}"
-                    for part, state in bid["decryption"].items()
+                    f"{_PARTS.get(part, part)}{_DECRYPTION.get(bid['decryption'][part], '')}"
+                    for part in bidpack.PARTS
+                    if part in bid["decryption"]
                 ),
                 f"{_DEPOSIT_KIND.get(deposit['kind'], deposit['kind'])}{_DEPOSIT.get(deposit['status'], '')}"
                 if deposit

@@ -132,8 +132,8 @@ def test_a_whole_opening_in_the_hall(
     expect(pages[0].locator("#hall-decrypt input.command")).to_have_value(
         f"bidtool decrypt --server {app.config['PUBLIC_URL']} --key 密钥目录 --cert 证书.pem "
         f"--tender {tender.id} "
-        f"--bid {bids[0][1]} --part commercial=commercial.age --part qualification=qualification.age "
-        f"--part technical=technical.age"
+        f"--bid {bids[0][1]} --part qualification=qualification.age --part technical=technical.age "
+        f"--part commercial=commercial.age"
     )
 
     # each decryption shows on the other pages within 3 s, and its price is read out (唱标)
