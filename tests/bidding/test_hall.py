@@ -385,3 +385,22 @@ def test_r_t5_a_real_celery_beat_and_worker_start_the_opening(
     finally:
         beat.terminate()
         beat.wait(timeout=30)
+
+
+def test_r_t5_the_agency_starts_the_opening_where_no_scheduler_ran(
+    app, client, people, session, tender, tmp_path
+):
+    """The fallback: past the deadline with no opening, the agency's hall offers the start button."""
+    bidders(client, people, session, tender, tmp_path)
+    agent = tender_agent(people, session, tender)
+    page = app.test_client()
+    sign_in(page, people, agent)
+    assert 'id="start-form"' not in page.get(f"/tenders/{tender.id}/hall").get_data(as_text=True)
+    clock.freeze(tender.bid_deadline + timedelta(minutes=2))
+    hall_page = page.get(f"/tenders/{tender.id}/hall").get_data(as_text=True)
+    assert 'id="start-form"' in hall_page and 'id="hall-starting"' in hall_page
+    assert page.post(f"/tenders/{tender.id}/hall/start").status_code == 302
+    reread(session)
+    row = session.get(Opening, tender.id)
+    assert row.status == "decrypting" and row.started_by_id == agent.id
+    assert tasks.run_openings() == 0  # the beat finds it started
