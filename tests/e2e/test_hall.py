@@ -98,6 +98,21 @@ def clean(page, live_server, lang="zh"):
     return report.of("uuid", "iso_time", "machine_value", "untranslated")
 
 
+def crawled(page, live_server, who, lang="zh"):
+    """The crawler's whole visit of the hall as this person (tests/e2e/crawl.py): words, times and ids,
+    accessibility (axe), a phone's width, the page's links and assets."""
+    report = Report()
+    crawler = Crawler(page, live_server, labels.values(), report)
+    url = page.url.split("#")[0]
+    page.goto("about:blank")
+    crawler.visit(who, lang, url)
+    # the test factories name companies after their role (测试tenderer公司…): names, not codes
+    return [str(f) for f in report.findings if not (f.kind == "machine_value" and f.detail in ROLE_WORDS)]
+
+
+ROLE_WORDS = {"tenderer", "agency", "tenderee", "supervisor", "notary"}
+
+
 def test_a_whole_opening_in_the_hall(
     browser, live_server, app, beat, client, people, cast, session, tender, tmp_path
 ):
@@ -183,6 +198,10 @@ def test_a_whole_opening_in_the_hall(
     clock.freeze(session.get(Opening, tender.id).decrypt_until + timedelta(seconds=1))
     expect(stage(agency)).to_have_text("解密时间已结束：由代理机构结束开标", timeout=LIVE + 2_000)
     expect(agency.locator("#close-checklist tbody tr")).to_have_count(1)
+    assert (
+        crawled(agency, live_server, "agency") == []
+    )  # the checklist's form read by axe, at a phone's width
+    assert crawled(supervisor, live_server, "supervisor") == []
     agency.click("#fault-tenderer-1")
     agency.click("#close-form button[type=submit]")
     expect(stage(agency)).to_have_text("开标已结束，开标记录已签署")
@@ -208,8 +227,9 @@ def test_a_whole_opening_in_the_hall(
         out = subprocess.run([PDFSIG, str(path)], capture_output=True, text=True, check=False).stdout
         assert "Signature is Valid" in out and "Total document signed" in out, out
 
-    for page in (pages[0], agency):
+    for who, page in (("bidder", pages[0]), ("agency", agency)):
         assert clean(page, live_server) == []
+        assert crawled(page, live_server, who) == []
     for page in everyone:
         page.context.close()
 
@@ -239,4 +259,5 @@ def test_fewer_than_three_bids_and_a_paused_tender_in_the_hall(
     expect(bidder.locator("#hall-deposits tbody tr")).to_have_count(1)  # its own deposit only
     expect(bidder.locator("#hall-deposits")).to_contain_text("refund due")
     assert clean(bidder, live_server, "en") == []
+    assert crawled(bidder, live_server, "bidder", "en") == []
     bidder.context.close()
