@@ -313,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
                 f" static page {static_rps:.0f} req/s, ratio {board_rps / static_rps:.2f};"
                 f" at one poll per {POLL} s the board serves about {board_rps * POLL:.0f} watchers"
             )
+        except BaseException:
+            print((d / "gunicorn.log").read_text()[-3000:])  # why the server did not answer
+            raise
         finally:
             srv.kill()
     ok = p95 <= GOAL_P95 and missed == 0

@@ -13,11 +13,14 @@ so a poll is answered "not modified" from one row.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+import threading
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 import audit
@@ -36,7 +39,6 @@ from bidding.models import (
     Tender,
 )
 from core import clock
-from core.db import get_row
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.roles import Role
 from crypto import bidpack
@@ -121,7 +123,7 @@ def version(session: Session, actor: User | None, tender: Tender, locale: str) -
 # -- the board ---------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True)
 class PartRow:
     part: str
     state: str  # pending | ok | failed
@@ -129,20 +131,66 @@ class PartRow:
     platform_fault: bool
 
 
-@dataclass
+@dataclass(frozen=True)
+class DepositRow:
+    """A deposit as the hall shows it (values, not a database row: the snapshot outlives its session)."""
+
+    organization_id: uuid.UUID
+    lot_number: int
+    amount_fen: int
+    kind: str
+    status: str
+    refund_due_at: datetime | None
+
+    @classmethod
+    def of(cls, d: Deposit) -> DepositRow:
+        return cls(d.organization_id, d.lot_number, d.amount_fen, d.kind, d.status, d.refund_due_at)
+
+
+@dataclass(frozen=True)
+class AttendanceRow:
+    organization_id: uuid.UUID
+    signed_in_at: datetime | None
+    verdict: str | None
+    verdict_at: datetime | None
+    remark: str
+
+    @classmethod
+    def of(cls, a: HallAttendance) -> AttendanceRow:
+        return cls(a.organization_id, a.signed_in_at, a.verdict, a.verdict_at, a.remark)
+
+
+@dataclass(frozen=True)
 class BidRow:
     bid_id: str
+    organization_id: uuid.UUID
     tenderer: str
     lot: int
     signed_in: bool
-    parts: list[PartRow]
+    parts: tuple[PartRow, ...]
     complete: bool
     outcome: str | None
     outcome_reason: str | None
     tenderers_fault: bool  # established (R-B1, R-B6): no reason may be given for it
     platform_fault: bool
-    deposit: Deposit | None
-    mine: bool
+    deposit: DepositRow | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What every watcher of the hall sees alike at one revision and stage: read once per web process
+    and revision (``_SNAPSHOTS``), however many watchers poll; each watcher's own part is added by
+    ``board``. Rows in it are read-only (loaded columns of detached objects)."""
+
+    shares_released: int = 0
+    shares_total: int = 0
+    shares_needed: int = 0
+    key_rebuilt: bool = False
+    bids: tuple[BidRow, ...] = ()
+    readings: tuple[hall_record.Reading, ...] = ()
+    objections: tuple[dict, ...] = ()
+    attendance: tuple[tuple[str, AttendanceRow], ...] = ()
+    deposits: tuple[tuple[str, DepositRow], ...] = ()
 
 
 @dataclass
@@ -151,16 +199,9 @@ class Board:
     opening: Opening | None
     stage: str
     now: datetime
-    bids: list[BidRow] = field(default_factory=list)
-    readings: list[hall_record.Reading] = field(default_factory=list)
-    objections: list[dict] = field(default_factory=list)
-    attendance: list[tuple[str, HallAttendance]] = field(default_factory=list)
-    shares_released: int = 0
-    shares_total: int = 0
-    shares_needed: int = 0
-    key_rebuilt: bool = False
-    deposits: list[tuple[str, Deposit]] = field(default_factory=list)  # failed tender: what happens (R-B5)
+    shared: Snapshot
     # the watcher's own
+    org_id: uuid.UUID | None = None
     role: str = "public"  # bidder | agency | supervisor | custodian | tenderer | public
     my_bids: list[Bid] = field(default_factory=list)
     my_attendance: HallAttendance | None = None
@@ -168,37 +209,176 @@ class Board:
     may_sign_in: bool = False
     may_object: bool = False
     may_confirm: bool = False
+    deposits: list[tuple[str, DepositRow]] = field(default_factory=list)  # failed tender: what happens (R-B5)
+
+    def __getattr__(self, name: str):
+        return getattr(self.shared, name)  # bids, readings, objections, shares...
 
     @property
     def left_to_judge(self) -> list[BidRow]:
         """The closing checklist: bids not fully decrypted (R-B6)."""
-        return [row for row in self.bids if not row.complete]
+        return [row for row in self.shared.bids if not row.complete]
+
+
+_SNAPSHOTS: OrderedDict[tuple, Snapshot] = OrderedDict()
+_SNAPSHOTS_LOCK = threading.Lock()
+SNAPSHOTS_KEPT = 64
+
+
+def snapshot(session: Session, tender: Tender, row: Opening | None, at_stage: str) -> Snapshot:
+    """The shared part of the board at the tender's current revision and stage (cached per process)."""
+    key = (tender.id, tender.hall_revision, at_stage)
+    with _SNAPSHOTS_LOCK:
+        found = _SNAPSHOTS.get(key)
+        if found is not None:
+            _SNAPSHOTS.move_to_end(key)
+            return found
+    made = _read_snapshot(session, tender, row)
+    with _SNAPSHOTS_LOCK:
+        _SNAPSHOTS[key] = made
+        while len(_SNAPSHOTS) > SNAPSHOTS_KEPT:
+            _SNAPSHOTS.popitem(last=False)
+    return made
+
+
+def _read_snapshot(session: Session, tender: Tender, row: Opening | None) -> Snapshot:
+    key = tender.opening_key
+    shares = (
+        Snapshot(
+            shares_total=len(key.shares),
+            shares_needed=key.threshold,
+            shares_released=sum(1 for s in key.shares if s.released_at is not None),
+        )
+        if key is not None
+        else Snapshot()
+    )
+    if row is None:
+        return shares  # before the opening: nothing about who bid (R-B4)
+    names = dict(
+        session.execute(
+            select(Organization.id, Organization.name).where(
+                or_(
+                    Organization.id.in_(select(Bid.organization_id).where(Bid.tender_id == tender.id)),
+                    Organization.id.in_(
+                        select(Deposit.organization_id).where(Deposit.tender_id == tender.id)
+                    ),
+                    Organization.id.in_(
+                        select(HallAttendance.organization_id).where(HallAttendance.tender_id == tender.id)
+                    ),
+                    Organization.id.in_(
+                        select(Objection.organization_id).where(Objection.tender_id == tender.id)
+                    ),
+                )
+            )
+        ).all()
+    )
+    attendance = {
+        a.organization_id: AttendanceRow.of(a)
+        for a in session.scalars(select(HallAttendance).where(HallAttendance.tender_id == tender.id))
+    }
+    deposits = {
+        (d.organization_id, d.lot_number): DepositRow.of(d)
+        for d in session.scalars(
+            select(Deposit).where(Deposit.tender_id == tender.id).order_by(Deposit.created_at)
+        )
+    }
+    common = replace(
+        shares,
+        attendance=tuple(sorted(((names[org], a) for org, a in attendance.items()), key=lambda t: t[0])),
+        deposits=tuple((names[d.organization_id], d) for d in deposits.values()),
+    )
+    if row.status == "failed":
+        return common
+    received = opening.submitted(session, tender)
+    outcomes = {
+        o.part_id: o
+        for o in session.scalars(
+            select(PartOpening).where(PartOpening.part_id.in_([p.id for bid in received for p in bid.parts]))
+        )
+    }
+    bids = []
+    for bid in received:
+        ordered = sorted(bid.parts, key=lambda p: bidpack.PARTS.index(p.part))  # as the record reads
+        results = [outcomes.get(p.id) for p in ordered]
+        parts = tuple(
+            PartRow(
+                part=p.part,
+                state=o.status if o is not None else "pending",
+                failure=o.failure_code if o is not None else None,
+                platform_fault=opening.platform_fault([o]),
+            )
+            for p, o in zip(ordered, results, strict=True)
+        )
+        signed = attendance.get(bid.organization_id)
+        bids.append(
+            BidRow(
+                bid_id=str(bid.id),
+                organization_id=bid.organization_id,
+                tenderer=names[bid.organization_id],
+                lot=bid.lot_number,
+                signed_in=bool(signed and signed.signed_in_at),
+                parts=parts,
+                complete=all(p.state == "ok" for p in parts),
+                outcome=bid.outcome,
+                outcome_reason=bid.outcome_reason,
+                tenderers_fault=opening.tenderers_fault(results) and not opening.platform_fault(results),
+                platform_fault=opening.platform_fault(results),
+                deposit=deposits.get((bid.organization_id, bid.lot_number)),
+            )
+        )
+    objections = tuple(
+        {
+            "id": str(o.id),
+            "raised_by": names.get(o.organization_id, "") if o.organization_id else "",
+            "text": o.text,
+            "raised_at": o.raised_at,
+            "answer": o.answer,
+            "answered_at": o.answered_at,
+        }
+        for o in session.scalars(
+            select(Objection)
+            .where(Objection.tender_id == tender.id, Objection.stage == "opening")
+            .order_by(Objection.raised_at)
+        )
+    )
+    return replace(
+        common,
+        key_rebuilt=any(o.opened_with == "opening_key" for o in outcomes.values()),
+        bids=tuple(bids),
+        readings=tuple(hall_record.readout(session, tender)),
+        objections=objections,
+    )
 
 
 def board(session: Session, actor: User | None, tender: Tender) -> Board:
-    """Everything one watcher's hall shows now."""
+    """Everything one watcher's hall shows now: the shared snapshot and the watcher's own part."""
     now = clock.now()
     row = session.get(Opening, tender.id)
+    at_stage = stage(tender, row, now)
     org_id = getattr(actor, "organization_id", None)
-    result = Board(tender=tender, opening=row, stage=stage(tender, row, now), now=now)
+    result = Board(
+        tender=tender, opening=row, stage=at_stage, now=now, shared=snapshot(session, tender, row, at_stage)
+    )
+    result.org_id = org_id
     runs = permissions.runs(session, actor, tender)
+    oversees = permissions.oversees(session, actor, tender)
     bidder = (
         actor is not None and actor.role == Role.TENDERER and has_submitted_bid(session, tender.id, org_id)
     )
+    result.my_share = _custodian(session, actor, tender)
     result.role = (
         "agency"
         if runs
         else "supervisor"
-        if permissions.oversees(session, actor, tender)
+        if oversees
         else "bidder"
         if bidder
         else "tenderer"
         if actor is not None and actor.role == Role.TENDERER
         else "custodian"
-        if _custodian(session, actor, tender)
+        if result.my_share
         else "public"
     )
-    result.my_share = _custodian(session, actor, tender)
     result.my_attendance = _attendance(session, tender, org_id)
     if bidder:
         result.my_bids = list(
@@ -208,110 +388,14 @@ def board(session: Session, actor: User | None, tender: Tender) -> Board:
                 .order_by(Bid.lot_number)
             )
         )
-    result.may_sign_in = (
-        bidder
-        and result.stage in (WAITING, PAUSED)
-        and not (result.my_attendance and result.my_attendance.signed_in_at)
-    )
-    key = tender.opening_key
-    if key is not None:
-        result.shares_total = len(key.shares)
-        result.shares_needed = key.threshold
-        result.shares_released = sum(1 for s in key.shares if s.released_at is not None)
-    if row is None:
-        return result  # before the opening: nothing about who bid (R-B4)
-
-    attendance = {
-        a.organization_id: a
-        for a in session.scalars(select(HallAttendance).where(HallAttendance.tender_id == tender.id))
-    }
-    result.attendance = sorted(
-        ((get_row(session, Organization, org).name, a) for org, a in attendance.items()), key=lambda t: t[0]
-    )
-    deposits = {
-        (d.organization_id, d.lot_number): d
-        for d in session.scalars(
-            select(Deposit).where(Deposit.tender_id == tender.id).order_by(Deposit.created_at)
-        )
-    }
-    if row.status == "failed":
-        # R-B5: not opened; who bid stays as the audit log shows it, the deposits are refunded with
-        # interest (条例31): each bidder sees its own, the agency and supervisors all of them.
-        staff = runs or result.role == "supervisor"
-        result.deposits = [
-            (get_row(session, Organization, d.organization_id).name, d)
-            for d in deposits.values()
-            if staff or d.organization_id == org_id
-        ]
-        return result
-    for bid in opening.submitted(session, tender):
-        ordered = sorted(bid.parts, key=lambda p: bidpack.PARTS.index(p.part))  # as the record reads
-        outcomes = [session.get(PartOpening, p.id) for p in ordered]
-        parts = [
-            PartRow(
-                part=p.part,
-                state=o.status if o is not None else "pending",
-                failure=o.failure_code if o is not None else None,
-                platform_fault=opening.platform_fault([o]),
-            )
-            for p, o in zip(ordered, outcomes, strict=True)
-        ]
-        result.bids.append(
-            BidRow(
-                bid_id=str(bid.id),
-                tenderer=get_row(session, Organization, bid.organization_id).name,
-                lot=bid.lot_number,
-                signed_in=bool(
-                    attendance.get(bid.organization_id) and attendance[bid.organization_id].signed_in_at
-                ),
-                parts=parts,
-                complete=all(p.state == "ok" for p in parts),
-                outcome=bid.outcome,
-                outcome_reason=bid.outcome_reason,
-                tenderers_fault=opening.tenderers_fault(outcomes) and not opening.platform_fault(outcomes),
-                platform_fault=opening.platform_fault(outcomes),
-                deposit=deposits.get((bid.organization_id, bid.lot_number)),
-                mine=bid.organization_id == org_id and org_id is not None,
-            )
-        )
-    result.readings = hall_record.readout(session, tender)
-    result.key_rebuilt = (
-        session.scalar(
-            select(PartOpening.part_id)
-            .where(
-                PartOpening.opened_with == "opening_key",
-                PartOpening.part_id.in_(
-                    [p.id for bid in opening.submitted(session, tender) for p in bid.parts]
-                ),
-            )
-            .limit(1)
-        )
-        is not None
-    )
-    staff = runs or result.role == "supervisor"
-    for o in session.scalars(
-        select(Objection)
-        .where(Objection.tender_id == tender.id, Objection.stage == "opening")
-        .order_by(Objection.raised_at)
-    ):
-        result.objections.append(
-            {
-                "id": str(o.id),
-                "raised_by": get_row(session, Organization, o.organization_id).name
-                if o.organization_id
-                else "",
-                "text": o.text,
-                "raised_at": o.raised_at,
-                "answer": o.answer,
-                "answered_at": o.answered_at,
-                "mine": o.organization_id is not None and o.organization_id == org_id,
-                "staff": staff,
-            }
-        )
-    result.may_object = bidder and result.stage in (DECRYPTING, WINDOW_CLOSED)
-    result.may_confirm = (
-        bidder and result.stage == CLOSED and not (result.my_attendance and result.my_attendance.verdict)
-    )
+    mine = result.my_attendance
+    result.may_sign_in = bidder and at_stage in (WAITING, PAUSED) and not (mine and mine.signed_in_at)
+    result.may_object = bidder and at_stage in (DECRYPTING, WINDOW_CLOSED)
+    result.may_confirm = bidder and at_stage == CLOSED and not (mine and mine.verdict)
+    # R-B5: each bidder sees its own deposit, the agency and supervisors all of them
+    result.deposits = [
+        (name, d) for name, d in result.shared.deposits if runs or oversees or d.organization_id == org_id
+    ]
     return result
 
 
