@@ -9,7 +9,9 @@ to each watcher and need a fan-out between hosts). Forms post and come back to t
 from __future__ import annotations
 
 import base64
+import threading
 import uuid
+from collections import OrderedDict
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import get_locale
@@ -48,10 +50,31 @@ def _back(tender_id: uuid.UUID, anchor: str = ""):
     return redirect(url_for("hall.hall_page", tender_id=tender_id) + anchor)
 
 
+def shared_regions(board: hall.Board) -> str:
+    """The board's regions every watcher sees alike, rendered once per tender, revision, stage and
+    language in this process: when a decryption changes every watcher's board, each poll that follows
+    costs its own small part, not the whole table again."""
+    key = (board.tender.id, board.tender.hall_revision, board.stage, str(get_locale()))
+    with _RENDERED_LOCK:
+        html = _RENDERED.get(key)
+    if html is None:
+        html = render_template("bidding/_hall_shared.html", board=board)
+        with _RENDERED_LOCK:
+            _RENDERED[key] = html
+            while len(_RENDERED) > hall.SNAPSHOTS_KEPT:
+                _RENDERED.popitem(last=False)
+    return html
+
+
+_RENDERED: OrderedDict[tuple, str] = OrderedDict()
+_RENDERED_LOCK = threading.Lock()
+
+
 def _context(tender) -> dict:
     board = hall.board(db.session, _watcher(), tender)
     return {
         "board": board,
+        "shared_regions": shared_regions(board),
         "form": FlaskForm(),
         "objection_form": ObjectionForm() if board.may_object else None,
         "answer_form": ObjectionAnswerForm() if board.role == "agency" else None,
