@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select
+from sqlalchemy import event, or_, select
 from sqlalchemy.orm import Session
 
 import audit
@@ -79,6 +79,42 @@ def _custodian(session: Session, actor: User | None, tender: Tender) -> Custodia
     )
 
 
+@dataclass(frozen=True)
+class Viewer:
+    """Who the watcher is to this tender, read once per request (the rights and the board both ask)."""
+
+    runs: bool
+    oversees: bool
+    bidder: bool  # a tenderer whose company has a submitted bid
+    tenderer: bool
+    share: CustodianShare | None
+
+
+_VIEWERS = "hall.viewers"
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_viewers(session: Session) -> None:
+    session.info.pop(_VIEWERS, None)  # rights are read again in the next unit of work
+
+
+def viewer(session: Session, actor: User | None, tender: Tender) -> Viewer:
+    memo = session.info.setdefault(_VIEWERS, {})
+    key = (getattr(actor, "id", None), tender.id)
+    if key not in memo:
+        tenderer = actor is not None and actor.role == Role.TENDERER
+        memo[key] = Viewer(
+            runs=permissions.runs(session, actor, tender),
+            oversees=permissions.oversees(session, actor, tender),
+            bidder=tenderer
+            and has_submitted_bid(session, tender.id, getattr(actor, "organization_id", None)),
+            tenderer=tenderer,
+            share=_custodian(session, actor, tender),
+        )
+    return memo[key]
+
+
 def may_watch(session: Session, actor: User | None, tender: Tender) -> bool:
     """Who may open the hall (see the module's docstring)."""
     if tender.status == "draft":
@@ -88,9 +124,11 @@ def may_watch(session: Session, actor: User | None, tender: Tender) -> bool:
         return True  # R-B7: the record is shown; once signed, to the public
     if actor is None:
         return False
-    if permissions.may_see_opening_record(session, actor, tender) or _custodian(session, actor, tender):
+    who = viewer(session, actor, tender)
+    # R-B7: bidders, the tender's agency staff and supervisors (permissions.may_see_opening_record)
+    if who.runs or who.oversees or who.bidder or who.share is not None:
         return True
-    return actor.role == Role.TENDERER and not deadline_passed(tender)
+    return who.tenderer and not deadline_passed(tender)
 
 
 def require_watch(session: Session, actor: User | None, tender: Tender) -> None:
@@ -360,12 +398,9 @@ def board(session: Session, actor: User | None, tender: Tender) -> Board:
         tender=tender, opening=row, stage=at_stage, now=now, shared=snapshot(session, tender, row, at_stage)
     )
     result.org_id = org_id
-    runs = permissions.runs(session, actor, tender)
-    oversees = permissions.oversees(session, actor, tender)
-    bidder = (
-        actor is not None and actor.role == Role.TENDERER and has_submitted_bid(session, tender.id, org_id)
-    )
-    result.my_share = _custodian(session, actor, tender)
+    who = viewer(session, actor, tender)
+    runs, oversees, bidder = who.runs, who.oversees, who.bidder
+    result.my_share = who.share
     result.role = (
         "agency"
         if runs
@@ -374,7 +409,7 @@ def board(session: Session, actor: User | None, tender: Tender) -> Board:
         else "bidder"
         if bidder
         else "tenderer"
-        if actor is not None and actor.role == Role.TENDERER
+        if who.tenderer
         else "custodian"
         if result.my_share
         else "public"
