@@ -25,6 +25,7 @@ BENCHES = (
     "receipt",
     "bank",
     "browser",
+    "hall",
 )
 
 

@@ -304,3 +304,36 @@ register(
         "contract": _l("Record the contract"),
     },
 )
+register(
+    "hall.stage",
+    {
+        "waiting": _l("Waiting for the bid deadline"),
+        "paused": _l("Paused: an objection to the documents waits for its answer (R-T4)"),
+        "due": _l("The deadline has passed: the opening is starting"),
+        "decrypting": _l("Bidders are decrypting their bids"),
+        "window_closed": _l("The decryption window has closed: the agency closes the opening"),
+        "failed": _l("Not opened: fewer than three bids (流标, R-B5)"),
+        "closed": _l("The opening is closed and its record signed"),
+    },
+)
+register(
+    "hall_attendance.verdict",
+    {"confirmed": _l("signed the record"), "objected": _l("objected to the record")},
+)
+register(
+    "audit.action",
+    {
+        "bidding.hall_signed_in": _l("signed in at the opening hall"),
+        "bidding.record_confirmed": _l("signed the opening record"),
+        "bidding.record_objected": _l("objected to the opening record"),
+    },
+)
+register(
+    "field",
+    {
+        "fault": _l("Whose fault"),
+        "remark": _l("Reason for the objection"),
+        "verdict": _l("Your answer to the record"),
+        "bid": _l("Bids"),
+    },
+)

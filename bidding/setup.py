@@ -17,6 +17,7 @@ from bidding import (  # noqa: F401  (labels registers words)
     bids,
     bidtool_views,
     calendar_cli,
+    hall_views,
     integrity,
     labels,
     ledger_cli,
@@ -48,6 +49,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(notices_api.bp)
     app.register_blueprint(notice_views.bp)
     app.register_blueprint(views.bp)
+    app.register_blueprint(hall_views.bp)
     from bidding import receipt_views
 
     app.register_blueprint(receipt_views.bp)
@@ -90,6 +92,12 @@ def init_app(app: Flask) -> None:
         "schedule": 86400.0,
     }
 
+    # R-T5: the opening starts by itself at the deadline; an opening that leaves nothing to judge closes
+    # by itself when its decryption window ends. Every few seconds: the hall shows the start at once.
+    app.extensions["celery"].conf.beat_schedule["bidding-run-openings"] = {
+        "task": tasks.run_openings.name,
+        "schedule": float(app.config.get("OPENING_BEAT_SECONDS", 5.0)),
+    }
     app.extensions["celery"].conf.beat_schedule["bidding-pay-refunds"] = {
         "task": tasks.pay_refunds.name,
         "schedule": 600.0,

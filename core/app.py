@@ -18,7 +18,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from core import api, bodies, cli, clock, i18n, paging, present, sandbox, web
+from core import api, bodies, cli, clock, i18n, paging, present, sandbox, scheduler, web
 from core import config as config_module
 from core.auth import is_api_request
 from core.db import db
@@ -67,6 +67,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "Asia/Shanghai")
     limiter.init_app(app)
     init_celery(app)
+    scheduler.init_app(app)
     if app.config.get("VOICE_SPOOL"):
         register_channel(app, "voice", VoiceSpool(app.config["VOICE_SPOOL"], gateway_recipient(app.config)))
 

@@ -77,3 +77,5 @@ function init() {
 }
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
 else init();
+// The opening hall swaps in fresh regions as the board changes: set up any widget that arrived.
+document.addEventListener("hall:updated", init);
