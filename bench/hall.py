@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--watchers", type=int, default=300)
     parser.add_argument("--bidders", type=int, default=50)
-    parser.add_argument("--every", type=float, default=0.4, help="seconds between two bidders' decryptions")
+    parser.add_argument("--every", type=float, default=2.0, help="seconds between two bidders' decryptions")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--load-threads", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=8.0)
