@@ -72,7 +72,7 @@ def tenderer(session: Session, user: User, now: datetime) -> Iterator[Todo]:
     for tender, until in waiting:
         yield Todo(
             _("Decrypt your bid at the opening"),
-            _hall(tender, "#hall-decrypt"),
+            _page(tender, "#my-bid"),  # the tender page: the parts, the receipt and the decryption widget
             about(tender),
             until,
             "R-B6",
