@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -15,10 +15,11 @@ from accounts import certlogin, pki
 from accounts.forms import CertificateSignInForm, CsrForm, EmptyForm, RecipientForm
 from accounts.models import Certificate
 from accounts.views import begin_session
-from core.auth import login_required
+from core.auth import login_required, roles_required
 from core.db import db
 from core.errors import DomainError, Invalid
 from core.extensions import client_ip, limiter
+from core.roles import Role
 from core.uow import flash_error
 
 bp = Blueprint("certificates", __name__)
@@ -98,6 +99,32 @@ def request_encryption():
     return _request(
         RecipientForm(prefix="rcp"), pki.issue_encryption_certificate, lambda form: form.recipient.data
     )
+
+
+@bp.post("/account/certificates/browser")
+@roles_required(Role.TENDERER)
+def request_from_browser():
+    """Keys made in the page (frontend/src/keys.js): the signing request and the public recipient come
+    in, both certificates go back. Nothing secret is sent: the private keys stay in the tenderer's files."""
+    data = request.get_json(silent=True) or {}
+    csr_pem, recipient = data.get("csr_pem"), data.get("recipient")
+    if not isinstance(csr_pem, str) or not isinstance(recipient, str):
+        raise Invalid(
+            _l("Send the signing request and the public recipient."),
+            code="missing_fields",
+            details={"fields": ["csr_pem", "recipient"]},
+        )
+    signing = pki.issue_signing_certificate(db.session, current_user, csr_pem, client_ip())
+    encryption = pki.issue_encryption_certificate(db.session, current_user, recipient, client_ip())
+    authority = pki.get_ca(db.session)
+    db.session.commit()
+    return jsonify(
+        {
+            "signing": {"serial": signing.serial, "certificate_pem": signing.pem},
+            "encryption": {"serial": encryption.serial, "certificate_pem": encryption.pem},
+            "chain": [authority.issuing_pem, authority.root_pem],
+        }
+    ), 201
 
 
 @bp.get("/account/certificates/<serial>.pem")

@@ -24,6 +24,8 @@ BENCHES = (
     "storage",
     "receipt",
     "bank",
+    "browser",
+    "hall",
 )
 
 

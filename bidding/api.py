@@ -12,7 +12,18 @@ from flask_login import current_user
 from sqlalchemy import func, or_, select
 
 from accounts.models import User
-from bidding import bank, bids, collusion, custodians, ledger, ledger_view, opening, permissions, services
+from bidding import (
+    bank,
+    bids,
+    collusion,
+    custodians,
+    ledger,
+    ledger_view,
+    opening,
+    permissions,
+    services,
+    uploads,
+)
 from bidding.models import Bid, BidPart, Deposit, Opening, Tender
 from bidding.permissions import Scope, may_see_opening_record, sealed_scope
 from bidding.schemas import (
@@ -30,6 +41,7 @@ from bidding.schemas import (
     TenderListQuery,
     TenderOut,
     TenderPatch,
+    UploadOut,
 )
 from bidding.serializers import money, tender_json
 from core import clock
@@ -459,6 +471,57 @@ def upload_part(tender_id: uuid.UUID, bid_id: uuid.UUID, part: str):
         raise
     db.session.commit()
     return jsonify({"part": row.part, "sha256": row.sha256, "size": row.size}), 201
+
+
+@bp.post("/tenders/<uuid:tender_id>/bids/<uuid:bid_id>/parts/<part>/uploads")
+@roles_required(Role.TENDERER)
+@api_doc(responses={200: UploadOut, 201: UploadOut})
+def begin_upload(tender_id: uuid.UUID, bid_id: uuid.UUID, part: str):
+    """Start (or resume) a chunked upload of one sealed part: OUT.sig base64 in X-Bid-Signature, no body.
+    The answer's ``offset`` is where the platform's copy stops: send the chunks from there."""
+
+    tender, bid = bids.own_bid(db.session, current_user, tender_id, bid_id)
+    upload = uploads.begin(
+        db.session,
+        current_user,
+        tender,
+        bid,
+        part,
+        request.headers.get("X-Bid-Signature"),
+        file_store(),
+        client_ip(),
+    )
+    fresh = upload.received == 0
+    db.session.commit()
+    return jsonify(uploads.state(upload)), 201 if fresh else 200
+
+
+@bp.patch("/tenders/<uuid:tender_id>/bids/<uuid:bid_id>/uploads/<uuid:upload_id>")
+@streams_first
+@roles_required(Role.TENDERER)
+@api_doc(upload=Upload(field=None), responses={200: UploadOut, 201: UploadOut})
+def upload_chunk(tender_id: uuid.UUID, bid_id: uuid.UUID, upload_id: uuid.UUID):
+    """One chunk of a resumable upload, as the raw body: ``Upload-Offset`` (where it starts, which must
+    be where the platform's copy stops) and ``X-Chunk-SHA256`` (its digest) headers. The chunk that
+    reaches the signed size completes the part (201), judged by when its last byte arrived (R-B3)."""
+
+    allow_upload_up_to(uploads.CHUNK_MAX)
+    upload, row = uploads.receive_chunk(
+        db.session,
+        current_user,
+        tender_id,
+        bid_id,
+        upload_id,
+        request.headers.get("Upload-Offset"),
+        request.headers.get("X-Chunk-SHA256"),
+        request.content_length,
+        request.stream,
+        file_store(),
+        client_ip(),
+    )
+    answer = uploads.state(upload, row)
+    db.session.commit()
+    return jsonify(answer), 201 if row is not None else 200
 
 
 @bp.post("/tenders/<uuid:tender_id>/bids/<uuid:bid_id>/submit")

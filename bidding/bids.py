@@ -60,7 +60,7 @@ def receipt_public_pem() -> str:
     return receipt_key().public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
 
 
-def _before_deadline(tender: Tender, at: datetime | None = None) -> None:
+def before_deadline(tender: Tender, at: datetime | None = None) -> None:
     if tender.status != "published" or deadline_passed(tender, at):  # R-B3
         raise Conflict(
             _l("The bid deadline has passed: bids are no longer accepted."),
@@ -69,7 +69,7 @@ def _before_deadline(tender: Tender, at: datetime | None = None) -> None:
         )
 
 
-def _not_paused(tender: Tender) -> None:
+def not_paused(tender: Tender) -> None:
     """R-T4: while an objection to the documents waits for its answer, bidding is paused."""
     if tender.paused_at is not None:
         raise Conflict(
@@ -87,8 +87,8 @@ def _tenderer(actor: User) -> None:
 
 def open_bid(session: Session, actor: User, tender: Tender, lot_number: int, ip: str | None = None) -> Bid:
     _tenderer(actor)
-    _before_deadline(tender)
-    _not_paused(tender)
+    before_deadline(tender)
+    not_paused(tender)
     refuse_if_debarred(session, "tenderer", actor.org.id, clock.now())  # R-R3
     if not any(lot.number == lot_number for lot in tender.lots):
         raise Invalid(_l("This tender has no lot %(n)s.", n=lot_number), code="lot_not_found")
@@ -120,7 +120,7 @@ def own_bid(session: Session, actor: User, tender_id: uuid.UUID, bid_id: uuid.UU
     return get_row(session, Tender, tender_id), bid
 
 
-def _signature(header: str | None) -> tuple[bytes, bidpack.EnvelopeSignature]:
+def read_signature(header: str | None) -> tuple[bytes, bidpack.EnvelopeSignature]:
     if not header or len(header) > MAX_SIGNATURE_HEADER:
         raise Invalid(
             _l("Send the outer signature (OUT.sig) in the X-Bid-Signature header, base64."),
@@ -131,6 +131,12 @@ def _signature(header: str | None) -> tuple[bytes, bidpack.EnvelopeSignature]:
         return raw, bidpack.read_envelope_signature(raw)
     except (binascii.Error, ValueError, bidpack.BidError) as exc:
         raise Invalid(_l("The outer signature is malformed."), code="signature_malformed") from exc
+
+
+def read_signature_text(text: str) -> tuple[bytes, bidpack.EnvelopeSignature]:
+    """An OUT.sig kept as text (a resumable upload's): read as when it arrived."""
+    raw = text.encode()
+    return raw, bidpack.read_envelope_signature(raw)
 
 
 def _refused(exc: Exception) -> DomainError:
@@ -156,10 +162,10 @@ def receive_part(
     """
     if part not in bidpack.PARTS:
         raise Invalid(_l("Parts are qualification, technical and commercial."), code="invalid_part")
-    _still_open(bid)
-    raw_signature, envelope = _signature(signature_header)
-    _before_deadline(tender)
-    _not_paused(tender)
+    still_open(bid)
+    raw_signature, envelope = read_signature(signature_header)
+    before_deadline(tender)
+    not_paused(tender)
     # A part may stream for minutes. Holding the request's transaction meanwhile held SQLite's write
     # lock (every other upload and submission waited, then failed) and, on PostgreSQL, a pooled
     # connection per upload in a deadline rush. Nothing is written yet: drop the snapshot, and the
@@ -171,15 +177,39 @@ def receive_part(
     stored = store.put_stream(arriving, max_size=MAX_PART_SIZE)
     # R-B3: judged by when the last byte arrived, not by when the file was synced or a lock was free
     completed_at = arriving.at or clock.now()
-    # From here on this transaction writes: on SQLite it begins with the write lock (core.db).
+    take_write_lock(session)
+    return accept_part(
+        session, actor, tender, bid, part, stored, raw_signature, envelope, completed_at, store, ip
+    )
+
+
+def take_write_lock(session: Session) -> None:
+    """From here on this transaction writes: on SQLite it begins with the write lock (core.db)."""
     token = write_intent.set(True)
     try:
         session.connection()
     finally:
         write_intent.reset(token)
-    _still_open(bid)
-    _before_deadline(tender, completed_at)
-    _not_paused(tender)
+
+
+def accept_part(
+    session: Session,
+    actor: User,
+    tender: Tender,
+    bid: Bid,
+    part: str,
+    stored: StoredFile,
+    raw_signature: bytes,
+    envelope: bidpack.EnvelopeSignature,
+    completed_at: datetime,
+    store: FileStore,
+    ip: str | None = None,
+) -> BidPart:
+    """Check a part that is complete in the store against its outer signature and keep it (R-B1, R-B3):
+    the one decision for a part sent in one request and for one sent in chunks (bidding/uploads.py)."""
+    still_open(bid)
+    before_deadline(tender, completed_at)
+    not_paused(tender)
     statement = envelope.statement
     try:
         if (statement["tender"], statement["lot"], statement["part"]) != (
@@ -252,7 +282,7 @@ class _LastByte:
         return data
 
 
-def _still_open(bid: Bid) -> None:
+def still_open(bid: Bid) -> None:
     if bid.status != "uploading":
         raise Conflict(
             _l("This bid is already submitted; start a new one to replace it."), code="bid_not_open"
@@ -297,8 +327,8 @@ def submit(
     if bid.status != "uploading":
         raise Conflict(_l("This bid is already submitted."), code="bid_not_open")
     arrived = arrived_at or clock.now()
-    _before_deadline(tender, arrived)
-    _not_paused(tender)
+    before_deadline(tender, arrived)
+    not_paused(tender)
     refuse_if_debarred(session, "tenderer", bid.organization_id, clock.now())  # R-R3
     missing = [p for p in bidpack.PARTS if p not in {part.part for part in bid.parts}]
     if missing:
@@ -440,7 +470,7 @@ def _uuid(value: str) -> uuid.UUID | None:
 
 def withdraw(session: Session, actor: User, tender: Tender, bid: Bid, ip: str | None = None) -> Bid:
     """R-B4: withdraw before the deadline; the deposit is refunded within 5 days (R-D2)."""
-    _before_deadline(tender)
+    before_deadline(tender)
     if bid.status not in ("uploading", "submitted"):
         raise Conflict(_l("This bid is no longer active."), code="bid_not_active")
     bid.status = "withdrawn"

@@ -150,9 +150,8 @@ class ObjectionAnswerForm(FlaskForm):
 
 
 class CloseOpeningForm(FlaskForm):
-    """R-B6: bids listed here failed through no fault of their tenderer (one per line: bid id, reason)."""
+    """R-B6: the closing checklist in the hall (each bid not fully decrypted marked, with its reason)."""
 
-    no_fault = TextAreaField(_l("Bids that failed through no fault of the tenderer"), validators=[Optional()])
     forfeit_revoked = BooleanField(
         _l("Keep the deposits of revoked bids (as the tender documents say)"), default=True
     )

@@ -78,15 +78,23 @@ register(
     "tender_documents.kind",
     {"documents": _l("tender documents"), "amendment": _l("amendment"), "clarification": _l("clarification")},
 )
+PART_WORDS = {
+    "qualification": _l("qualification part"),
+    "technical": _l("technical part"),
+    "commercial": _l("commercial part"),
+}
+register("bid_parts.part", PART_WORDS)
+register("bid_uploads.part", PART_WORDS)
+register("decryption", {"ok": _l("decrypted"), "failed": _l("failed"), "pending": _l("not yet decrypted")})
 register(
-    "bid_parts.part",
+    "decryption.attempt",
     {
-        "qualification": _l("qualification part"),
-        "technical": _l("technical part"),
-        "commercial": _l("commercial part"),
+        "opened": _l("decrypted now"),
+        "failed": _l("could not be decrypted with this key"),
+        "already_opened": _l("was already decrypted: nothing to do"),
+        "not_sent": _l("no key was sent for it"),
     },
 )
-register("decryption", {"ok": _l("decrypted"), "failed": _l("failed"), "pending": _l("not yet decrypted")})
 register(
     "collusion.signal",
     {
@@ -163,6 +171,7 @@ register(
         "bidding.bid_opened": _l("started a bid"),
         "bidding.bid_opened_by_custodians": _l("had a bid opened by the custodians"),
         "bidding.bid_part_received": _l("uploaded a sealed bid part"),
+        "bidding.bid_upload_started": _l("started a resumable upload of a sealed bid part"),
         "bidding.bid_submitted": _l("submitted a bid"),
         "bidding.bid_withdrawn": _l("withdrew a bid"),
         "bidding.calendar_day_set": _l("changed the holiday calendar"),
@@ -293,5 +302,38 @@ register(
         "candidates": _l("Publish the candidates"),
         "award": _l("The tenderee decides the award"),
         "contract": _l("Record the contract"),
+    },
+)
+register(
+    "hall.stage",
+    {
+        "waiting": _l("Waiting for the bid deadline"),
+        "paused": _l("Paused: an objection to the documents waits for its answer (R-T4)"),
+        "due": _l("The deadline has passed: the opening is starting"),
+        "decrypting": _l("Bidders are decrypting their bids"),
+        "window_closed": _l("The decryption window has closed: the agency closes the opening"),
+        "failed": _l("Not opened: fewer than three bids (流标, R-B5)"),
+        "closed": _l("The opening is closed and its record signed"),
+    },
+)
+register(
+    "hall_attendance.verdict",
+    {"confirmed": _l("signed the record"), "objected": _l("objected to the record")},
+)
+register(
+    "audit.action",
+    {
+        "bidding.hall_signed_in": _l("signed in at the opening hall"),
+        "bidding.record_confirmed": _l("signed the opening record"),
+        "bidding.record_objected": _l("objected to the opening record"),
+    },
+)
+register(
+    "field",
+    {
+        "fault": _l("Whose fault"),
+        "remark": _l("Reason for the objection"),
+        "verdict": _l("Your answer to the record"),
+        "bid": _l("Bids"),
     },
 )

@@ -103,6 +103,9 @@ class Tender(UuidPK, Base):
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     # R-T4: set while an objection to the documents waits for its answer; the tender is paused.
     paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    # The opening hall's change counter: bumped (one UPDATE, atomic on every web host) by each change a
+    # hall shows, so a watcher's poll is answered "not modified" from this one row (bidding.hall).
+    hall_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now, onupdate=clock.now)
 
@@ -447,6 +450,26 @@ class BidPart(UuidPK, Base):
     bid: Mapped[Bid] = relationship(back_populates="parts")
 
 
+class BidUpload(UuidPK, Base):
+    """A sealed part arriving in chunks (resumable upload): the outer signature first, then the bytes,
+    appended to a private partial file until they reach the signed size; then it becomes a BidPart."""
+
+    __tablename__ = "bid_uploads"
+    __table_args__ = (
+        UniqueConstraint("bid_id", "part"),
+        CheckConstraint("part IN ('qualification', 'technical', 'commercial')", name="part"),
+    )
+
+    bid_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("bids.id", ondelete="CASCADE"))
+    part: Mapped[str] = mapped_column(String(16))
+    sha256: Mapped[str] = mapped_column(String(64))  # signed in OUT.sig: the whole envelope's
+    size: Mapped[int] = mapped_column(BigInteger)  # signed in OUT.sig
+    received: Mapped[int] = mapped_column(BigInteger, default=0)  # bytes kept so far (the offset)
+    signature: Mapped[str] = mapped_column(Text)  # OUT.sig as sent
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=clock.now)
+
+
 class Opening(Base):
     """开标: the online opening of a tender, from the deadline to the signed opening record."""
 
@@ -454,11 +477,37 @@ class Opening(Base):
     __table_args__ = (CheckConstraint("status IN ('failed', 'decrypting', 'closed')", name="status"),)
 
     tender_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenders.id"), primary_key=True)
-    started_by_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
+    # None: the platform started it by itself at the deadline (R-T5, the beat job bidding.start_openings)
+    started_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
     started_at: Mapped[datetime] = mapped_column(UtcDateTime)
     status: Mapped[str] = mapped_column(String(12))
     decrypt_until: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     record: Mapped[str | None] = mapped_column(Text, default=None)  # signed opening record (JSON)
+    # The record as a PDF (开标记录表) signed by the platform (PAdES), in the file store, made at closing.
+    record_pdf_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+HALL_VERDICTS = ("confirmed", "objected")
+
+
+class HallAttendance(Base):
+    """A bidder in the opening hall (开标大厅): its sign-in (签到) before the deadline, and its signature
+    under the closed record (签字确认) or its objection to it, with the reason (R-B7)."""
+
+    __tablename__ = "hall_attendance"
+    __table_args__ = (
+        CheckConstraint(f"verdict IN {HALL_VERDICTS!r}", name="verdict"),
+        CheckConstraint("(verdict IS NULL) = (verdict_at IS NULL)", name="verdict_complete"),
+    )
+
+    tender_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenders.id"), primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organizations.id"), primary_key=True)
+    signed_in_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+    signed_in_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    verdict: Mapped[str | None] = mapped_column(String(12), default=None)
+    verdict_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+    verdict_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    remark: Mapped[str] = mapped_column(Text, default="")
 
 
 class PartOpening(Base):

@@ -6,17 +6,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, flash, redirect, render_template, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select, update
 
-from bidding import documents, objections, opening, questions, services
+from bidding import documents, objections, questions, services
 from bidding.forms import (
     AmendmentForm,
     AnswerForm,
-    CloseOpeningForm,
     DocumentForm,
     ObjectionAnswerForm,
     ObjectionForm,
@@ -25,7 +24,6 @@ from bidding.forms import (
 from core import clock, paging
 from core.auth import login_required, roles_required
 from core.db import db
-from core.errors import Invalid
 from core.extensions import client_ip
 from core.models import Notification
 from core.present import when
@@ -192,53 +190,6 @@ def answer_objection(tender_id: uuid.UUID, objection_id: uuid.UUID):
         ),
         _("The answer is recorded and sent to the objector."),
         "#objections",
-    )
-
-
-def parse_no_fault(text: str | None) -> dict[str, str]:
-    """One bid per line: its id, then the reason it failed through no fault of the tenderer."""
-    result = {}
-    for line in (text or "").splitlines():
-        if not line.strip():
-            continue
-        bid_id, _sep, reason = line.strip().partition(" ")
-        try:
-            result[str(uuid.UUID(bid_id.strip(",;:")))] = reason.strip()
-        except ValueError as exc:
-            raise Invalid(_("Each line starts with a bid id."), code="invalid_no_fault") from exc
-    return result
-
-
-def no_fault_reasons(form) -> dict[str, str]:
-    """The close form's reason per bid (``no_fault-<bid id>``); an empty reason means the tenderer's fault."""
-    result = {}
-    for key, value in form.items():
-        if key.startswith("no_fault-") and value.strip():
-            try:
-                result[str(uuid.UUID(key.removeprefix("no_fault-")))] = value.strip()
-            except ValueError as exc:
-                raise Invalid(_("Each line starts with a bid id."), code="invalid_no_fault") from exc
-    return result
-
-
-@bp.post("/agency/tenders/<uuid:tender_id>/opening/close")
-@roles_required(Role.AGENCY)
-def close_opening(tender_id: uuid.UUID):
-    tender = services.manageable(db.session, current_user, tender_id)
-    form = CloseOpeningForm()
-    return _act(
-        tender_id,
-        form,
-        lambda: opening.close(
-            db.session,
-            current_user,
-            tender,
-            parse_no_fault(form.no_fault.data) | no_fault_reasons(request.form),
-            forfeit_revoked=form.forfeit_revoked.data,
-            ip=client_ip(),
-        ),
-        _("The opening is closed and its record signed."),
-        "#opening-record",
     )
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 import audit
 from accounts.models import Organization, User
-from bidding import periods, permissions
+from bidding import hall_changes, periods, permissions
 from bidding.bidders import has_submitted_bid
 from bidding.calendar import Calendar
 from bidding.models import Objection, Opening, Tender
@@ -103,6 +103,7 @@ def raise_objection(
         },
         ip,
     )
+    hall_changes.touch(session, tender.id)  # the hall shows opening objections and a pause (R-T4, R-B7)
     return objection
 
 
@@ -138,6 +139,7 @@ def answer(
         },
         ip,
     )
+    hall_changes.touch(session, tender.id)
     raiser = session.get(User, objection.raised_by_id)
     notify(
         session,

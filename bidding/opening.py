@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 import audit
 from accounts import pki
 from accounts.models import Organization, User
-from bidding import bids, custodians, integrity, ledger, periods, permissions
+from bidding import bids, custodians, hall_changes, hall_record, integrity, ledger, periods, permissions
 from bidding.lifecycle import deadline_passed
 from bidding.models import Bid, BidPart, Deposit, Objection, Opening, PartOpening, Tender
 from core import clock
@@ -48,9 +48,12 @@ def submitted(session: Session, tender: Tender) -> list[Bid]:
     )
 
 
-def start(session: Session, actor: User, tender: Tender, ip: str | None = None) -> Opening:
-    """R-T5 the opening happens at the deadline, online; R-B5 fewer than three bids fail the tender."""
-    if not permissions.runs(session, actor, tender):
+def start(session: Session, actor: User | None, tender: Tender, ip: str | None = None) -> Opening:
+    """R-T5 the opening happens at the deadline, online; R-B5 fewer than three bids fail the tender.
+
+    ``actor`` None: the platform starts it by itself at the deadline (the beat job ``start_due``); the
+    agency's start button is the fallback where no scheduler runs."""
+    if actor is not None and not permissions.runs(session, actor, tender):
         raise Forbidden(_l("Only the tender's agency runs its opening."), code="role_forbidden")
     if tender.status != "published" or not deadline_passed(tender):
         raise Conflict(
@@ -67,9 +70,10 @@ def start(session: Session, actor: User, tender: Tender, ip: str | None = None) 
         )
     received = submitted(session, tender)
     now = clock.now()
+    started_by = actor.id if actor is not None else None
     counts = {lot.number: sum(1 for b in received if b.lot_number == lot.number) for lot in tender.lots}
     if all(count < MIN_BIDS for count in counts.values()):
-        opening = Opening(tender_id=tender.id, started_by_id=actor.id, started_at=now, status="failed")
+        opening = Opening(tender_id=tender.id, started_by_id=started_by, started_at=now, status="failed")
         tender.status = "failed"
         for deposit in session.scalars(
             select(Deposit).where(Deposit.tender_id == tender.id, Deposit.status == "held")
@@ -80,7 +84,7 @@ def start(session: Session, actor: User, tender: Tender, ip: str | None = None) 
     else:
         opening = Opening(
             tender_id=tender.id,
-            started_by_id=actor.id,
+            started_by_id=started_by,
             started_at=now,
             status="decrypting",
             decrypt_until=periods.decryption_closes(now),
@@ -96,10 +100,56 @@ def start(session: Session, actor: User, tender: Tender, ip: str | None = None) 
             "bids_per_lot": {str(k): v for k, v in counts.items()},
             "status": opening.status,
             "rule": "R-B5" if opening.status == "failed" else "R-T5",
+            "by": "agency" if actor is not None else "platform",
         },
         ip,
     )
+    hall_changes.touch(session, tender.id)
     return opening
+
+
+def due_to_start(session: Session) -> list[Tender]:
+    """Published tenders past their deadline whose opening has not started and that are not paused
+    (R-T4 holds a paused one until the agency answers)."""
+    return list(
+        session.scalars(
+            select(Tender)
+            .outerjoin(Opening, Opening.tender_id == Tender.id)
+            .where(
+                Tender.status == "published",
+                Tender.bid_deadline <= clock.now(),
+                Tender.paused_at.is_(None),
+                Opening.tender_id.is_(None),
+            )
+            .order_by(Tender.bid_deadline)
+        )
+    )
+
+
+def due_to_close(session: Session) -> list[Tender]:
+    """Openings whose decryption window has ended with every bid fully opened and no objection waiting:
+    nothing is left for the agency to judge (R-B6), so the platform closes them and signs the record.
+    The others wait for the agency's checklist."""
+    candidates = session.scalars(
+        select(Tender)
+        .join(Opening, Opening.tender_id == Tender.id)
+        .where(Opening.status == "decrypting", Opening.decrypt_until <= clock.now())
+    ).all()
+    return [tender for tender in candidates if not _left_to_judge(session, tender)]
+
+
+def _left_to_judge(session: Session, tender: Tender) -> bool:
+    for bid in submitted(session, tender):
+        for part in bid.parts:
+            done = session.get(PartOpening, part.id)
+            if done is None or done.status != "ok":
+                return True
+    unanswered = session.scalar(
+        select(Objection.id).where(
+            Objection.tender_id == tender.id, Objection.stage == "opening", Objection.answered_at.is_(None)
+        )
+    )
+    return unanswered is not None
 
 
 def _decode_keys(file_keys: dict) -> dict[str, bytes]:
@@ -186,6 +236,7 @@ def decrypt(
         },
         ip,
     )
+    hall_changes.touch(session, tender.id)
     return states
 
 
@@ -466,6 +517,7 @@ def release_share(session: Session, actor: User, tender: Tender, text: str, ip: 
             {"custodian": share.role, "x": share.x, "share_sha256": share.share_sha256},
             ip,
         )
+        hall_changes.touch(session, tender.id)
     return share
 
 
@@ -526,6 +578,7 @@ def open_with_opening_key(
             ip,
         )
     session.flush()
+    hall_changes.touch(session, tender.id)
     return results
 
 
@@ -534,7 +587,7 @@ def open_with_opening_key(
 
 def close(
     session: Session,
-    actor: User,
+    actor: User | None,
     tender: Tender,
     no_fault: dict[str, str] | None = None,
     *,
@@ -544,8 +597,10 @@ def close(
     """Close the opening. A bid not fully decrypted counts as revoked (撤销, the tenderer's fault: no
     keys sent in time, wrong keys, a bad signature or manifest) unless the agency records that it
     failed through no fault of the tenderer (e.g. the platform was down), when it counts as withdrawn
-    (撤回) and its deposit is refunded (R-B6). The others' opening goes on regardless."""
-    if not permissions.runs(session, actor, tender):
+    (撤回) and its deposit is refunded (R-B6). The others' opening goes on regardless.
+
+    ``actor`` None: the platform closes an opening that leaves nothing to judge (``due_to_close``)."""
+    if actor is not None and not permissions.runs(session, actor, tender):
         raise Forbidden(_l("Only the tender's agency runs its opening."), code="role_forbidden")
     opening = session.get(Opening, tender.id)
     if opening is None or opening.status != "decrypting":
@@ -633,7 +688,10 @@ def close(
     opening.status = "closed"
     session.flush()
     opening.record = signed_record(session, tender).decode()
+    # 开标记录表: the same record as a PDF in Chinese, signed by the platform (PAdES), kept in the store
+    opening.record_pdf_sha256 = hall_record.issue(session, tender, opening)
     session.flush()
+    hall_changes.touch(session, tender.id)
     audit.record(
         session,
         actor,
@@ -643,6 +701,7 @@ def close(
             "rule": "R-B6",
             "bids": summary,
             "record_sha256": hashlib.sha256(opening.record.encode()).hexdigest(),
+            "record_pdf_sha256": opening.record_pdf_sha256,
         },
         ip,
     )

@@ -242,6 +242,18 @@ class BidOut(Out):
     parts: list[dict[str, Any]]
 
 
+class UploadOut(Out):
+    """A resumable upload: how far the platform's copy of the part got, and, once complete, the part."""
+
+    id: str
+    part: str
+    offset: int
+    size: int
+    chunk_max: int
+    complete: bool
+    received: dict[str, Any] | None = None
+
+
 class DocumentOut(Out):
     """The document."""
 

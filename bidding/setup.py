@@ -15,7 +15,9 @@ from bidding import (  # noqa: F401  (labels registers words)
     bank_api,
     bank_views,
     bids,
+    bidtool_views,
     calendar_cli,
+    hall_views,
     integrity,
     labels,
     ledger_cli,
@@ -28,6 +30,7 @@ from bidding import (  # noqa: F401  (labels registers words)
     todos,
     trail,
     views,
+    workbench_views,
 )
 from bidding.lifecycle import phase
 from bidding.models import Bid, CustodianShare, Deposit, Objection, Opening, Tender
@@ -46,12 +49,15 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(notices_api.bp)
     app.register_blueprint(notice_views.bp)
     app.register_blueprint(views.bp)
+    app.register_blueprint(hall_views.bp)
     from bidding import receipt_views
 
     app.register_blueprint(receipt_views.bp)
     app.register_blueprint(ledger_views.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(bank_views.bp)
+    app.register_blueprint(workbench_views.bp)
+    app.register_blueprint(bidtool_views.bp)
     app.register_blueprint(bank_api.bp)
     # The admin blueprint mixes pages and two API routes: those are exempt like every /api blueprint is
     # (core.app), since the API authenticates by bearer token only.
@@ -86,6 +92,12 @@ def init_app(app: Flask) -> None:
         "schedule": 86400.0,
     }
 
+    # R-T5: the opening starts by itself at the deadline; an opening that leaves nothing to judge closes
+    # by itself when its decryption window ends. Every few seconds: the hall shows the start at once.
+    app.extensions["celery"].conf.beat_schedule["bidding-run-openings"] = {
+        "task": tasks.run_openings.name,
+        "schedule": float(app.config.get("OPENING_BEAT_SECONDS", 5.0)),
+    }
     app.extensions["celery"].conf.beat_schedule["bidding-pay-refunds"] = {
         "task": tasks.pay_refunds.name,
         "schedule": 600.0,

@@ -1,5 +1,5 @@
-"""Beat jobs for bidding: release scheduled e-guarantee refunds, check the store against the receipts
-(both idempotent).
+"""Beat jobs for bidding: start openings at the deadline and close those that leave nothing to judge,
+release scheduled e-guarantee refunds, check the store against the receipts (all idempotent).
 
 Money refunds are not settled here: they go to the bank in a refund batch and are settled by the
 statement that shows them paid (bidding/bank.py), never on the platform's word alone.
@@ -8,10 +8,13 @@ statement that shows them paid (bidding/bank.py), never on the platform's word a
 from __future__ import annotations
 
 from celery import shared_task
+from sqlalchemy.exc import IntegrityError
 
-from bidding import ledger
+from bidding import ledger, opening
+from bidding.models import Tender
 from core import clock
-from core.db import db
+from core.db import db, get_row
+from core.errors import Conflict
 
 
 @shared_task(name="bidding.pay_refunds")
@@ -39,3 +42,25 @@ def verify_store() -> int:
     recorded = integrity.record_findings(db.session, findings)
     db.session.commit()
     return recorded
+
+
+@shared_task(name="bidding.run_openings")
+def run_openings() -> int:
+    """R-T5: start every opening whose deadline has passed (R-B5 fails those with fewer than three bids),
+    and close those whose decryption window ended with nothing left to judge (R-B6). Idempotent: each
+    tender is taken in its own transaction, and a second run (another scheduler, the agency's button
+    first) finds it started and moves on."""
+    done = 0
+    for step, due in ((opening.start, opening.due_to_start), (opening.close, opening.due_to_close)):
+        for tender_id in [t.id for t in due(db.session)]:
+            db.session.rollback()
+            tender = get_row(db.session, Tender, tender_id)
+            try:
+                step(db.session, None, tender)
+                db.session.commit()
+                done += 1
+            except Conflict:  # someone else started or closed it meanwhile
+                db.session.rollback()
+            except IntegrityError:  # two schedulers inserted the same opening at once
+                db.session.rollback()
+    return done

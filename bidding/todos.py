@@ -18,6 +18,7 @@ from bidding.models import (
     BidPart,
     CustodianShare,
     Deposit,
+    HallAttendance,
     Objection,
     Opening,
     PartOpening,
@@ -36,6 +37,11 @@ def about(tender: Tender) -> str:
 
 def _page(tender: Tender, anchor: str = "") -> str:
     return url_for("bidding.notice", tender_id=tender.id) + anchor
+
+
+def _hall(tender: Tender, anchor: str = "") -> str:
+    """The opening hall, where everything of the opening is done (开标大厅)."""
+    return url_for("hall.hall_page", tender_id=tender.id) + anchor
 
 
 def tenderer(session: Session, user: User, now: datetime) -> Iterator[Todo]:
@@ -66,7 +72,7 @@ def tenderer(session: Session, user: User, now: datetime) -> Iterator[Todo]:
     for tender, until in waiting:
         yield Todo(
             _("Decrypt your bid at the opening"),
-            _page(tender, "#opening-record"),
+            _page(tender, "#my-bid"),  # the tender page: the parts, the receipt and the decryption widget
             about(tender),
             until,
             "R-B6",
@@ -83,11 +89,47 @@ def tenderer(session: Session, user: User, now: datetime) -> Iterator[Todo]:
             tender = get_row(session, Tender, bid.tender_id)
             yield Todo(
                 _("Upload the remaining parts of your bid for lot %(lot)s and submit it", lot=bid.lot_number),
-                _page(tender),
+                _page(tender, "#my-bid"),
                 about(tender),
                 tender.bid_deadline,
                 "R-B3",
             )
+    signed = select(HallAttendance.tender_id).where(
+        HallAttendance.organization_id == org, HallAttendance.signed_in_at.is_not(None)
+    )
+    for tender in session.scalars(
+        select(Tender)
+        .where(
+            Tender.id.in_({b.tender_id for b in bids if b.status == "submitted"}),
+            Tender.id.not_in(signed),
+        )
+        .order_by(Tender.bid_deadline)
+    ):
+        yield Todo(
+            _("Sign in at the opening hall (签到)"),
+            _hall(tender, "#hall-signin"),
+            about(tender),
+            tender.bid_deadline,
+            "R-T5",
+        )
+    answered = select(HallAttendance.tender_id).where(
+        HallAttendance.organization_id == org, HallAttendance.verdict.is_not(None)
+    )
+    to_answer = (
+        select(Bid.tender_id)
+        .join(Opening, Opening.tender_id == Bid.tender_id)
+        .where(Bid.organization_id == org, Bid.status == "submitted", Opening.status == "closed")
+        .where(Bid.tender_id.not_in(answered))
+        .distinct()
+    )
+    for tender in session.scalars(select(Tender).where(Tender.id.in_(to_answer))):
+        yield Todo(
+            _("Sign the opening record or object to it"),
+            _hall(tender, "#hall-record"),
+            about(tender),
+            None,
+            "R-B7",
+        )
     bid_lots = {(b.tender_id, b.lot_number) for b in bids}
     for deposit, tender in session.execute(
         select(Deposit, Tender)
@@ -97,7 +139,7 @@ def tenderer(session: Session, user: User, now: datetime) -> Iterator[Todo]:
         if (deposit.tender_id, deposit.lot_number) not in bid_lots:
             yield Todo(
                 _("Seal and upload your bid for lot %(lot)s (your deposit is paid)", lot=deposit.lot_number),
-                _page(tender),
+                _page(tender, "#my-bid"),
                 about(tender),
                 tender.bid_deadline,
                 "R-B3",
@@ -157,7 +199,8 @@ def agency(session: Session, user: User, now: datetime) -> Iterator[Todo]:
         )
     )
     for tender in due_openings:
-        yield Todo(_("Start the opening"), _page(tender), about(tender), tender.bid_deadline, "R-T5")
+        # Started by the platform within seconds where its scheduler runs; the hall's button otherwise.
+        yield Todo(_("Start the opening"), _hall(tender), about(tender), tender.bid_deadline, "R-T5")
     running = session.execute(
         select(Tender, Opening)
         .join(Opening, Opening.tender_id == Tender.id)
@@ -166,7 +209,7 @@ def agency(session: Session, user: User, now: datetime) -> Iterator[Todo]:
     for tender, opening in running:
         yield Todo(
             _("Close the opening once the bids are decrypted"),
-            _page(tender, "#close-opening"),
+            _hall(tender, "#hall-closing"),
             about(tender),
             opening.decrypt_until,
             "R-B6",
@@ -193,11 +236,24 @@ def custodian(session: Session, user: User, now: datetime) -> Iterator[Todo]:
         )
     ).all()
     for tender, until in rows:
-        yield Todo(_("Release your share of the opening key"), _page(tender), about(tender), until, "R-B6")
+        yield Todo(
+            _("Release your share of the opening key"),
+            _hall(tender, "#hall-custody"),
+            about(tender),
+            until,
+            "R-B6",
+        )
 
 
 def supervisor(session: Session, user: User, now: datetime) -> Iterator[Todo]:
-    """Objections whose answer is overdue on the tenders this supervisor oversees (R-T4)."""
+    """Openings to witness in the hall while they run, and objections whose answer is overdue on the
+    tenders this supervisor oversees (R-T4)."""
+    for tender, until in session.execute(
+        select(Tender, Opening.decrypt_until)
+        .join(Opening, Opening.tender_id == Tender.id)
+        .where(Tender.id.in_(assigned_tenders(user)), Opening.status == "decrypting")
+    ):
+        yield Todo(_("Witness the opening in the hall"), _hall(tender), about(tender), until, "R-T5")
     late = session.execute(
         select(Tender, func.count(Objection.id), func.min(Objection.answer_due_at))
         .join(Objection, Objection.tender_id == Tender.id)

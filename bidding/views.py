@@ -17,6 +17,7 @@ from bidding import (
     collusion,
     custodians,
     documents,
+    hall,
     lifecycle,
     objections,
     opening,
@@ -26,6 +27,7 @@ from bidding import (
     services,
     steps,
     timeline,
+    workbench,
 )
 from bidding import forms as f
 from bidding import portal as portal_lists
@@ -88,10 +90,12 @@ def notice(tender_id: uuid.UUID):
         else [],
         record=record,
         record_proven=proven,
+        hall_open=hall.may_watch(db.session, actor, tender),
         signals=signals,
         steps=steps.steps_for(db.session, actor, tender) if manager and actor is not None else None,
         **_notice_context(actor, tender, manager),
         **bank_views.tenderer_context(actor, tender),
+        **workbench.context(db.session, actor, tender, clock.now()),
     )
 
 
@@ -151,9 +155,6 @@ def _notice_context(actor, tender: Tender, manager: bool) -> dict:
         "objection_answer_form": f.ObjectionAnswerForm() if manager else None,
         "team": _team_context(actor, tender),
         "objections_close": periods.objections_close(tender, calendar) if tender.bid_deadline else None,
-        "close_form": f.CloseOpeningForm()
-        if manager and running is not None and running.status == "decrypting"
-        else None,
     }
 
 

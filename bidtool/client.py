@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import http.client
 import json
 import os
@@ -18,7 +19,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -27,9 +28,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from crypto import age, bidpack, opening
 
 LOGIN_CONTEXT = b"sunbid-cert-login-v1\n"  # must match accounts.certlogin on the server
-CHUNK = 1024 * 1024
 SUBMIT_ATTEMPTS = 3
 SUBMIT_RETRY_SECONDS = 2.0
+UPLOAD_CHUNK = 8 * 1024 * 1024
+UPLOAD_RETRIES = 5
+UPLOAD_RETRY_SECONDS = 1.0
 
 
 class ApiError(Exception):
@@ -38,21 +41,6 @@ class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, details: dict | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.status, self.code, self.message, self.details = status, code, message, details or {}
-
-
-class _ProgressReader:
-    """A file-like body that reports how much of it was sent."""
-
-    def __init__(self, f: BinaryIO, total: int, progress: Callable[[int, int], object] | None) -> None:
-        self.f, self.total, self.sent, self.progress = f, total, 0, progress
-
-    def read(self, size: int = -1) -> bytes:
-        # http.client asks for 8 KiB at a time; a MiB per call sends a GiB part with far less CPU.
-        chunk = self.f.read(CHUNK if size is None or size < 0 else max(size, CHUNK))
-        self.sent += len(chunk)
-        if self.progress is not None:
-            self.progress(self.sent, self.total)
-        return chunk
 
 
 @dataclass
@@ -144,28 +132,62 @@ def upload_part(
     sig: Path,
     progress: Callable[[int, int], object] | None = None,
 ) -> dict:
+    """Send a sealed part in chunks (the platform's resumable upload, as the web page does): OUT.sig
+    first, then chunks with their offset and SHA-256. A dropped connection is retried from where the
+    platform's copy stops, so a large part survives a flaky network."""
     size = os.path.getsize(out)
     if size > bidpack.MAX_PART_SIZE:
-        # The platform refuses such a body unread; sent anyway, it would only end in a reset connection.
+        # The platform refuses it from the signed size before any byte is sent.
         raise ApiError(
             413,
             "file_too_large",
             f"{out} is {size} bytes; the platform takes a part of at most {bidpack.MAX_PART_SIZE}",
             {"max_size": bidpack.MAX_PART_SIZE},
         )
+    base = f"/api/v1/tenders/{tender_id}/bids/{bid_id}"
     signature = base64.b64encode(sig.read_bytes()).decode()
-    with out.open("rb") as f:
+
+    def begin() -> dict:
         _status, payload = api.request(
-            "PUT",
-            f"/api/v1/tenders/{tender_id}/bids/{bid_id}/parts/{part}",
-            body=_ProgressReader(f, size, progress),
-            headers={
-                "Content-Type": "application/octet-stream",
-                "Content-Length": str(size),
-                "X-Bid-Signature": signature,
-            },
+            "POST", f"{base}/parts/{part}/uploads", headers={"X-Bid-Signature": signature}
         )
-    return json.loads(payload)
+        return json.loads(payload)
+
+    upload = begin()
+    offset, step = upload["offset"], min(upload["chunk_max"], UPLOAD_CHUNK)
+    failures = 0
+    with out.open("rb") as f:
+        while True:
+            f.seek(offset)
+            data = f.read(step)
+            try:
+                _status, payload = api.request(
+                    "PATCH",
+                    f"{base}/uploads/{upload['id']}",
+                    body=data,
+                    headers={
+                        "Content-Type": "application/octet-stream",
+                        "Upload-Offset": str(offset),
+                        "X-Chunk-SHA256": hashlib.sha256(data).hexdigest(),
+                    },
+                )
+            except ApiError as exc:
+                if exc.code == "upload_offset_mismatch":  # the copy is elsewhere: go on from there
+                    offset = int(exc.details["offset"])
+                    continue
+                if exc.code != "server_unreachable" or failures >= UPLOAD_RETRIES:
+                    raise
+                failures += 1
+                time.sleep(UPLOAD_RETRY_SECONDS * failures)
+                offset = begin()["offset"]  # where the platform's copy stops now
+                continue
+            failures = 0
+            answer = json.loads(payload)
+            offset = answer["offset"]
+            if progress is not None:
+                progress(offset, size)
+            if answer["complete"]:
+                return answer["received"]
 
 
 def submit_bid(

@@ -18,7 +18,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from core import api, bodies, cli, clock, i18n, paging, present, sandbox, web
+from core import api, bodies, cli, clock, i18n, paging, present, sandbox, scheduler, web
 from core import config as config_module
 from core.auth import is_api_request
 from core.db import db
@@ -67,6 +67,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "Asia/Shanghai")
     limiter.init_app(app)
     init_celery(app)
+    scheduler.init_app(app)
     if app.config.get("VOICE_SPOOL"):
         register_channel(app, "voice", VoiceSpool(app.config["VOICE_SPOOL"], gateway_recipient(app.config)))
 
@@ -201,9 +202,12 @@ def _register_hooks(app: Flask) -> None:
     @app.after_request
     def security_headers(response: Response) -> Response:
         headers = response.headers
+        # 'wasm-unsafe-eval' lets the sealing worker compile its WebAssembly SHA-256 (hash-wasm): it
+        # allows WebAssembly compilation only, never eval() of JavaScript.
         headers.setdefault(
             "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+            "script-src 'self' 'wasm-unsafe-eval'; "
             "object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
         )
         headers.setdefault("X-Content-Type-Options", "nosniff")

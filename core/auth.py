@@ -15,7 +15,9 @@ from core.roles import Role
 
 
 def is_api_request() -> bool:
-    return request.path.startswith("/api/")
+    """The JSON API, or a page's own script asking for JSON (fetch with ``Accept: application/json``,
+    e.g. the tenderer's workbench): both get refusals as ``{"error": {code, message}}``."""
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
 def roles_required(*roles: Role) -> Callable[..., Any]:

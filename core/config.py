@@ -104,6 +104,8 @@ class Config:
             "REMEMBER_COOKIE_HTTPONLY": True,
             "WTF_CSRF_TIME_LIMIT": None,  # bound to the session instead: forms left open stay usable
             "CELERY_EAGER": redis_url is None,
+            # Embedded mode: the web process runs the beat schedule itself (core.scheduler); 0 turns it off.
+            "EMBEDDED_BEAT": _env("EMBEDDED_BEAT", "1") != "0",
             "RATELIMIT_STORAGE_URI": redis_url or "memory://",
             "RATELIMIT_HEADERS_ENABLED": True,
         }

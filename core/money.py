@@ -76,3 +76,52 @@ def format_money(fen: int | None, currency: str = CURRENCY, locale: Any = None) 
     if fen is None:
         return "—"
     return format_currency(Decimal(fen) / FEN, currency, locale=str(locale or get_locale() or "zh_CN"))
+
+
+_CAPITAL_DIGITS = "零壹贰叁肆伍陆柒捌玖"
+_CAPITAL_PLACES = ("", "拾", "佰", "仟")
+_CAPITAL_SECTIONS = ("", "万", "亿", "万亿")
+
+
+def _capital_section(n: int) -> str:
+    """0 < n < 10000 in capitals, with 零 for the gaps inside (1005: 壹仟零伍)."""
+    out, gap = "", False
+    for place in range(3, -1, -1):
+        digit = n // 10**place % 10
+        if digit == 0:
+            gap = gap or bool(out)
+            continue
+        if gap:
+            out, gap = out + "零", False
+        out += _CAPITAL_DIGITS[digit] + _CAPITAL_PLACES[place]
+    return out
+
+
+def fen_to_words(fen: int) -> str:
+    """An amount in Chinese capitals as price sheets and records write it (大写): 120030050 fen ->
+    人民币壹佰贰拾万零叁佰元伍角整. The inverse of ``evaluation.formulas.words_to_fen``."""
+    if fen < 0:
+        raise ValueError("a negative amount has no capital form here")
+    yuan, rest = divmod(fen, 100)
+    jiao, cents = divmod(rest, 10)
+    sections = []
+    while yuan:
+        yuan, section = divmod(yuan, 10_000)
+        sections.append(section)
+    whole = ""
+    for index in range(len(sections) - 1, -1, -1):
+        section = sections[index]
+        if section == 0:
+            continue
+        # A zero between two sections, or a section under 1000 after a higher one, is read as 零.
+        if whole and (section < 1000 or sections[index + 1] == 0):
+            whole += "零"
+        whole += _capital_section(section) + _CAPITAL_SECTIONS[index]
+    text = "人民币" + (whole + "元" if whole else "")
+    if not jiao and not cents:
+        return text + ("" if whole else "零元") + "整"
+    if jiao:
+        text += _CAPITAL_DIGITS[jiao] + "角"
+    elif whole:
+        text += "零"
+    return text + (_CAPITAL_DIGITS[cents] + "分" if cents else "整")

@@ -99,6 +99,26 @@ class FileStore:
             _unlink_quietly(tmp_name)
             raise
 
+    def partial(self, name: str) -> Path:
+        """A resumable upload's growing file, outside ``tmp`` (which ``sweep`` clears): an upload may
+        wait for days for a closed laptop to come back."""
+        folder = self.root / "partial"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        return folder / name
+
+    def adopt(self, path: Path) -> StoredFile:
+        """Move a complete file (a finished resumable upload, already fsynced) into the store under
+        its digest, which is computed here: never taken from the sender."""
+        found = _digest_file(path)
+        if found is None:
+            raise FileNotFoundError(path)
+        sha, size = found
+        final = self.path_for(sha)
+        _make_folders(final.parent)
+        os.replace(path, final)
+        fsync_dir(final.parent)
+        return StoredFile(sha, size)
+
     def put_bytes(self, data: bytes) -> StoredFile:
         return self.put_stream(io.BytesIO(data))
 

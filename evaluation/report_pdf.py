@@ -9,7 +9,6 @@ file reads the same on any machine for the 15 years it is archived; labels follo
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -21,25 +20,9 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from core.money import yuan_text
+from core.pdffonts import FONT_CANDIDATES, ReportFontMissing, find_font  # noqa: F401  (their old home)
 from evaluation.aggregation import Aggregation, BidResult, Criterion
 from evaluation.formulas import show_points
-
-FONT_CANDIDATES = (
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",  # Debian fonts-wqy-microhei
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",  # Debian fonts-noto-cjk
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",  # Debian fonts-wqy-zenhei
-)
-
-
-class ReportFontMissing(RuntimeError):
-    """No CJK font to embed: install Debian's fonts-wqy-microhei or set SUNBID_REPORT_FONT."""
-
-
-def find_font(explicit: str | None = None) -> str:
-    for path in (explicit, os.environ.get("SUNBID_REPORT_FONT"), *FONT_CANDIDATES):
-        if path and os.path.exists(path):
-            return path
-    raise ReportFontMissing("no CJK font found: install fonts-wqy-microhei or set SUNBID_REPORT_FONT")
 
 
 @dataclass(frozen=True)

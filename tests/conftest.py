@@ -44,6 +44,7 @@ def base_config(instance: Path, database_url: str) -> dict:
         "LOGIN_RATE_LIMIT": "1000 per minute",
         "REDIS_URL": None,
         "CELERY_EAGER": True,
+        "EMBEDDED_BEAT": False,  # tests run the beat jobs themselves (tests/bidding/test_hall.py starts one)
     }
 
 

@@ -4,12 +4,8 @@ tender (R-T4), amendments moving the deadline (R-T3), the supervisor's dashboard
 import re
 from datetime import timedelta
 
-import pytest
-
 from bidding.models import Tender
-from bidding.notice_views import parse_no_fault
 from core import clock
-from core.errors import Invalid
 from core.roles import Role
 from tests.bidding.test_bids import Tenderer
 from tests.bidding.test_views import sign_in
@@ -96,13 +92,6 @@ def test_people_outside_the_tender_get_no_forms(app, people, cast, tender):
     assert (
         expert.post(f"/tenders/{tender.id}/questions", data={"text": "专家可以提问吗？"}).status_code == 403
     )
-
-
-def test_the_close_form_reads_one_bid_per_line():
-    bid = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
-    assert parse_no_fault(f"{bid} 平台故障 09:05-09:40\n\n") == {bid: "平台故障 09:05-09:40"}
-    with pytest.raises(Invalid):
-        parse_no_fault("not-a-bid 平台故障")
 
 
 def test_the_timeline_shows_plan_and_milestones(app, people, cast, tender):

@@ -211,7 +211,7 @@ class Crawler:
         path = urlsplit(href).path
         if path.startswith("/api/") and path != "/api/docs":
             return False
-        if path.startswith("/static/") or path.endswith((".pem", ".pdf", ".json", ".csv")):
+        if path.startswith("/static/") or path.endswith((".pem", ".pdf", ".json", ".csv", ".pyz", "/file")):
             return False
         _status, kind = (
             self._status(href) if "/documents/" in path or "/evidence" in path else (0, "text/html")

@@ -117,7 +117,7 @@ def test_report_embeds_its_font():
 
 
 def test_missing_font_is_a_clear_error(monkeypatch):
-    monkeypatch.setattr("evaluation.report_pdf.FONT_CANDIDATES", ())
+    monkeypatch.setattr("core.pdffonts.FONT_CANDIDATES", ())
     monkeypatch.delenv("SUNBID_REPORT_FONT", raising=False)
     with pytest.raises(ReportFontMissing):
         render_report(report(), font_path="/nonexistent.ttf")
