@@ -23,6 +23,7 @@ from bidding import (
     permissions,
     services,
     uploads,
+    workbench_views,
 )
 from bidding.models import Bid, BidPart, Deposit, Opening, Tender
 from bidding.permissions import Scope, may_see_opening_record, sealed_scope
@@ -505,23 +506,7 @@ def upload_chunk(tender_id: uuid.UUID, bid_id: uuid.UUID, upload_id: uuid.UUID):
     be where the platform's copy stops) and ``X-Chunk-SHA256`` (its digest) headers. The chunk that
     reaches the signed size completes the part (201), judged by when its last byte arrived (R-B3)."""
 
-    allow_upload_up_to(uploads.CHUNK_MAX)
-    upload, row = uploads.receive_chunk(
-        db.session,
-        current_user,
-        tender_id,
-        bid_id,
-        upload_id,
-        request.headers.get("Upload-Offset"),
-        request.headers.get("X-Chunk-SHA256"),
-        request.content_length,
-        request.stream,
-        file_store(),
-        client_ip(),
-    )
-    answer = uploads.state(upload, row)
-    db.session.commit()
-    return jsonify(answer), 201 if row is not None else 200
+    return workbench_views.chunk_answer(tender_id, bid_id, upload_id)
 
 
 @bp.post("/tenders/<uuid:tender_id>/bids/<uuid:bid_id>/submit")

@@ -65,6 +65,12 @@ def begin_upload(tender_id: uuid.UUID, bid_id: uuid.UUID, part: str):
 @streams_first
 @roles_required(Role.TENDERER)
 def upload_chunk(tender_id: uuid.UUID, bid_id: uuid.UUID, upload_id: uuid.UUID):
+    return chunk_answer(tender_id, bid_id, upload_id)
+
+
+def chunk_answer(tender_id: uuid.UUID, bid_id: uuid.UUID, upload_id: uuid.UUID):
+    """Receive one chunk from the request (headers and raw body) and answer the upload's state: the
+    same for the page's session route and the API's bearer route (bidding/api.py)."""
     allow_upload_up_to(uploads.CHUNK_MAX)
     upload, row = uploads.receive_chunk(
         db.session,
