@@ -36,6 +36,9 @@ class Gunicorn:
             "SUNBID_WITNESS_KEY": config.get("WITNESS_KEY") or "",
             "SUNBID_SANDBOX": "1",  # the platform clock comes from the database (core/sandbox.py)
             "SUNBID_DEFAULT_LOCALE": "en",
+            # The tests run the beat jobs themselves (as tests/conftest.py does): a beat writing every
+            # second would race the test's own writes to the shared SQLite file.
+            "SUNBID_EMBEDDED_BEAT": "0",
         }
         self.options = ("-w", str(workers), *options)
         self.log = log
@@ -130,17 +133,23 @@ def rss_kib(pid: int) -> int:
 def server_clock(session, at: datetime) -> None:
     """Set the server's sandbox clock so that it reads ``at`` now and then runs in real time (the offset
     is stored as sandbox.set_now stores it; the caller's own clock is frozen, so it cannot compute it)."""
-    from core import sandbox
+    from core import db, sandbox
     from core.models import PlatformSetting
 
     session.commit()  # end the caller's read snapshot (SQLite): others wrote since
-    real_now = datetime.fromtimestamp(time.time(), UTC)
-    row = session.get(PlatformSetting, sandbox.KEY)
-    if row is None:
-        row = PlatformSetting(key=sandbox.KEY, value={})
-        session.add(row)
-    row.value = {"seconds": (at - real_now).total_seconds()}
-    session.commit()
+    # Read and write in one immediate transaction: a deferred one fails at once (SQLITE_BUSY_SNAPSHOT,
+    # "database is locked") when the server writes between this read and this write.
+    token = db.write_intent.set(True)
+    try:
+        real_now = datetime.fromtimestamp(time.time(), UTC)
+        row = session.get(PlatformSetting, sandbox.KEY)
+        if row is None:
+            row = PlatformSetting(key=sandbox.KEY, value={})
+            session.add(row)
+        row.value = {"seconds": (at - real_now).total_seconds()}
+        session.commit()
+    finally:
+        db.write_intent.reset(token)
 
 
 @contextmanager
