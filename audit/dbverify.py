@@ -1,110 +1,44 @@
 """``audit verify`` against the database.
 
-The log is cut into ranges at aligned boundaries; each range is scanned (by a worker process when
-there are several cores: hashing short inputs holds the GIL) through a raw DB-API cursor, its indexes
-checked for gaps and its leaves folded into perfect-subtree hashes with the hashing kept in C
-(``merkle.subtree_root``). Blocks are cut at every signed checkpoint's size, so the parent, replaying
-them into one frontier, compares the rebuilt root with each checkpoint and finally with the head.
-When a signed root disagrees, the stored leaf hashes narrow the blame down to the first altered leaf.
+The log is cut into ranges at aligned boundaries; each range is checked in one pass (audit.dbscan; by a
+worker process when there are several cores: hashing short inputs holds the GIL): its indexes for gaps,
+its stored leaf hashes, tree nodes, filter columns and sealed contents, and its leaves folded into
+perfect-subtree hashes cut at every signed checkpoint's size. The parent, replaying those into one
+frontier, compares the rebuilt root with each checkpoint and finally with the head, and checks the few
+tree nodes above the ranges'. When a signed root disagrees, the stored leaf hashes narrow the blame
+down to the first altered leaf.
 """
 
 from __future__ import annotations
 
-import bisect
-import hashlib
 import itertools
-import json
 import multiprocessing
 import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
-from operator import itemgetter
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from audit import log, seals
-from audit.models import NODE_SHIFT, AuditCheckpoint, AuditCosigned, AuditEntry, AuditNode, node_key
+from audit import dbscan, log, seals
+from audit.models import NODE_SHIFT, AuditCheckpoint, AuditCosigned, AuditEntry, node_key
 from audit.verify import CheckpointProblem, Report, open_checkpoints
 from core import clock
 from core.db import make_engine
 from crypto import merkle
 
-FETCH = 16_384
 PARALLEL_FROM = 200_000  # below this, starting processes costs more than it saves
-_first = itemgetter(0)
 
 
-@dataclass
-class _Scan:
-    blocks: list[tuple[int, bytes]]
-    missing: tuple[int, int] | None = None  # (first missing index, the index found there instead)
-
-
-def _cursor_rows(raw, start: int, end: int, columns: str = '"index", leaf') -> Iterator[list[tuple]]:
-    cursor = raw.cursor()
-    try:
-        cursor.execute(
-            f"SELECT {columns} FROM audit_entries "  # noqa: S608 (fixed text, integer bounds)
-            f'WHERE "index" >= {int(start)} AND "index" < {int(end)} ORDER BY "index"'
-        )
-        while rows := cursor.fetchmany(FETCH):
-            yield rows
-    finally:
-        cursor.close()
-
-
-def _fold(blocks: list, batch: list[bytes], chunk_start: int, cuts: list[int], cut: int) -> int:
-    """Fold one chunk of leaves into aligned blocks cut at ``cuts``; returns the next cut index."""
-    position, chunk_end = chunk_start, chunk_start + len(batch)
-    while position < chunk_end:
-        target = cuts[cut] if cut < len(cuts) and cuts[cut] <= chunk_end else chunk_end
-        for first, level in merkle.aligned_blocks(position, target):
-            offset = first - chunk_start
-            blocks.append((level, merkle.subtree_root(batch[offset : offset + (1 << level)])))
-        position = target
-        while cut < len(cuts) and cuts[cut] <= position:
-            cut += 1
-    return cut
-
-
-def _as_bytes(values: list) -> list[bytes]:
-    return values if not values or isinstance(values[0], bytes) else [bytes(v) for v in values]
-
-
-def _scan(raw, start: int, end: int, cuts: list[int]) -> _Scan:
-    """Fold leaves [start, end) into aligned perfect-subtree hashes, cut at each size in ``cuts``.
-
-    The fast path reads only the leaves (the index column costs a fifth of the time) and counts them;
-    a count that falls short means a gap, and the slow path then finds it by index.
-    """
-    blocks: list[tuple[int, bytes]] = []
-    position = start
-    cut = bisect.bisect_right(cuts, start)
-    for rows in _cursor_rows(raw, start, end, "leaf"):
-        batch = _as_bytes(list(map(_first, rows)))
-        cut = _fold(blocks, batch, position, cuts, cut)
-        position += len(batch)
-    if position == end:
-        return _Scan(blocks)
-    expected = start
-    for rows in _cursor_rows(raw, start, end, '"index"'):
-        for (index,) in rows:
-            if index != expected:
-                return _Scan([], (expected, index))
-            expected += 1
-    return _Scan([], (expected, -1))
-
-
-def _scan_in_worker(url: str, start: int, end: int, cuts: list[int]) -> _Scan:
+def _scan_in_worker(url: str, start: int, end: int, cuts: list[int]) -> dbscan.Scan:
     engine = make_engine(url)
     try:
         raw = engine.raw_connection()
         try:
-            return _scan(raw, start, end, cuts)
+            return dbscan.scan(raw, start, end, cuts)
         finally:
             raw.close()
     finally:
@@ -112,15 +46,17 @@ def _scan_in_worker(url: str, start: int, end: int, cuts: list[int]) -> _Scan:
 
 
 def _ranges(size: int, parts: int) -> list[tuple[int, int]]:
-    # Boundaries on multiples of 4096 keep the blocks large on both sides of a cut.
-    bounds = [0] + [(size * k // parts) & ~4095 for k in range(1, parts)] + [size]
+    # Boundaries on multiples of 2**TOP_LEVEL keep the blocks large on both sides of a cut, and every
+    # tree node up to that level inside one range (dbscan).
+    align = ~((1 << dbscan.TOP_LEVEL) - 1)
+    bounds = [0] + [(size * k // parts) & align for k in range(1, parts)] + [size]
     return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
 
 def leaves(session: Session) -> Iterator[bytes]:
     """Every leaf in order (for the export)."""
-    for rows in _cursor_rows(session.connection().connection, 0, 2**62, "leaf"):
-        yield from _as_bytes(list(map(_first, rows)))
+    for rows in dbscan.cursor_rows(session.connection().connection, 0, 2**62, "leaf"):
+        yield from dbscan.as_bytes([row[0] for row in rows])
 
 
 def disclosed_contents(session: Session) -> Iterator[bytes]:
@@ -153,46 +89,10 @@ def _first_altered_leaf(session: Session, start: int, end: int) -> int | None:
     return None
 
 
-def _first_unopened_seal(raw: Any) -> tuple[int, str] | None:
-    """A sealed leaf commits to the content kept beside it (audit.seals): every one must open its
-    commitment, at its own index and time, or what supervisors are shown at the reveal is not what
-    was logged. Read through the raw cursor: at a million entries the ORM would cost more than the
-    hashing."""
-    cursor = raw.cursor()
-    try:
-        cursor.execute(
-            'SELECT "index", leaf, sealed FROM audit_entries WHERE seal_scope IS NOT NULL ORDER BY "index"'
-        )
-        sha256, loads = hashlib.sha256, json.loads
-        while rows := cursor.fetchmany(FETCH):
-            for index, leaf, sealed in rows:
-                public = loads(bytes(leaf))
-                if sealed is None or sha256(sealed).hexdigest() != public.get("sealed"):
-                    return index, "the sealed content does not match its commitment"
-                content = loads(bytes(sealed))
-                if content.get("i") != index or content.get("time") != public.get("time"):
-                    return index, "the sealed content names another index or time"
-    finally:
-        cursor.close()
-    return None
-
-
-def _seals_in_worker(url: str) -> tuple[int, str] | None:
-    engine = make_engine(url)
-    try:
-        raw = engine.raw_connection()
-        try:
-            return _first_unopened_seal(raw)
-        finally:
-            raw.close()
-    finally:
-        engine.dispose()
-
-
-def _scans(session: Session, size: int, cuts: list[int], workers: int) -> Iterator[_Scan]:
+def _scans(session: Session, size: int, cuts: list[int], workers: int) -> Iterator[dbscan.Scan]:
     connection: Connection = session.connection()
     if workers <= 1 or size < PARALLEL_FROM:
-        yield _scan(connection.connection, 0, size, cuts)
+        yield dbscan.scan(connection.connection, 0, size, cuts)
         return
     url = connection.engine.url.render_as_string(hide_password=False)
     ranges = _ranges(size, workers)
@@ -200,6 +100,25 @@ def _scans(session: Session, size: int, cuts: list[int], workers: int) -> Iterat
         futures = [pool.submit(_scan_in_worker, url, a, b, cuts) for a, b in ranges]
         for future in futures:
             yield future.result()
+
+
+@dataclass
+class _Served:
+    """The first problem of each kind the ranges found in what is served beside the leaves, in log
+    order, and the ranges' TOP_LEVEL nodes, from which the parent checks the tree above them."""
+
+    leaf_hash: int | None = None
+    node: dbscan.Problem | None = None
+    seal: tuple[int, str] | None = None
+    column: dbscan.Problem | None = None
+    top: list[bytes] = field(default_factory=list)
+
+    def add(self, scan: dbscan.Scan) -> None:
+        self.leaf_hash = self.leaf_hash if self.leaf_hash is not None else scan.leaf_hash
+        self.node = self.node or scan.node
+        self.seal = self.seal or scan.seal
+        self.column = self.column or scan.column
+        self.top.extend(scan.top)
 
 
 def verify_database(session: Session, workers: int = 1, against: bytes | None = None) -> Report:
@@ -231,14 +150,8 @@ def verify_database(session: Session, workers: int = 1, against: bytes | None = 
         checkpoints[size] = (root, text)
     sizes = sorted(checkpoints)
     total = max([head.size, *sizes])
-    # The sealed contents are checked beside the tree scan, in their own process on a large log.
-    seal_check = None
-    if workers > 1 and total >= PARALLEL_FROM:
-        url = session.connection().engine.url.render_as_string(hide_password=False)
-        seal_pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
-        seal_check = seal_pool.submit(_seals_in_worker, url)
-        seal_pool.shutdown(wait=False)
     frontier = merkle.Frontier()
+    served = _Served()
     next_cp = 0
     last_good = 0
 
@@ -273,15 +186,11 @@ def verify_database(session: Session, workers: int = 1, against: bytes | None = 
                 bad_leaf=missing,
                 problem=f"leaf {missing}: missing ({after})",
             )
+        served.add(scan)
     if head.size != frontier.size or head.root() != frontier.root():
         return blame(frontier.size, f"the head (size {head.size}) does not match the stored entries")
-    opening = (
-        seal_check.result()
-        if seal_check is not None
-        else _first_unopened_seal(session.connection().connection)
-    )
-    if opening is not None:
-        index, what = opening
+    if served.seal is not None:
+        index, what = served.seal
         return Report(
             ok=False,
             entries=frontier.size,
@@ -295,9 +204,9 @@ def verify_database(session: Session, workers: int = 1, against: bytes | None = 
             entries=frontier.size,
             problem=None if frontier.size == 0 else "no signed checkpoint covers the log",
         )
-    served = served_problem(session, frontier.size)
-    if served is not None:
-        bad_leaf, what = served  # no leaf when the disagreement is in a tree node
+    disagreement = served_problem(session, frontier.size, served)
+    if disagreement is not None:
+        bad_leaf, what = disagreement  # no leaf when the disagreement is in a tree node
         return Report(
             ok=False, entries=frontier.size, checkpoints=len(sizes), bad_leaf=bad_leaf, problem=what
         )
@@ -314,106 +223,45 @@ def verify_database(session: Session, workers: int = 1, against: bytes | None = 
 # Inclusion proofs are built from the stored leaf hashes and tree nodes (audit.log._node_fetcher), and
 # the supervisors' searches filter on columns beside the leaf: an altered node would break the proofs
 # handed to bidders, an altered column would hide an entry from a search, while the leaves still verify.
+# The ranges check them as they go (dbscan); what is left here is the tree above the ranges' nodes.
 
 
-def served_problem(session: Session, size: int) -> tuple[int | None, str] | None:
+def served_problem(session: Session, size: int, served: _Served) -> dbscan.Problem | None:
     """The first stored leaf hash, tree node or filter column that disagrees with the signed leaves."""
-    leaf_hashes: list[bytes] = []
-    for rows in _cursor_rows(session.connection().connection, 0, size, "leaf, leaf_hash"):
-        leaves = _as_bytes([row[0] for row in rows])
-        stored = _as_bytes([row[1] for row in rows])
-        computed = list(map(merkle.leaf_hash, leaves))
-        if computed != stored:
-            offset = next(k for k, (a, b) in enumerate(zip(computed, stored, strict=True)) if a != b)
-            index = len(leaf_hashes) + offset
-            return (
-                index,
-                f"leaf {index}: the stored leaf hash is not the leaf's (inclusion proofs would fail)",
-            )
-        leaf_hashes.extend(computed)
-    nodes = _node_problem(session, leaf_hashes)
-    if nodes is not None:
-        return nodes
-    return _column_problem(session, size)
+    if served.leaf_hash is not None:
+        index = served.leaf_hash
+        return index, f"leaf {index}: the stored leaf hash is not the leaf's (inclusion proofs would fail)"
+    raw = session.connection().connection
+    nodes = served.node or _upper_node_problem(raw, served.top) or _node_beyond(raw, size)
+    return nodes or served.column
 
 
-def _node_problem(session: Session, leaf_hashes: list[bytes]) -> tuple[int | None, str] | None:
-    stored = dict(session.execute(select(AuditNode.id, AuditNode.hash)).all())
-    level, hashes = 0, leaf_hashes
-    while len(hashes) > 1:
-        level += 1
-        pairs = iter(hashes)
-        hashes = [merkle.node_hash(left, right) for left, right in zip(pairs, pairs, strict=False)]
-        for index, node in enumerate(hashes):
-            key = node_key(level, index)
-            found = stored.pop(key, None)
-            if found is None or bytes(found) != node:
-                what = "missing" if found is None else "altered"
-                first = index << level
-                return first, (
-                    f"tree node at level {level}, index {index} (leaves {first}-{first + (1 << level) - 1}) "
-                    f"is {what}: inclusion proofs served from it would fail"
-                )
-    if stored:
-        key = min(stored)
-        return None, f"a tree node beyond the log is stored (level {key >> NODE_SHIFT})"
+def _upper_node_problem(raw: Any, top: list[bytes]) -> dbscan.Problem | None:
+    """The nodes above TOP_LEVEL, rebuilt from the ranges' TOP_LEVEL nodes (all of them, in order)."""
+    for level, (first, nodes) in enumerate(dbscan.levels_of(0, top)[1:], dbscan.TOP_LEVEL + 1):
+        problem = dbscan.node_problem(raw, level, first, nodes)
+        if problem is not None:
+            return problem
     return None
 
 
-_COLUMNS = '"index", created_at, action, actor_id, actor_role, target_type, target_id, ip, leaf, sealed'
-
-
-def _column_problem(session: Session, size: int) -> tuple[int, str] | None:
-    """Every column a search filters on must say what the signed leaf says (for a sealed entry: what its
-    content says, which ``_first_unopened_seal`` has already matched against the commitment)."""
-    for rows in _cursor_rows(session.connection().connection, 0, size, _COLUMNS):
-        for index, created_at, action, actor_id, role, target_type, target_id, ip, leaf, sealed in rows:
-            content = json.loads(bytes(sealed) if sealed is not None else bytes(leaf))
-            target = content.get("target") or {}
-            when = _as_time(created_at)
-            expected = {
-                "time": (content.get("time"), when),
-                "action": (content.get("action"), action),
-                "actor": (content.get("actor"), _as_text(actor_id)),
-                "role": (content.get("role"), role),
-                "target type": (target.get("type"), target_type),
-                "target id": (target.get("id"), target_id),
-                "address": (content.get("ip"), ip),
-            }
-            for name, (signed, column) in expected.items():
-                if signed != column:
-                    return index, (
-                        f"leaf {index}: the {name} column says {column!r}, the signed leaf {signed!r} "
-                        "(searches filtered on it would hide or misplace the entry)"
-                    )
-    return None
-
-
-def _as_text(value) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bytes | memoryview):
-        import uuid
-
-        return str(uuid.UUID(bytes=bytes(value)))
-    text = str(value)
-    if len(text) == 32 and "-" not in text:  # SQLite keeps UUIDs as 32 hex digits
-        import uuid
-
-        return str(uuid.UUID(text))
-    return text
-
-
-def _as_time(value) -> str | None:
-    from datetime import UTC, datetime
-
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+def _node_beyond(raw: Any, size: int) -> dbscan.Problem | None:
+    """Every node the tree has is checked by now; any other stored node claims leaves the log lacks."""
+    levels = range(1, size.bit_length())
+    cursor = raw.cursor()
+    try:
+        cursor.execute("SELECT count(*) FROM audit_nodes")
+        (count,) = cursor.fetchone()
+        if count == sum(size >> level for level in levels):
+            return None
+        inside = " OR ".join(
+            f"(id >= {node_key(level, 0)} AND id < {node_key(level, size >> level)})" for level in levels
+        )
+        cursor.execute(f"SELECT min(id) FROM audit_nodes WHERE NOT ({inside or '0 = 1'})")  # noqa: S608
+        (key,) = cursor.fetchone()
+    finally:
+        cursor.close()
+    return None, f"a tree node beyond the log is stored (level {key >> NODE_SHIFT})"
 
 
 def default_workers() -> int:
