@@ -14,6 +14,7 @@ import hashlib
 import itertools
 import json
 import operator
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,11 +34,11 @@ TOP_LEVEL = 12
 _LEAF_CTX = hashlib.sha256(b"\x00")  # copying a primed context skips OpenSSL's per-call lookup
 _NODE_CTX = hashlib.sha256(b"\x01")
 
-COLUMNS = (
-    "leaf, leaf_hash, created_at, action, actor_id, actor_role, target_type, target_id, ip, sealed, "
-    "seal_scope"
-)
-SEALED, SEAL_SCOPE = 9, 10
+# What the tree and the seal check need, then the filter columns (read here only where the database
+# cannot compare them itself: ``_sqlite_suspects``).
+LEAF_COLUMNS = "leaf, leaf_hash, sealed, seal_scope"
+COLUMNS = f"{LEAF_COLUMNS}, created_at, action, actor_id, actor_role, target_type, target_id, ip"
+SEALED, SEAL_SCOPE = 2, 3
 
 Problem = tuple[int | None, str]  # (first leaf concerned, what is wrong)
 
@@ -210,7 +211,7 @@ def _content(data: bytes) -> Any:
 
 def _row_problem(index: int, content: Any, row: tuple, actor: str | None) -> Problem | None:
     """The exact comparison of one row's filter columns, naming the first that disagrees."""
-    _leaf, _hash, created_at, action, _actor, role, target_type, target_id, ip = row[:SEALED]
+    created_at, action, _actor, role, target_type, target_id, ip = row[SEAL_SCOPE + 1 :]
     target = content.get("target") or {}
     expected = {
         "time": (content.get("time"), _leaf_time(created_at)),
@@ -247,8 +248,12 @@ class ColumnCheck:
         here: the common case is one parse and plain comparisons; any doubt goes to ``_row_problem``."""
         actor_of = self._actor
         for offset, (leaf, row) in enumerate(zip(leaves, rows, strict=True)):
-            _leaf, _hash, created_at, action, actor_id, role, target_type, target_id, ip, sealed, _scope = row
-            content = _content(bytes(sealed) if sealed is not None else leaf)
+            sealed = row[SEALED]
+            created_at, action, actor_id, role, target_type, target_id, ip = row[SEAL_SCOPE + 1 :]
+            try:
+                content = _content(bytes(sealed) if sealed is not None else leaf)
+            except ValueError:  # an altered leaf: the tree check reports it first
+                return start + offset, f"leaf {start + offset}: not JSON"
             actor = actor_of(actor_id)
             try:
                 signed_time, signed_action, signed_actor, signed_role, target, signed_ip = _fields(content)
@@ -274,6 +279,64 @@ class ColumnCheck:
         return None
 
 
+# On SQLite the database compares the filter columns with the leaf itself (its JSON functions, in C):
+# reading seven more columns a row into Python and parsing every leaf there costs several times the
+# hashing. The comparison only picks suspects, erring on their side: the JSON texts of the values are
+# equal only when the values are, a time or actor in any other form than the usual one is a suspect,
+# and every suspect goes through ``_row_problem``, which decides.
+_SQLITE_SUSPECTS = """
+SELECT "index" FROM audit_entries WHERE "index" >= {start} AND "index" < {end} AND
+  json_extract(CAST(coalesce(sealed, leaf) AS TEXT),
+               '$.time', '$.action', '$.actor', '$.role', '$.target.type', '$.target.id', '$.ip')
+  IS NOT json_array(
+    CASE WHEN created_at GLOB '{digits4}-{digits2}-{digits2} {digits2}:{digits2}:{digits2}.{digits6}+00:00'
+         THEN substr(created_at, 1, 10) || 'T' || substr(created_at, 12, 15) || 'Z'
+         ELSE created_at END,
+    action,
+    CASE WHEN length(actor_id) = 32
+         THEN substr(actor_id, 1, 8) || '-' || substr(actor_id, 9, 4) || '-' || substr(actor_id, 13, 4)
+              || '-' || substr(actor_id, 17, 4) || '-' || substr(actor_id, 21)
+         ELSE actor_id END,
+    actor_role, target_type, target_id, ip)
+ORDER BY "index"
+"""
+
+
+def _sqlite_column_problem(raw: Any, start: int, end: int) -> Problem | None:
+    digit = "[0-9]"
+    query = _SQLITE_SUSPECTS.format(
+        start=int(start), end=int(end), digits2=digit * 2, digits4=digit * 4, digits6=digit * 6
+    )
+    columns = ColumnCheck()
+    cursor = raw.cursor()
+    try:
+        try:
+            cursor.execute(query)
+            suspects = [index for (index,) in cursor.fetchall()]
+        except sqlite3.OperationalError:  # a leaf that is not JSON (the tree check names it)
+            return _python_column_problem(raw, start, end)
+        for index in suspects:
+            cursor.execute(f'SELECT {COLUMNS} FROM audit_entries WHERE "index" = {int(index)}')  # noqa: S608
+            rows = cursor.fetchall()
+            problem = columns.first_problem(index, [row[0] for row in rows], rows)
+            if problem is not None:
+                return problem
+    finally:
+        cursor.close()
+    return None
+
+
+def _python_column_problem(raw: Any, start: int, end: int) -> Problem | None:
+    columns = ColumnCheck()
+    position = start
+    for rows in cursor_rows(raw, start, end, COLUMNS):
+        problem = columns.first_problem(position, as_bytes([row[0] for row in rows]), rows)
+        if problem is not None:
+            return problem
+        position += len(rows)
+    return None
+
+
 # -- sealed contents -------------------------------------------------------------------------------------
 
 
@@ -286,7 +349,10 @@ def first_unopened_seal(start: int, leaves: list[bytes], rows: list[tuple]) -> t
         if row[SEAL_SCOPE] is None:
             continue
         index, sealed = start + offset, row[SEALED]
-        public = _content(leaf)
+        try:
+            public = _content(leaf)
+        except ValueError:  # an altered leaf: the tree check reports it first
+            return index, "the sealed leaf is not JSON"
         if sealed is None or sha256(sealed).hexdigest() != public.get("sealed"):
             return index, "the sealed content does not match its commitment"
         content = _content(bytes(sealed))
@@ -308,12 +374,15 @@ def _first_gap(raw: Any, start: int, end: int) -> tuple[int, int]:
     return expected, -1
 
 
-def scan(raw: Any, start: int, end: int, cuts: list[int]) -> Scan:
+def scan(raw: Any, start: int, end: int, cuts: list[int], dialect: str = "") -> Scan:
     """Check leaves [start, end): ``start`` is 0 or a multiple of 2**TOP_LEVEL."""
     result = Scan()
     hashes: list[bytes] = []
     columns = ColumnCheck()
-    for rows in cursor_rows(raw, start, end, COLUMNS):
+    in_database = dialect == "sqlite"
+    if in_database:
+        result.column = _sqlite_column_problem(raw, start, end)
+    for rows in cursor_rows(raw, start, end, LEAF_COLUMNS if in_database else COLUMNS):
         batch = as_bytes([row[0] for row in rows])
         computed = leaf_hashes(batch)
         if result.leaf_hash is None:
@@ -321,7 +390,7 @@ def scan(raw: Any, start: int, end: int, cuts: list[int]) -> Scan:
             if stored != computed:
                 offset = next(k for k, (a, b) in enumerate(zip(computed, stored, strict=True)) if a != b)
                 result.leaf_hash = start + len(hashes) + offset
-        if result.column is None:
+        if result.column is None and not in_database:
             result.column = columns.first_problem(start + len(hashes), batch, rows)
         if result.seal is None:
             result.seal = first_unopened_seal(start + len(hashes), batch, rows)

@@ -38,7 +38,7 @@ def _scan_in_worker(url: str, start: int, end: int, cuts: list[int]) -> dbscan.S
     try:
         raw = engine.raw_connection()
         try:
-            return dbscan.scan(raw, start, end, cuts)
+            return dbscan.scan(raw, start, end, cuts, engine.dialect.name)
         finally:
             raw.close()
     finally:
@@ -92,7 +92,7 @@ def _first_altered_leaf(session: Session, start: int, end: int) -> int | None:
 def _scans(session: Session, size: int, cuts: list[int], workers: int) -> Iterator[dbscan.Scan]:
     connection: Connection = session.connection()
     if workers <= 1 or size < PARALLEL_FROM:
-        yield dbscan.scan(connection.connection, 0, size, cuts)
+        yield dbscan.scan(connection.connection, 0, size, cuts, connection.dialect.name)
         return
     url = connection.engine.url.render_as_string(hide_password=False)
     ranges = _ranges(size, workers)
