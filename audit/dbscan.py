@@ -1,11 +1,11 @@
 """One range of the log, checked in a single pass (``audit verify``; audit.dbverify runs one per core).
 
-Each row is read once, with every column that is checked, through the raw DB-API cursor in large
-batches: its leaf is hashed once, and that hash serves the stored leaf hash, the tree levels and the
-checkpoint blocks alike. The tree is then rebuilt level by level, bottom up, and each level compared
-with the stored nodes of the range in one query (list equality, in C). The filter columns are compared
-with the signed leaf (or sealed content) row by row, with cheap string tests first; only a row that
-fails them goes through the exact comparison that names the problem.
+Each row is read once through the raw DB-API cursor in large batches: its leaf is hashed once, and
+that hash serves the stored leaf hash, the tree levels and the checkpoint blocks alike. The tree is then
+rebuilt level by level, bottom up, and each level compared with the stored nodes of the range in one
+query (list equality, in C). The filter columns are compared with the signed leaf (or sealed content)
+by SQLite itself, which names suspects; on other databases row by row in Python, cheap tests first.
+Either way only a row that fails them goes through the exact comparison that names the problem.
 """
 
 from __future__ import annotations
