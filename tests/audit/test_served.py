@@ -98,3 +98,53 @@ def test_against_a_checkpoint_of_a_rewritten_history(runner, session, tmp_path):
     append(session, 3, action="test.rewritten")  # a different history past entry 4
     result = runner.invoke(args=["audit", "verify", "--against", str(tmp_path / "trusted.txt")])
     assert result.exit_code == 1 and "checkpoint at size 6 does not match" in result.output
+
+
+def test_the_ranges_checked_in_parallel_find_what_one_pass_finds(session, monkeypatch):
+    """A large log is checked by one worker process per core, each over its own range (audit.dbscan),
+    the parent checking the tree above the ranges (R-R1). Forced here on a log just past 2**13 leaves:
+    two ranges, and a level-13 node that only the parent checks. Each tampering is named alike by one
+    pass and by the workers."""
+    import uuid
+
+    from audit import dbverify, seals
+
+    monkeypatch.setattr(dbverify, "PARALLEL_FROM", 0)
+    scope = seals.tender_scope(uuid.uuid4())
+    for k in range(9000):
+        audit.record(
+            session,
+            None,
+            "test.action",
+            ("thing", k),
+            {"k": k},
+            "127.0.0.1",
+            sealed=scope if k % 997 == 0 else None,
+        )
+        if k % 3000 == 2999:
+            session.commit()
+    session.commit()
+
+    def both() -> tuple[str | None, str | None]:
+        session.rollback()
+        one, two = dbverify.verify_database(session, workers=1), dbverify.verify_database(session, workers=2)
+        session.rollback()
+        assert (one.ok, one.bad_leaf, one.problem) == (two.ok, two.bad_leaf, two.problem)
+        return one.problem, two.problem
+
+    assert dbverify._ranges(9000, 2) == [(0, 4096), (4096, 9000)]
+    assert both() == (None, None)
+    allow_tampering(session, "audit_entries", "audit_nodes")
+    key = node_key(13, 0)  # leaves 0-8191: above the ranges' own levels (dbscan.TOP_LEVEL = 12)
+    kept = session.scalar(text("SELECT hash FROM audit_nodes WHERE id = :id"), {"id": key})
+    session.execute(text("UPDATE audit_nodes SET hash = :h WHERE id = :id"), {"h": b"\x00" * 32, "id": key})
+    session.commit()
+    assert "tree node at level 13, index 0 (leaves 0-8191) is altered" in both()[1]
+    session.execute(text("UPDATE audit_nodes SET hash = :h WHERE id = :id"), {"h": kept, "id": key})
+    session.execute(text("UPDATE audit_entries SET target_id = '1' WHERE \"index\" = 7000"))
+    session.commit()
+    assert "leaf 7000: the target id column says '1'" in both()[1]
+    session.execute(text("UPDATE audit_entries SET target_id = '7000' WHERE \"index\" = 7000"))
+    session.execute(text('UPDATE audit_entries SET sealed = :s WHERE "index" = 5982'), {"s": b"{}"})
+    session.commit()
+    assert both()[1] == "leaf 5982: the sealed content does not match its commitment"
