@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, url_for
+from flask_login import current_user
 from sqlalchemy import select
 
 from audit.archive import register_parts
 from bidding import lifecycle, steps
 from bidding.lifecycle import Phase
+from bidding.models import Opening, Tender
+from bidding.steps import Step
 from core import clock, paging, todo
 from core.db import db
 from core.roles import Role
@@ -27,7 +30,18 @@ from evaluation import (  # noqa: F401  (labels registers words)
     todos,
     views,
 )
-from evaluation.models import Award, EvaluationReport, Publicity
+from evaluation.models import (
+    Award,
+    EvaluationReport,
+    EvaluationRoom,
+    Publicity,
+    ReportSignature,
+    ReportStatus,
+    RoomMember,
+    RoomStatus,
+    ScoreSheet,
+    ScoringScheme,
+)
 
 
 def init_app(app: Flask) -> None:
@@ -93,19 +107,6 @@ def _overdue_panel():
 
 def _steps(session, actor, tender):
     """The scoring scheme (draft), the committee, the report, candidates, award and contract."""
-    from flask import url_for
-
-    from bidding import lifecycle
-    from bidding.models import Opening
-    from bidding.steps import Step
-    from evaluation.models import (
-        Award,
-        EvaluationReport,
-        EvaluationRoom,
-        Publicity,
-        ReportStatus,
-        ScoringScheme,
-    )
 
     draft = tender.status == lifecycle.TenderStatus.DRAFT
     opening = session.get(Opening, tender.id)
@@ -138,10 +139,6 @@ def _steps(session, actor, tender):
 
 
 def _seated(session, user, tender_id) -> bool:
-    from sqlalchemy import select
-
-    from evaluation.models import RoomMember
-
     return (
         session.scalar(
             select(RoomMember.id).where(
@@ -156,12 +153,6 @@ def _seated(session, user, tender_id) -> bool:
 
 def my_rooms(session, user) -> list[dict]:
     """The committees ``user`` sits on, newest first, with what they do next there."""
-    from sqlalchemy import select
-
-    from bidding.models import Tender
-    from core import clock
-    from evaluation.models import EvaluationReport, EvaluationRoom, ReportSignature, RoomMember, ScoreSheet
-
     rows = []
     seats = session.scalars(
         select(RoomMember).where(RoomMember.user_id == user.id, RoomMember.replaced_at.is_(None))
@@ -173,7 +164,7 @@ def my_rooms(session, user) -> list[dict]:
         sheet = session.get(ScoreSheet, (seat.tender_id, seat.id))
         if seat.checked_in_at is None:
             step = "check_in"
-        elif report is not None and report.status == "signing":
+        elif report is not None and report.status == ReportStatus.SIGNING:
             step = "signed" if session.get(ReportSignature, (seat.tender_id, seat.id)) else "sign"
         elif report is not None:
             step = "closed"
@@ -186,7 +177,7 @@ def my_rooms(session, user) -> list[dict]:
                 "tender": session.get(Tender, seat.tender_id),
                 "room": room,
                 "step": step,
-                "today": clock.local(room.seated_at).date() == today or room.status == "in_session",
+                "today": clock.local(room.seated_at).date() == today or room.status == RoomStatus.IN_SESSION,
             }
         )
     rows.sort(key=lambda r: (r["step"] == "closed", r["room"].seated_at), reverse=False)
@@ -194,29 +185,19 @@ def my_rooms(session, user) -> list[dict]:
 
 
 def _my_rooms_panel():
-    from flask_login import current_user
-
-    from core.db import db
-
     return "evaluation/panel_rooms.html", {"rooms": my_rooms(db.session, current_user)}
 
 
 def _tenderee_panel():
     """The tenderee's workbench: its tenders with their phase and the next step (R-A2 decision, R-A3
     contract), and the committees its staff member sits on."""
-    from flask_login import current_user
-    from sqlalchemy import select
-
-    from bidding import lifecycle
-    from bidding.models import Tender
-    from core import clock
-    from core.db import db
-    from evaluation.models import Publicity
-
     page = paging.page_of(
         db.session,
         select(Tender)
-        .where(Tender.tenderee_id == current_user.organization_id, Tender.status != "draft")
+        .where(
+            Tender.tenderee_id == current_user.organization_id,
+            Tender.status != lifecycle.TenderStatus.DRAFT,
+        )
         .order_by(Tender.published_at.desc(), Tender.id),
         10,
     )
@@ -228,12 +209,12 @@ def _tenderee_panel():
         phase = phases[tender.id]
         publicity = db.session.get(Publicity, tender.id) if phase == lifecycle.Phase.PUBLICITY else None
         if publicity is not None:
-            todo = "decide" if now >= publicity.ends_at else "publicity_running"
+            next_step = "decide" if now >= publicity.ends_at else "publicity_running"
         elif phase == lifecycle.Phase.AWARDED:
-            todo = "contract"
+            next_step = "contract"
         else:
-            todo = None
-        rows.append({"tender": tender, "phase": phase, "todo": todo, "publicity": publicity})
+            next_step = None
+        rows.append({"tender": tender, "phase": phase, "todo": next_step, "publicity": publicity})
     rows.sort(key=lambda r: r["todo"] not in ("decide", "contract"))
     return "evaluation/panel_tenderee.html", {
         "rows": rows,
