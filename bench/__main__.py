@@ -1,4 +1,5 @@
-"""``python -m bench [NAME ...]``: run the benchmarks (all by default) and print their figures.
+"""``python -m bench [NAME ...] [--OPTION ...]``: run the benchmarks (all by default) and print their
+figures; options go to each benchmark named.
 
 Each benchmark runs in a process of its own: one's memory and imports must not weigh on the next.
 Peak memory is read from ``wait4`` for processes a benchmark starts, and Linux counts in a child's
@@ -30,14 +31,16 @@ BENCHES = (
 
 
 def main(argv: list[str]) -> int:
-    names = argv or list(BENCHES)
+    # Options after the names go to each benchmark: `python -m bench browser --size-mib 1024`.
+    first_option = next((i for i, arg in enumerate(argv) if arg.startswith("-")), len(argv))
+    names, options = argv[:first_option] or list(BENCHES), argv[first_option:]
     failed = []
     for name in names:
         if name not in BENCHES:
             print(f"unknown benchmark {name!r}; choose from {', '.join(BENCHES)}", file=sys.stderr)
             return 2
         print(f"\n=== bench/{name} ===", flush=True)
-        if subprocess.run([sys.executable, "-m", f"bench.{name}"], check=False).returncode != 0:
+        if subprocess.run([sys.executable, "-m", f"bench.{name}", *options], check=False).returncode != 0:
             failed.append(name)
     if failed:
         print(f"\nfigures NOT met: {', '.join(failed)}")

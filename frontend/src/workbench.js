@@ -276,6 +276,7 @@ function start(bench) {
       cancel.onclick = () => aborter && aborter.abort();
       // How long each step took, for whoever measures (bench/browser.py): sealing, then the upload.
       box.dataset.sealMs = String(Math.round(performance.now() - sealStarted));
+      box.dataset.sealProfile = JSON.stringify(result.result.profile);
       try {
         await upload(await opfsFile(outName), result.result.signature, performance.now());
       } catch (err) {

@@ -21,10 +21,19 @@ export async function uploadPart({ beginUrl, chunkUrl, csrf, blob, signature, on
   let failures = 0;
   const started = performance.now();
   const startOffset = offset;
+  // The next chunk is read and hashed while this one goes up, so the line never waits for the disk.
+  const prepare = async (at) => {
+    const piece = blob.slice(at, Math.min(at + step, blob.size));
+    return { at, piece, digest: hex(await crypto.subtle.digest("SHA-256", await piece.arrayBuffer())) };
+  };
+  const ahead = (at) => (at < blob.size ? prepare(at).catch(() => null) : Promise.resolve(null));
+  let next = ahead(offset);
   onProgress(offset, blob.size, 0);
   while (true) {
-    const piece = blob.slice(offset, Math.min(offset + step, blob.size));
-    const digest = hex(await crypto.subtle.digest("SHA-256", await piece.arrayBuffer()));
+    let chunk = await next;
+    if (!chunk || chunk.at !== offset) chunk = await prepare(offset); // after a retry or a refusal
+    const { piece, digest } = chunk;
+    next = ahead(offset + piece.size);
     try {
       const answer = await send(url, csrf, {
         method: "PATCH",
