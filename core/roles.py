@@ -41,8 +41,12 @@ ROLE_LABELS = {
 register("role", {str(role): text for role, text in ROLE_LABELS.items()})
 register("users.role", {str(role): text for role, text in ROLE_LABELS.items()})
 
-# People who run procedures, evaluate or oversee must prove a second factor (issue 2).
-SECOND_FACTOR_ROLES = frozenset({Role.AGENCY, Role.EXPERT, Role.SUPERVISOR, Role.NOTARY, Role.ADMIN})
+# People who run procedures, evaluate, decide or oversee must prove a second factor (issue 2). The
+# tenderee's officer decides the award among the candidates (R-A2) and records the contract: a guessed or
+# phished password alone must not do that. Tenderers sign with their certificate instead.
+SECOND_FACTOR_ROLES = frozenset(
+    {Role.AGENCY, Role.TENDEREE, Role.EXPERT, Role.SUPERVISOR, Role.NOTARY, Role.ADMIN}
+)
 
 # People who may hold a share of a tender's opening key (R-B4, R-B6): the agency, a supervising
 # authority, and an independent notary (or a second authority).

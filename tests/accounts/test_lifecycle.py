@@ -69,7 +69,7 @@ def test_the_centre_onboards_an_agency_and_its_person_who_chooses_a_password(app
 
 def test_a_person_must_replace_the_password_an_administrator_set(app, people, session):
     admin = people.user(Role.ADMIN, "centre2")
-    org = people.org("tenderee", "县医院")
+    org = people.org("tenderer", "县建筑公司")
     from accounts import services
 
     user = services.create_user(
@@ -78,7 +78,7 @@ def test_a_person_must_replace_the_password_an_administrator_set(app, people, se
         username="clerk",
         display_name="办事员",
         email="c@x.cn",
-        role=Role.TENDEREE,
+        role=Role.TENDERER,
         password=FIRST,
         organization=org,
     )
