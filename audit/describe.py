@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy.orm import Session
 
 from audit import log
@@ -76,6 +77,28 @@ def _tender_of(entry: Any, leaf: dict) -> str | None:
     return str(tender) if tender else None
 
 
+def claimed_user(entry: Any) -> uuid.UUID | None:
+    """The account an entry with no actor is about (a refused sign-in: wrong password or code, a locked
+    account). Nobody proved to be that person, so the line must not say they did it."""
+    if entry.actor_id or entry.target_type != "users" or not entry.target_id:
+        return None
+    try:
+        return uuid.UUID(entry.target_id)
+    except ValueError:
+        return None
+
+
+def _who(entry: Any, names: dict[Any, str]) -> str:
+    if entry.actor_id:
+        return names.get(entry.actor_id) or label("audit.who", "gone")
+    claimed = claimed_user(entry)
+    if claimed is not None and claimed in names:
+        return gettext("someone signing in as %(name)s", name=names[claimed])
+    if entry.action.startswith("accounts."):  # a sign-in refused before anyone was known
+        return gettext("someone signing in")
+    return label("audit.who", "platform")
+
+
 def describe(session: Session, entries: Iterable[Any], names: dict[Any, str]) -> list[Line]:
     """``names``: display names by actor id (the caller looks them up once per page)."""
     # A revealed sealed entry is described by its content (the leaf holds only its commitment).
@@ -93,7 +116,7 @@ def describe(session: Session, entries: Iterable[Any], names: dict[Any, str]) ->
             Line(
                 index=entry.index,
                 time=entry.created_at,
-                who=names.get(entry.actor_id) or label("audit.who", "gone" if entry.actor_id else "platform"),
+                who=_who(entry, names),
                 role=label("role", entry.actor_role) if entry.actor_role else "",
                 what=label("audit.action", entry.action),
                 tender_id=tender if tender in codes else None,

@@ -67,10 +67,13 @@ def _filtered():
 
 
 def _names(entries) -> dict:
-    actor_ids = {e.actor_id for e in entries if e.actor_id}
-    if not actor_ids:
+    """Display names by user id: the actors, and the accounts that refused sign-ins were made to."""
+    user_ids = {e.actor_id for e in entries if e.actor_id} | {
+        user_id for e in entries if (user_id := describe.claimed_user(e)) is not None
+    }
+    if not user_ids:
         return {}
-    rows = db.session.execute(select(User.id, User.display_name).where(User.id.in_(actor_ids)))
+    rows = db.session.execute(select(User.id, User.display_name).where(User.id.in_(user_ids)))
     return {user_id: name for user_id, name in rows}
 
 
