@@ -22,8 +22,7 @@ translations: $(STAMP)
 run: install
 	$(FLASK) db upgrade
 	$(FLASK) demo seed
-	@echo "SunBid: http://$(HOST):$(PORT)  (demo accounts: see README.md)"
-	SUNBID_SANDBOX=$${SUNBID_SANDBOX-1} $(FLASK) run --host $(HOST) --port $(PORT)
+	VENV=$(VENV) HOST=$(HOST) PORT=$(PORT) sh scripts/run-demo.sh
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
