@@ -155,6 +155,28 @@ def facts(session: Session, tender_id: uuid.UUID) -> Facts | None:
     return made
 
 
+def shared_get(name: str) -> str | None:
+    """A value the web processes share (a rendered board), or None (none, or no Redis)."""
+    client = _redis()
+    if client is None:
+        return None
+    try:
+        value = client.get(f"sunbid:hall:shared:{name}")
+    except redis.RedisError:
+        return None
+    return value.decode() if isinstance(value, bytes) else None
+
+
+def shared_put(name: str, value: str, seconds: int = 60) -> None:
+    client = _redis()
+    if client is None:
+        return
+    try:
+        client.set(f"sunbid:hall:shared:{name}", value.encode(), ex=seconds)
+    except redis.RedisError:
+        log.warning("hall renders: Redis did not answer; each process renders its own")
+
+
 @event.listens_for(Session, "after_commit")
 def _announce(session: Session) -> None:
     changed = session.info.pop(_CHANGED, None)

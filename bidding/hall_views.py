@@ -10,7 +10,8 @@ the hall.
 from __future__ import annotations
 
 import base64
-import secrets
+import hashlib
+import hmac
 import threading
 import time
 import uuid
@@ -18,6 +19,7 @@ from collections import OrderedDict
 
 from flask import (
     Blueprint,
+    current_app,
     flash,
     g,
     jsonify,
@@ -109,7 +111,6 @@ def _context(tender) -> dict:
 # else goes the full way (rights, board, render), which fills the memory.
 
 CHECKED_FOR = 20.0  # seconds; the full path also keeps the session alive (accounts.sessions.alive)
-_CSRF_SLOT = f"hall-csrf-{secrets.token_hex(12)}"  # where each watcher's own form token goes
 _WATCHERS: dict[tuple, tuple[uuid.UUID | None, str, float]] = {}  # (user, sid, language) -> org, locale
 _AUDIENCES: dict[tuple, tuple[tuple, float]] = {}  # (user, tender, stage) -> audience
 _BOARDS: OrderedDict[tuple, str] = OrderedDict()  # (tender, revision, stage, locale, audience) -> html
@@ -142,9 +143,44 @@ def _poll_headers(tag: str) -> dict[str, str]:
     }
 
 
+def _csrf_slot() -> str:
+    """Where each watcher's own form token goes in a shared render: alike in every process of the
+    platform (renders are shared through Redis), guessed by nobody (made from the secret key)."""
+    slot = current_app.extensions.get("hall.csrf_slot")
+    if slot is None:
+        key = str(current_app.config["SECRET_KEY"]).encode()
+        slot = current_app.extensions["hall.csrf_slot"] = (
+            "hall-csrf-" + hmac.new(key, b"hall board csrf slot", hashlib.sha256).hexdigest()[:24]
+        )
+    return slot
+
+
 def _with_token(html: str) -> str:
     g.pop("csrf_token", None)  # made from this request's session, whatever ran before in this context
-    return html.replace(_CSRF_SLOT, generate_csrf())
+    return html.replace(_csrf_slot(), generate_csrf())
+
+
+def _rendered(key: tuple) -> str | None:
+    """A board rendered for ``key`` by this process, or by another (through Redis)."""
+    with _MEMORY_LOCK:
+        html = _BOARDS.get(key)
+    if html is None:
+        html = hall_changes.shared_get(_shared_name(key))
+        if html is not None:
+            _keep(key, html)
+    return html
+
+
+def _keep(key: tuple, html: str) -> None:
+    with _MEMORY_LOCK:
+        _BOARDS[key] = html
+        _BOARDS.move_to_end(key)
+        while len(_BOARDS) > BOARDS_KEPT:
+            _BOARDS.popitem(last=False)
+
+
+def _shared_name(key: tuple) -> str:
+    return hashlib.sha256(repr(key).encode()).hexdigest()
 
 
 def answer_from_memory():
@@ -168,9 +204,9 @@ def answer_from_memory():
     at_stage = hall.stage(facts, facts.opening, clock.now())
     with _MEMORY_LOCK:
         audience = _AUDIENCES.get((user_id, tender_id, at_stage))
-        html = None
-        if audience is not None and _fresh(audience[1]):
-            html = _BOARDS.get(_board_key(tender_id, facts, at_stage, locale, audience[0], org_id))
+    if audience is None or not _fresh(audience[1]):
+        return None
+    html = _rendered(_board_key(tender_id, facts, at_stage, locale, audience[0], org_id))
     if html is None:
         return None
     return _with_token(html), 200, _poll_headers(tag)
@@ -230,23 +266,20 @@ def board(tender_id: uuid.UUID):
         return "", 304, _poll_headers(tag)
     tender = _tender(tender_id)
     # flask_wtf.csrf.generate_csrf: the forms made below carry the slot, each answer its session's token
-    g.csrf_token = _CSRF_SLOT
+    g.csrf_token = _csrf_slot()
     try:
         context = _context(tender)
         board = context["board"]
         audience = (board.role, org_id, board.my_share.id if board.my_share else None)
         key = _board_key(tender_id, facts, board.stage, str(get_locale()), audience, org_id)
-        with _MEMORY_LOCK:
-            html = _BOARDS.get(key)
+        html = _rendered(key)
         if html is None:
             html = render_template("bidding/_hall_board.html", tender=tender, **context)
+            _keep(key, html)
+            hall_changes.shared_put(_shared_name(key), html)
     finally:
         g.pop("csrf_token", None)
     with _MEMORY_LOCK:
-        _BOARDS[key] = html
-        _BOARDS.move_to_end(key)
-        while len(_BOARDS) > BOARDS_KEPT:
-            _BOARDS.popitem(last=False)
         _AUDIENCES[(user_id, tender_id, board.stage)] = (audience, time.monotonic())
         if len(_AUDIENCES) > 20_000:
             _AUDIENCES.clear()
