@@ -22,8 +22,11 @@ serves the platform, its sandbox clock at the opening, and:
   requests per second and their ratio.
 
 Database: SQLite in a temporary folder by default (embedded mode); ``--database-url`` or
-SUNBID_BENCH_DATABASE_URL for PostgreSQL (emptied first, as bench/rush.py does). The machine is shared:
-the watchers' client threads run on the same cores as the server, so the latency is an upper bound.
+SUNBID_BENCH_DATABASE_URL for PostgreSQL (emptied first, as bench/rush.py does); ``--redis-url`` or
+SUNBID_BENCH_REDIS_URL: the web processes' shared hall stamps and renders (HALL_CACHE_URL). The machine is
+shared: the watchers' client threads run on the same cores as the server, so the latency is an upper
+bound; the benchmark prints the CPU its own process (the load generator) used beside the server's, and
+the load average (others' work on the same cores).
 """
 
 from __future__ import annotations

@@ -13,9 +13,7 @@ so a poll is answered "not modified" from one row.
 from __future__ import annotations
 
 import hashlib
-import threading
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
@@ -279,25 +277,15 @@ class Board:
         return [row for row in self.shared.bids if not row.complete]
 
 
-_SNAPSHOTS: OrderedDict[tuple, Snapshot] = OrderedDict()
-_SNAPSHOTS_LOCK = threading.Lock()
 SNAPSHOTS_KEPT = 64
+_SNAPSHOTS: hall_changes.Memo[Snapshot] = hall_changes.Memo(SNAPSHOTS_KEPT)
 
 
 def snapshot(session: Session, tender: Tender, row: Opening | None, at_stage: str) -> Snapshot:
-    """The shared part of the board at the tender's current revision and stage (cached per process)."""
-    key = (tender.id, tender.hall_revision, at_stage)
-    with _SNAPSHOTS_LOCK:
-        found = _SNAPSHOTS.get(key)
-        if found is not None:
-            _SNAPSHOTS.move_to_end(key)
-            return found
-    made = _read_snapshot(session, tender, row)
-    with _SNAPSHOTS_LOCK:
-        _SNAPSHOTS[key] = made
-        while len(_SNAPSHOTS) > SNAPSHOTS_KEPT:
-            _SNAPSHOTS.popitem(last=False)
-    return made
+    """The shared part of the board at the tender's current revision and stage (once per process)."""
+    return _SNAPSHOTS.get_or_make(
+        (tender.id, tender.hall_revision, at_stage), lambda: _read_snapshot(session, tender, row)
+    )
 
 
 def _read_snapshot(session: Session, tender: Tender, row: Opening | None) -> Snapshot:

@@ -18,9 +18,11 @@ import logging
 import threading
 import time
 import uuid
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Generic, TypeVar, cast
 
 import redis
 from flask import current_app, has_app_context
@@ -31,6 +33,7 @@ from bidding.models import HallAttendance, Opening, Tender
 
 log = logging.getLogger(__name__)
 _TENDERS = cast(Table, Tender.__table__)
+T = TypeVar("T")
 KEPT_AT_MOST = 5.0  # seconds: also what no counter announces (a timeline edit) shows within this
 KEPT_WITHOUT_STAMP = 0.5  # seconds, where no Redis tells the processes of a change
 _CHANGED = "hall.changed"
@@ -153,6 +156,49 @@ def facts(session: Session, tender_id: uuid.UUID) -> Facts | None:
     with _LOCK:
         _FACTS[tender_id] = made
     return made
+
+
+class Memo(Generic[T]):
+    """A process's bounded memory of things made once per key (a hall's snapshot, a render), made once
+    however many threads ask at the same moment: when a change reaches every watcher's board, the
+    watchers' polls arrive together, and one of them builds while the others wait for it."""
+
+    def __init__(self, kept: int) -> None:
+        self.kept = kept
+        self._items: OrderedDict[tuple, T] = OrderedDict()
+        self._building: dict[tuple, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> T | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple, value: T) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.kept:
+                self._items.popitem(last=False)
+
+    def get_or_make(self, key: tuple, make: Callable[[], T]) -> T:
+        found = self.get(key)
+        if found is not None:
+            return found
+        with self._lock:
+            building = self._building.setdefault(key, threading.Lock())
+        try:
+            with building:
+                found = self.get(key)
+                if found is None:
+                    found = make()
+                    self.put(key, found)
+        finally:
+            with self._lock:
+                self._building.pop(key, None)
+        return found
 
 
 def shared_get(name: str) -> str | None:

@@ -15,7 +15,6 @@ import hmac
 import threading
 import time
 import uuid
-from collections import OrderedDict
 
 from flask import (
     Blueprint,
@@ -70,19 +69,10 @@ def shared_regions(board: hall.Board) -> str:
     language in this process: when a decryption changes every watcher's board, each poll that follows
     costs its own small part, not the whole table again."""
     key = (board.tender.id, board.tender.hall_revision, board.stage, str(get_locale()))
-    with _RENDERED_LOCK:
-        html = _RENDERED.get(key)
-    if html is None:
-        html = render_template("bidding/_hall_shared.html", board=board)
-        with _RENDERED_LOCK:
-            _RENDERED[key] = html
-            while len(_RENDERED) > hall.SNAPSHOTS_KEPT:
-                _RENDERED.popitem(last=False)
-    return html
+    return _RENDERED.get_or_make(key, lambda: render_template("bidding/_hall_shared.html", board=board))
 
 
-_RENDERED: OrderedDict[tuple, str] = OrderedDict()
-_RENDERED_LOCK = threading.Lock()
+_RENDERED: hall_changes.Memo[str] = hall_changes.Memo(hall.SNAPSHOTS_KEPT)
 
 
 def _context(tender) -> dict:
@@ -113,9 +103,9 @@ def _context(tender) -> dict:
 CHECKED_FOR = 20.0  # seconds; the full path also keeps the session alive (accounts.sessions.alive)
 _WATCHERS: dict[tuple, tuple[uuid.UUID | None, str, float]] = {}  # (user, sid, language) -> org, locale
 _AUDIENCES: dict[tuple, tuple[tuple, float]] = {}  # (user, tender, stage) -> audience
-_BOARDS: OrderedDict[tuple, str] = OrderedDict()  # (tender, revision, stage, locale, audience) -> html
+# (tender, revision, stage, locale, audience, signed in) -> html
+_BOARDS: hall_changes.Memo[str] = hall_changes.Memo(512)
 _MEMORY_LOCK = threading.Lock()
-BOARDS_KEPT = 512
 
 
 def _cookie_watcher() -> tuple[str | None, str | None]:
@@ -160,23 +150,17 @@ def _with_token(html: str) -> str:
     return html.replace(_csrf_slot(), generate_csrf())
 
 
-def _rendered(key: tuple) -> str | None:
-    """A board rendered for ``key`` by this process, or by another (through Redis)."""
-    with _MEMORY_LOCK:
-        html = _BOARDS.get(key)
-    if html is None:
+def _rendered(key: tuple, render) -> str:
+    """The board for ``key``: rendered by this process, or by another (through Redis), or now."""
+
+    def make() -> str:
         html = hall_changes.shared_get(_shared_name(key))
-        if html is not None:
-            _keep(key, html)
-    return html
+        if html is None:
+            html = render()
+            hall_changes.shared_put(_shared_name(key), html)
+        return html
 
-
-def _keep(key: tuple, html: str) -> None:
-    with _MEMORY_LOCK:
-        _BOARDS[key] = html
-        _BOARDS.move_to_end(key)
-        while len(_BOARDS) > BOARDS_KEPT:
-            _BOARDS.popitem(last=False)
+    return _BOARDS.get_or_make(key, make)
 
 
 def _shared_name(key: tuple) -> str:
@@ -206,9 +190,13 @@ def answer_from_memory():
         audience = _AUDIENCES.get((user_id, tender_id, at_stage))
     if audience is None or not _fresh(audience[1]):
         return None
-    html = _rendered(_board_key(tender_id, facts, at_stage, locale, audience[0], org_id))
+    key = _board_key(tender_id, facts, at_stage, locale, audience[0], org_id)
+    html = _BOARDS.get(key)
     if html is None:
-        return None
+        html = hall_changes.shared_get(_shared_name(key))  # rendered by another process
+        if html is None:
+            return None
+        _BOARDS.put(key, html)
     return _with_token(html), 200, _poll_headers(tag)
 
 
@@ -272,11 +260,7 @@ def board(tender_id: uuid.UUID):
         board = context["board"]
         audience = (board.role, org_id, board.my_share.id if board.my_share else None)
         key = _board_key(tender_id, facts, board.stage, str(get_locale()), audience, org_id)
-        html = _rendered(key)
-        if html is None:
-            html = render_template("bidding/_hall_board.html", tender=tender, **context)
-            _keep(key, html)
-            hall_changes.shared_put(_shared_name(key), html)
+        html = _rendered(key, lambda: render_template("bidding/_hall_board.html", tender=tender, **context))
     finally:
         g.pop("csrf_token", None)
     with _MEMORY_LOCK:
