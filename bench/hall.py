@@ -22,8 +22,11 @@ serves the platform, its sandbox clock at the opening, and:
   requests per second and their ratio.
 
 Database: SQLite in a temporary folder by default (embedded mode); ``--database-url`` or
-SUNBID_BENCH_DATABASE_URL for PostgreSQL (emptied first, as bench/rush.py does). The machine is shared:
-the watchers' client threads run on the same cores as the server, so the latency is an upper bound.
+SUNBID_BENCH_DATABASE_URL for PostgreSQL (emptied first, as bench/rush.py does); ``--redis-url`` or
+SUNBID_BENCH_REDIS_URL: the web processes' shared hall stamps and renders (HALL_CACHE_URL). The machine is
+shared: the watchers' client threads run on the same cores as the server, so the latency is an upper
+bound; the benchmark prints the CPU its own process (the load generator) used beside the server's, and
+the load average (others' work on the same cores).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import http.client
 import json
 import os
 import re
+import resource
 import sys
 import tempfile
 import threading
@@ -118,6 +122,11 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / ticks
 
 
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def hammer(
     port: int, path: str, threads: int, seconds: float, headers: dict | None = None, cookies=None
 ) -> float:
@@ -154,6 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--database-url", default=os.environ.get("SUNBID_BENCH_DATABASE_URL"))
     parser.add_argument("--dir", default=None)
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("SUNBID_BENCH_REDIS_URL"),
+        help="the web processes' shared hall stamps (HALL_CACHE_URL); without: each re-reads every 0.5 s",
+    )
     args = parser.parse_args(argv)
 
     from bidding import tasks
@@ -216,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
 
-        srv = start_server(p, d / "gunicorn.log", args.workers)
+        srv = start_server(p, d / "gunicorn.log", args.workers, args.redis_url)
         try:
             board = f"/tenders/{p.tender.id}/hall/board"
             sessions = []
@@ -257,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(POLL * 2)  # every watcher has its first board
             pids = [srv.proc.pid, *srv.workers()]
             cpu_before, wall_before = cpu_seconds(pids), time.monotonic()
+            load_before = own_cpu_seconds()
             done_at = []
             decryptor = Browser(srv.port)
             for who, bid_id, keys in bids:
@@ -276,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
                 t.join(timeout=30)
             watched = time.monotonic() - wall_before
             cpu = cpu_seconds(pids) - cpu_before
+            load_cpu = own_cpu_seconds() - load_before
 
             latencies = []
             missed = 0
@@ -298,7 +314,14 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(
                 f"server CPU: {cpu:.1f} s over {watched:.0f} s = {100 * cpu / watched:.0f}% of one core,"
-                f" {1000 * cpu / watched / args.watchers:.2f} ms of CPU per second per watcher"
+                f" {1000 * cpu / watched / args.watchers:.2f} ms of CPU per second per watcher,"
+                f" {1000 * cpu / max(total_polls, 1):.2f} ms per poll"
+            )
+            print(
+                f"load generator (this process: the watchers' threads and the decryptions) on the same"
+                f" {cpus} CPUs: {load_cpu:.1f} s = {100 * load_cpu / watched:.0f}% of one core,"
+                f" {load_cpu / max(cpu, 1e-9):.2f} x the server's; machine load average"
+                f" {os.getloadavg()[0]:.2f} (others' work on the shared cores included)"
             )
 
             warm = Browser(srv.port)
@@ -327,7 +350,7 @@ def json_body(keys: dict) -> bytes:
     return json.dumps({"file_keys": keys}).encode()
 
 
-def start_server(p, log: Path, workers: int):
+def start_server(p, log: Path, workers: int, redis_url: str | None = None):
     """gunicorn as bench/_platform.server starts it, with room for every bidder to sign in from one
     address (the sign-in limit is per address) and the beat left to the benchmark (production runs
     celery beat elsewhere)."""
@@ -339,6 +362,8 @@ def start_server(p, log: Path, workers: int):
     srv.env["SUNBID_LOGIN_RATE_LIMIT"] = "100000 per minute"
     srv.env["SUNBID_LOGIN_ADDRESS_MAX_FAILURES"] = "100000"
     srv.env["SUNBID_EMBEDDED_BEAT"] = "0"
+    if redis_url:
+        srv.env["SUNBID_HALL_CACHE_URL"] = redis_url
     return srv.start()
 
 

@@ -17,6 +17,7 @@ from bidding import (
     bids,
     collusion,
     custodians,
+    hall,
     ledger,
     ledger_view,
     opening,
@@ -28,6 +29,7 @@ from bidding import (
 from bidding.models import Bid, BidPart, Deposit, Opening, Tender
 from bidding.permissions import Scope, may_see_opening_record, sealed_scope
 from bidding.schemas import (
+    AttendanceOut,
     BasicAccountBody,
     BidOut,
     DecryptBody,
@@ -43,6 +45,7 @@ from bidding.schemas import (
     TenderOut,
     TenderPatch,
     UploadOut,
+    VerdictBody,
 )
 from bidding.serializers import money, tender_json
 from core import clock
@@ -692,6 +695,42 @@ def open_with_key(tender_id: uuid.UUID, body: OpenWithKeyBody):
             ]
         }
     )
+
+
+def attendance_json(row, opening_row: Opening | None) -> dict:
+    return {
+        "signed_in_at": row.signed_in_at.isoformat() if row.signed_in_at else None,
+        "verdict": row.verdict,
+        "verdict_at": row.verdict_at.isoformat() if row.verdict_at else None,
+        "remark": row.remark or "",
+        "record_pdf_sha256": opening_row.record_pdf_sha256 if opening_row else None,
+    }
+
+
+@bp.post("/tenders/<uuid:tender_id>/opening/sign-in")
+@roles_required(Role.TENDERER)
+@api_doc(responses={200: AttendanceOut})
+def sign_in_to_opening(tender_id: uuid.UUID):
+    """签到, as in the opening hall: your company says it is present, before the bid deadline. Bidders
+    only; nobody else learns of it before the deadline (R-B4). Signing in again changes nothing."""
+
+    tender = hall.watched(db.session, current_user, tender_id)
+    row = hall.sign_in(db.session, current_user, tender, client_ip())
+    db.session.commit()
+    return jsonify(attendance_json(row, None))
+
+
+@bp.post("/tenders/<uuid:tender_id>/opening/record/verdict")
+@roles_required(Role.TENDERER)
+@api_doc(body=VerdictBody, responses={200: AttendanceOut})
+def answer_opening_record(tender_id: uuid.UUID, body: VerdictBody):
+    """签字确认, as in the opening hall: once the opening is closed, your company signs its record
+    (``confirmed``) or objects to it with the reason (``objected``, ``remark``); once (R-B7)."""
+
+    tender = hall.watched(db.session, current_user, tender_id)
+    row = hall.give_verdict(db.session, current_user, tender, body.verdict, body.remark, client_ip())
+    db.session.commit()
+    return jsonify(attendance_json(row, db.session.get(Opening, tender.id)))
 
 
 @bp.get("/tenders/<uuid:tender_id>/opening/signals")

@@ -54,3 +54,7 @@ def members(session: Session, tender_id) -> Iterator[Member]:
     opening = session.get(Opening, tender.id)
     if opening is not None and opening.record is not None:
         yield Member("opening/record.json", opening.record.encode())
+    if opening is not None and opening.record_pdf_sha256 is not None:
+        # 开标记录表 as signed (PAdES) at the close: the store keeps it under its SHA-256, which the
+        # bidding.opening_closed entry names, so the archive attests the very file (R-B7, R-R2).
+        yield Member("opening/record.pdf", path=store.path_for(opening.record_pdf_sha256))

@@ -13,11 +13,10 @@ so a poll is answered "not modified" from one row.
 from __future__ import annotations
 
 import hashlib
-import threading
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Protocol
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import event, or_, select
@@ -25,9 +24,9 @@ from sqlalchemy.orm import Session
 
 import audit
 from accounts.models import Organization, User
-from bidding import custodians, hall_changes, hall_record, opening, permissions
+from bidding import custodians, hall_changes, hall_record, opening, permissions, services
 from bidding.bidders import has_submitted_bid
-from bidding.lifecycle import deadline_passed
+from bidding.lifecycle import Timed, deadline_passed
 from bidding.models import (
     Bid,
     CustodianShare,
@@ -57,7 +56,21 @@ REMARK_MAX = 2000
 VERDICT_ACTIONS = {"confirmed": "bidding.record_confirmed", "objected": "bidding.record_objected"}
 
 
-def stage(tender: Tender, row: Opening | None, now: datetime) -> str:
+class _Timed(Timed, Protocol):
+    @property
+    def paused_at(self) -> datetime | None: ...
+
+
+class _Opened(Protocol):
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def decrypt_until(self) -> datetime | None: ...
+
+
+def stage(tender: _Timed, row: _Opened | None, now: datetime) -> str:
+    """Where the hall stands, from the tender and its opening (rows, or hall_changes.Facts alike)."""
     if row is None:
         if not deadline_passed(tender, now):
             return WAITING
@@ -136,24 +149,30 @@ def require_watch(session: Session, actor: User | None, tender: Tender) -> None:
         raise NotFound(_l("No such tender."), code="tender_not_found")
 
 
+def watched(session: Session, actor: User | None, tender_id: uuid.UUID) -> Tender:
+    """The tender whose hall ``actor`` may watch (the pages and the API alike), or not found."""
+    tender = services.visible(session, actor, tender_id)
+    require_watch(session, actor, tender)
+    return tender
+
+
 def _attendance(session: Session, tender: Tender, org_id) -> HallAttendance | None:
     if org_id is None:
         return None
     return session.get(HallAttendance, (tender.id, org_id))
 
 
-def version(session: Session, actor: User | None, tender: Tender, locale: str) -> str:
-    """The ETag of the board this watcher would see now: the tender's change counter, the clock's two
-    steps, the watcher's own sign-in and language. Two reads by primary key."""
-    row = session.get(Opening, tender.id)
-    now = clock.now()
-    mine = _attendance(session, tender, getattr(actor, "organization_id", None))
+def etag(facts: hall_changes.Facts, user_id: str | None, org_id: uuid.UUID | None, language: str) -> str:
+    """The ETag of the board a watcher would see now: the tender's change counter, the stage (the clock
+    turns it at the deadline and at the end of the decryption window), the watcher (its user id, as the
+    session cookie names it), its company's own sign-in, and its language. No database read: the facts
+    are the process's (hall_changes.facts)."""
     parts = (
-        tender.hall_revision,
-        stage(tender, row, now),
-        getattr(actor, "id", None),
-        mine.signed_in_at if mine else None,
-        locale,
+        facts.revision,
+        stage(facts, facts.opening, clock.now()),
+        user_id,
+        org_id in facts.signed_in if org_id else None,
+        language,
     )
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:20]
 
@@ -258,25 +277,15 @@ class Board:
         return [row for row in self.shared.bids if not row.complete]
 
 
-_SNAPSHOTS: OrderedDict[tuple, Snapshot] = OrderedDict()
-_SNAPSHOTS_LOCK = threading.Lock()
 SNAPSHOTS_KEPT = 64
+_SNAPSHOTS: hall_changes.Memo[Snapshot] = hall_changes.Memo(SNAPSHOTS_KEPT)
 
 
 def snapshot(session: Session, tender: Tender, row: Opening | None, at_stage: str) -> Snapshot:
-    """The shared part of the board at the tender's current revision and stage (cached per process)."""
-    key = (tender.id, tender.hall_revision, at_stage)
-    with _SNAPSHOTS_LOCK:
-        found = _SNAPSHOTS.get(key)
-        if found is not None:
-            _SNAPSHOTS.move_to_end(key)
-            return found
-    made = _read_snapshot(session, tender, row)
-    with _SNAPSHOTS_LOCK:
-        _SNAPSHOTS[key] = made
-        while len(_SNAPSHOTS) > SNAPSHOTS_KEPT:
-            _SNAPSHOTS.popitem(last=False)
-    return made
+    """The shared part of the board at the tender's current revision and stage (once per process)."""
+    return _SNAPSHOTS.get_or_make(
+        (tender.id, tender.hall_revision, at_stage), lambda: _read_snapshot(session, tender, row)
+    )
 
 
 def _read_snapshot(session: Session, tender: Tender, row: Opening | None) -> Snapshot:
@@ -460,6 +469,7 @@ def sign_in(session: Session, actor: User, tender: Tender, ip: str | None = None
             ip,
             sealed=permissions.bid_scope(tender.id),
         )
+        hall_changes.forget(session, tender.id)  # the watcher's own ETag changes; nobody else's (R-B4)
     return row
 
 

@@ -1,27 +1,43 @@
 """The opening hall's pages (开标大厅): the hall, its live board, and the acts done there.
 
-The board is polled (``hall.js``) with the ETag of what the watcher last saw: "not modified" costs one
-read of the tender's change counter (bidding.hall_changes), on any web host, through any threaded
-gunicorn worker; no connection is held open between polls (server-sent events would tie a worker thread
-to each watcher and need a fan-out between hosts). Forms post and come back to the hall.
+The board is polled (``hall.js``) with the ETag of what the watcher last saw: "not modified" is answered
+from the process's memory (see "the poll" below; the change counter in bidding.hall_changes), on any web
+host, through any threaded gunicorn worker; no connection is held open between polls (server-sent events
+would tie a worker thread to each watcher and need a fan-out between hosts). Forms post and come back to
+the hall.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import threading
+import time
 import uuid
-from collections import OrderedDict
 
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import generate_csrf
 
-from bidding import hall, objections, opening, services
+from accounts import sessions
+from bidding import hall, hall_changes, objections, opening, services
 from bidding.forms import CloseOpeningForm, ObjectionAnswerForm, ObjectionForm
-from bidding.models import Tender
 from core import clock
 from core.auth import roles_required
 from core.db import db
@@ -41,9 +57,7 @@ def _watcher():
 
 
 def _tender(tender_id: uuid.UUID):
-    tender = services.visible(db.session, _watcher(), tender_id)
-    hall.require_watch(db.session, _watcher(), tender)
-    return tender
+    return hall.watched(db.session, _watcher(), tender_id)
 
 
 def _back(tender_id: uuid.UUID, anchor: str = ""):
@@ -55,19 +69,10 @@ def shared_regions(board: hall.Board) -> str:
     language in this process: when a decryption changes every watcher's board, each poll that follows
     costs its own small part, not the whole table again."""
     key = (board.tender.id, board.tender.hall_revision, board.stage, str(get_locale()))
-    with _RENDERED_LOCK:
-        html = _RENDERED.get(key)
-    if html is None:
-        html = render_template("bidding/_hall_shared.html", board=board)
-        with _RENDERED_LOCK:
-            _RENDERED[key] = html
-            while len(_RENDERED) > hall.SNAPSHOTS_KEPT:
-                _RENDERED.popitem(last=False)
-    return html
+    return _RENDERED.get_or_make(key, lambda: render_template("bidding/_hall_shared.html", board=board))
 
 
-_RENDERED: OrderedDict[tuple, str] = OrderedDict()
-_RENDERED_LOCK = threading.Lock()
+_RENDERED: hall_changes.Memo[str] = hall_changes.Memo(hall.SNAPSHOTS_KEPT)
 
 
 def _context(tender) -> dict:
@@ -85,41 +90,184 @@ def _context(tender) -> dict:
     }
 
 
-def _etag(tender) -> str:
-    return hall.version(db.session, _watcher(), tender, str(get_locale()))
+# -- the poll ------------------------------------------------------------------------------------------
+#
+# A poll is answered from this process's memory where it can, before anything else looks at the request
+# (``answer_from_memory``, the app's first before-request step): the session cookie (signed) names the
+# watcher; a check of that session and of the watcher's rights, made by the full path at most
+# ``CHECKED_FOR`` seconds ago, stands; the hall's facts are hall_changes.facts. Then "not modified" costs
+# no database read, no user loaded, no template; a changed board whose render this watcher's audience
+# (role, company, custodian share, sign-in) already has costs the same plus the form token. Anything
+# else goes the full way (rights, board, render), which fills the memory.
+
+CHECKED_FOR = 20.0  # seconds; the full path also keeps the session alive (accounts.sessions.alive)
+_WATCHERS: dict[tuple, tuple[uuid.UUID | None, str, float]] = {}  # (user, sid, language) -> org, locale
+_AUDIENCES: dict[tuple, tuple[tuple, float]] = {}  # (user, tender, stage) -> audience
+# (tender, revision, stage, locale, audience, signed in) -> html
+_BOARDS: hall_changes.Memo[str] = hall_changes.Memo(512)
+_MEMORY_LOCK = threading.Lock()
+
+
+def _cookie_watcher() -> tuple[str | None, str | None]:
+    """The user id and session id the signed session cookie names (None, None: nobody signed in)."""
+    user = session.get("_user_id")
+    return (user.split(":", 1)[0] if isinstance(user, str) else None), session.get(sessions.COOKIE_KEY)
+
+
+def _language() -> str:
+    """What the page's language is chosen from without loading the user (core.i18n.select_locale)."""
+    return f"{session.get('lang', '')}|{request.headers.get('Accept-Language', '')}"
+
+
+def _fresh(checked_at: float) -> bool:
+    return time.monotonic() - checked_at < CHECKED_FOR
+
+
+def _poll_headers(tag: str) -> dict[str, str]:
+    return {
+        "ETag": f'"{tag}"',
+        "Cache-Control": "private, no-store",
+        "Vary": "Cookie, Accept-Language",
+        # The server's clock, so each page's countdowns follow it, not the watcher's PC clock.
+        "X-Server-Time": clock.now().isoformat(),
+    }
+
+
+def _csrf_slot() -> str:
+    """Where each watcher's own form token goes in a shared render: alike in every process of the
+    platform (renders are shared through Redis), guessed by nobody (made from the secret key)."""
+    slot = current_app.extensions.get("hall.csrf_slot")
+    if slot is None:
+        key = str(current_app.config["SECRET_KEY"]).encode()
+        slot = current_app.extensions["hall.csrf_slot"] = (
+            "hall-csrf-" + hmac.new(key, b"hall board csrf slot", hashlib.sha256).hexdigest()[:24]
+        )
+    return slot
+
+
+def _with_token(html: str) -> str:
+    g.pop("csrf_token", None)  # made from this request's session, whatever ran before in this context
+    return html.replace(_csrf_slot(), generate_csrf())
+
+
+def _rendered(key: tuple, render) -> str:
+    """The board for ``key``: rendered by this process, or by another (through Redis), or now."""
+
+    def make() -> str:
+        html = hall_changes.shared_get(_shared_name(key))
+        if html is None:
+            html = render()
+            hall_changes.shared_put(_shared_name(key), html)
+        return html
+
+    return _BOARDS.get_or_make(key, make)
+
+
+def _shared_name(key: tuple) -> str:
+    return hashlib.sha256(repr(key).encode()).hexdigest()
+
+
+def answer_from_memory():
+    """The poll answered from memory (see above), or None: the full way."""
+    if request.endpoint != "hall.board" or request.view_args is None:
+        return None
+    user_id, sid = _cookie_watcher()
+    language = _language()
+    with _MEMORY_LOCK:
+        known = _WATCHERS.get((user_id, sid, language))
+    if known is None or not _fresh(known[2]):
+        return None
+    org_id, locale, _checked = known
+    tender_id = request.view_args["tender_id"]
+    facts = hall_changes.facts(db.session, tender_id)
+    if facts is None:
+        return None
+    tag = hall.etag(facts, user_id, org_id, language)
+    if request.if_none_match.contains(tag):
+        return "", 304, _poll_headers(tag)
+    at_stage = hall.stage(facts, facts.opening, clock.now())
+    with _MEMORY_LOCK:
+        audience = _AUDIENCES.get((user_id, tender_id, at_stage))
+    if audience is None or not _fresh(audience[1]):
+        return None
+    key = _board_key(tender_id, facts, at_stage, locale, audience[0], org_id)
+    html = _BOARDS.get(key)
+    if html is None:
+        html = hall_changes.shared_get(_shared_name(key))  # rendered by another process
+        if html is None:
+            return None
+        _BOARDS.put(key, html)
+    return _with_token(html), 200, _poll_headers(tag)
+
+
+def _board_key(tender_id, facts: hall_changes.Facts, at_stage: str, locale: str, audience: tuple, org_id):
+    return (
+        tender_id,
+        facts.revision,
+        at_stage,
+        locale,
+        audience,
+        org_id in facts.signed_in if org_id else None,
+    )
+
+
+def _remember_watcher() -> tuple[str | None, uuid.UUID | None]:
+    """After the full check of the session (current_user loaded): remember it for CHECKED_FOR."""
+    user = _watcher()
+    user_id, sid = _cookie_watcher()
+    if user is None:
+        user_id = sid = None
+    elif user_id != str(user.id):
+        return str(user.id), user.organization_id  # a bearer or other login: nothing to remember
+    org_id = getattr(user, "organization_id", None)
+    with _MEMORY_LOCK:
+        _WATCHERS[(user_id, sid, _language())] = (org_id, str(get_locale()), time.monotonic())
+        if len(_WATCHERS) > 20_000:
+            _WATCHERS.clear()
+    return user_id, org_id
+
+
+def _facts(tender_id: uuid.UUID) -> hall_changes.Facts:
+    facts = hall_changes.facts(db.session, tender_id)
+    if facts is None:
+        raise NotFound(_("No such tender."), code="tender_not_found")
+    return facts
 
 
 @bp.get("/tenders/<uuid:tender_id>/hall")
 def hall_page(tender_id: uuid.UUID):
     tender = _tender(tender_id)
-    response = render_template("bidding/hall.html", tender=tender, etag=_etag(tender), **_context(tender))
+    user_id, org_id = _remember_watcher()
+    etag = hall.etag(_facts(tender_id), user_id, org_id, _language())
+    response = render_template("bidding/hall.html", tender=tender, etag=etag, **_context(tender))
     return response, 200, {"Cache-Control": "private, no-store"}
 
 
 @bp.get("/tenders/<uuid:tender_id>/hall/board")
 def board(tender_id: uuid.UUID):
-    """The live part of the hall, for the page's poll: 304 while nothing the watcher sees changed.
-
-    The ETag names the watcher (its user id) and the hall's stage, and is issued only after the rights
-    were checked; within one stage a watcher's rights do not change, so a poll presenting its own current
-    ETag is answered 304 from three reads by primary key, without checking them again. A 304 carries
-    nothing; any change of the board or of the stage gives a new ETag and the full check."""
-    tender = db.session.get(Tender, tender_id)
-    if tender is None or tender.status == "draft":
-        raise NotFound(_("No such tender."), code="tender_not_found")
-    tag = _etag(tender)
-    headers = {
-        "ETag": f'"{tag}"',
-        "Cache-Control": "private, no-cache",
-        "Vary": "Cookie, Accept-Language",
-        # The server's clock, so each page's countdowns follow it, not the watcher's PC clock.
-        "X-Server-Time": clock.now().isoformat(),
-    }
+    """The live part of the hall, for the page's poll, the full way: 304 while nothing the watcher sees
+    changed, else the board, rendered once per audience and revision (and remembered, see above)."""
+    user_id, org_id = _remember_watcher()
+    facts = _facts(tender_id)
+    tag = hall.etag(facts, user_id, org_id, _language())
     if request.if_none_match.contains(tag):
-        return "", 304, headers
+        return "", 304, _poll_headers(tag)
     tender = _tender(tender_id)
-    html = render_template("bidding/_hall_board.html", tender=tender, **_context(tender))
-    return html, 200, headers
+    # flask_wtf.csrf.generate_csrf: the forms made below carry the slot, each answer its session's token
+    g.csrf_token = _csrf_slot()
+    try:
+        context = _context(tender)
+        board = context["board"]
+        audience = (board.role, org_id, board.my_share.id if board.my_share else None)
+        key = _board_key(tender_id, facts, board.stage, str(get_locale()), audience, org_id)
+        html = _rendered(key, lambda: render_template("bidding/_hall_board.html", tender=tender, **context))
+    finally:
+        g.pop("csrf_token", None)
+    with _MEMORY_LOCK:
+        _AUDIENCES[(user_id, tender_id, board.stage)] = (audience, time.monotonic())
+        if len(_AUDIENCES) > 20_000:
+            _AUDIENCES.clear()
+    return _with_token(html), 200, _poll_headers(tag)
 
 
 @bp.post("/tenders/<uuid:tender_id>/hall/sign-in")
@@ -158,28 +306,6 @@ def raise_objection(tender_id: uuid.UUID):
                 db.session, current_user, tender, "opening", form.text.data, client_ip()
             ),
             _("Your objection is recorded; the agency answers it in the hall (R-B7)."),
-        )
-    else:
-        _flash_form_errors(form)
-    return _back(tender_id, "#hall-objections")
-
-
-@bp.post("/tenders/<uuid:tender_id>/hall/objections/<uuid:objection_id>/answer")
-@roles_required(Role.AGENCY)
-def answer_objection(tender_id: uuid.UUID, objection_id: uuid.UUID):
-    tender = services.manageable(db.session, current_user, tender_id)
-    form = ObjectionAnswerForm()
-    if form.validate_on_submit():
-        attempt(
-            lambda: objections.answer(
-                db.session,
-                current_user,
-                tender,
-                objections.get(db.session, tender, objection_id),
-                form.answer.data,
-                client_ip(),
-            ),
-            _("The answer is recorded and sent to the objector."),
         )
     else:
         _flash_form_errors(form)

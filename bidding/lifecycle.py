@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
 from flask import current_app, has_app_context
 from sqlalchemy import select
@@ -84,7 +85,14 @@ def _resolvers() -> list[Resolver]:
     return current_app.extensions.get("sunbid.lifecycle", []) if has_app_context() else []
 
 
-def deadline_passed(tender: Tender, now: datetime | None = None) -> bool:
+class Timed(Protocol):
+    """A tender, or what a process keeps of one (bidding.hall_changes.Facts)."""
+
+    @property
+    def bid_deadline(self) -> datetime | None: ...
+
+
+def deadline_passed(tender: Timed, now: datetime | None = None) -> bool:
     """The bid deadline is behind us (R-B3: a bid is on time only if complete before it)."""
     return tender.bid_deadline is not None and (now or clock.now()) >= tender.bid_deadline
 

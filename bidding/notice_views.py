@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from flask import Blueprint, flash, redirect, render_template, send_file, url_for
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -36,7 +36,14 @@ bp = Blueprint("notices", __name__)
 NOTIFICATIONS_PER_PAGE = 30
 
 
-def _act(tender_id: uuid.UUID, form, action: Callable[[], object], success: str, anchor: str = ""):
+def _act(
+    tender_id: uuid.UUID,
+    form,
+    action: Callable[[], object],
+    success: str,
+    anchor: str = "",
+    page: str = "bidding.notice",
+):
     """Validate, call one service, commit once; a refusal is flashed and nothing is kept."""
     if not form.validate_on_submit():
         for errors in form.errors.values():
@@ -44,7 +51,12 @@ def _act(tender_id: uuid.UUID, form, action: Callable[[], object], success: str,
                 flash(str(error), "error")
     else:
         attempt(action, success)
-    return redirect(url_for("bidding.notice", tender_id=tender_id) + anchor)
+    return redirect(url_for(page, tender_id=tender_id) + anchor)
+
+
+# The pages an objection is answered from (their forms' ``back`` field): the tender's page and the
+# opening hall, where objections raised at the opening are answered (R-B7).
+ANSWERED_FROM = {"notice": ("bidding.notice", "#objections"), "hall": ("hall.hall_page", "#hall-objections")}
 
 
 @bp.post("/agency/tenders/<uuid:tender_id>/documents")
@@ -175,6 +187,8 @@ def raise_objection(tender_id: uuid.UUID, stage: str):
 @bp.post("/agency/tenders/<uuid:tender_id>/objections/<uuid:objection_id>/answer")
 @roles_required(Role.AGENCY)
 def answer_objection(tender_id: uuid.UUID, objection_id: uuid.UUID):
+    """The one place an objection is answered from a page (R-T4, R-B7), and back to that page."""
+    page, anchor = ANSWERED_FROM.get(request.form.get("back", ""), ANSWERED_FROM["notice"])
     tender = services.manageable(db.session, current_user, tender_id)
     form = ObjectionAnswerForm()
     return _act(
@@ -189,7 +203,8 @@ def answer_objection(tender_id: uuid.UUID, objection_id: uuid.UUID):
             client_ip(),
         ),
         _("The answer is recorded and sent to the objector."),
-        "#objections",
+        anchor,
+        page,
     )
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, StringConstraints
 
-from bidding import objections, questions
+from bidding import hall, objections, questions
 from bidding.models import TRACKS
 from core.schemas import Body, Id, Money, Out, PageQuery, Query, Text, Time
 
@@ -181,6 +181,25 @@ class CloseOpeningBody(Body):
         Field(description="bid id -> why its decryption failed through no fault of the tenderer"),
     ] = {}
     forfeit_revoked: bool = True
+
+
+class VerdictBody(Body):
+    """签字确认, or an objection to the closed opening record with its reason (R-B7)."""
+
+    verdict: Literal["confirmed", "objected"]  # hall.VERDICT_ACTIONS (a test keeps them alike)
+    remark: Text[hall.REMARK_MAX] = Field(
+        "", description="the reason, when the verdict is objected (5 characters or more)"
+    )
+
+
+class AttendanceOut(Out):
+    """Your company at the opening: its sign-in (签到) and its answer to the signed record (R-B7)."""
+
+    signed_in_at: str | None
+    verdict: str | None
+    verdict_at: str | None
+    remark: str
+    record_pdf_sha256: str | None
 
 
 class CalendarDayBody(Body):

@@ -217,7 +217,13 @@ def _register_hooks(app: Flask) -> None:
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if app.config["ENV"] == "production":
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        if current_user and current_user.is_authenticated:
+        # A response the view already keeps out of every cache needs no user loaded to say so (the
+        # hall's polls are answered without loading one: bidding.hall_views).
+        if (
+            "no-store" not in headers.get("Cache-Control", "")
+            and current_user
+            and current_user.is_authenticated
+        ):
             headers["Cache-Control"] = "no-store"
         return response
 

@@ -48,6 +48,9 @@ class Config:
             "INSTANCE_PATH": str(instance),
             "DATABASE_URL": _env("DATABASE_URL") or f"sqlite:///{instance / 'sunbid.db'}",
             "REDIS_URL": redis_url,
+            # Where the web processes learn at once that an opening hall changed (bidding.hall_changes);
+            # by default the Redis of the broker. Without one, each process re-reads a hall every 0.5 s.
+            "HALL_CACHE_URL": _env("HALL_CACHE_URL") or redis_url,
             "SANDBOX": _flag("SANDBOX"),
             "SECRET_KEY": _env("SECRET_KEY"),
             "DATA_KEY": _env("DATA_KEY"),

@@ -25,14 +25,50 @@
     });
   }
 
-  // A region the watcher is working in (focus inside, or typed into) is left alone until it submits.
-  live.addEventListener("input", function (event) {
-    var region = event.target.closest("[data-region]");
-    if (region) region.setAttribute("data-dirty", "1");
-  });
+  // A region holding a form the watcher is working with is left alone until the form is submitted (the
+  // page then reloads): a file chosen, a field typed into or focused, a choice changed, or a step begun
+  // (data-keep: the custodian's share opened in the page). What the board brought for it meanwhile waits
+  // in `held` and is put in once the watcher leaves the form as it was.
+  var held = {};
+  function changed(field) {
+    if (field.type === "file") return !!(field.files && field.files.length);
+    if (field.type === "hidden" || field.readOnly || field.disabled) return false;
+    if (field.type === "checkbox" || field.type === "radio") return field.checked !== field.defaultChecked;
+    if (field.tagName === "SELECT") {
+      return Array.prototype.some.call(field.options, function (o) { return o.selected !== o.defaultSelected; });
+    }
+    return field.value !== field.defaultValue;
+  }
   function busy(region) {
-    return region.hasAttribute("data-dirty") || region.contains(document.activeElement) ||
-      region.hasAttribute("data-keep");
+    return region.hasAttribute("data-keep") || region.contains(document.activeElement) ||
+      Array.prototype.some.call(region.querySelectorAll("input, textarea, select"), changed);
+  }
+
+  // The fields the server sends again unchanged stay the very nodes on the page, so that a choice the
+  // watcher is making in one at that moment (a file dialog open on it) is not made in a node the swap
+  // has just thrown away.
+  function keepFields(current, adopted) {
+    adopted.querySelectorAll("input[id], textarea[id], select[id]").forEach(function (node) {
+      if (adopted.querySelectorAll("#" + CSS.escape(node.id)).length !== 1) return;
+      var old = current.querySelector("#" + CSS.escape(node.id));
+      if (old && old.outerHTML === node.outerHTML) node.replaceWith(old);
+    });
+  }
+
+  function put(current, adopted) {
+    if (busy(current)) { held[current.id] = adopted; return; }
+    delete held[current.id];
+    if (current.outerHTML === adopted.outerHTML) return;
+    keepFields(current, adopted);
+    current.replaceWith(adopted);
+  }
+
+  function catchUp() {
+    Object.keys(held).forEach(function (id) {
+      var current = document.getElementById(id);
+      if (!current) { delete held[id]; return; }
+      put(current, held[id]);
+    });
   }
 
   function swap(html) {
@@ -47,7 +83,7 @@
       var current = document.getElementById(node.id);
       var adopted = document.importNode(node, true);
       if (current) {
-        if (!busy(current) && current.outerHTML !== adopted.outerHTML) current.replaceWith(adopted);
+        put(current, adopted);
         previous = document.getElementById(node.id);
       } else {
         if (previous) previous.after(adopted); else live.appendChild(adopted);
@@ -75,7 +111,12 @@
       .then(function (html) {
         failures = 0;
         if (stale) stale.hidden = true;
-        if (html !== null) swap(html);
+        if (html !== null) {
+          swap(html);
+          live.setAttribute("data-etag", etag); // the board this page has taken in
+        } else {
+          catchUp();
+        }
       })
       .catch(function () {
         failures += 1;

@@ -2,6 +2,7 @@
 everything the tender left behind and its audit entries, sealed in a witnessed checkpoint;
 `python -m audit.verify_archive` checks it offline, without the platform, and refuses any changed byte."""
 
+import hashlib
 import json
 import random
 import subprocess
@@ -10,12 +11,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from audit import cosign, log
+from audit.models import AuditEntry
 from audit.verify_archive import ArchiveRefused, verify_archive
-from bidding.models import Tender
+from bidding.models import Opening, Tender
 from core import clock
+from core.storage import file_store
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,10 +36,6 @@ def finished_tender(app, runner, session):
         clock.freeze(frozen)
     assert result.exit_code == 0, result.output
     session.rollback()
-    from sqlalchemy import func
-
-    from audit.models import AuditEntry
-
     clock.freeze(session.scalar(select(func.max(AuditEntry.created_at))) + timedelta(minutes=1))  # demo's end
     return session.scalars(select(Tender)).one()
 
@@ -117,3 +116,35 @@ def test_r_r2_an_archive_verifies_offline_and_refuses_any_changed_byte(
         check=False,
     )
     assert bad.returncode != 0
+
+
+def test_r_b7_r_r2_the_signed_opening_record_pdf_is_in_the_archive_attested(
+    finished_tender, runner, session, tmp_path
+):
+    """The 开标记录表 as the platform signed it at the close (R-B7) travels in the archive (R-R2), bound to
+    the bidding.opening_closed entry that named its SHA-256; a changed byte of it is refused."""
+    opening = session.get(Opening, finished_tender.id)
+    assert opening.record_pdf_sha256
+    closed = session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "bidding.opening_closed").order_by(AuditEntry.index)
+    ).one()
+    target = tmp_path / "tender.sunbid-archive"
+    result = runner.invoke(args=["archive", "export", finished_tender.code, str(target)])
+    assert result.exit_code == 0, result.output
+    extract = tmp_path / "extracted"
+    trust = cosign.trust()
+    verify_archive(target, trust, extract=extract)
+    pdf = (extract / "opening" / "record.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and hashlib.sha256(pdf).hexdigest() == opening.record_pdf_sha256
+    assert pdf == file_store().path_for(opening.record_pdf_sha256).read_bytes()  # the very file served
+    data = target.read_bytes()
+    manifest = json.loads(data.split(b"\n", 2)[2].split(b"\n", 1)[0])
+    (member,) = [m for m in manifest["members"] if m["name"] == "opening/record.pdf"]
+    assert member["sha256"] == opening.record_pdf_sha256 and member["attested_by"] == closed.index
+    # a byte of the signed PDF changed inside the archive: refused
+    at = data.index(pdf) + len(pdf) // 2
+    changed = bytearray(data)
+    changed[at] ^= 0x01
+    (tmp_path / "changed").write_bytes(bytes(changed))
+    with pytest.raises(ArchiveRefused):
+        verify_archive(tmp_path / "changed", trust)

@@ -9,24 +9,30 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
+from contextlib import contextmanager
 from datetime import timedelta
+from typing import get_args
 
 import pytest
-from sqlalchemy import select
+import redis
+from sqlalchemy import event, select, update
 
 from accounts import pki
 from audit.models import AuditEntry
-from bidding import hall, tasks
+from bidding import hall, hall_changes, hall_views, tasks
 from bidding.models import Deposit, HallAttendance, Objection, Opening, Tender
+from bidding.schemas import VerdictBody
 from core import clock, pdfsign, scheduler
 from core.money import fen_to_words
 from core.roles import Role
 from core.storage import file_store
 from evaluation.formulas import words_to_fen
 from tests.bidding.test_opening import decrypt, file_keys, submit
+from tests.bidding.test_tenders import auth
 from tests.bidding.test_views import sign_in
 
 PDFSIG = shutil.which("pdfsig")
@@ -37,6 +43,16 @@ def bidders(client, people, session, tender, tmp_path, n=3):
         submit(client, people, session, tender, tmp_path, f"hall{i}", price_fen=100_000_000 + i * 1_234_567)
         for i in range(n)
     ]
+
+
+def opened(app, client, people, session, tender, tmp_path):
+    """Three bids, the opening started at the deadline by the beat job, the first bidder in the hall."""
+    submitted = bidders(client, people, session, tender, tmp_path)
+    clock.freeze(tender.bid_deadline)
+    tasks.run_openings()
+    watcher = app.test_client()
+    sign_in(watcher, people, submitted[0][0].user)
+    return submitted, watcher
 
 
 def reread(session) -> None:
@@ -155,11 +171,7 @@ def test_the_board_answers_not_modified_until_something_changes(
     app, client, people, session, tender, tmp_path
 ):
     """The poll's ETag: 304 while nothing changed; a decryption anywhere changes every watcher's."""
-    submitted = bidders(client, people, session, tender, tmp_path)
-    clock.freeze(tender.bid_deadline)
-    tasks.run_openings()
-    watcher = app.test_client()
-    sign_in(watcher, people, submitted[0][0].user)
+    submitted, watcher = opened(app, client, people, session, tender, tmp_path)
     first = watcher.get(f"/tenders/{tender.id}/hall/board")
     assert first.status_code == 200 and first.headers["ETag"]
     again = watcher.get(f"/tenders/{tender.id}/hall/board", headers={"If-None-Match": first.headers["ETag"]})
@@ -404,3 +416,227 @@ def test_r_t5_the_agency_starts_the_opening_where_no_scheduler_ran(
     row = session.get(Opening, tender.id)
     assert row.status == "decrypting" and row.started_by_id == agent.id
     assert tasks.run_openings() == 0  # the beat finds it started
+
+
+def test_r_b4_signing_in_through_the_api_is_the_halls_sign_in(app, client, people, session, tender, tmp_path):
+    """签到 for programs (API.md): the same service as the hall's button, so the hall shows it, nobody
+    else learns of it before the deadline (R-B4), and only bidders sign in, only before the deadline."""
+    submitted = bidders(client, people, session, tender, tmp_path)
+    me = submitted[0][0].user
+    url = f"/api/v1/tenders/{tender.id}/opening/sign-in"
+    other = app.test_client()
+    sign_in(other, people, submitted[1][0].user)
+    before = other.get(f"/tenders/{tender.id}/hall/board").headers["ETag"]
+    answer = client.post(url, headers=auth(people, client, me))
+    assert answer.status_code == 200, answer.get_json()
+    signed_at = answer.get_json()["signed_in_at"]
+    assert signed_at and answer.get_json()["verdict"] is None
+    clock.advance(timedelta(seconds=31))
+    again = client.post(url, headers=auth(people, client, me))
+    assert again.status_code == 200 and again.get_json()["signed_in_at"] == signed_at  # once
+    page = app.test_client()
+    sign_in(page, people, me)
+    assert 'id="signed-in"' in page.get(f"/tenders/{tender.id}/hall").get_data(as_text=True)
+    assert other.get(f"/tenders/{tender.id}/hall/board", headers={"If-None-Match": before}).status_code == 304
+    entries = session.scalars(select(AuditEntry).where(AuditEntry.action == "bidding.hall_signed_in")).all()
+    assert len(entries) == 1 and entries[0].sealed  # R-B4: sealed with the bids
+    # a tenderer without a bid, the agency: refused; after the deadline: closed
+    clock.advance(timedelta(seconds=31))
+    outsider = client.post(url, headers=auth(people, client, people.user(Role.TENDERER, "api-outsider")))
+    assert outsider.status_code == 403 and outsider.get_json()["error"]["code"] == "not_a_bidder"
+    agent = client.post(url, headers=auth(people, client, tender_agent(people, session, tender)))
+    assert agent.status_code == 403
+    clock.freeze(tender.bid_deadline + timedelta(seconds=1))
+    late = client.post(url, headers=auth(people, client, submitted[1][0].user))
+    assert late.status_code == 409 and late.get_json()["error"]["code"] == "sign_in_closed"
+    reread(session)
+    assert session.get(HallAttendance, (tender.id, submitted[1][0].user.organization_id)) is None
+
+
+def test_r_b7_confirming_the_record_through_the_api_is_the_halls_confirmation(
+    app, client, people, session, tender, tmp_path
+):
+    """签字确认 for programs: the hall's service, once per company, and the hall shows it (R-B7)."""
+    submitted = bidders(client, people, session, tender, tmp_path)
+    url = f"/api/v1/tenders/{tender.id}/opening/record/verdict"
+    first, second = submitted[0][0].user, submitted[1][0].user
+    outsider = people.user(Role.TENDERER, "api-x")
+    clock.freeze(tender.bid_deadline)
+    tasks.run_openings()
+    early = client.post(url, json={"verdict": "confirmed"}, headers=auth(people, client, first))
+    assert early.status_code == 409 and early.get_json()["error"]["code"] == "opening_not_closed"
+    for bidder, bid_id, sealed in submitted:
+        decrypt(client, people, tender, bidder, bid_id, file_keys(bidder, sealed))
+    clock.freeze(session.get(Opening, tender.id).decrypt_until)
+    tasks.run_openings()
+    reread(session)
+    pdf_sha = session.get(Opening, tender.id).record_pdf_sha256
+    confirmed = client.post(url, json={"verdict": "confirmed"}, headers=auth(people, client, first))
+    assert confirmed.status_code == 200, confirmed.get_json()
+    assert (
+        confirmed.get_json()["verdict"] == "confirmed"
+        and confirmed.get_json()["record_pdf_sha256"] == pdf_sha
+    )
+    clock.advance(timedelta(seconds=31))
+    twice = client.post(
+        url, json={"verdict": "objected", "remark": "改变主意了"}, headers=auth(people, client, first)
+    )
+    assert twice.status_code == 409 and twice.get_json()["error"]["code"] == "verdict_given"
+    short = client.post(
+        url, json={"verdict": "objected", "remark": "不"}, headers=auth(people, client, second)
+    )
+    assert short.status_code == 422 and short.get_json()["error"]["details"]["field"] == "remark"
+    clock.advance(timedelta(seconds=31))
+    odd = client.post(url, json={"verdict": "maybe"}, headers=auth(people, client, second))
+    assert odd.status_code == 422 and odd.get_json()["error"]["code"] == "invalid_input"
+    clock.advance(timedelta(seconds=31))
+    objected = client.post(
+        url,
+        json={"verdict": "objected", "remark": "我公司的工期读错了。"},
+        headers=auth(people, client, second),
+    )
+    assert objected.status_code == 200 and objected.get_json()["remark"] == "我公司的工期读错了。"
+    # the hall shows both, as if signed from its page; the page's button is gone for them
+    page = app.test_client()
+    sign_in(page, people, first)
+    html = page.get(f"/tenders/{tender.id}/hall").get_data(as_text=True)
+    assert 'id="my-verdict"' in html and 'id="verdict-form"' not in html and "我公司的工期读错了。" in html
+    stranger = client.post(url, json={"verdict": "confirmed"}, headers=auth(people, client, outsider))
+    assert set(get_args(VerdictBody.model_fields["verdict"].annotation)) == set(hall.VERDICT_ACTIONS)
+    # the closed record's hall is public, its signature is the bidders' alone
+    assert stranger.status_code == 403 and stranger.get_json()["error"]["code"] == "not_a_bidder"
+
+
+def test_r_b7_an_objection_answered_in_the_hall_goes_back_to_the_hall(
+    app, client, people, session, tender, tmp_path
+):
+    """One view answers objections for the tender's page and the hall; each comes back to its page."""
+    _submitted, objector = opened(app, client, people, session, tender, tmp_path)
+    objector.post(f"/tenders/{tender.id}/hall/objections", data={"text": "第二家的工期与要求不一致。"})
+    reread(session)
+    objection = session.scalars(select(Objection)).one()
+    agent = app.test_client()
+    sign_in(agent, people, tender_agent(people, session, tender))
+    html = agent.get(f"/tenders/{tender.id}/hall").get_data(as_text=True)
+    action = f"/agency/tenders/{tender.id}/objections/{objection.id}/answer"
+    assert f'action="{action}"' in html and 'name="back" value="hall"' in html
+    short = agent.post(action, data={"answer": "否", "back": "hall"})
+    assert short.status_code == 302 and short.headers["Location"].endswith(
+        f"/tenders/{tender.id}/hall#hall-objections"
+    )
+    reread(session)
+    assert session.get(Objection, objection.id).answered_at is None  # refused: too short
+    done = agent.post(action, data={"answer": "已核实：工期满足要求。", "back": "hall"})
+    assert done.headers["Location"].endswith(f"/tenders/{tender.id}/hall#hall-objections")
+    reread(session)
+    assert session.get(Objection, objection.id).answer == "已核实：工期满足要求。"
+    # from the tender's page (no back, or an unknown one): back to the tender's page
+    for back in ({}, {"back": "https://elsewhere.example/"}):
+        again = agent.post(action, data={"answer": "再答一次。", **back})
+        assert again.headers["Location"].endswith(f"/tenders/{tender.id}#objections")
+
+
+@contextmanager
+def statements(app):
+    """The SQL statements the app runs meanwhile."""
+    seen: list[str] = []
+    engine = app.extensions["sunbid.db"]["engine"]
+
+    def note(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+
+def test_a_poll_of_an_unchanged_board_costs_no_database_read(
+    app, client, people, session, tender, tmp_path, monkeypatch
+):
+    """The 304 path from memory (bidding.hall_views): once the full path has checked the watcher's session
+    and rights, its polls of an unchanged board read nothing from the database and render nothing; a
+    change is still seen at once (hall_changes drops the facts after the commit), and a second watcher
+    of the same company gets the changed board from the one render, with its own form token."""
+    submitted, watcher = opened(app, client, people, session, tender, tmp_path)
+    board = f"/tenders/{tender.id}/hall/board"
+    colleague = app.test_client()
+    sign_in(colleague, people, submitted[0][0].user)
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)  # each form's token is checked from here
+    tag = watcher.get(board).headers["ETag"]
+    colleague_tag = colleague.get(board).headers["ETag"]
+    with statements(app) as seen:
+        for _ in range(3):
+            assert watcher.get(board, headers={"If-None-Match": tag}).status_code == 304
+    assert seen == []
+    bidder, bid_id, sealed = submitted[1]
+    decrypt(client, people, tender, bidder, bid_id, file_keys(bidder, sealed))
+    changed = watcher.get(board, headers={"If-None-Match": tag})
+    assert changed.status_code == 200 and bidder.user.organization.name in changed.get_data(as_text=True)
+    with statements(app) as seen:
+        theirs = colleague.get(board, headers={"If-None-Match": colleague_tag})
+    assert theirs.status_code == 200 and len(seen) <= 2  # at most the hall's facts, read again
+    mine, their_page = changed.get_data(as_text=True), theirs.get_data(as_text=True)
+    assert bidder.user.organization.name in their_page and "hall-csrf-" not in their_page
+    token = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+    assert token.findall(mine) and token.findall(mine)[0] != token.findall(their_page)[0]
+    # the colleague's token is its session's: its form posts go through, not with the other's
+    stolen = colleague.post(
+        f"/tenders/{tender.id}/hall/objections",
+        data={"text": "第二家的报价单缺少签章。", "csrf_token": token.findall(mine)[0]},
+    )
+    assert stolen.status_code == 400
+    assert (
+        colleague.post(
+            f"/tenders/{tender.id}/hall/objections",
+            data={"text": "第二家的报价单缺少签章。", "csrf_token": token.findall(their_page)[0]},
+        ).status_code
+        == 302
+    )
+    reread(session)
+    assert session.scalars(select(Objection)).one().text == "第二家的报价单缺少签章。"
+
+
+def test_a_signed_out_session_is_refused_within_the_check_interval(
+    app, client, people, session, tender, tmp_path, monkeypatch
+):
+    """A copy of an ended session's cookie gets at most 304s (nothing) until the memory's check of the
+    session runs out (hall_views.CHECKED_FOR); then the full way refuses it."""
+    _submitted, watcher = opened(app, client, people, session, tender, tmp_path)
+    board = f"/tenders/{tender.id}/hall/board"
+    tag = watcher.get(board).headers["ETag"]
+    copy = app.test_client()
+    copy.set_cookie("sunbid_session", watcher.get_cookie("sunbid_session").value)
+    watcher.post("/sign-out")
+    assert copy.get(board, headers={"If-None-Match": tag}).status_code == 304
+    monkeypatch.setattr(hall_views, "CHECKED_FOR", 0.0)
+    assert copy.get(board, headers={"If-None-Match": tag}).status_code == 404
+    assert copy.get(board).status_code == 404
+
+
+def test_a_change_on_another_host_is_seen_through_the_shared_stamp(
+    app, client, people, session, tender, tmp_path, monkeypatch
+):
+    """hall_changes.facts: a process keeps the hall's facts while nothing says they changed; a change
+    made elsewhere (rows committed by another host, its Redis stamp moved) is read at the next poll.
+    Without Redis, the facts are kept KEPT_WITHOUT_STAMP seconds. (Redis: the CI's second run.)"""
+    opened(app, client, people, session, tender, tmp_path)
+    elsewhere = update(Tender).where(Tender.id == tender.id).values(hall_revision=Tender.hall_revision + 1)
+    first = hall_changes.facts(session, tender.id)
+    assert hall_changes.facts(session, tender.id) is first
+    url = os.environ.get("SUNBID_TEST_REDIS_URL")
+    if url is None:
+        session.execute(elsewhere)  # as another host: no after-commit here to drop this process's facts
+        session.info.pop("hall.changed", None)
+        session.commit()
+        monkeypatch.setattr(hall_changes, "KEPT_WITHOUT_STAMP", 0.0)
+        assert hall_changes.facts(session, tender.id).revision == first.revision + 1
+        return
+    monkeypatch.setitem(app.config, "HALL_CACHE_URL", url)
+    stamped = hall_changes.facts(session, tender.id)
+    session.execute(elsewhere)
+    session.commit()
+    assert hall_changes.facts(session, tender.id) is stamped  # nothing said it changed: kept
+    redis.Redis.from_url(url).incr(f"sunbid:hall:{tender.id}")  # the other host's after-commit
+    assert hall_changes.facts(session, tender.id).revision == stamped.revision + 1

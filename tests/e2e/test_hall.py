@@ -78,6 +78,17 @@ def to_hall(page, tender):
     expect(page.locator("#hall-live")).to_be_visible()
 
 
+def release_share(page, key_file=None):
+    """A custodian opens its share in the page with its key file (which stays there) and releases it."""
+    if key_file is not None:
+        page.set_input_files("#identity-file", str(key_file))
+    page.click("#open-share")
+    expect(page.locator("#release-share")).to_be_enabled()
+    assert page.input_value("#share-text").startswith("sunbid-share")  # opened here; the key stayed here
+    page.click("#release-share")
+    expect(page.locator("#my-share-released")).to_be_visible()
+
+
 def stage(page):
     return page.locator("#hall-stage")
 
@@ -176,16 +187,23 @@ def test_a_whole_opening_in_the_hall(
     for page in pages:
         expect(page.locator("#objection-1 .answer")).to_contain_text("工期满足招标文件要求", timeout=LIVE)
 
-    # R-B6: custodians open their shares in the browser with their key files and release them
-    for page, name in ((supervisor, "watcher"), (agency, "agent")):
-        key_file = tmp_path / f"{name}-custodian-key.txt"
-        key_file.write_text(f"# public key: x\n{cast['identities'][name]}\n")
-        page.set_input_files("#identity-file", str(key_file))
-        page.click("#open-share")
-        expect(page.locator("#release-share")).to_be_enabled()
-        assert page.input_value("#share-text").startswith("sunbid-share")  # opened here; the key stayed here
-        page.click("#release-share")
-        expect(page.locator("#my-share-released")).to_be_visible()
+    # R-B6: custodians open their shares in the browser with their key files and release them. The live
+    # board leaves a form the custodian is working with alone: the agency has chosen its key file when
+    # the supervisor's release changes every board; the agency's file stays chosen, its form in place,
+    # and its board shows the release once it has submitted.
+    key_files = {}
+    for name in ("watcher", "agent"):
+        key_files[name] = tmp_path / f"{name}-custodian-key.txt"
+        key_files[name].write_text(f"# public key: x\n{cast['identities'][name]}\n")
+    agency.set_input_files("#identity-file", str(key_files["agent"]))
+    taken_in = agency.locator("#hall-live").get_attribute("data-etag")
+    release_share(supervisor, key_files["watcher"])
+    expect(pages[0].locator("#shares-in")).to_contain_text("3 份中已提交 1 份", timeout=LIVE)
+    expect(agency.locator("#hall-live")).not_to_have_attribute("data-etag", taken_in, timeout=LIVE)
+    assert agency.evaluate("document.getElementById('identity-file').files.length") == 1
+    expect(agency.locator("#shares-in")).to_contain_text("3 份中已提交 0 份")  # held while it works
+    release_share(agency)  # with the file it chose before the board changed
+    expect(agency.locator("#shares-in")).to_contain_text("3 份中已提交 2 份")
     expect(pages[0].locator("#shares-in")).to_contain_text("3 份中已提交 2 份", timeout=LIVE)
     # the bid whose owner could not decrypt (no fault of its own) opened with the rebuilt key
     agency.check(f"#open-with-key-form input[value='{bids[2][1]}']")
