@@ -99,12 +99,18 @@ def _write(session: Session, row: UserSession, **values: datetime | str) -> None
     session.expunge(row)  # what the row holds now was written elsewhere; never flush it again
 
 
+# Set in the transaction that ends a session: whatever keeps a session check for a while (the opening
+# hall's polls, bidding.hall_changes) drops it once that transaction commits.
+ENDED = "sunbid.session_ended"
+
+
 def end(session: Session, token: str | None, reason: str) -> None:
     if not token:
         return
     row = session.get(UserSession, _digest(token))
     if row is not None and row.ended_at is None:
         row.ended_at, row.end_reason = clock.wall(), reason
+        session.info[ENDED] = True
         session.flush()
 
 
@@ -114,6 +120,7 @@ def end_all(session: Session, user: User, reason: str, *, keep: str | None = Non
     if keep:
         query = query.where(UserSession.id_hash != _digest(keep))
     result = cast(CursorResult[Any], session.execute(query.values(ended_at=clock.wall(), end_reason=reason)))
+    session.info[ENDED] = True
     session.flush()
     return result.rowcount or 0
 

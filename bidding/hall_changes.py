@@ -29,6 +29,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import Table, event, select, update
 from sqlalchemy.orm import Session
 
+from accounts import sessions
 from bidding.models import HallAttendance, Opening, Tender
 
 log = logging.getLogger(__name__)
@@ -223,8 +224,45 @@ def shared_put(name: str, value: str, seconds: int = 60) -> None:
         log.warning("hall renders: Redis did not answer; each process renders its own")
 
 
+# -- sessions ended -------------------------------------------------------------------------------------
+# The hall's polls trust a session check for a while (bidding.hall_views, CHECKED_FOR). A session that
+# ends (sign-out, a disabled account, a changed password: accounts.sessions) must end there at once too:
+# every end moves a platform-wide count, in this process and in Redis, and a check made before the count
+# moved no longer stands.
+
+_SESSIONS_KEY = "sunbid:sessions:ended"
+_sessions_ended = 0
+
+
+def sessions_epoch() -> tuple[int, int | None]:
+    """The count of session ends seen here and, where Redis is shared, on the whole platform (None:
+    Redis did not answer; the caller then trusts nothing it remembers)."""
+    client = _redis()
+    if client is None:
+        return _sessions_ended, 0
+    try:
+        return _sessions_ended, int(client.get(_SESSIONS_KEY) or 0)
+    except redis.RedisError:
+        return _sessions_ended, None
+
+
+def _sessions_ended_now() -> None:
+    global _sessions_ended
+    with _LOCK:
+        _sessions_ended += 1
+    client = _redis()
+    if client is None:
+        return
+    try:
+        client.incr(_SESSIONS_KEY)
+    except redis.RedisError:
+        log.warning("ended sessions: Redis did not answer; other processes end them within their check time")
+
+
 @event.listens_for(Session, "after_commit")
 def _announce(session: Session) -> None:
+    if session.info.pop(sessions.ENDED, None):
+        _sessions_ended_now()
     changed = session.info.pop(_CHANGED, None)
     if not changed:
         return
@@ -248,3 +286,4 @@ def _announce(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _nothing_changed(session: Session) -> None:
     session.info.pop(_CHANGED, None)
+    session.info.pop(sessions.ENDED, None)

@@ -101,7 +101,8 @@ def _context(tender) -> dict:
 # else goes the full way (rights, board, render), which fills the memory.
 
 CHECKED_FOR = 20.0  # seconds; the full path also keeps the session alive (accounts.sessions.alive)
-_WATCHERS: dict[tuple, tuple[uuid.UUID | None, str, float]] = {}  # (user, sid, language) -> org, locale
+# (user, sid, language) -> org, locale, when checked, the count of ended sessions then
+_WATCHERS: dict[tuple, tuple[uuid.UUID | None, str, float, tuple[int, int | None]]] = {}
 _AUDIENCES: dict[tuple, tuple[tuple, float]] = {}  # (user, tender, stage) -> audience
 # (tender, revision, stage, locale, audience, signed in) -> html
 _BOARDS: hall_changes.Memo[str] = hall_changes.Memo(512)
@@ -169,15 +170,19 @@ def _shared_name(key: tuple) -> str:
 
 def answer_from_memory():
     """The poll answered from memory (see above), or None: the full way."""
-    if request.endpoint != "hall.board" or request.view_args is None:
+    if request.endpoint not in ("hall.board", "hall.hall_page") or request.view_args is None:
+        return None
+    # Read before anything checks the session: a session ended after this is caught next time.
+    epoch = g.hall_sessions_epoch = hall_changes.sessions_epoch()
+    if request.endpoint != "hall.board":
         return None
     user_id, sid = _cookie_watcher()
     language = _language()
     with _MEMORY_LOCK:
         known = _WATCHERS.get((user_id, sid, language))
-    if known is None or not _fresh(known[2]):
-        return None
-    org_id, locale, _checked = known
+    if known is None or not _fresh(known[2]) or known[3] != epoch or None in epoch:
+        return None  # unchecked, checked too long ago, or a session ended since (maybe this one)
+    org_id, locale, _checked, _epoch = known
     tender_id = request.view_args["tender_id"]
     facts = hall_changes.facts(db.session, tender_id)
     if facts is None:
@@ -220,8 +225,9 @@ def _remember_watcher() -> tuple[str | None, uuid.UUID | None]:
     elif user_id != str(user.id):
         return str(user.id), user.organization_id  # a bearer or other login: nothing to remember
     org_id = getattr(user, "organization_id", None)
+    epoch = g.get("hall_sessions_epoch") or (0, None)  # read before the check (answer_from_memory)
     with _MEMORY_LOCK:
-        _WATCHERS[(user_id, sid, _language())] = (org_id, str(get_locale()), time.monotonic())
+        _WATCHERS[(user_id, sid, _language())] = (org_id, str(get_locale()), time.monotonic(), epoch)
         if len(_WATCHERS) > 20_000:
             _WATCHERS.clear()
     return user_id, org_id
