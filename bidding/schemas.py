@@ -262,13 +262,15 @@ class BidOut(Out):
 
 
 class UploadOut(Out):
-    """A resumable upload: how far the platform's copy of the part got, and, once complete, the part."""
+    """A resumable upload: how far the platform's copy of the part got, and, once complete, the part.
+    ``ahead``: how many chunks past the copy's end a client may send while earlier ones are written."""
 
     id: str
     part: str
     offset: int
     size: int
     chunk_max: int
+    ahead: int
     complete: bool
     received: dict[str, Any] | None = None
 

@@ -5,9 +5,12 @@ connection or a closed laptop lid, for the page and for bidtool alike.
    and part, and the envelope's SHA-256 and size, so a part for another tender is refused before a
    byte of it is sent, and the size the chunks may fill is fixed. Sending the same OUT.sig again
    answers with how far the platform's copy got: that is how a client resumes.
-2. ``append``: each chunk names its offset (which must be where the copy stops) and its own SHA-256.
-   A chunk is checked whole before it is kept, so a tampered, misplaced or oversized chunk, or one
-   arriving after the deadline, is refused with its own code and leaves the copy as it was.
+2. ``append``: each chunk names its offset and its own SHA-256. A chunk is checked whole before it is
+   kept, so a tampered, misplaced or oversized chunk, or one arriving after the deadline, is refused
+   with its own code and leaves the copy as it was. A client may send the next ``AHEAD`` chunks while
+   one is still being written: a chunk that starts past the copy waits (``WAIT_FOR_EARLIER``) for the
+   ones before it, and is refused with the copy's offset if they never come. One chunk at a time, the
+   line idles while the platform writes and syncs each chunk; two in flight, it does not.
 3. The chunk that reaches the signed size completes the part: the file is hashed here and judged
    exactly as a part sent in one request (``bids.accept_part``): R-B1, and R-B3 by the arrival of
    its last byte. The receipt (R-B2) comes with the submission, unchanged.
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 import uuid
 from datetime import datetime
 from typing import IO
@@ -36,6 +40,8 @@ from core.storage import FileStore
 from crypto import bidpack
 
 CHUNK_MAX = 16 * 1024 * 1024
+AHEAD = 2  # chunks a client may send past the one the copy waits for
+WAIT_FOR_EARLIER = 15.0  # seconds a chunk that arrived early waits for those before it
 
 
 def _partial_name(upload: BidUpload) -> str:
@@ -95,9 +101,12 @@ def begin(
     return upload
 
 
-def find(session: Session, actor: User, tender: Tender, bid: Bid, upload_id: uuid.UUID) -> BidUpload:
-    """The actor's own upload; one opened for another of its tenders or bids is named as such."""
-    upload = session.get(BidUpload, upload_id)
+def find(
+    session: Session, actor: User, tender: Tender, bid: Bid, upload_id: uuid.UUID, lock: bool = False
+) -> BidUpload:
+    """The actor's own upload; one opened for another of its tenders or bids is named as such. ``lock``:
+    held until the transaction ends (PostgreSQL; on SQLite the write lock already holds everything)."""
+    upload = session.get(BidUpload, upload_id, with_for_update=lock, populate_existing=lock)
     owner = session.get(Bid, upload.bid_id) if upload is not None else None
     if upload is None or owner is None or owner.organization_id != actor.organization_id:
         raise NotFound(_l("No such upload."), code="upload_not_found")
@@ -117,15 +126,8 @@ def check_chunk(upload: BidUpload, offset_header: str | None, length: int | None
         raise Invalid(
             _l("Send the chunk's offset in the Upload-Offset header."), code="upload_offset_missing"
         ) from exc
-    if offset != upload.received:
-        raise Conflict(
-            _l(
-                "The platform's copy stops at byte %(offset)s: send the chunk from there.",
-                offset=upload.received,
-            ),
-            code="upload_offset_mismatch",
-            details={"offset": upload.received},
-        )
+    if not upload.received <= offset <= upload.received + AHEAD * CHUNK_MAX:
+        raise _elsewhere(upload)
     if length is None:
         raise Invalid(_l("Send the chunk's length (Content-Length)."), code="chunk_length_missing")
     if length > CHUNK_MAX:
@@ -139,6 +141,17 @@ def check_chunk(upload: BidUpload, offset_header: str | None, length: int | None
             details={"offset": upload.received, "size": upload.size},
         )
     return offset
+
+
+def _elsewhere(upload: BidUpload) -> Conflict:
+    return Conflict(
+        _l(
+            "The platform's copy stops at byte %(offset)s: send the chunk from there.",
+            offset=upload.received,
+        ),
+        code="upload_offset_mismatch",
+        details={"offset": upload.received},
+    )
 
 
 def read_chunk(stream: IO[bytes], length: int, digest_header: str | None) -> tuple[bytes, datetime]:
@@ -171,15 +184,8 @@ def append(
     bids.still_open(bid)
     bids.before_deadline(tender, arrived)  # R-B3: a chunk after the deadline is not kept
     bids.not_paused(tender)
-    if offset != upload.received:  # another request got there first
-        raise Conflict(
-            _l(
-                "The platform's copy stops at byte %(offset)s: send the chunk from there.",
-                offset=upload.received,
-            ),
-            code="upload_offset_mismatch",
-            details={"offset": upload.received},
-        )
+    if offset != upload.received:  # another request got there first, or an earlier chunk never came
+        raise _elsewhere(upload)
     path = store.partial(_partial_name(upload))
     # A crash between writing and committing leaves bytes past the recorded offset: cut them first.
     with open(path, "r+b" if path.exists() else "w+b") as f:
@@ -224,10 +230,16 @@ def receive_chunk(
     offset = check_chunk(upload, offset_header, length)
     session.rollback()  # nothing is written before the whole chunk is in and checked
     data, arrived = read_chunk(stream, length or 0, digest_header)
-    bids.take_write_lock(session)
-    tender, bid = bids.own_bid(session, actor, tender_id, bid_id)
-    upload = find(session, actor, tender, bid, upload_id)
-    return upload, append(session, actor, tender, bid, upload, offset, data, arrived, store, ip)
+    give_up = time.monotonic() + WAIT_FOR_EARLIER
+    while True:
+        bids.take_write_lock(session)
+        tender, bid = bids.own_bid(session, actor, tender_id, bid_id)
+        upload = find(session, actor, tender, bid, upload_id, lock=True)
+        if offset <= upload.received or time.monotonic() >= give_up:
+            # Judged by when its last byte arrived (R-B3), however long it waited for the ones before.
+            return upload, append(session, actor, tender, bid, upload, offset, data, arrived, store, ip)
+        session.rollback()  # the chunk before it is still on its way: let it be written first
+        time.sleep(0.02)
 
 
 def state(upload: BidUpload, part: BidPart | None = None) -> dict:
@@ -238,6 +250,7 @@ def state(upload: BidUpload, part: BidPart | None = None) -> dict:
         "offset": upload.received,
         "size": upload.size,
         "chunk_max": CHUNK_MAX,
+        "ahead": AHEAD,
         "complete": part is not None,
         "received": {"part": part.part, "sha256": part.sha256, "size": part.size} if part else None,
     }

@@ -158,3 +158,55 @@ def test_a_complete_part_that_fails_its_signature_starts_over(client, people, se
     assert session.get(BidUpload, uuid.UUID(upload["id"])).received == 0
     assert session.scalars(select(BidPart)).all() == []
     assert chunk(client, headers, tender, bid_id, upload["id"], 0, body).status_code == 201
+
+
+def test_a_chunk_sent_ahead_waits_for_the_one_before_it(
+    app, client, people, session, tender, tmp_path, monkeypatch
+):
+    """The page keeps two chunks on the way (bidding.uploads.AHEAD): one that arrives before the chunk it
+    follows waits for it and is then kept in order, so the part completes whole (R-B1); one whose
+    predecessor never comes is refused with the copy's offset and keeps nothing; one further ahead than
+    the platform takes is refused at once."""
+    import threading
+    import time
+
+    from bidding import uploads
+
+    bidder = Tenderer(people, session, "pipeliner")
+    headers = auth(people, client, bidder.user)
+    bid_id = new_bid(client, headers, tender)
+    body, signature = bidder.seal(tmp_path, tender, "technical", content=b"y" * 30_000)
+    upload = begin(client, headers, tender, bid_id, "technical", signature).get_json()
+    assert upload["ahead"] == uploads.AHEAD
+    cut = 10_000
+
+    def offset():
+        session.rollback()
+        return session.get(BidUpload, uuid.UUID(upload["id"])).received
+
+    monkeypatch.setattr(uploads, "WAIT_FOR_EARLIER", 0.3)
+    alone = chunk(client, headers, tender, bid_id, upload["id"], cut, body[cut:])
+    assert (alone.status_code, code(alone)) == (409, "upload_offset_mismatch") and offset() == 0
+    too_far = chunk(
+        client, headers, tender, bid_id, upload["id"], uploads.AHEAD * uploads.CHUNK_MAX + 1, b"z"
+    )
+    assert (too_far.status_code, code(too_far)) == (409, "upload_offset_mismatch")
+
+    monkeypatch.setattr(uploads, "WAIT_FOR_EARLIER", 15.0)
+    answers = {}
+
+    def send_second():
+        answers["second"] = chunk(app.test_client(), headers, tender, bid_id, upload["id"], cut, body[cut:])
+
+    second = threading.Thread(target=send_second)
+    second.start()
+    time.sleep(0.5)  # the second chunk arrives first, and waits
+    first = chunk(client, headers, tender, bid_id, upload["id"], 0, body[:cut])
+    second.join(20)
+    assert first.status_code == 200 and first.get_json()["offset"] == cut
+    assert answers["second"].status_code == 201, answers["second"].get_json()
+    assert answers["second"].get_json()["complete"] is True
+    session.rollback()
+    stored = session.scalars(select(BidPart).where(BidPart.part == "technical")).one()
+    with file_store().open(stored.sha256) as f:
+        assert f.read() == body

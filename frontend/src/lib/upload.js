@@ -1,6 +1,11 @@
 // The platform's resumable upload (bidding/uploads.py), from the page: OUT.sig first (the answer says
 // where the platform's copy stops), then chunks with their offset and SHA-256. A dropped connection is
 // retried from the platform's offset, so a closed laptop lid or a flaky network costs only a chunk.
+//
+// Up to ``ahead`` + 1 chunks are on the way at once (the platform says how many it takes): while it
+// writes and syncs one, the next is already coming in, so the line does not idle between chunks. The
+// answers are taken in order; any trouble stops the others and the upload goes on from the platform's
+// offset, as before.
 import { hex, toBase64 } from "./der.js";
 import { send } from "./post.js";
 
@@ -17,37 +22,61 @@ export async function uploadPart({ beginUrl, chunkUrl, csrf, blob, signature, on
   let state = await begin();
   const url = chunkUrl.replace("00000000-0000-0000-0000-000000000000", state.id);
   const step = Math.min(state.chunk_max, CHUNK);
+  const depth = 1 + Math.max(0, Math.min(state.ahead || 0, 2));
   let offset = state.offset;
   let failures = 0;
   const started = performance.now();
   const startOffset = offset;
-  // The next chunk is read and hashed while this one goes up, so the line never waits for the disk.
-  const prepare = async (at) => {
-    const piece = blob.slice(at, Math.min(at + step, blob.size));
-    return { at, piece, digest: hex(await crypto.subtle.digest("SHA-256", await piece.arrayBuffer())) };
-  };
-  const ahead = (at) => (at < blob.size ? prepare(at).catch(() => null) : Promise.resolve(null));
-  let next = ahead(offset);
   onProgress(offset, blob.size, 0);
-  while (true) {
-    let chunk = await next;
-    if (!chunk || chunk.at !== offset) chunk = await prepare(offset); // after a retry or a refusal
-    const { piece, digest } = chunk;
-    next = ahead(offset + piece.size);
-    try {
-      const answer = await send(url, csrf, {
+
+  // Chunks are read and hashed one after the other and sent in that order, so the platform sees them
+  // come in order (a chunk that overtakes the one before it waits there for it).
+  let inOrder = Promise.resolve();
+  const put = (at, stop) => {
+    const piece = blob.slice(at, Math.min(at + step, blob.size));
+    const ready = inOrder.then(async () => hex(await crypto.subtle.digest("SHA-256", await piece.arrayBuffer())));
+    inOrder = ready.catch(() => {});
+    return ready.then((digest) =>
+      send(url, csrf, {
         method: "PATCH",
         body: piece, // a Blob goes up from the file as it is: an ArrayBuffer body is copied (8x slower)
-        signal,
-        headers: { "Content-Type": "application/octet-stream", "Upload-Offset": String(offset), "X-Chunk-SHA256": digest },
-      });
-      state = answer.data;
-      offset = state.offset;
-      failures = 0;
-      const seconds = (performance.now() - started) / 1000;
-      onProgress(offset, blob.size, seconds > 0 ? (offset - startOffset) / seconds : 0);
-      if (state.complete) return state;
+        signal: stop,
+        headers: { "Content-Type": "application/octet-stream", "Upload-Offset": String(at), "X-Chunk-SHA256": digest },
+      }),
+    );
+  };
+
+  while (true) {
+    // One round: chunks go up from the platform's offset, ``depth`` at a time, until done or trouble.
+    const round = new AbortController();
+    const onAbort = () => round.abort();
+    if (signal) signal.addEventListener("abort", onAbort);
+    const flying = [];
+    let next = offset;
+    const launch = () => {
+      while (flying.length < depth && next < blob.size) {
+        const at = next;
+        const answer = put(at, round.signal);
+        answer.catch(() => {}); // taken in order below; a later one's failure must not go unhandled
+        flying.push(answer);
+        next = Math.min(at + step, blob.size);
+      }
+    };
+    try {
+      launch();
+      while (flying.length) {
+        const answer = await flying.shift();
+        state = answer.data;
+        offset = state.offset;
+        failures = 0;
+        const seconds = (performance.now() - started) / 1000;
+        onProgress(offset, blob.size, seconds > 0 ? (offset - startOffset) / seconds : 0);
+        if (state.complete) return state;
+        launch();
+      }
     } catch (err) {
+      round.abort();
+      await Promise.allSettled(flying);
       if (signal && signal.aborted) throw err;
       if (err.code === "upload_offset_mismatch") {
         offset = err.details.offset;
@@ -62,6 +91,8 @@ export async function uploadPart({ beginUrl, chunkUrl, csrf, blob, signature, on
       } catch (again) {
         if (again.code) throw again;
       }
+    } finally {
+      if (signal) signal.removeEventListener("abort", onAbort);
     }
   }
 }
