@@ -70,6 +70,7 @@ function start(widget) {
       go.disabled = false;
     }
   });
+  go.disabled = false; // listening now (the page shows it disabled until then)
 }
 
 function init() {
