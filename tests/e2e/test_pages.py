@@ -67,4 +67,4 @@ def test_supervisor_filters_and_verifies_the_audit_log(page, people):
     expect(rows.first).to_contain_text("登录")
     expect(rows.first).not_to_contain_text("accounts.signed_in")
     page.click("#verify-button")
-    expect(page.locator(".flash-success")).to_contain_text("日志验证通过：共 7 条记录")
+    expect(page.locator("div.flash-success")).to_contain_text("日志验证通过：共 7 条记录")
