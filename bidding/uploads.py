@@ -19,7 +19,6 @@ connection or a closed laptop lid, for the page and for bidtool alike.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 import uuid
 from datetime import datetime
@@ -36,12 +35,13 @@ from bidding.models import Bid, BidPart, BidUpload, Tender
 from bidding.permissions import bid_scope
 from core import clock
 from core.errors import Conflict, DomainError, Invalid, NotFound, TooLarge
-from core.storage import FileStore
+from core.storage import FileStore, StoredFile
 from crypto import bidpack
 
 CHUNK_MAX = 16 * 1024 * 1024
 AHEAD = 2  # chunks a client may send past the one the copy waits for
 WAIT_FOR_EARLIER = 15.0  # seconds a chunk that arrived early waits for those before it
+READ_PIECE = 1024 * 1024
 
 
 def _partial_name(upload: BidUpload) -> str:
@@ -154,18 +154,29 @@ def _elsewhere(upload: BidUpload) -> Conflict:
     )
 
 
-def read_chunk(stream: IO[bytes], length: int, digest_header: str | None) -> tuple[bytes, datetime]:
-    """The chunk's bytes, checked against the SHA-256 the sender named, and when its last byte came."""
-    data = stream.read(length)
+def read_chunk(stream: IO[bytes], length: int, digest_header: str | None) -> tuple[list[bytes], datetime]:
+    """The chunk's bytes (in the pieces they were read in), checked against the SHA-256 the sender
+    named, and when its last byte came. Each piece is hashed as it comes, while the next is on the
+    wire, rather than the whole chunk once it is in: a 16 MiB chunk is answered ~10 ms sooner."""
+    digest = hashlib.sha256()
+    pieces: list[bytes] = []
+    left = length
+    while left:
+        piece = stream.read(min(left, READ_PIECE))
+        if not piece:
+            break
+        digest.update(piece)
+        pieces.append(piece)
+        left -= len(piece)
     arrived = clock.now()
-    if len(data) != length:
+    if left:
         raise Invalid(_l("The chunk arrived incomplete."), code="chunk_incomplete")
-    if (digest_header or "").strip().lower() != hashlib.sha256(data).hexdigest():
+    if (digest_header or "").strip().lower() != digest.hexdigest():
         raise Invalid(
             _l("The chunk was altered on the way (its SHA-256 is not the one sent): nothing was kept."),
             code="chunk_digest_mismatch",
         )
-    return data, arrived
+    return pieces, arrived
 
 
 def append(
@@ -175,32 +186,28 @@ def append(
     bid: Bid,
     upload: BidUpload,
     offset: int,
-    data: bytes,
+    pieces: list[bytes],
     arrived: datetime,
     store: FileStore,
     ip: str | None = None,
+    whole: StoredFile | None = None,
 ) -> BidPart | None:
-    """Keep a checked chunk (the caller holds the write lock); the last one completes the part."""
+    """Keep a checked chunk (the caller holds the write lock); the last one completes the part, whose
+    digest ``whole`` the caller may have taken beforehand (FileStore.digest_partial)."""
     bids.still_open(bid)
     bids.before_deadline(tender, arrived)  # R-B3: a chunk after the deadline is not kept
     bids.not_paused(tender)
     if offset != upload.received:  # another request got there first, or an earlier chunk never came
         raise _elsewhere(upload)
     path = store.partial(_partial_name(upload))
-    # A crash between writing and committing leaves bytes past the recorded offset: cut them first.
-    with open(path, "r+b" if path.exists() else "w+b") as f:
-        f.truncate(offset)
-        f.seek(offset)
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    upload.received = offset + len(data)
+    store.write_partial(path, offset, pieces)
+    upload.received = offset + sum(map(len, pieces))
     upload.updated_at = arrived
     session.flush()
     if upload.received < upload.size:
         return None
     raw, envelope = bids.read_signature_text(upload.signature)
-    stored = store.adopt(path)
+    stored = store.adopt(path, whole)
     part, upload_id = upload.part, upload.id
     session.delete(upload)
     session.flush()
@@ -229,15 +236,24 @@ def receive_chunk(
     upload = find(session, actor, tender, bid, upload_id)
     offset = check_chunk(upload, offset_header, length)
     session.rollback()  # nothing is written before the whole chunk is in and checked
-    data, arrived = read_chunk(stream, length or 0, digest_header)
+    pieces, arrived = read_chunk(stream, length or 0, digest_header)
     give_up = time.monotonic() + WAIT_FOR_EARLIER
+    whole: StoredFile | None = None
     while True:
         bids.take_write_lock(session)
         tender, bid = bids.own_bid(session, actor, tender_id, bid_id)
         upload = find(session, actor, tender, bid, upload_id, lock=True)
+        completes = offset == upload.received and offset + (length or 0) == upload.size
+        if completes and whole is None:
+            # The last chunk, next in line: the complete part is hashed with the lock let go (the
+            # bytes before ``offset`` no longer change), then the chunk is kept with that digest.
+            session.rollback()
+            whole = store.digest_partial(store.partial(_partial_name(upload)), offset, pieces)
+            continue
         if offset <= upload.received or time.monotonic() >= give_up:
             # Judged by when its last byte arrived (R-B3), however long it waited for the ones before.
-            return upload, append(session, actor, tender, bid, upload, offset, data, arrived, store, ip)
+            kept = append(session, actor, tender, bid, upload, offset, pieces, arrived, store, ip, whole)
+            return upload, kept
         session.rollback()  # the chunk before it is still on its way: let it be written first
         time.sleep(0.02)
 

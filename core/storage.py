@@ -106,13 +106,38 @@ class FileStore:
         folder.mkdir(mode=0o700, exist_ok=True)
         return folder / name
 
-    def adopt(self, path: Path) -> StoredFile:
+    def write_partial(self, path: Path, offset: int, pieces: Iterable[bytes]) -> None:
+        """Put ``pieces``, one after the other, at ``offset`` of a resumable upload's file, durably.
+        Bytes past ``offset`` are cut first: a crash between writing and committing leaves some beyond
+        the recorded offset.
+
+        Write pieces of about CHUNK: on our bench machine (ext4 in a virtual machine) one 16 MiB write()
+        took 20-110 ms where the same bytes in 1 MiB writes took 2-4 ms (the upload path, issue 15)."""
+        with open(path, "r+b" if path.exists() else "w+b") as f:
+            f.truncate(offset)
+            f.seek(offset)
+            for piece in pieces:
+                f.write(piece)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def digest_partial(self, path: Path, length: int, tail: Iterable[bytes]) -> StoredFile | None:
+        """The digest that a resumable upload's file will have once ``tail`` is written at ``length``
+        (None if it holds fewer bytes): taken before the last chunk is kept, so that the write lock
+        is not held while GiBs are hashed (on SQLite every writer of the platform would wait)."""
+        found = _digest_file(path, length, tail)
+        return None if found is None else StoredFile(*found)
+
+    def adopt(self, path: Path, known: StoredFile | None = None) -> StoredFile:
         """Move a complete file (a finished resumable upload, already fsynced) into the store under
-        its digest, which is computed here: never taken from the sender."""
-        found = _digest_file(path)
+        its digest, computed here (never taken from the sender): now, or by ``digest_partial`` from
+        the same bytes."""
+        found = (known.sha256, known.size) if known is not None else _digest_file(path)
         if found is None:
             raise FileNotFoundError(path)
         sha, size = found
+        if known is not None and path.stat().st_size != size:
+            raise FileNotFoundError(path)
         final = self.path_for(sha)
         _make_folders(final.parent)
         os.replace(path, final)
@@ -186,18 +211,26 @@ class Finding:
 VERIFY_BLOCK = 1024 * 1024
 
 
-def _digest_file(path: Path) -> tuple[str, int] | None:
+def _digest_file(path: Path, length: int | None = None, tail: Iterable[bytes] = ()) -> tuple[str, int] | None:
+    """SHA-256 and size of ``path`` (its first ``length`` bytes only, if given) followed by ``tail``."""
     digest = hashlib.sha256()
     size = 0
     buffer = bytearray(VERIFY_BLOCK)
     view = memoryview(buffer)
     try:
         with open(path, "rb", buffering=0) as f:
-            while n := f.readinto(buffer):
+            while (length is None or size < length) and (n := f.readinto(buffer)):
+                n = n if length is None else min(n, length - size)
                 digest.update(view[:n])  # hashlib lets go of the GIL: files hash on every core
                 size += n
     except FileNotFoundError:
+        if length != 0:  # a part that is all in its first chunk has no file yet
+            return None
+    if length is not None and size != length:
         return None
+    for piece in tail:
+        digest.update(piece)
+        size += len(piece)
     return digest.hexdigest(), size
 
 

@@ -200,14 +200,6 @@ function start(bench) {
       if (Array.from(bench.querySelectorAll(".seal-part")).every((b) => b.dataset.done)) location.reload();
     }
 
-    // A part sealed here earlier whose upload did not finish: offer to go on from the platform's copy.
-    const pending = localStorage.getItem(sigKey);
-    const sealedBefore = pending ? await opfsFile(outName) : null;
-    if (pending && sealedBefore) {
-      say(t.resume);
-      box.dataset.resumable = "1";
-    }
-
     go.addEventListener("click", async () => {
       const resumable = localStorage.getItem(sigKey);
       const earlier = resumable ? await opfsFile(outName) : null;
@@ -285,6 +277,15 @@ function start(bench) {
         busy(false);
       }
     });
+
+    // A part sealed here earlier whose upload did not finish: offer to go on from the platform's copy
+    // (asked once the button listens: the bench is shown before this answer comes).
+    const pending = localStorage.getItem(sigKey);
+    const sealedBefore = pending ? await opfsFile(outName) : null;
+    if (pending && sealedBefore) {
+      say(t.resume);
+      box.dataset.resumable = "1";
+    }
   });
   bench.hidden = false;
 }
