@@ -68,3 +68,23 @@ def test_digest_paths_cannot_escape_the_store(tmp_path):
 
     with pytest.raises(Invalid):
         FileStore(tmp_path).path_for("../../etc/passwd".ljust(64, "a"))
+
+
+def test_a_resumable_upload_is_kept_under_the_digest_of_its_bytes(tmp_path):
+    """The last chunk's part digest is taken before the chunk is written (outside the write lock): it
+    must be the digest of exactly the bytes then kept, and a file shorter than claimed has none (R-B2)."""
+    store = FileStore(tmp_path / "store")
+    path = store.partial("upload-1")
+    head, tail = os.urandom(3 * 1024 * 1024 + 5), [os.urandom(1024 * 1024), os.urandom(77)]
+    store.write_partial(path, 0, [head, b"leftover of a crash"])
+    whole = store.digest_partial(path, len(head), tail)
+    assert whole is not None
+    assert whole.sha256 == hashlib.sha256(head + b"".join(tail)).hexdigest()
+    assert store.digest_partial(path, len(head) + 10**6, tail) is None  # the bytes before are not all there
+    store.write_partial(path, len(head), tail)  # the crash leftover is cut first
+    assert store.adopt(path, whole) == whole
+    with store.open(whole.sha256) as f:
+        assert hashlib.sha256(f.read()).hexdigest() == whole.sha256
+    # A part that is all in one chunk has no file before it.
+    alone = store.digest_partial(store.partial("upload-2"), 0, [b"only chunk"])
+    assert alone is not None and alone.sha256 == hashlib.sha256(b"only chunk").hexdigest()
