@@ -485,7 +485,7 @@ def begin_upload(tender_id: uuid.UUID, bid_id: uuid.UUID, part: str):
     The answer's ``offset`` is where the platform's copy stops: send the chunks from there."""
 
     tender, bid = bids.own_bid(db.session, current_user, tender_id, bid_id)
-    upload = uploads.begin(
+    answer = uploads.begin(
         db.session,
         current_user,
         tender,
@@ -495,9 +495,8 @@ def begin_upload(tender_id: uuid.UUID, bid_id: uuid.UUID, part: str):
         file_store(),
         client_ip(),
     )
-    fresh = upload.received == 0
     db.session.commit()
-    return jsonify(uploads.state(upload)), 201 if fresh else 200
+    return jsonify(answer), 201 if answer["offset"] == 0 else 200
 
 
 @bp.patch("/tenders/<uuid:tender_id>/bids/<uuid:bid_id>/uploads/<uuid:upload_id>")

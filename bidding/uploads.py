@@ -57,8 +57,9 @@ def begin(
     signature_header: str | None,
     store: FileStore,
     ip: str | None = None,
-) -> BidUpload:
-    """Open (or find again, to resume) the chunked upload of one part, from its outer signature."""
+) -> dict:
+    """Open (or find again, to resume) the chunked upload of one part, from its outer signature, and
+    say where the platform's copy stands (``state``)."""
     if part not in bidpack.PARTS:
         raise Invalid(_l("Parts are qualification, technical and commercial."), code="invalid_part")
     bids.still_open(bid)
@@ -77,7 +78,12 @@ def begin(
         )
     upload = session.scalar(select(BidUpload).where(BidUpload.bid_id == bid.id, BidUpload.part == part))
     if upload is not None and (upload.sha256, upload.size) == (sha256, size):
-        return upload  # resume where the platform's copy stops
+        return state(upload)  # resume where the platform's copy stops
+    held = session.scalar(select(BidPart).where(BidPart.bid_id == bid.id, BidPart.part == part))
+    if upload is None and held is not None and (held.sha256, held.size) == (sha256, size):
+        # This very envelope is in already: its copy was completed by a chunk the sender lost track of
+        # (sent before a page was reloaded, it waited on the platform for the one before it).
+        return held_state(held)
     if upload is None:
         upload = BidUpload(bid_id=bid.id, part=part)
         session.add(upload)
@@ -98,7 +104,7 @@ def begin(
         ip,
         sealed=bid_scope(tender.id),
     )
-    return upload
+    return state(upload)
 
 
 def find(
@@ -247,8 +253,11 @@ def receive_chunk(
         if completes and whole is None:
             # The last chunk, next in line: the complete part is hashed with the lock let go (the
             # bytes before ``offset`` no longer change), then the chunk is kept with that digest.
+            # The path is taken first: reading the expired row after the rollback would begin a
+            # transaction without the write lock, and the loop would then go on in it.
+            path = store.partial(_partial_name(upload))
             session.rollback()
-            whole = store.digest_partial(store.partial(_partial_name(upload)), offset, pieces)
+            whole = store.digest_partial(path, offset, pieces)
             continue
         if offset <= upload.received or time.monotonic() >= give_up:
             # Judged by when its last byte arrived (R-B3), however long it waited for the ones before.
@@ -269,6 +278,20 @@ def state(upload: BidUpload, part: BidPart | None = None) -> dict:
         "ahead": AHEAD,
         "complete": part is not None,
         "received": {"part": part.part, "sha256": part.sha256, "size": part.size} if part else None,
+    }
+
+
+def held_state(part: BidPart) -> dict:
+    """The state of an upload that is over: the part it made is held (the upload itself is gone)."""
+    return {
+        "id": "",
+        "part": part.part,
+        "offset": part.size,
+        "size": part.size,
+        "chunk_max": CHUNK_MAX,
+        "ahead": AHEAD,
+        "complete": True,
+        "received": {"part": part.part, "sha256": part.sha256, "size": part.size},
     }
 
 

@@ -46,7 +46,7 @@ def start(tender_id: uuid.UUID):
 @roles_required(Role.TENDERER)
 def begin_upload(tender_id: uuid.UUID, bid_id: uuid.UUID, part: str):
     tender, bid = bids.own_bid(db.session, current_user, tender_id, bid_id)
-    upload = uploads.begin(
+    answer = uploads.begin(
         db.session,
         current_user,
         tender,
@@ -56,7 +56,6 @@ def begin_upload(tender_id: uuid.UUID, bid_id: uuid.UUID, part: str):
         file_store(),
         client_ip(),
     )
-    answer = uploads.state(upload)
     db.session.commit()
     return jsonify(answer), 201 if answer["offset"] == 0 else 200
 

@@ -154,6 +154,8 @@ def upload_part(
         return json.loads(payload)
 
     upload = begin()
+    if upload["complete"]:  # this very envelope is in already
+        return upload["received"]
     offset, step = upload["offset"], min(upload["chunk_max"], UPLOAD_CHUNK)
     failures = 0
     with out.open("rb") as f:
@@ -175,11 +177,20 @@ def upload_part(
                 if exc.code == "upload_offset_mismatch":  # the copy is elsewhere: go on from there
                     offset = int(exc.details["offset"])
                     continue
+                if exc.code == "upload_not_found":  # over: completed by another copy, or restarted
+                    upload = begin()
+                    if upload["complete"]:
+                        return upload["received"]
+                    offset = upload["offset"]
+                    continue
                 if exc.code != "server_unreachable" or failures >= UPLOAD_RETRIES:
                     raise
                 failures += 1
                 time.sleep(UPLOAD_RETRY_SECONDS * failures)
-                offset = begin()["offset"]  # where the platform's copy stops now
+                upload = begin()  # where the platform's copy stops now
+                if upload["complete"]:
+                    return upload["received"]
+                offset = upload["offset"]
                 continue
             failures = 0
             answer = json.loads(payload)

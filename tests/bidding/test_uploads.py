@@ -91,6 +91,37 @@ def test_an_interrupted_upload_resumes_and_the_bid_gets_its_receipt(
         assert f.read() == body
 
 
+def test_a_copy_completed_by_a_lost_chunk_is_reported_complete_not_started_again(
+    client, people, session, tender, tmp_path
+):
+    """A page reloaded while its last chunk waited on the platform: that chunk completes the part. The
+    new page's own last chunk finds the upload over (404 upload_not_found) and asks again with the same
+    OUT.sig: the answer is that the part is in, not a fresh copy from byte 0 (R-B1)."""
+    bidder = Tenderer(people, session, "reloader")
+    headers = auth(people, client, bidder.user)
+    bid_id = new_bid(client, headers, tender)
+    body, signature = bidder.seal(tmp_path, tender, "technical", content=b"y" * 30_000)
+    upload = begin(client, headers, tender, bid_id, "technical", signature).get_json()
+    half = len(body) // 2
+    assert chunk(client, headers, tender, bid_id, upload["id"], 0, body[:half]).status_code == 200
+    lost = chunk(client, headers, tender, bid_id, upload["id"], half, body[half:])
+    assert lost.status_code == 201 and lost.get_json()["complete"]
+    again = chunk(client, headers, tender, bid_id, upload["id"], half, body[half:])
+    assert (again.status_code, code(again)) == (404, "upload_not_found")
+    asked = begin(client, headers, tender, bid_id, "technical", signature)
+    assert asked.status_code == 200, asked.get_json()
+    state = asked.get_json()
+    assert state["complete"] and state["offset"] == state["size"] == len(body)
+    assert state["received"]["sha256"] == hashlib.sha256(body).hexdigest()
+    session.rollback()
+    assert session.scalars(select(BidUpload)).all() == []  # no second copy was started
+    # Sealed again (a new envelope for the part): a fresh copy starts, as before.
+    resealed, signature2 = bidder.seal(tmp_path, tender, "technical", content=b"z" * 30_000)
+    fresh = begin(client, headers, tender, bid_id, "technical", signature2)
+    assert fresh.status_code == 201 and fresh.get_json()["offset"] == 0
+    assert upload_in_chunks(client, headers, tender, bid_id, "technical", resealed, signature2)["complete"]
+
+
 def test_bad_chunks_are_refused_each_with_its_code_and_change_nothing(
     client, people, session, tender, cast, tmp_path
 ):

@@ -9,19 +9,27 @@
 import { hex, toBase64 } from "./der.js";
 import { send } from "./post.js";
 
-const CHUNK = 16 * 1024 * 1024;
+export const CHUNK = 16 * 1024 * 1024;
 
 function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export async function uploadPart({ beginUrl, chunkUrl, csrf, blob, signature, onProgress, onRetry, signal }) {
+// ``digests``, when the page sealed the part itself: {chunk, list}, the SHA-256 of each ``chunk``-byte
+// piece of the file, taken while sealing; the file is then sent as it lies, not read and hashed first.
+export async function uploadPart({ beginUrl, chunkUrl, csrf, blob, signature, digests, onProgress, onRetry, signal }) {
   const sigHeader = toBase64(new TextEncoder().encode(signature));
-  const begin = async () =>
-    (await send(beginUrl, csrf, { headers: { "X-Bid-Signature": sigHeader }, signal })).data;
+  let url = null;
+  // Where the platform's copy stands (a new upload if the last one is over, or the part held already).
+  const begin = async () => {
+    const answer = (await send(beginUrl, csrf, { headers: { "X-Bid-Signature": sigHeader }, signal })).data;
+    url = chunkUrl.replace("00000000-0000-0000-0000-000000000000", answer.id);
+    return answer;
+  };
   let state = await begin();
-  const url = chunkUrl.replace("00000000-0000-0000-0000-000000000000", state.id);
+  if (state.complete) return state;
   const step = Math.min(state.chunk_max, CHUNK);
+  const known = digests && digests.chunk === step ? digests.list : null;
   const depth = 1 + Math.max(0, Math.min(state.ahead || 0, 2));
   let offset = state.offset;
   let failures = 0;
@@ -34,10 +42,14 @@ export async function uploadPart({ beginUrl, chunkUrl, csrf, blob, signature, on
   let inOrder = Promise.resolve();
   const put = (at, stop) => {
     const piece = blob.slice(at, Math.min(at + step, blob.size));
-    const ready = inOrder.then(async () => hex(await crypto.subtle.digest("SHA-256", await piece.arrayBuffer())));
+    const sealedWith = known && at % step === 0 ? known[at / step] : null;
+    const ready = sealedWith
+      ? Promise.resolve(sealedWith)
+      : inOrder.then(async () => hex(await crypto.subtle.digest("SHA-256", await piece.arrayBuffer())));
     inOrder = ready.catch(() => {});
+    const to = url;
     return ready.then((digest) =>
-      send(url, csrf, {
+      send(to, csrf, {
         method: "PATCH",
         body: piece, // a Blob goes up from the file as it is: an ArrayBuffer body is copied (8x slower)
         signal: stop,
@@ -82,11 +94,20 @@ export async function uploadPart({ beginUrl, chunkUrl, csrf, blob, signature, on
         offset = err.details.offset;
         continue;
       }
+      if (err.code === "upload_not_found") {
+        // Over: completed by a copy of its last chunk sent before (a reloaded page's), or restarted.
+        state = await begin();
+        if (state.complete) return state;
+        offset = state.offset;
+        continue;
+      }
       if (err.code || failures >= 30) throw err; // a refusal: say it; network trouble: keep trying
       failures += 1;
       await sleep(Math.min(1000 * failures, 10000));
       try {
-        offset = (await begin()).offset;
+        state = await begin();
+        if (state.complete) return state;
+        offset = state.offset;
         if (onRetry) onRetry(offset);
       } catch (again) {
         if (again.code) throw again;
