@@ -18,9 +18,8 @@ import { createSHA256 } from "hash-wasm";
 import sodium from "libsodium-wrappers";
 import { canonicalBytes, canonicalJson } from "./lib/canonical.js";
 import { signDetached } from "./lib/cms.js";
-import { CodedError, hex, pem, toBase64 } from "./lib/der.js";
+import { CodedError, pem, toBase64 } from "./lib/der.js";
 import { memberHeader, orderMembers, padding, tarSize } from "./lib/tar.js";
-import { CHUNK as UPLOAD_CHUNK } from "./lib/upload.js";
 
 const CHUNK = 64 * 1024; // age v1 STREAM's plaintext chunk
 const TAG = 16; // its Poly1305 tag
@@ -92,35 +91,6 @@ function cipherRole(first) {
   };
 }
 
-// The digests of the upload's chunks (lib/upload.js sends the file in UPLOAD_CHUNK pieces, each with
-// its SHA-256), taken with WebCrypto (native, on its own thread) as the file is written: the upload
-// then sends the file as it lies, without reading and hashing it once more (bench/browser).
-function chunkDigester() {
-  const stage = new Uint8Array(UPLOAD_CHUNK);
-  const digests = [];
-  let staged = 0;
-  const flush = () => {
-    // digest() copies its input at the call: the stage is free again at once.
-    digests.push(crypto.subtle.digest("SHA-256", stage.subarray(0, staged)));
-    staged = 0;
-  };
-  return {
-    update(bytes) {
-      for (let from = 0; from < bytes.length; ) {
-        const n = Math.min(UPLOAD_CHUNK - staged, bytes.length - from);
-        stage.set(bytes.subarray(from, from + n), staged);
-        staged += n;
-        from += n;
-        if (staged === UPLOAD_CHUNK) flush();
-      }
-    },
-    async digests() {
-      if (staged) flush();
-      return { chunk: UPLOAD_CHUNK, list: (await Promise.all(digests)).map(hex) };
-    },
-  };
-}
-
 // The sink worker: the age file (header, then the batches in order) hashed and written to the
 // origin-private file system; each ciphertext buffer goes back to the sealing worker once written.
 async function sinkRole(first) {
@@ -128,14 +98,12 @@ async function sinkRole(first) {
   const handle = await root.getFileHandle(first.outName, { create: true });
   const file = await handle.createSyncAccessHandle();
   const hasher = await createSHA256();
-  const chunks = chunkDigester();
   file.truncate(0);
   let size = 0;
   const busy = { hash: 0, write: 0 };
   const put = (bytes) => {
     const began = performance.now();
     hasher.update(bytes);
-    chunks.update(bytes);
     const hashed = performance.now();
     file.write(bytes, { at: size });
     busy.hash += hashed - began;
@@ -145,7 +113,7 @@ async function sinkRole(first) {
   put(first.prefix);
   const pending = new Map();
   let next = 0;
-  first.port.onmessage = async (event) => {
+  first.port.onmessage = (event) => {
     pending.set(event.data.seq, event.data);
     try {
       while (pending.has(next)) {
@@ -158,8 +126,7 @@ async function sinkRole(first) {
           file.flush();
           file.close();
           const profile = { cipher: cipherMs, sinkHash: busy.hash, sinkWrite: busy.write };
-          const sha256 = hasher.digest("hex");
-          self.postMessage({ type: "sealed", sha256, size, profile, chunks: await chunks.digests() });
+          self.postMessage({ type: "sealed", sha256: hasher.digest("hex"), size, profile });
         }
       }
     } catch (err) {
@@ -361,8 +328,7 @@ async function seal(job, post) {
   post({ type: "progress", done: total, total });
   const profile = { ...busy, ...sealed.profile };
   for (const k of Object.keys(profile)) profile[k] = Math.round(profile[k]);
-  const { chunks } = sealed;
-  return { signature, size, sha256: statement.ciphertext_sha256, outName: job.outName, profile, chunks };
+  return { signature, size, sha256: statement.ciphertext_sha256, outName: job.outName, profile };
 }
 
 // How fast this browser runs the two primitives sealing is made of, in MB/s over 64 MiB of 64 KiB

@@ -157,7 +157,6 @@ function start(bench) {
     const status = box.querySelector(".seal-status");
     const outName = `sunbid-${d.bid}-${part}.age`;
     const sigKey = `sunbid-sig-${d.bid}-${part}`;
-    const digestsKey = `sunbid-chunks-${d.bid}-${part}`;
     let worker = null;
     let aborter = null;
 
@@ -171,15 +170,6 @@ function start(bench) {
       bar.hidden = !on;
     }
 
-    // The chunk digests the sealing took (seal-worker.js), kept with the signature for a resumed upload.
-    function storedDigests() {
-      try {
-        return JSON.parse(localStorage.getItem(digestsKey) || "null");
-      } catch {
-        return null;
-      }
-    }
-
     async function upload(blob, signature, started) {
       aborter = new AbortController();
       await uploadPart({
@@ -188,7 +178,6 @@ function start(bench) {
         csrf: d.csrf,
         blob,
         signature,
-        digests: storedDigests(),
         signal: aborter.signal,
         onProgress: (done, total, speed) => {
           bar.value = total ? Math.floor((100 * done) / total) : 100;
@@ -197,7 +186,6 @@ function start(bench) {
         onRetry: (offset) => say(format(t.retrying, { offset })),
       });
       localStorage.removeItem(sigKey);
-      localStorage.removeItem(digestsKey);
       await opfsRemove(outName);
       say(t.uploaded, "ok");
       if (started) box.dataset.uploadMs = String(Math.round(performance.now() - started));
@@ -277,7 +265,6 @@ function start(bench) {
         return say(result.type === "cancelled" ? t.cancelled : errorText(result), result.type === "cancelled" ? "" : "error");
       }
       localStorage.setItem(sigKey, result.result.signature);
-      localStorage.setItem(digestsKey, JSON.stringify(result.result.chunks));
       cancel.onclick = () => aborter && aborter.abort();
       // How long each step took, for whoever measures (bench/browser.py): sealing, then the upload.
       box.dataset.sealMs = String(Math.round(performance.now() - sealStarted));

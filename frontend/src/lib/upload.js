@@ -9,15 +9,13 @@
 import { hex, toBase64 } from "./der.js";
 import { send } from "./post.js";
 
-export const CHUNK = 16 * 1024 * 1024;
+const CHUNK = 16 * 1024 * 1024;
 
 function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-// ``digests``, when the page sealed the part itself: {chunk, list}, the SHA-256 of each ``chunk``-byte
-// piece of the file, taken while sealing; the file is then sent as it lies, not read and hashed first.
-export async function uploadPart({ beginUrl, chunkUrl, csrf, blob, signature, digests, onProgress, onRetry, signal }) {
+export async function uploadPart({ beginUrl, chunkUrl, csrf, blob, signature, onProgress, onRetry, signal }) {
   const sigHeader = toBase64(new TextEncoder().encode(signature));
   let url = null;
   // Where the platform's copy stands (a new upload if the last one is over, or the part held already).
@@ -29,7 +27,6 @@ export async function uploadPart({ beginUrl, chunkUrl, csrf, blob, signature, di
   let state = await begin();
   if (state.complete) return state;
   const step = Math.min(state.chunk_max, CHUNK);
-  const known = digests && digests.chunk === step ? digests.list : null;
   const depth = 1 + Math.max(0, Math.min(state.ahead || 0, 2));
   let offset = state.offset;
   let failures = 0;
@@ -42,10 +39,7 @@ export async function uploadPart({ beginUrl, chunkUrl, csrf, blob, signature, di
   let inOrder = Promise.resolve();
   const put = (at, stop) => {
     const piece = blob.slice(at, Math.min(at + step, blob.size));
-    const sealedWith = known && at % step === 0 ? known[at / step] : null;
-    const ready = sealedWith
-      ? Promise.resolve(sealedWith)
-      : inOrder.then(async () => hex(await crypto.subtle.digest("SHA-256", await piece.arrayBuffer())));
+    const ready = inOrder.then(async () => hex(await crypto.subtle.digest("SHA-256", await piece.arrayBuffer())));
     inOrder = ready.catch(() => {});
     const to = url;
     return ready.then((digest) =>
