@@ -5,6 +5,7 @@ import json
 import uuid
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from audit import cosign
@@ -138,6 +139,43 @@ def test_the_daily_check_logs_a_damaged_part_once_and_tells_its_bidder(
     assert len(entries) == 1 and entries[0].seal_scope is not None  # who bid stays sealed (R-B4)
     assert session.scalars(select(Notification).where(Notification.user_id == bidder.user.id)).first()
     assert session.get(Bid, uuid.UUID(bid_id)).status == "submitted"
+
+
+def test_the_daily_check_lets_the_platform_write_while_it_hashes(
+    app, client, people, session, tender, tmp_path, monkeypatch
+):
+    """R-B2: the store check hashes every receipted part (minutes for a large store); meanwhile bids and
+    every other write go on. On SQLite a task that held the write lock while hashing made them wait
+    out the busy timeout and fail."""
+    import sqlite3
+
+    from bidding import tasks
+    from core import storage
+
+    database = app.config["DATABASE_URL"]
+    if not database.startswith("sqlite:///"):
+        pytest.skip("PostgreSQL has no database-wide write lock")
+    submit(client, people, session, tender, tmp_path, "busy")
+    session.rollback()
+    hash_file = storage._digest_file
+    writes = []
+
+    def hash_while_another_writes(path, *args, **kwargs):
+        other = sqlite3.connect(database.removeprefix("sqlite:///"), timeout=0.2)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # what any request that writes does first
+            other.rollback()
+            writes.append("ok")
+        except sqlite3.OperationalError as e:
+            writes.append(str(e))
+        finally:
+            other.close()
+        return hash_file(path, *args, **kwargs)
+
+    monkeypatch.setattr(storage, "_digest_file", hash_while_another_writes)
+    with app.app_context():
+        assert tasks.verify_store.apply().get() == 0
+    assert writes and set(writes) == {"ok"}, writes
 
 
 def test_the_receipt_page_check_shows_a_rolled_back_log(client, people, session, tender, tmp_path):
