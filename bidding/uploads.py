@@ -79,12 +79,12 @@ def begin(
     upload = session.scalar(select(BidUpload).where(BidUpload.bid_id == bid.id, BidUpload.part == part))
     if upload is not None and (upload.sha256, upload.size) == (sha256, size):
         return state(upload)  # resume where the platform's copy stops
-    held = session.scalar(select(BidPart).where(BidPart.bid_id == bid.id, BidPart.part == part))
-    if upload is None and held is not None and (held.sha256, held.size) == (sha256, size):
-        # This very envelope is in already: its copy was completed by a chunk the sender lost track of
-        # (sent before a page was reloaded, it waited on the platform for the one before it).
-        return held_state(held)
     if upload is None:
+        held = session.scalar(select(BidPart).where(BidPart.bid_id == bid.id, BidPart.part == part))
+        if held is not None and (held.sha256, held.size) == (sha256, size):
+            # This very envelope is in already: its copy was completed by a chunk the sender lost track
+            # of (sent before a page was reloaded, it waited on the platform for the one before it).
+            return state(None, held)
         upload = BidUpload(bid_id=bid.id, part=part)
         session.add(upload)
     # A new envelope for the part (sealed again): start its copy afresh.
@@ -267,31 +267,23 @@ def receive_chunk(
         time.sleep(0.02)
 
 
-def state(upload: BidUpload, part: BidPart | None = None) -> dict:
-    """What the client is told after each step: where the copy stops and, once complete, the part."""
+def state(upload: BidUpload | None, part: BidPart | None = None) -> dict:
+    """What the client is told after each step: where the copy stops and, once complete, the part.
+    Without ``upload`` the copy is over (its row is gone) and ``part`` is the part it made."""
+    if upload is None:
+        assert part is not None, "an upload that is over is described by the part it made"
+        copy_id, name, offset, size = "", part.part, part.size, part.size
+    else:
+        copy_id, name, offset, size = str(upload.id), upload.part, upload.received, upload.size
     return {
-        "id": str(upload.id),
-        "part": upload.part,
-        "offset": upload.received,
-        "size": upload.size,
+        "id": copy_id,
+        "part": name,
+        "offset": offset,
+        "size": size,
         "chunk_max": CHUNK_MAX,
         "ahead": AHEAD,
         "complete": part is not None,
         "received": {"part": part.part, "sha256": part.sha256, "size": part.size} if part else None,
-    }
-
-
-def held_state(part: BidPart) -> dict:
-    """The state of an upload that is over: the part it made is held (the upload itself is gone)."""
-    return {
-        "id": "",
-        "part": part.part,
-        "offset": part.size,
-        "size": part.size,
-        "chunk_max": CHUNK_MAX,
-        "ahead": AHEAD,
-        "complete": True,
-        "received": {"part": part.part, "sha256": part.sha256, "size": part.size},
     }
 
 
