@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from accounts.models import User, UserSession
 from core import clock
+from core.db import write_intent
 from core.roles import SECOND_FACTOR_ROLES, Role
 
 COOKIE_KEY = "sid"
@@ -69,7 +70,8 @@ def alive(session: Session, user: User, token: str | None) -> UserSession | None
 
     A session found dead is marked ended; a live one has its last-seen time refreshed (at most once a
     minute) so that the idle limit counts from the last request. Both writes go through their own short
-    transaction: the request's own unit of work stays the request's.
+    transaction (the request's own unit of work stays the request's), except on SQLite in a request
+    that holds the write lock already (``_write``).
     """
     if not token:
         return None
@@ -91,9 +93,17 @@ def alive(session: Session, user: User, token: str | None) -> UserSession | None
 
 
 def _write(session: Session, row: UserSession, **values: datetime | str) -> None:
+    statement = update(UserSession).where(UserSession.id_hash == row.id_hash).values(**values)
     engine = cast(Engine, session.get_bind())  # the app's sessions are bound to its engine
-    with engine.begin() as connection:
-        connection.execute(update(UserSession).where(UserSession.id_hash == row.id_hash).values(**values))
+    if engine.dialect.name == "sqlite" and write_intent.get() and session.in_transaction():
+        # A request that writes took SQLite's write lock with its first query (core.db): a second
+        # connection would wait for this very request until the busy timeout and fail it. The write
+        # joins the request's transaction instead (lost if the request does not commit: tried again on
+        # the next request, and a session found dead is refused either way).
+        session.execute(statement)
+    else:
+        with engine.begin() as connection:
+            connection.execute(statement)
     for name, value in values.items():
         setattr(row, name, value)
     session.expunge(row)  # what the row holds now was written elsewhere; never flush it again

@@ -50,6 +50,22 @@ def test_staff_and_experts_time_out_when_idle_tenderers_later(app, people, sessi
     assert ended == {"idle"}
 
 
+def test_a_form_sent_after_a_quiet_minute_is_served_and_counts_as_activity(app, people, session, wall):
+    """The first request after a minute refreshes the session's last-seen time. On SQLite a form (a
+    request that writes, holding the write lock from its first query) waited 30 s for its own lock on
+    that refresh and failed with a 500: the page's upload after a long seal did."""
+    user = people.user(Role.TENDERER, "quiet-minute")
+    client = app.test_client()
+    sign_in(client, people, user)
+    csrf = client.get("/account").get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+    wall(timedelta(minutes=2))
+    began = clock.wall()
+    assert client.post("/sign-out", data={"csrf_token": csrf}).status_code == 302
+    session.rollback()
+    row = session.query(UserSession).one()
+    assert row.end_reason == "signed_out" and row.last_seen_at >= began
+
+
 def test_sessions_have_an_absolute_lifetime(app, people, wall):
     user = people.user(Role.TENDERER, "long-day")
     client = app.test_client()
