@@ -21,6 +21,7 @@ DevTools protocol (Runtime.getHeapUsage on every target); beside it the renderer
 RSS (RssAnon, Chromium's own code and caches included) from /proc; the page's resumable upload of
 its sealed part (chunks hashed and fsynced by the platform) as throughput against ``curl -T`` of
 bidtool's sealed part to the platform's one-request upload on the same server (goal >= 0.5).
+SQLite by default, as ``make run`` has; ``--database-url`` or SUNBID_BENCH_DATABASE_URL for PostgreSQL.
 Then the part the platform received from the browser is opened with ``age -d`` and its tar listed,
 so that a fast but wrong seal cannot pass.
 """
@@ -44,7 +45,7 @@ if __package__ in (None, ""):
 
 from playwright.sync_api import Error as PlaywrightError
 
-from bench._platform import MIB, bidder, platform, random_file, server
+from bench._platform import MIB, bidder, platform, postgres_reachable, random_file, reset_postgres, server
 
 # The page's own measure of its primitives, in a worker of the sealing script (seal-worker.js).
 PRIMITIVES_JS = """() => new Promise((resolve) => {
@@ -218,6 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mib", type=int, default=256)
     parser.add_argument("--dir", default=None)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("SUNBID_BENCH_DATABASE_URL"),
+        help="PostgreSQL (emptied first); without: SQLite in the temporary instance, as make run has",
+    )
     args = parser.parse_args(argv)
 
     from cryptography.hazmat.primitives import serialization
@@ -231,11 +237,19 @@ def main(argv: list[str] | None = None) -> int:
     if CHROMIUM is None:
         print("skipped: Chromium is not installed")
         return 0
+    if args.database_url:
+        why = postgres_reachable(args.database_url)
+        if why is not None:
+            print(f"skipped: PostgreSQL at --database-url does not answer ({why})")
+            return 0
+        reset_postgres(args.database_url)
     cpus = len(os.sched_getaffinity(0))
-    print(f"part {args.size_mib} MiB, {cpus} CPUs, load average {os.getloadavg()[0]:.2f}", flush=True)
+    database = "PostgreSQL" if args.database_url else "SQLite"
+    load = os.getloadavg()[0]
+    print(f"part {args.size_mib} MiB, {cpus} CPUs, {database}, load average {load:.2f}", flush=True)
     with tempfile.TemporaryDirectory(prefix="sunbid-browser-", dir=args.dir) as tmp:
         d = Path(tmp)
-        p = platform(d, f"sqlite:///{d / 'bench.db'}")
+        p = platform(d, args.database_url or f"sqlite:///{d / 'bench.db'}")
         who = bidder(p, "web", deposit=False)
         keys = d / "keys"
         keys.mkdir()
