@@ -50,6 +50,17 @@ def postgres_reachable(url: str) -> str | None:
     return None
 
 
+def fresh_postgres(url: str) -> bool:
+    """For a benchmark's ``--database-url``: empty its PostgreSQL database and say True, or say why it
+    cannot be used and False (the benchmark is then skipped)."""
+    why = postgres_reachable(url)
+    if why is not None:
+        print(f"skipped: no PostgreSQL at the database URL ({why})")
+        return False
+    reset_postgres(url)
+    return True
+
+
 @dataclass
 class Platform:
     app: object

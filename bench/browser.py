@@ -45,7 +45,7 @@ if __package__ in (None, ""):
 
 from playwright.sync_api import Error as PlaywrightError
 
-from bench._platform import MIB, bidder, platform, postgres_reachable, random_file, reset_postgres, server
+from bench._platform import MIB, bidder, fresh_postgres, platform, random_file, server
 
 # The page's own measure of its primitives, in a worker of the sealing script (seal-worker.js).
 PRIMITIVES_JS = """() => new Promise((resolve) => {
@@ -245,12 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     if CHROMIUM is None:
         print("skipped: Chromium is not installed")
         return 0
-    if args.database_url:
-        why = postgres_reachable(args.database_url)
-        if why is not None:
-            print(f"skipped: PostgreSQL at --database-url does not answer ({why})")
-            return 0
-        reset_postgres(args.database_url)
+    if args.database_url and not fresh_postgres(args.database_url):
+        return 0
     cpus = len(os.sched_getaffinity(0))
     database = "PostgreSQL" if args.database_url else "SQLite"
     load = os.getloadavg()[0]

@@ -49,7 +49,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._platform import bidder, platform, postgres_reachable, reset_postgres, seal
+from bench._platform import bidder, fresh_postgres, platform, seal
 
 GOAL_P95 = 3.0
 POLL = 1.5  # static/js/hall.js: bidding.hall_views.POLL_MS
@@ -177,12 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     from tests.bidding.test_bids import new_bid
     from tests.factories import PASSWORD
 
-    if args.database_url:
-        why = postgres_reachable(args.database_url)
-        if why is not None:
-            print(f"skipped: no PostgreSQL ({why})")
-            return 0
-        reset_postgres(args.database_url)
+    if args.database_url and not fresh_postgres(args.database_url):
+        return 0
     cpus = len(os.sched_getaffinity(0))
     with tempfile.TemporaryDirectory(prefix="sunbid-hall-", dir=args.dir) as tmp:
         d = Path(tmp)
