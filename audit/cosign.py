@@ -26,7 +26,7 @@ from audit import log
 from audit.models import AuditCosigned
 from audit.witness import SIZE_TYPE, request_body
 from core import clock
-from core.db import has_written, write_intent
+from core.db import has_written, intent
 from crypto import cosignature, logproof, note
 
 TIMEOUT = 10.0
@@ -140,8 +140,7 @@ def _keep(session: Session, size: int, signed: bytes, lines: str) -> AuditCosign
     except note.NoteError as e:
         session.rollback()
         raise WitnessRefused(f"the witness answered with a cosignature that does not verify: {e}", 200) from e
-    token = write_intent.set(True)  # SQLite: take the write lock up front (core.db)
-    try:
+    with intent(True):  # SQLite: take the write lock up front (core.db)
         session.rollback()
         existing = session.get(AuditCosigned, size)
         if existing is not None:
@@ -150,8 +149,6 @@ def _keep(session: Session, size: int, signed: bytes, lines: str) -> AuditCosign
         row = AuditCosigned(size=size, created_at=clock.now(), note=cosigned.decode())
         session.add(row)
         session.commit()
-    finally:
-        write_intent.reset(token)
     return row
 
 

@@ -32,7 +32,7 @@ from bidding.lifecycle import deadline_passed
 from bidding.models import Bid, BidPart, Deposit, Tender, TenderDocument
 from bidding.permissions import bid_scope
 from core import clock
-from core.db import get_row, has_written, write_intent
+from core.db import get_row, has_written, intent
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from core.keys import instance_secret, random_key
 from core.roles import Role
@@ -185,11 +185,8 @@ def receive_part(
 
 def take_write_lock(session: Session) -> None:
     """From here on this transaction writes: on SQLite it begins with the write lock (core.db)."""
-    token = write_intent.set(True)
-    try:
+    with intent(True):
         session.connection()
-    finally:
-        write_intent.reset(token)
 
 
 def accept_part(

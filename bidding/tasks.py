@@ -36,18 +36,15 @@ def verify_store() -> int:
     its bidder told, who before the deadline can still upload it again. Times come from the platform
     clock (core.tasks runs core.sandbox.follow first)."""
     from bidding import integrity
-    from core.db import write_intent
+    from core.db import intent
     from core.storage import file_owners, file_store, verify_files
 
     # Hashing a store of many GiB takes minutes. Tasks take SQLite's write lock with their first query
     # (core.tasks): here the owners are read without it and the files hashed with no transaction open,
     # or every writer of the platform would wait on the check (and fail after the 30 s busy timeout).
-    token = write_intent.set(False)
-    try:
+    with intent(False):
         owners = file_owners()
         db.session.rollback()
-    finally:
-        write_intent.reset(token)
     findings = verify_files(file_store(), owners)
     recorded = integrity.record_findings(db.session, findings)
     db.session.commit()

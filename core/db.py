@@ -7,6 +7,8 @@ Celery tasks open their own, and nothing needs the extension's query helpers.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
@@ -87,13 +89,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 # takes the write lock up front (BEGIN IMMEDIATE) and queues instead. Reads stay concurrent.
 write_intent: ContextVar[bool] = ContextVar("sunbid_write_intent", default=False)
 
+
+@contextmanager
+def intent(writes: bool) -> Iterator[None]:
+    """Transactions begun inside take SQLite's write lock up front (``writes``) or begin deferred."""
+    token = write_intent.set(writes)
+    try:
+        yield
+    finally:
+        write_intent.reset(token)
+
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def streams_first(view: Any) -> Any:
     """Mark a view that reads its (large) body before it writes: its request starts without the write
     lock, so a part still arriving is not held up by other writers (and is judged by when its last byte
-    arrived, R-B3); the service takes the lock once the body is in (``write_intent.set(True)``)."""
+    arrived, R-B3); the service takes the lock once the body is in (``intent(True)``)."""
     view.sunbid_streams_first = True
     return view
 
@@ -164,9 +177,9 @@ class Database:
 
     @staticmethod
     def _remove(_exc: BaseException | None) -> None:
-        intent = g.pop("_sunbid_intent", None)
-        if intent is not None:
-            write_intent.reset(intent)
+        token = g.pop("_sunbid_intent", None)
+        if token is not None:
+            write_intent.reset(token)
         session = g.pop("_sunbid_session", None)
         if session is not None:
             # Anything a view did not commit explicitly is discarded: one commit per request.

@@ -14,7 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from core import sandbox
-from core.db import write_intent
+from core.db import intent
 
 _PENDING = "sunbid.after_commit"
 
@@ -30,13 +30,9 @@ class AppContextTask(Task):  # type: ignore[misc]  # Celery ships no type inform
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         app = current_app._get_current_object() if has_app_context() else self.app.flask_app  # type: ignore[attr-defined]
         # Tasks exist to change things; restore the caller's intent when run eagerly in-process.
-        token = write_intent.set(True)
-        try:
-            with app.app_context():
-                sandbox.follow(app)
-                return self.run(*args, **kwargs)
-        finally:
-            write_intent.reset(token)
+        with intent(True), app.app_context():
+            sandbox.follow(app)
+            return self.run(*args, **kwargs)
 
 
 def init_celery(app: Flask) -> Celery:

@@ -139,8 +139,7 @@ def server_clock(session, at: datetime) -> None:
     session.commit()  # end the caller's read snapshot (SQLite): others wrote since
     # Read and write in one immediate transaction: a deferred one fails at once (SQLITE_BUSY_SNAPSHOT,
     # "database is locked") when the server writes between this read and this write.
-    token = db.write_intent.set(True)
-    try:
+    with db.intent(True):
         real_now = datetime.fromtimestamp(time.time(), UTC)
         row = session.get(PlatformSetting, sandbox.KEY)
         if row is None:
@@ -148,8 +147,6 @@ def server_clock(session, at: datetime) -> None:
             session.add(row)
         row.value = {"seconds": (at - real_now).total_seconds()}
         session.commit()
-    finally:
-        db.write_intent.reset(token)
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from playwright.sync_api import expect
 from bidding import hall_changes
 from bidding.models import Opening, Tender
 from core import clock, labels, scheduler
-from core.db import write_intent
+from core.db import intent
 from tests.bidding.test_opening import decrypt, file_keys, submit
 from tests.e2e.crawl import Crawler, Report
 from tests.e2e.test_pages import sign_in
@@ -46,14 +46,11 @@ def beat(app):
 
 @contextmanager
 def writing(session):
-    """The test's own write, taking SQLite's write lock first as requests do (core.db.write_intent)."""
+    """The test's own write, taking SQLite's write lock first as requests do (core.db.intent)."""
     session.rollback()
-    token = write_intent.set(True)
-    try:
+    with intent(True):
         yield
         session.commit()
-    finally:
-        write_intent.reset(token)
 
 
 def watcher(browser, live_server, people, user, locale="zh-CN"):

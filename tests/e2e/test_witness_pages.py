@@ -13,7 +13,7 @@ from sqlalchemy import select
 import audit
 from audit.models import AuditCosigned
 from core import clock
-from core.db import write_intent
+from core.db import intent
 from tests.audit.tamper import roll_back
 from tests.bidding.test_opening import submit
 from tests.e2e.test_ledger_pages import shoot, sign_out
@@ -36,14 +36,11 @@ def test_a_receipt_checked_in_the_page_and_a_rollback_shown_on_the_audit_page(
     expect(page.locator("#witness-memory")).to_have_attribute("data-result", "ok")
     expect(page.locator("#witness-memory-status")).to_contain_text("记住")
     session.rollback()  # a fresh transaction: the page has written meanwhile
-    token = write_intent.set(True)
-    try:
+    with intent(True):
         for k in range(3):
             data = {"ok": True, "size": k, "problem": None}
             audit.record(session, None, "audit.verified", None, data, None)
         session.commit()
-    finally:
-        write_intent.reset(token)
     page.reload()
     expect(page.locator("#witness-memory-status")).to_contain_text("一致")
     shoot(page, "audit-witness")
@@ -65,11 +62,8 @@ def test_a_receipt_checked_in_the_page_and_a_rollback_shown_on_the_audit_page(
 
     # The operator swaps the database for the backup: the page says so.
     session.rollback()
-    token = write_intent.set(True)
-    try:
+    with intent(True):
         roll_back(session, backup)
-    finally:
-        write_intent.reset(token)
     page.goto("/receipts/check")
     page.set_input_files("#receipt", str(receipt))
     page.click("#receipt-check-form button[type=submit]")
