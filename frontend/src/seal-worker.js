@@ -1,15 +1,17 @@
 // Sealing a bid part in Web Workers (docs/bid-format.md): the files are read once, streamed into the
 // tar while each is hashed for the manifest, the manifest is signed (inner CMS), the tar is encrypted
-// with age to the tender's opening key and the tenderer's own recipient, and the ciphertext is hashed
-// and written to the origin-private file system as it comes. Then the statement is signed (outer CMS)
+// with age to the tender's opening key and the tenderer's own recipient, and the ciphertext is written
+// to the origin-private file system and hashed as it comes. Then the statement is signed (outer CMS)
 // into OUT.sig.
 //
-// Speed: the three steps that cost (SHA-256 of the files; ChaCha20-Poly1305; SHA-256 of the
-// ciphertext and its write) run in three workers started from this same script, batch after batch,
-// so that two cores or more share the work. age's header (the file key wrapped to each recipient,
-// the header MAC) comes from age-encryption; the payload is age v1's STREAM (64 KiB chunks, nonce =
-// 11-byte big-endian counter || last-chunk flag) sealed with libsodium's ChaCha20-Poly1305 (WASM,
-// about 3x the pure-JS @noble/ciphers that age-encryption would use).
+// Speed: the steps that cost run in three workers started from this same script, batch after batch,
+// so that two cores or more share the work: this one reads the files and hashes them (SHA-256); the
+// cipher worker seals (ChaCha20-Poly1305) and writes; the digest worker hashes the ciphertext, whole
+// for the signed statement and in the upload's chunks for the upload. age's header (the file key
+// wrapped to each recipient, the header MAC) comes from age-encryption; the payload is age v1's
+// STREAM (64 KiB chunks, nonce = 11-byte big-endian counter || last-chunk flag) sealed with
+// libsodium's ChaCha20-Poly1305 (WASM, about 3x the pure-JS @noble/ciphers that age-encryption
+// would use).
 //
 // Memory stays bounded whatever the size: DEPTH plaintext and DEPTH ciphertext batches of BATCH
 // bytes go round between the workers (transferred, never copied by postMessage) and are reused.
@@ -18,14 +20,15 @@ import { createSHA256 } from "hash-wasm";
 import sodium from "libsodium-wrappers";
 import { canonicalBytes, canonicalJson } from "./lib/canonical.js";
 import { signDetached } from "./lib/cms.js";
-import { CodedError, pem, toBase64 } from "./lib/der.js";
+import { CodedError, hex, pem, toBase64 } from "./lib/der.js";
 import { memberHeader, orderMembers, padding, tarSize } from "./lib/tar.js";
+import { UPLOAD_CHUNK } from "./lib/upload.js";
 
 const CHUNK = 64 * 1024; // age v1 STREAM's plaintext chunk
 const TAG = 16; // its Poly1305 tag
-const BATCH_CHUNKS = 16;
+const BATCH_CHUNKS = 32;
 const BATCH = BATCH_CHUNKS * CHUNK;
-const DEPTH = 4;
+const DEPTH = 6;
 
 // age's header for the recipients, and the payload key. age-encryption wraps a fresh file key to
 // each recipient and MACs the header; one more recipient of our own (its documented Recipient
@@ -55,78 +58,138 @@ async function ageHeader(recipients) {
 }
 
 // The cipher worker: each batch's chunks sealed in order, the counter running on from the batch's
-// first chunk; the ciphertext goes on to the sink, the plaintext buffer back to be filled again.
+// first chunk, and written to the origin-private file system; the ciphertext then goes on to the
+// digest worker, the plaintext buffer back to be filled again. Writing here rather than beside the
+// ciphertext hash keeps the three workers' loads near equal (on two cores the longest one sets the
+// pace). libsodium's own entry point is called on buffers kept in its WASM memory: its wrapper
+// allocates and copies every 64 KiB chunk in and out, and a GiB of fresh allocations cost the
+// kernel over half a second of page zeroing (perf, bench/browser.py).
 function cipherRole(first) {
-  const { key, port } = first;
-  const nonce = new Uint8Array(12);
-  let busy = 0;
-  self.onmessage = async (event) => {
-    const { seq, counter, length, last, pt, ct } = event.data;
-    try {
-      await sodium.ready;
-      const began = performance.now();
-      const plain = new Uint8Array(pt, 0, length);
-      const sealed = new Uint8Array(ct);
-      const chunks = Math.max(1, Math.ceil(length / CHUNK));
-      let at = 0;
-      for (let k = 0; k < chunks; k++) {
-        let c = counter + k;
-        for (let b = 10; b >= 0; b--) {
-          nonce[b] = c % 256;
-          c = Math.floor(c / 256);
-        }
-        nonce[11] = last && k === chunks - 1 ? 1 : 0;
-        const from = k * CHUNK;
-        const piece = plain.subarray(from, Math.min(from + CHUNK, length));
-        const box = sodium.crypto_aead_chacha20poly1305_ietf_encrypt(piece, null, null, nonce, key);
-        sealed.set(box, at);
-        at += box.length;
+  const { key, port, prefix, outName } = first;
+  const busy = { cipher: 0, write: 0 };
+  let size = 0;
+  const ready = (async () => {
+    await sodium.ready;
+    const lib = sodium.libsodium;
+    const at = {
+      plain: lib._malloc(BATCH),
+      sealed: lib._malloc(BATCH + BATCH_CHUNKS * TAG),
+      nonce: lib._malloc(12),
+      key: lib._malloc(32),
+    };
+    lib.HEAPU8.set(key, at.key);
+    key.fill(0);
+    const root = await navigator.storage.getDirectory();
+    const handle = await root.getFileHandle(outName, { create: true });
+    const file = await handle.createSyncAccessHandle();
+    file.truncate(0);
+    file.write(prefix, { at: 0 });
+    size = prefix.length;
+    return { lib, at, file };
+  })();
+  const sealBatch = ({ lib, at }, counter, length, last, plain, sealed) => {
+    const heap = lib.HEAPU8;
+    heap.set(plain, at.plain);
+    const chunks = Math.max(1, Math.ceil(length / CHUNK));
+    let out = 0;
+    for (let k = 0; k < chunks; k++) {
+      let c = counter + k;
+      for (let b = 10; b >= 0; b--) {
+        heap[at.nonce + b] = c % 256;
+        c = Math.floor(c / 256);
       }
-      busy += performance.now() - began;
-      port.postMessage({ seq, length: at, last, ct, cipherMs: busy }, [ct]);
-      self.postMessage({ pt }, [pt]);
-    } catch (err) {
-      self.postMessage({ error: String(err.message || err) });
+      heap[at.nonce + 11] = last && k === chunks - 1 ? 1 : 0;
+      const from = k * CHUNK;
+      const n = Math.min(CHUNK, length - from);
+      // (c, clen_p, m, mlen as two 32-bit halves, ad, adlen as two halves, nsec, npub, k)
+      const rc = lib._crypto_aead_chacha20poly1305_ietf_encrypt(
+        at.sealed + out, 0, at.plain + from, n, 0, 0, 0, 0, 0, at.nonce, at.key,
+      );
+      if (rc !== 0) throw new Error("ChaCha20-Poly1305 failed");
+      out += n + TAG;
     }
+    sealed.set(heap.subarray(at.sealed, at.sealed + out));
+    return out;
+  };
+  const finish = ({ lib, at, file }) => {
+    file.flush();
+    file.close();
+    lib.HEAPU8.fill(0, at.key, at.key + 32);
+    lib.HEAPU8.fill(0, at.plain, at.plain + BATCH);
+    for (const p of Object.values(at)) lib._free(p);
+  };
+  // Batches are handled one after the other in the order they came (the set-up is awaited once).
+  let queue = ready;
+  self.onmessage = (event) => {
+    const { seq, counter, length, last, pt, ct } = event.data;
+    queue = queue
+      .then((state) => {
+        const began = performance.now();
+        const n = sealBatch(state, counter, length, last, new Uint8Array(pt, 0, length), new Uint8Array(ct));
+        const written = performance.now();
+        state.file.write(new Uint8Array(ct, 0, n), { at: size });
+        size += n;
+        if (last) finish(state);
+        busy.cipher += written - began;
+        busy.write += performance.now() - written;
+        port.postMessage({ seq, length: n, last, ct, size, busy }, [ct]);
+        self.postMessage({ pt }, [pt]);
+        return state;
+      })
+      .catch((err) => {
+        self.postMessage({ error: String(err.message || err) });
+        return new Promise(() => {}); // nothing more is sealed after a failure
+      });
   };
 }
 
-// The sink worker: the age file (header, then the batches in order) hashed and written to the
-// origin-private file system; each ciphertext buffer goes back to the sealing worker once written.
-async function sinkRole(first) {
-  const root = await navigator.storage.getDirectory();
-  const handle = await root.getFileHandle(first.outName, { create: true });
-  const file = await handle.createSyncAccessHandle();
+// The digest worker: the age file (header, then the batches in order) hashed for the signed
+// statement, and each UPLOAD_CHUNK of it hashed on its own (WebCrypto, native: whole buffers are
+// what it takes) for the upload's chunks, which then go up without the page reading them twice.
+// Each ciphertext buffer goes back to the sealing worker once hashed.
+async function digestRole(first) {
   const hasher = await createSHA256();
-  file.truncate(0);
-  let size = 0;
-  const busy = { hash: 0, write: 0 };
-  const put = (bytes) => {
-    const began = performance.now();
-    hasher.update(bytes);
-    const hashed = performance.now();
-    file.write(bytes, { at: size });
-    busy.hash += hashed - began;
-    busy.write += performance.now() - hashed;
-    size += bytes.length;
+  let hashMs = 0;
+  const piece = new Uint8Array(UPLOAD_CHUNK);
+  let held = 0;
+  const pieces = [];
+  // digest() copies its input before it returns (WebCrypto's "get a copy of the bytes"), so the
+  // one buffer is refilled at once.
+  const takePieces = (bytes) => {
+    for (let from = 0; from < bytes.length; ) {
+      const n = Math.min(UPLOAD_CHUNK - held, bytes.length - from);
+      piece.set(bytes.subarray(from, from + n), held);
+      held += n;
+      from += n;
+      if (held === UPLOAD_CHUNK) {
+        pieces.push(crypto.subtle.digest("SHA-256", piece));
+        held = 0;
+      }
+    }
   };
-  put(first.prefix);
+  const take = (bytes) => {
+    hasher.update(bytes);
+    takePieces(bytes);
+  };
+  take(first.prefix);
   const pending = new Map();
   let next = 0;
-  first.port.onmessage = (event) => {
+  first.port.onmessage = async (event) => {
     pending.set(event.data.seq, event.data);
     try {
       while (pending.has(next)) {
-        const { length, last, ct, cipherMs } = pending.get(next);
+        const { length, last, ct, size, busy } = pending.get(next);
         pending.delete(next);
         next += 1;
-        put(new Uint8Array(ct, 0, length));
+        const began = performance.now();
+        take(new Uint8Array(ct, 0, length));
+        hashMs += performance.now() - began;
         self.postMessage({ type: "ct", ct }, [ct]);
         if (last) {
-          file.flush();
-          file.close();
-          const profile = { cipher: cipherMs, sinkHash: busy.hash, sinkWrite: busy.write };
-          self.postMessage({ type: "sealed", sha256: hasher.digest("hex"), size, profile });
+          if (held) pieces.push(crypto.subtle.digest("SHA-256", piece.subarray(0, held)));
+          const chunkSha256 = (await Promise.all(pieces)).map((d) => hex(d));
+          const profile = { cipher: busy.cipher, write: busy.write, digest: hashMs };
+          self.postMessage({ type: "sealed", sha256: hasher.digest("hex"), size, chunkSha256, profile });
         }
       }
     } catch (err) {
@@ -135,11 +198,12 @@ async function sinkRole(first) {
   };
 }
 
-// The age payload from the sealing worker's side: tar bytes are copied into plaintext batches, and a
-// full batch is sent on only once more bytes follow, so that the last one carries the final flag.
+// The age payload from the sealing worker's side: tar bytes go into plaintext batches (copied, or
+// read straight into them), and a full batch is sent on only once more bytes follow, so that the
+// last one carries the final flag.
 function payloadPipeline(prefix, key, outName) {
   const cipher = new Worker(self.location.href);
-  const sink = new Worker(self.location.href);
+  const digest = new Worker(self.location.href);
   const channel = new MessageChannel();
   const freePt = Array.from({ length: DEPTH }, () => new ArrayBuffer(BATCH));
   const freeCt = Array.from({ length: DEPTH }, () => new ArrayBuffer(BATCH + BATCH_CHUNKS * TAG));
@@ -160,17 +224,17 @@ function payloadPipeline(prefix, key, outName) {
     freePt.push(event.data.pt);
     poke();
   };
-  sink.onmessage = (event) => {
+  digest.onmessage = (event) => {
     const m = event.data;
     if (m.type === "ct") freeCt.push(m.ct);
     else if (m.type === "sealed") sealed = m;
-    else fail(m.message);
+    else if (m.type === "error") fail(m.message);
     poke();
   };
   cipher.onerror = (event) => fail(event.message || "the cipher worker failed");
-  sink.onerror = (event) => fail(event.message || "the sink worker failed");
-  cipher.postMessage({ role: "cipher", key, port: channel.port1 }, [channel.port1]);
-  sink.postMessage({ role: "sink", outName, prefix, port: channel.port2 }, [channel.port2]);
+  digest.onerror = (event) => fail(event.message || "the digest worker failed");
+  cipher.postMessage({ role: "cipher", key, prefix, outName, port: channel.port1 }, [channel.port1]);
+  digest.postMessage({ role: "digest", prefix, port: channel.port2 }, [channel.port2]);
 
   const until = async (ready) => {
     while (!failure && !ready()) {
@@ -200,13 +264,23 @@ function payloadPipeline(prefix, key, outName) {
     async write(bytes) {
       let from = 0;
       while (from < bytes.length) {
-        if (batch && used === BATCH) await send(false);
-        if (!batch) await take();
-        const n = Math.min(BATCH - used, bytes.length - from);
-        new Uint8Array(batch, used, n).set(bytes.subarray(from, from + n));
+        const room = await this.space();
+        const n = Math.min(room.length, bytes.length - from);
+        room.set(bytes.subarray(from, from + n));
         used += n;
         from += n;
       }
+    },
+    // The free end of the current batch, for a reader to fill in place (filled() says how much).
+    async space() {
+      if (batch && used === BATCH) await send(false);
+      if (!batch) await take();
+      return new Uint8Array(batch, used, BATCH - used);
+    },
+    // A BYOB read hands the batch back as a new ArrayBuffer over the same memory.
+    filled(view) {
+      batch = view.buffer;
+      used += view.length;
     },
     async close() {
       if (!batch) await take();
@@ -216,13 +290,15 @@ function payloadPipeline(prefix, key, outName) {
     },
     stop() {
       cipher.terminate();
-      sink.terminate();
+      digest.terminate();
     },
   };
 }
 
-// The part's tar (lib/tar.js), each file hashed for the manifest as it is read.
-async function tarInto(members, finish, write, onBytes, busy) {
+// The part's tar (lib/tar.js), each file hashed for the manifest as it is read. Where the browser
+// can (Blob streams are byte streams in Chromium, and lately elsewhere), a file is read straight into
+// the plaintext batch: no fresh buffer for each 64 KiB read and no copy.
+async function tarInto(members, finish, payload, onBytes, busy) {
   const files = [];
   let t = performance.now();
   const lap = (what) => {
@@ -230,22 +306,42 @@ async function tarInto(members, finish, write, onBytes, busy) {
     busy[what] += now - t;
     t = now;
   };
+  const write = (bytes) => payload.write(bytes);
   for (const m of members) {
     await write(memberHeader(m.name, m.file.size));
     const hasher = await createSHA256();
     let remaining = m.file.size;
-    const reader = m.file.stream().getReader();
+    const stream = m.file.stream();
+    let byob = null;
+    try {
+      byob = stream.getReader({ mode: "byob" });
+    } catch {
+      // not a byte stream here: the default reader below
+    }
+    const reader = byob || stream.getReader();
     for (;;) {
       lap("other");
-      const { done, value } = await reader.read();
+      let value;
+      let done;
+      if (byob && remaining > 0) {
+        const room = await payload.space();
+        lap("batch");
+        ({ value, done } = await byob.read(room.subarray(0, Math.min(room.length, remaining))));
+        if (value) payload.filled(value);
+      } else {
+        // the default reader, or the read after a file's last byte that must find its end
+        ({ value, done } = await reader.read(byob ? new Uint8Array(1) : undefined));
+      }
       lap("read");
       if (done) break;
       if (value.length > remaining) throw new CodedError("bid_source_changed", `${m.name} grew while sealing`);
       remaining -= value.length;
       hasher.update(value);
       lap("hash");
-      await write(value);
-      lap("batch");
+      if (!byob) {
+        await write(value);
+        lap("batch");
+      }
       onBytes(value.length);
     }
     if (remaining !== 0) throw new CodedError("bid_source_changed", `${m.name} shrank while sealing`);
@@ -300,7 +396,7 @@ async function seal(job, post) {
   const payload = payloadPipeline(prefix, key, job.outName);
   let sealed;
   try {
-    await tarInto(members, finish, payload.write, onBytes, busy);
+    await tarInto(members, finish, payload, onBytes, busy);
     sealed = await payload.close();
   } finally {
     payload.stop();
@@ -328,7 +424,8 @@ async function seal(job, post) {
   post({ type: "progress", done: total, total });
   const profile = { ...busy, ...sealed.profile };
   for (const k of Object.keys(profile)) profile[k] = Math.round(profile[k]);
-  return { signature, size, sha256: statement.ciphertext_sha256, outName: job.outName, profile };
+  const { chunkSha256 } = sealed;
+  return { signature, size, sha256: statement.ciphertext_sha256, chunkSha256, outName: job.outName, profile };
 }
 
 // How fast this browser runs the two primitives sealing is made of, in MB/s over 64 MiB of 64 KiB
@@ -362,9 +459,9 @@ self.onmessage = async (event) => {
   const post = (message) => self.postMessage(message);
   if (event.data.role === "primitives") return primitivesRole();
   if (event.data.role === "cipher") return cipherRole(event.data);
-  if (event.data.role === "sink") {
+  if (event.data.role === "digest") {
     try {
-      return await sinkRole(event.data);
+      return await digestRole(event.data);
     } catch (err) {
       return post({ type: "error", message: String(err.message || err) });
     }

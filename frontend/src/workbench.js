@@ -157,6 +157,7 @@ function start(bench) {
     const status = box.querySelector(".seal-status");
     const outName = `sunbid-${d.bid}-${part}.age`;
     const sigKey = `sunbid-sig-${d.bid}-${part}`;
+    const chunksKey = `sunbid-chunks-${d.bid}-${part}`; // the upload chunks' SHA-256, made while sealing
     let worker = null;
     let aborter = null;
 
@@ -178,6 +179,7 @@ function start(bench) {
         csrf: d.csrf,
         blob,
         signature,
+        chunkSha256: JSON.parse(localStorage.getItem(chunksKey) || "null"),
         signal: aborter.signal,
         onProgress: (done, total, speed) => {
           bar.value = total ? Math.floor((100 * done) / total) : 100;
@@ -186,6 +188,7 @@ function start(bench) {
         onRetry: (offset) => say(format(t.retrying, { offset })),
       });
       localStorage.removeItem(sigKey);
+      localStorage.removeItem(chunksKey);
       await opfsRemove(outName);
       say(t.uploaded, "ok");
       if (started) box.dataset.uploadMs = String(Math.round(performance.now() - started));
@@ -226,6 +229,9 @@ function start(bench) {
       busy(true);
       bar.value = 0;
       say(format(t.sealing, { pct: 0 }));
+      // The copy sealed before (if any) is overwritten from here: its signature no longer fits it.
+      localStorage.removeItem(sigKey);
+      localStorage.removeItem(chunksKey);
       const sealStarted = performance.now();
       const machine = await fingerprint();
       worker = new Worker(workerUrl);
@@ -265,6 +271,7 @@ function start(bench) {
         return say(result.type === "cancelled" ? t.cancelled : errorText(result), result.type === "cancelled" ? "" : "error");
       }
       localStorage.setItem(sigKey, result.result.signature);
+      localStorage.setItem(chunksKey, JSON.stringify(result.result.chunkSha256));
       cancel.onclick = () => aborter && aborter.abort();
       // How long each step took, for whoever measures (bench/browser.py): sealing, then the upload.
       box.dataset.sealMs = String(Math.round(performance.now() - sealStarted));

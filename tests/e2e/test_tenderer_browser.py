@@ -90,6 +90,10 @@ def _sources(tmp_path: Path, tag: str) -> dict[str, list[Path]]:
         folder.mkdir()
         (folder / "投标函.txt").write_text(f"{tag} {part} 投标函\n", encoding="utf-8")
         (folder / f"{part}-附件.bin").write_bytes(bytes(range(256)) * 300)
+        # An empty file and one that runs past the page's 1 MiB batches by a few bytes: the page
+        # reads files straight into its batches, and both ends of that must come out whole.
+        (folder / "空白页.txt").write_bytes(b"")
+        (folder / "图纸.bin").write_bytes(bytes(range(251)) * 4178)
         out[part] = sorted(folder.iterdir())
     return out
 
@@ -308,7 +312,11 @@ def _check_with_outside_tools(session, bid: Bid, keys: dict[str, Path], tmp_path
         check=False,
     )
     assert opened.returncode == 0, opened.stderr
-    assert (folder / "opened" / "投标函.txt").read_text(encoding="utf-8") == "second commercial 投标函\n"
+    chosen = tmp_path / "second-commercial"
+    opened_files = [p.name for p in (folder / "opened").iterdir() if not p.name.startswith("manifest")]
+    assert sorted(opened_files) == sorted(p.name for p in chosen.iterdir())
+    for name in opened_files:  # byte for byte what the tenderer chose
+        assert (folder / "opened" / name).read_bytes() == (chosen / name).read_bytes()
 
 
 def test_an_upload_cut_halfway_resumes_and_bidtool_keys_work_in_the_page(

@@ -9,13 +9,25 @@
 import { hex, toBase64 } from "./der.js";
 import { send } from "./post.js";
 
-const CHUNK = 16 * 1024 * 1024;
+// The chunk the page sends (the platform takes up to 16 MiB). Sealing takes each chunk's SHA-256 as the
+// ciphertext is made (seal-worker.js), so that the upload need not read and hash the file first.
+export const UPLOAD_CHUNK = 16 * 1024 * 1024;
 
 function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export async function uploadPart({ beginUrl, chunkUrl, csrf, blob, signature, onProgress, onRetry, signal }) {
+export async function uploadPart({
+  beginUrl,
+  chunkUrl,
+  csrf,
+  blob,
+  signature,
+  chunkSha256,
+  onProgress,
+  onRetry,
+  signal,
+}) {
   const sigHeader = toBase64(new TextEncoder().encode(signature));
   let url = null;
   // Where the platform's copy stands (a new upload if the last one is over, or the part held already).
@@ -26,7 +38,7 @@ export async function uploadPart({ beginUrl, chunkUrl, csrf, blob, signature, on
   };
   let state = await begin();
   if (state.complete) return state;
-  const step = Math.min(state.chunk_max, CHUNK);
+  const step = Math.min(state.chunk_max, UPLOAD_CHUNK);
   const depth = 1 + Math.max(0, Math.min(state.ahead || 0, 2));
   let offset = state.offset;
   let failures = 0;
@@ -39,7 +51,16 @@ export async function uploadPart({ beginUrl, chunkUrl, csrf, blob, signature, on
   let inOrder = Promise.resolve();
   const put = (at, stop) => {
     const piece = blob.slice(at, Math.min(at + step, blob.size));
-    const ready = inOrder.then(async () => hex(await crypto.subtle.digest("SHA-256", await piece.arrayBuffer())));
+    const known = chunkSha256 && step === UPLOAD_CHUNK && at % step === 0 ? chunkSha256[at / step] : null;
+    const ready = inOrder.then(async () => {
+      if (known) return known;
+      const bytes = await piece.arrayBuffer();
+      const digest = hex(await crypto.subtle.digest("SHA-256", bytes));
+      // Freed now rather than at the next collection: with chunks in flight the collector's lag
+      // would otherwise hold a hundred MiB and more of read chunks (the memory goal of issue 15).
+      if (bytes.transfer) bytes.transfer(0);
+      return digest;
+    });
     inOrder = ready.catch(() => {});
     const to = url;
     return ready.then((digest) =>
