@@ -10,9 +10,9 @@ sealed as the technical part twice:
 * ``bidtool seal`` (a subprocess, as a tenderer runs it: start-up, the 600,000 PBKDF2 rounds of its
   key file, tar, hashes, age, signatures);
 * the tender page in Chromium (Playwright), from the click on "Seal and upload" to the moment the
-  page starts the upload, with the keys already unlocked: the Web Worker reads the file, hashes it,
-  tars, encrypts to two recipients, hashes the ciphertext into the origin-private file system and
-  signs twice.
+  page starts the upload, with the keys already unlocked: the Web Workers read the file, hash it,
+  tar, encrypt to two recipients, write the ciphertext to the origin-private file system, hash it
+  and sign twice.
 
 Figures: browser seal time / bidtool seal time (goal <= 2.0); the page's memory, JS heap + workers
 (goal < 256 MiB): the peak over the run of the sum, over the page and each of its workers, of V8's
@@ -24,6 +24,9 @@ bidtool's sealed part to the platform's one-request upload on the same server (g
 SQLite by default, as ``make run`` has; ``--database-url`` or SUNBID_BENCH_DATABASE_URL for PostgreSQL.
 Then the part the platform received from the browser is opened with ``age -d`` and its tar listed,
 so that a fast but wrong seal cannot pass.
+
+BENCH_CHROMIUM_ARGS adds switches to Chromium's command line, for looking inside a run: with
+``--js-flags=--perf-basic-prof``, ``perf record -a -g`` names the workers' JavaScript and WASM.
 """
 
 from __future__ import annotations
@@ -309,7 +312,12 @@ def main(argv: list[str] | None = None) -> int:
                     d / "chromium-profile",
                     executable_path=CHROMIUM,
                     headless=True,
-                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+                    args=[
+                        "--no-sandbox",
+                        "--disable-gpu",
+                        "--disable-background-networking",
+                        *os.environ.get("BENCH_CHROMIUM_ARGS", "").split(),
+                    ],
                     base_url=srv.url,
                     locale="zh-CN",
                 )
@@ -362,8 +370,8 @@ def main(argv: list[str] | None = None) -> int:
     upload_ratio = (sealed_size / browser_upload) / (sealed_size / curl_seconds)
     peak_mib = heap.peak / MIB
     print(f"browser seal (Web Worker, {args.size_mib} MiB): {browser_seal:.2f} s")
-    print(f"  busy ms per step (sealing worker: read, hash, batch = waiting for a free buffer; cipher; sink):"
-          f" {profile}")  # fmt: skip
+    print(f"  busy ms per step (sealing worker: read, hash, batch = waiting for a free buffer; cipher worker:"
+          f" cipher, write; digest worker: digest): {profile}")  # fmt: skip
     print(f"ratio browser seal / bidtool seal = {seal_ratio:.2f} (goal <= {SEAL_GOAL})"
           f" -> {'OK' if seal_ratio <= SEAL_GOAL else 'TOO SLOW'}")  # fmt: skip
     print(f"  primitives, MB/s in the page / native (bidtool): SHA-256 {page_rates['sha256']:.0f} /"
