@@ -6,8 +6,8 @@
 //
 // Speed: the steps that cost run in three workers started from this same script, batch after batch,
 // so that two cores or more share the work: this one reads the files and hashes them (SHA-256); the
-// cipher worker seals (ChaCha20-Poly1305) and writes; the digest worker hashes the ciphertext, whole
-// for the signed statement and in the upload's chunks for the upload. age's header (the file key
+// cipher worker seals (ChaCha20-Poly1305), writes and hashes the upload's chunks (WebCrypto); the
+// digest worker hashes the whole ciphertext for the signed statement. age's header (the file key
 // wrapped to each recipient, the header MAC) comes from age-encryption; the payload is age v1's
 // STREAM (64 KiB chunks, nonce = 11-byte big-endian counter || last-chunk flag) sealed with
 // libsodium's ChaCha20-Poly1305 (WASM, about 3x the pure-JS @noble/ciphers that age-encryption
@@ -57,6 +57,34 @@ async function ageHeader(recipients) {
   return { prefix, key: new Uint8Array(bits) };
 }
 
+// The upload's chunks (lib/upload.js), each hashed on its own as the ciphertext is made, so that
+// the upload need not read and hash the file again first. WebCrypto is native (its SHA-256 runs on
+// the browser's own thread) but takes whole buffers: the chunk is gathered in one buffer, which
+// digest() copies before it returns, so the buffer is refilled at once.
+function uploadChunkDigests() {
+  const piece = new Uint8Array(UPLOAD_CHUNK);
+  let held = 0;
+  const digests = [];
+  return {
+    take(bytes) {
+      for (let from = 0; from < bytes.length; ) {
+        const n = Math.min(UPLOAD_CHUNK - held, bytes.length - from);
+        piece.set(bytes.subarray(from, from + n), held);
+        held += n;
+        from += n;
+        if (held === UPLOAD_CHUNK) {
+          digests.push(crypto.subtle.digest("SHA-256", piece));
+          held = 0;
+        }
+      }
+    },
+    async finish() {
+      if (held) digests.push(crypto.subtle.digest("SHA-256", piece.subarray(0, held)));
+      return (await Promise.all(digests)).map((d) => hex(d));
+    },
+  };
+}
+
 // The cipher worker: each batch's chunks sealed in order, the counter running on from the batch's
 // first chunk, and written to the origin-private file system; the ciphertext then goes on to the
 // digest worker, the plaintext buffer back to be filled again. Writing here rather than beside the
@@ -66,7 +94,7 @@ async function ageHeader(recipients) {
 // kernel over half a second of page zeroing (perf, bench/browser.py).
 function cipherRole(first) {
   const { key, port, prefix, outName } = first;
-  const busy = { cipher: 0, write: 0 };
+  const busy = { cipher: 0, write: 0, chunks: 0 };
   let size = 0;
   const ready = (async () => {
     await sodium.ready;
@@ -85,7 +113,9 @@ function cipherRole(first) {
     file.truncate(0);
     file.write(prefix, { at: 0 });
     size = prefix.length;
-    return { lib, at, file };
+    const chunks = uploadChunkDigests();
+    chunks.take(prefix);
+    return { lib, at, file, chunks };
   })();
   const sealBatch = ({ lib, at }, counter, length, last, plain, sealed) => {
     const heap = lib.HEAPU8;
@@ -123,16 +153,24 @@ function cipherRole(first) {
   self.onmessage = (event) => {
     const { seq, counter, length, last, pt, ct } = event.data;
     queue = queue
-      .then((state) => {
+      .then(async (state) => {
         const began = performance.now();
         const n = sealBatch(state, counter, length, last, new Uint8Array(pt, 0, length), new Uint8Array(ct));
-        const written = performance.now();
-        state.file.write(new Uint8Array(ct, 0, n), { at: size });
+        const sealedAt = performance.now();
+        const out = new Uint8Array(ct, 0, n);
+        state.file.write(out, { at: size });
         size += n;
-        if (last) finish(state);
-        busy.cipher += written - began;
-        busy.write += performance.now() - written;
-        port.postMessage({ seq, length: n, last, ct, size, busy }, [ct]);
+        const written = performance.now();
+        state.chunks.take(out);
+        busy.cipher += sealedAt - began;
+        busy.write += written - sealedAt;
+        busy.chunks += performance.now() - written;
+        let chunkSha256 = null;
+        if (last) {
+          finish(state);
+          chunkSha256 = await state.chunks.finish();
+        }
+        port.postMessage({ seq, length: n, last, ct, size, busy, chunkSha256 }, [ct]);
         self.postMessage({ pt }, [pt]);
         return state;
       })
@@ -144,51 +182,26 @@ function cipherRole(first) {
 }
 
 // The digest worker: the age file (header, then the batches in order) hashed for the signed
-// statement, and each UPLOAD_CHUNK of it hashed on its own (WebCrypto, native: whole buffers are
-// what it takes) for the upload's chunks, which then go up without the page reading them twice.
-// Each ciphertext buffer goes back to the sealing worker once hashed.
+// statement; each ciphertext buffer goes back to the sealing worker once hashed.
 async function digestRole(first) {
   const hasher = await createSHA256();
   let hashMs = 0;
-  const piece = new Uint8Array(UPLOAD_CHUNK);
-  let held = 0;
-  const pieces = [];
-  // digest() copies its input before it returns (WebCrypto's "get a copy of the bytes"), so the
-  // one buffer is refilled at once.
-  const takePieces = (bytes) => {
-    for (let from = 0; from < bytes.length; ) {
-      const n = Math.min(UPLOAD_CHUNK - held, bytes.length - from);
-      piece.set(bytes.subarray(from, from + n), held);
-      held += n;
-      from += n;
-      if (held === UPLOAD_CHUNK) {
-        pieces.push(crypto.subtle.digest("SHA-256", piece));
-        held = 0;
-      }
-    }
-  };
-  const take = (bytes) => {
-    hasher.update(bytes);
-    takePieces(bytes);
-  };
-  take(first.prefix);
+  hasher.update(first.prefix);
   const pending = new Map();
   let next = 0;
-  first.port.onmessage = async (event) => {
+  first.port.onmessage = (event) => {
     pending.set(event.data.seq, event.data);
     try {
       while (pending.has(next)) {
-        const { length, last, ct, size, busy } = pending.get(next);
+        const { length, last, ct, size, busy, chunkSha256 } = pending.get(next);
         pending.delete(next);
         next += 1;
         const began = performance.now();
-        take(new Uint8Array(ct, 0, length));
+        hasher.update(new Uint8Array(ct, 0, length));
         hashMs += performance.now() - began;
         self.postMessage({ type: "ct", ct }, [ct]);
         if (last) {
-          if (held) pieces.push(crypto.subtle.digest("SHA-256", piece.subarray(0, held)));
-          const chunkSha256 = (await Promise.all(pieces)).map((d) => hex(d));
-          const profile = { cipher: busy.cipher, write: busy.write, digest: hashMs };
+          const profile = { ...busy, digest: hashMs };
           self.postMessage({ type: "sealed", sha256: hasher.digest("hex"), size, chunkSha256, profile });
         }
       }
