@@ -58,9 +58,9 @@ async function ageHeader(recipients) {
 }
 
 // The upload's chunks (lib/upload.js), each hashed on its own as the ciphertext is made, so that
-// the upload need not read and hash the file again first. WebCrypto is native (its SHA-256 runs on
-// the browser's own thread) but takes whole buffers: the chunk is gathered in one buffer, which
-// digest() copies before it returns, so the buffer is refilled at once.
+// the upload need not read and hash the file again first. WebCrypto is native but takes whole
+// buffers: the chunk is gathered in one buffer, which digest() copies before it returns (the spec's
+// "get a copy of the bytes"), so the buffer is refilled at once.
 function uploadChunkDigests() {
   const piece = new Uint8Array(UPLOAD_CHUNK);
   let held = 0;
