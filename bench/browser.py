@@ -371,7 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     peak_mib = heap.peak / MIB
     print(f"browser seal (Web Worker, {args.size_mib} MiB): {browser_seal:.2f} s")
     print(f"  busy ms per step (sealing worker: read, hash, batch = waiting for a free buffer; cipher worker:"
-          f" cipher, write; digest worker: digest): {profile}")  # fmt: skip
+          f" cipher, write, chunks = the upload chunks' SHA-256; digest worker: digest):"
+          f" {profile}")  # fmt: skip
     print(f"ratio browser seal / bidtool seal = {seal_ratio:.2f} (goal <= {SEAL_GOAL})"
           f" -> {'OK' if seal_ratio <= SEAL_GOAL else 'TOO SLOW'}")  # fmt: skip
     print(f"  primitives, MB/s in the page / native (bidtool): SHA-256 {page_rates['sha256']:.0f} /"

@@ -151,7 +151,7 @@ function cipherRole(first) {
   // Batches are handled one after the other in the order they came (the set-up is awaited once).
   let queue = ready;
   self.onmessage = (event) => {
-    const { seq, counter, length, last, pt, ct } = event.data;
+    const { counter, length, last, pt, ct } = event.data;
     queue = queue
       .then(async (state) => {
         const began = performance.now();
@@ -170,7 +170,7 @@ function cipherRole(first) {
           finish(state);
           chunkSha256 = await state.chunks.finish();
         }
-        port.postMessage({ seq, length: n, last, ct, size, busy, chunkSha256 }, [ct]);
+        port.postMessage({ length: n, last, ct, size, busy, chunkSha256 }, [ct]);
         self.postMessage({ pt }, [pt]);
         return state;
       })
@@ -187,23 +187,17 @@ async function digestRole(first) {
   const hasher = await createSHA256();
   let hashMs = 0;
   hasher.update(first.prefix);
-  const pending = new Map();
-  let next = 0;
+  // One cipher worker sends the batches over one port, which keeps their order.
   first.port.onmessage = (event) => {
-    pending.set(event.data.seq, event.data);
+    const { length, last, ct, size, busy, chunkSha256 } = event.data;
     try {
-      while (pending.has(next)) {
-        const { length, last, ct, size, busy, chunkSha256 } = pending.get(next);
-        pending.delete(next);
-        next += 1;
-        const began = performance.now();
-        hasher.update(new Uint8Array(ct, 0, length));
-        hashMs += performance.now() - began;
-        self.postMessage({ type: "ct", ct }, [ct]);
-        if (last) {
-          const profile = { ...busy, digest: hashMs };
-          self.postMessage({ type: "sealed", sha256: hasher.digest("hex"), size, chunkSha256, profile });
-        }
+      const began = performance.now();
+      hasher.update(new Uint8Array(ct, 0, length));
+      hashMs += performance.now() - began;
+      self.postMessage({ type: "ct", ct }, [ct]);
+      if (last) {
+        const profile = { ...busy, digest: hashMs };
+        self.postMessage({ type: "sealed", sha256: hasher.digest("hex"), size, chunkSha256, profile });
       }
     } catch (err) {
       self.postMessage({ type: "error", message: String(err.message || err) });
@@ -268,7 +262,7 @@ function payloadPipeline(prefix, key, outName) {
     await until(() => freeCt.length > 0);
     const ct = freeCt.pop();
     const pt = batch;
-    cipher.postMessage({ seq, counter: seq * BATCH_CHUNKS, length: used, last, pt, ct }, [pt, ct]);
+    cipher.postMessage({ counter: seq * BATCH_CHUNKS, length: used, last, pt, ct }, [pt, ct]);
     seq += 1;
     batch = null;
     used = 0;
